@@ -1,0 +1,75 @@
+"""tinynlp — a from-scratch deep-learning engine for NLP (NumPy + Numba).
+
+    import tinynlp as tn
+    x = tn.tensor(np.random.randn(4, 3), requires_grad=True)
+
+Sub-packages (``tn.layers``, ``tn.text``, ``tn.embeddings``, ...) are imported
+on first use, so ``import tinynlp`` stays fast and a problem in one optional
+part never breaks the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from . import random
+from .autograd import (
+    GradcheckError,
+    Tensor,
+    enable_grad,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    tensor,
+)
+
+__version__ = "0.1.0"
+
+# name -> module path, imported lazily (PEP 562)
+_LAZY_MODULES = {
+    "functional": "tinynlp.functional",
+    "kernels": "tinynlp.kernels",
+    "layers": "tinynlp.layers",
+    "models": "tinynlp.models",
+    "optimizers": "tinynlp.optimizers",
+    "losses": "tinynlp.losses",
+    "callbacks": "tinynlp.callbacks",
+    "metrics": "tinynlp.metrics",
+    "text": "tinynlp.text",
+    "data": "tinynlp.data",
+    "datasets": "tinynlp.data.datasets",
+    "embeddings": "tinynlp.embeddings",
+    "compress": "tinynlp.compress",
+    "distributed": "tinynlp.distributed",
+    "tasks": "tinynlp.tasks",
+    "plot": "tinynlp.plot",
+    "regularizers": "tinynlp.optimizers.regularizers",
+}
+# name -> (module path, attribute)
+_LAZY_ATTRS = {
+    "Sequential": ("tinynlp.models", "Sequential"),
+    "Model": ("tinynlp.models", "Model"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        module = importlib.import_module(_LAZY_MODULES[name])
+        globals()[name] = module
+        return module
+    if name in _LAZY_ATTRS:
+        path, attr = _LAZY_ATTRS[name]
+        value = getattr(importlib.import_module(path), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tinynlp' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY_MODULES) + list(_LAZY_ATTRS))
+
+
+__all__ = [
+    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
+    "gradcheck", "GradcheckError", "random", *_LAZY_MODULES, *_LAZY_ATTRS,
+]

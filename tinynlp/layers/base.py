@@ -1,0 +1,227 @@
+"""``Layer`` and ``Parameter``: what every layer and model is built from.
+
+A layer owns :class:`Parameter` tensors, creates them lazily in
+:meth:`Layer.build` from the first input's shape (or from ``input_shape``),
+and computes its output in :meth:`Layer.call` with ops from
+:mod:`tinynlp.functional`.  Layers know nothing of training loops.
+
+Weight lists follow Keras' order: the order in which ``build`` calls
+:meth:`Layer.add_weight` (e.g. ``[kernel, bias]`` for Dense), and for a layer
+containing layers, its own weights then each sub-layer's in attribute order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Tensor
+
+
+class Parameter(Tensor):
+    """A trainable tensor owned by a layer.
+
+    ``trainable`` (False freezes it: optimizers skip it and no gradient is
+    computed), ``regularizer`` (a callable ``w -> scalar Tensor`` added to the
+    loss), ``constraint`` (a callable applied after each optimizer step, e.g. a
+    pruning mask), and ``sparse`` (the layer produces row-sparse gradients).
+    """
+
+    __slots__ = ("trainable", "regularizer", "constraint", "sparse")
+
+    def __init__(self, data, name=None, trainable=True, regularizer=None, sparse=False):
+        data = np.asarray(data)
+        if data.dtype.kind != "f":
+            raise TypeError(f"Parameter {name!r}: expected a floating dtype, got {data.dtype}")
+        super().__init__(data, requires_grad=trainable, name=name, _copy=False)
+        self.trainable = bool(trainable)
+        self.regularizer = regularizer
+        self.constraint = None
+        self.sparse = bool(sparse)
+
+    def set_trainable(self, flag: bool):
+        self.trainable = bool(flag)
+        self.requires_grad = bool(flag)
+        if not flag:
+            self.grad = None
+
+    def assign(self, value):
+        """Replace the values in place (shape and dtype checked)."""
+        value = np.asarray(value.data if isinstance(value, Tensor) else value)
+        if value.shape != self.data.shape:
+            raise ValueError(
+                f"assign to {self.name!r}: expected shape {self.data.shape}, got {value.shape}"
+            )
+        self.data[...] = value
+
+    def __repr__(self):
+        return f"Parameter({self.name!r}, shape={self.shape}, dtype={self.dtype})"
+
+
+def _shape_with_batch(input_shape):
+    return (None, *input_shape)
+
+
+class Layer:
+    """Base class of all layers (and, through :class:`tinynlp.models.Model`, models).
+
+    Subclasses implement ``build(input_shape)`` (create weights with
+    :meth:`add_weight`; ``input_shape`` includes the batch axis as ``None`` or
+    a number) and ``call(x, training=False, mask=None)``.  Layers that change
+    or consume a padding mask override :meth:`compute_mask`; layers that use a
+    mask declare ``supports_masking = True``.
+    """
+
+    supports_masking = False
+
+    def __init__(self, name=None, trainable=True, input_shape=None, dtype="float32",
+                 input_dim=None, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}"
+            )
+        self.name = name or _auto_name(type(self).__name__)
+        self._trainable = bool(trainable)
+        if input_shape is None and input_dim is not None:
+            input_shape = (input_dim,)
+        self.input_shape = None if input_shape is None else tuple(input_shape)
+        self.dtype = np.dtype(dtype)
+        self.built = False
+        self._params = []  # own Parameters in creation order
+
+    # ---- weights ------------------------------------------------------------
+    def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True,
+                   regularizer=None, dtype=None, sparse=False) -> Parameter:
+        """Create, register and return a Parameter (Keras' ``add_weight``)."""
+        from .initializers import get as get_initializer
+        dtype = np.dtype(dtype or self.dtype)
+        values = get_initializer(initializer)(tuple(shape), dtype)
+        p = Parameter(values.astype(dtype, copy=False), name=f"{self.name}/{name}",
+                      trainable=trainable and self._trainable, regularizer=regularizer,
+                      sparse=sparse)
+        self._params.append(p)
+        return p
+
+    def _sublayers(self):
+        """Layers held in attributes (directly or in lists/tuples), in attribute order."""
+        out = []
+        for value in vars(self).values():
+            if isinstance(value, Layer):
+                out.append(value)
+            elif isinstance(value, (list, tuple)):
+                out.extend(v for v in value if isinstance(v, Layer))
+        return out
+
+    @property
+    def weights(self) -> list:
+        """All parameters, Keras order (own weights first, then sub-layers')."""
+        seen, out = set(), []
+        for p in self._params + [w for layer in self._sublayers() for w in layer.weights]:
+            if id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+        return out
+
+    @property
+    def trainable_weights(self) -> list:
+        return [p for p in self.weights if p.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [p for p in self.weights if not p.trainable]
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, flag: bool):
+        self._trainable = bool(flag)
+        for p in self._params:
+            p.set_trainable(flag)
+        for layer in self._sublayers():
+            layer.trainable = flag
+
+    def count_params(self) -> int:
+        return int(sum(p.size for p in self.weights))
+
+    def get_weights(self) -> list:
+        """Copies of the weights as ndarrays, in Keras order."""
+        return [p.data.copy() for p in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set weights from a list of arrays in :meth:`get_weights` order (shapes checked)."""
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(
+                f"{self.name}.set_weights: expected a list of {len(params)} arrays "
+                f"({[p.shape for p in params]}), got {len(weights)}"
+            )
+        for p, w in zip(params, weights):
+            w = np.asarray(w)
+            if w.shape != p.shape:
+                raise ValueError(
+                    f"{self.name}.set_weights: weight {p.name!r} expects shape {p.shape}, "
+                    f"got {w.shape}"
+                )
+        for p, w in zip(params, weights):
+            p.data[...] = np.asarray(w, dtype=p.dtype)
+
+    def regularization_losses(self) -> list:
+        """The penalty terms (scalar Tensors) of every regularized parameter."""
+        return [p.regularizer(p) for p in self.weights if p.regularizer is not None]
+
+    # ---- computing ----------------------------------------------------------
+    def build(self, input_shape) -> None:
+        """Create weights for inputs of ``input_shape`` (batch axis included)."""
+        self.built = True
+
+    def call(self, x, training=False, mask=None):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement call()")
+
+    def compute_mask(self, x, mask=None):
+        """The mask passed on to the next layer (default: unchanged if supported, else None)."""
+        return mask if self.supports_masking else None
+
+    def compute_output_shape(self, input_shape):
+        """Output shape (batch axis included); default: computed by a dry run."""
+        from ..autograd import no_grad
+        shape = tuple(2 if d is None else d for d in input_shape)
+        with no_grad():
+            out = self(np.zeros(shape, dtype=self.dtype), training=False)
+        out_shape = out[0].shape if isinstance(out, (list, tuple)) else out.shape
+        return (input_shape[0], *out_shape[1:])
+
+    def __call__(self, x, training=False, mask=None, **kwargs):
+        if not self.built:
+            shape = x.shape if hasattr(x, "shape") else np.shape(x)
+            self.build(tuple(shape))
+            self.built = True
+        if self.supports_masking:
+            return self.call(x, training=training, mask=mask, **kwargs)
+        return self.call(x, training=training, **kwargs)
+
+    # ---- config (for saving architectures as JSON) ---------------------------
+    def get_config(self) -> dict:
+        """JSON-serialisable constructor arguments; subclasses extend it."""
+        config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype.name}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+_counters: dict = {}
+
+
+def _auto_name(class_name: str) -> str:
+    base = "".join("_" + c.lower() if c.isupper() else c for c in class_name).lstrip("_")
+    n = _counters.get(base, 0)
+    _counters[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"

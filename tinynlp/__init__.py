@@ -43,7 +43,7 @@ _LAZY_MODULES = {
     "distributed": "tinynlp.distributed",
     "tasks": "tinynlp.tasks",
     "plot": "tinynlp.plot",
-    "regularizers": "tinynlp.optimizers.regularizers",
+    "regularizers": "tinynlp.layers.regularizers",
 }
 # name -> (module path, attribute)
 _LAZY_ATTRS = {

@@ -97,7 +97,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                 err = abs(num - ana)
                 if err > atol + rtol * abs(num):
                     rel = err / max(abs(num), abs(ana), 1e-12)
-                    worst = _worse(worst, rel, (i, np.unravel_index(k, x.shape), ana, num))
+                    index = tuple(int(j) for j in np.unravel_index(k, x.shape))
+                    worst = _worse(worst, rel, (i, index, ana, num))
         else:
             base = x.copy()
             for _ in range(n_directions):

@@ -11,6 +11,8 @@ public entry points; they are also bound as ``Tensor`` methods and operators.
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from .tensor import Function, Tensor, as_array, unbroadcast
@@ -360,9 +362,9 @@ def _normalize_axis(axis, ndim):
     axes = (axis,) if np.isscalar(axis) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < builtins.max(ndim, 1):
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(a % max(ndim, 1))
+        out.append(a % builtins.max(ndim, 1))
     return tuple(sorted(out))
 
 
@@ -451,7 +453,7 @@ class Min(Function):
 class MatMul(Function):
     """C = A @ B (batched, broadcasting over leading axes);
 
-    dL/dA = G @ Bᵀ,   dL/dB = Aᵀ @ G   (Ᵽ = swap of the last two axes)
+    dL/dA = G @ Bᵀ,   dL/dB = Aᵀ @ G   (ᵀ swaps the last two axes)
     """
 
     @staticmethod
@@ -465,25 +467,28 @@ class MatMul(Function):
                 f"matmul: shapes {a.shape} and {b.shape} do not align: a's last axis "
                 f"({ka}) must equal b's {'second-to-last' if b.ndim >= 2 else 'only'} axis ({kb})"
             )
-        ctx.save_for_backward(a, b)
-        return np.matmul(a, b)
+        a2 = a[None, :] if a.ndim == 1 else a      # vectors as 1×k / k×1 matrices
+        b2 = b[:, None] if b.ndim == 1 else b
+        out2 = np.matmul(a2, b2)
+        ctx.save_for_backward(a2, b2)
+        ctx.shapes = (a.shape, b.shape, out2.shape)
+        out = out2
+        if b.ndim == 1:
+            out = out[..., 0]
+        if a.ndim == 1:
+            out = out[..., 0, :] if b.ndim > 1 else out[..., 0]
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
+        a2, b2 = ctx.saved
+        sa, sb, sout = ctx.shapes
+        g = g.reshape(sout)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = unbroadcast(np.matmul(g, np.swapaxes(b2, -1, -2)), a2.shape)
-            ga = ga.reshape(a.shape)
+            ga = unbroadcast(np.matmul(g, np.swapaxes(b2, -1, -2)), a2.shape).reshape(sa)
         if ctx.needs_input_grad[1]:
-            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g), b2.shape)
-            gb = gb.reshape(b.shape)
+            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g), b2.shape).reshape(sb)
         return ga, gb
 
 

@@ -1,0 +1,193 @@
+"""int8 kernels for quantized inference: int8 × int8 → int32 matrix products.
+
+Symmetric int8 quantization maps a real number ``x`` to an integer
+``q = clip(round(x / s), −127, 127)`` with a scale ``s = max|x| / 127``, so
+``x ≈ s · q``.  A product of two quantized matrices is then an *integer*
+product rescaled once:
+
+    Σ_k x_mk · w_kn  ≈  s_m · t_n · Σ_k q_mk · p_kn        (q = x / s_m, p = w / t_n)
+
+where ``s_m`` is the scale of activation row ``m`` (dynamic: computed from the
+row itself at run time) and ``t_n`` the scale of weight column ``n``
+(per-channel) or one scale for the whole tensor.  The integer sum is exact in
+int32 as long as ``K · 127² < 2³¹`` (K < 133,000), which every layer here
+satisfies; the kernels check it.
+
+Each kernel has a NumPy twin ``<name>_reference``; the integer kernels are
+*exactly* equal to their twins (integer arithmetic has no rounding), and the
+row quantizer divides in float64 in both versions so they agree bit for bit.
+
+Layout: the weight operand is stored transposed, ``w_t`` of shape ``(N, K)``,
+so the innermost loop runs over contiguous ``K`` in both operands — LLVM turns
+it into packed multiply-adds (``vpmaddwd``).  Output columns are distributed
+over threads with ``prange``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+QMAX = 127
+#: the largest inner dimension for which an int32 accumulator cannot overflow
+MAX_K = (2**31 - 1) // (QMAX * QMAX)
+
+
+# --------------------------------------------------------------------------
+# quantizing activations row by row (dynamic scales)
+# --------------------------------------------------------------------------
+
+def quantize_rows_reference(x):
+    """NumPy twin: per-row symmetric int8 quantization of a 2-D float array.
+
+    ``s_m = max_k |x_mk| / 127`` (1.0 for an all-zero row, whose codes are all
+    zero anyway) and ``q_mk = clip(rint(x_mk / s_m), −127, 127)``; the division
+    is done in float64.  Returns ``(q int8 (M, K), s float32 (M,))``.
+    """
+    amax = np.abs(x).max(axis=1).astype(np.float64) if x.shape[1] else np.zeros(x.shape[0])
+    scale = (amax / QMAX).astype(np.float32)
+    scale[amax == 0] = 1.0
+    q = np.rint(x.astype(np.float64) / scale.astype(np.float64)[:, None])
+    return np.clip(q, -QMAX, QMAX).astype(np.int8), scale
+
+
+@njit(cache=True)
+def quantize_rows(x):
+    """Fast path of :func:`quantize_rows_reference` (same result, bit for bit)."""
+    m_rows, k_cols = x.shape
+    q = np.empty((m_rows, k_cols), np.int8)
+    scale = np.empty(m_rows, np.float32)
+    for m in range(m_rows):
+        amax = 0.0
+        for k in range(k_cols):
+            v = abs(np.float64(x[m, k]))
+            if v > amax:
+                amax = v
+        s = np.float32(amax / QMAX) if amax > 0.0 else np.float32(1.0)
+        scale[m] = s
+        s64 = np.float64(s)
+        for k in range(k_cols):
+            r = np.rint(np.float64(x[m, k]) / s64)
+            if r > QMAX:
+                r = QMAX
+            elif r < -QMAX:
+                r = -QMAX
+            q[m, k] = np.int8(r)
+    return q, scale
+
+
+def quantize_static_reference(x, scale):
+    """NumPy twin: ``clip(rint(x / s), −127, 127)`` with one fixed (calibrated) scale ``s``."""
+    q = np.rint(x.astype(np.float64) / np.float64(scale))
+    return np.clip(q, -QMAX, QMAX).astype(np.int8)
+
+
+@njit(cache=True)
+def quantize_static(x, scale):
+    """Fast path of :func:`quantize_static_reference` for a 2-D ``x``."""
+    m_rows, k_cols = x.shape
+    q = np.empty((m_rows, k_cols), np.int8)
+    s64 = np.float64(scale)
+    for m in range(m_rows):
+        for k in range(k_cols):
+            r = np.rint(np.float64(x[m, k]) / s64)
+            if r > QMAX:
+                r = QMAX
+            elif r < -QMAX:
+                r = -QMAX
+            q[m, k] = np.int8(r)
+    return q
+
+
+# --------------------------------------------------------------------------
+# int8 × int8 → int32 GEMM
+# --------------------------------------------------------------------------
+
+def int8_matmul_reference(a, w_t):
+    """NumPy twin: ``C = A · Wᵀ`` in int32, ``a`` (M, K) int8, ``w_t`` (N, K) int8."""
+    return a.astype(np.int32) @ w_t.astype(np.int32).T
+
+
+@njit(cache=True, parallel=True)
+def int8_matmul(a, w_t):
+    """``C_mn = Σ_k a_mk · w_t[n, k]``, int8 inputs, exact int32 result (M, N)."""
+    m_rows, k_cols = a.shape
+    n_cols = w_t.shape[0]
+    out = np.empty((m_rows, n_cols), np.int32)
+    for n in prange(n_cols):
+        for m in range(m_rows):
+            acc = np.int32(0)
+            for k in range(k_cols):
+                acc += np.int32(a[m, k]) * np.int32(w_t[n, k])
+            out[m, n] = acc
+    return out
+
+
+# --------------------------------------------------------------------------
+# rescaling the int32 accumulator back to floats
+# --------------------------------------------------------------------------
+
+def rescale_reference(acc, row_scale, col_scale, bias):
+    """NumPy twin: ``y_mn = acc_mn · (s_m · t_n) + b_n`` in float32.
+
+    ``row_scale`` (M,), ``col_scale`` (N,), ``bias`` (N,) (zeros for none).
+    The scale product is formed first, as in the fast path, so both round alike.
+    """
+    s = row_scale.astype(np.float32)[:, None] * col_scale.astype(np.float32)[None, :]
+    return acc.astype(np.float32) * s + bias.astype(np.float32)[None, :]
+
+
+@njit(cache=True)
+def rescale(acc, row_scale, col_scale, bias):
+    """Fast path of :func:`rescale_reference`."""
+    m_rows, n_cols = acc.shape
+    out = np.empty((m_rows, n_cols), np.float32)
+    for m in range(m_rows):
+        rs = np.float32(row_scale[m])
+        for n in range(n_cols):
+            s = np.float32(rs * np.float32(col_scale[n]))
+            out[m, n] = np.float32(np.float32(acc[m, n]) * s) + np.float32(bias[n])
+    return out
+
+
+# --------------------------------------------------------------------------
+# convenience: a whole quantized linear map on float input
+# --------------------------------------------------------------------------
+
+def check_int8_operands(a, w_t):
+    """Raise a clear error unless ``a`` (M, K) and ``w_t`` (N, K) are int8 and fit int32."""
+    for name, arr in (("a", a), ("w_t", w_t)):
+        if not isinstance(arr, np.ndarray) or arr.dtype != np.int8 or arr.ndim != 2:
+            raise TypeError(
+                f"int8_matmul: {name} must be a 2-D int8 ndarray, got "
+                f"{getattr(arr, 'dtype', type(arr))} with shape {np.shape(arr)}"
+            )
+    if a.shape[1] != w_t.shape[1]:
+        raise ValueError(
+            f"int8_matmul: inner dimensions differ: a is {a.shape}, w_t is {w_t.shape} "
+            "(expected a (M, K) and w_t (N, K))"
+        )
+    if a.shape[1] > MAX_K:
+        raise ValueError(f"int8_matmul: K={a.shape[1]} > {MAX_K} could overflow int32")
+
+
+def quantized_linear(x, w_t, w_scale, bias=None, x_scale=None):
+    """``y ≈ x · W + b`` with int8 weights ``w_t = round(Wᵀ / t)`` and int8 activations.
+
+    ``x`` (M, K) float; ``w_t`` (N, K) int8; ``w_scale`` (N,) or scalar float32;
+    ``x_scale`` None for dynamic per-row scales, or a calibrated scalar.
+    Returns float32 (M, N).
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x_scale is None or float(x_scale) <= 0.0:
+        q, s = quantize_rows(x)
+    else:
+        q = quantize_static(x, np.float32(x_scale))
+        s = np.full(x.shape[0], np.float32(x_scale), dtype=np.float32)
+    check_int8_operands(q, w_t)
+    acc = int8_matmul(q, w_t)
+    n = w_t.shape[0]
+    col = np.broadcast_to(np.asarray(w_scale, dtype=np.float32), (n,))
+    col = np.ascontiguousarray(col)
+    b = np.zeros(n, np.float32) if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
+    return rescale(acc, s, col, b)

@@ -1,0 +1,218 @@
+"""A Keras-style ``Tokenizer``: text -> lists of word indices.
+
+Semantics follow ``keras.preprocessing.text.Tokenizer``:
+
+* index 0 is reserved (it is the padding value of ``pad_sequences``) and is
+  never given to a word;
+* words are ranked by frequency over all fitted texts (ties keep the order of
+  first appearance); the most frequent word gets index 1, or 2 when an
+  ``oov_token`` is set (the OOV token always takes index 1);
+* ``word_index`` holds *every* word seen; ``num_words`` only acts when
+  converting: indices ``>= num_words`` are dropped (or become the OOV index),
+  so at most ``num_words - 1`` distinct words survive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, defaultdict
+
+import numpy as np
+
+__all__ = ["Tokenizer", "text_to_word_sequence", "DEFAULT_FILTERS"]
+
+DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+
+
+def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool = True,
+                          split: str = " ") -> list[str]:
+    """Keras' splitter: lowercase, replace every ``filters`` char by ``split``, split."""
+    if not isinstance(text, str):
+        raise TypeError(f"text: expected a str, got {type(text).__name__}")
+    if lower:
+        text = text.lower()
+    if filters:
+        text = text.translate(str.maketrans({c: split for c in filters}))
+    return [w for w in text.split(split) if w]
+
+
+class Tokenizer:
+    """Turn texts into sequences of word indices (Keras semantics, see module doc).
+
+    Args:
+        num_words: keep only the ``num_words - 1`` most frequent words when
+            converting (``None``: keep all).
+        filters: characters removed from the texts (replaced by ``split``).
+        lower: lowercase the texts.
+        split: the word separator.
+        char_level: treat every character as a token.
+        oov_token: if given, it gets index 1 and replaces unknown (and
+            beyond-``num_words``) words instead of dropping them.
+
+    >>> tok = Tokenizer(oov_token="<OOV>")
+    >>> tok.fit_on_texts(["the cat sat", "the dog"])
+    >>> tok.word_index
+    {'<OOV>': 1, 'the': 2, 'cat': 3, 'sat': 4, 'dog': 5}
+    >>> tok.texts_to_sequences(["the bird sat"])
+    [[2, 1, 4]]
+    """
+
+    def __init__(self, num_words=None, filters=DEFAULT_FILTERS, lower=True, split=" ",
+                 char_level=False, oov_token=None):
+        if num_words is not None and (isinstance(num_words, bool)
+                                      or not isinstance(num_words, (int, np.integer))
+                                      or num_words < 1):
+            raise ValueError(f"num_words: expected None or a positive int, got {num_words!r}")
+        self.num_words = None if num_words is None else int(num_words)
+        self.filters = filters
+        self.lower = lower
+        self.split = split
+        self.char_level = char_level
+        self.oov_token = oov_token
+        self.word_counts: OrderedDict[str, int] = OrderedDict()
+        self.word_docs: defaultdict[str, int] = defaultdict(int)
+        self.document_count = 0
+        self.word_index: dict[str, int] = {}
+        self.index_word: dict[int, str] = {}
+        self.index_docs: defaultdict[int, int] = defaultdict(int)
+
+    # -- helpers -----------------------------------------------------------
+    def _tokens(self, text, where: str) -> list[str]:
+        if isinstance(text, (list, tuple)):
+            for j, t in enumerate(text):
+                if not isinstance(t, str):
+                    raise TypeError(f"{where}[{j}]: expected a str token, got {type(t).__name__}")
+            return [t.lower() for t in text] if self.lower else list(text)
+        if not isinstance(text, str):
+            raise TypeError(
+                f"{where}: expected a str (or a list of str tokens), got "
+                f"{type(text).__name__} ({text!r:.40})")
+        if self.char_level:
+            return list(text.lower() if self.lower else text)
+        return text_to_word_sequence(text, self.filters, self.lower, self.split)
+
+    @staticmethod
+    def _check_list(texts, name: str):
+        if isinstance(texts, (str, bytes)):
+            raise TypeError(f"{name}: expected a list of texts, got a single {type(texts).__name__}"
+                            " (wrap it in a list)")
+        if not hasattr(texts, "__iter__"):
+            raise TypeError(f"{name}: expected a list of texts, got {type(texts).__name__}")
+
+    # -- fitting -----------------------------------------------------------
+    def fit_on_texts(self, texts) -> None:
+        """Count words in ``texts`` (list of str, or of token lists) and rebuild the index."""
+        self._check_list(texts, "texts")
+        for i, text in enumerate(texts):
+            self.document_count += 1
+            seq = self._tokens(text, f"texts[{i}]")
+            for w in seq:
+                self.word_counts[w] = self.word_counts.get(w, 0) + 1
+            for w in set(seq):
+                self.word_docs[w] += 1
+        ranked = sorted(self.word_counts.items(), key=lambda kv: kv[1], reverse=True)  # stable
+        vocab = [] if self.oov_token is None else [self.oov_token]
+        vocab.extend(w for w, _ in ranked if w != self.oov_token)
+        self.word_index = {w: i for i, w in enumerate(vocab, start=1)}
+        self.index_word = {i: w for w, i in self.word_index.items()}
+        self.index_docs = defaultdict(int)
+        for w, c in self.word_docs.items():
+            if w in self.word_index:
+                self.index_docs[self.word_index[w]] = c
+
+    # -- converting --------------------------------------------------------
+    def _keep(self, i: int) -> bool:
+        return not (self.num_words and i >= self.num_words)
+
+    def texts_to_sequences(self, texts) -> list[list[int]]:
+        """Each text -> list of indices (unknown words dropped, or the OOV index)."""
+        self._check_list(texts, "texts")
+        oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
+        out = []
+        for i, text in enumerate(texts):
+            seq = []
+            for w in self._tokens(text, f"texts[{i}]"):
+                j = self.word_index.get(w)
+                if j is not None and self._keep(j):
+                    seq.append(j)
+                elif oov is not None:
+                    seq.append(oov)
+            out.append(seq)
+        return out
+
+    def sequences_to_texts(self, sequences) -> list[str]:
+        """Each list of indices -> words joined by ``split`` (unknown indices dropped / OOV)."""
+        self._check_list(sequences, "sequences")
+        oov_word = self.oov_token if self.oov_token in self.word_index else None
+        out = []
+        for seq in sequences:
+            words = []
+            for j in seq:
+                j = int(j)
+                w = self.index_word.get(j)
+                if w is not None and self._keep(j):
+                    words.append(w)
+                elif oov_word is not None:
+                    words.append(oov_word)
+            out.append(" ".join(words))  # Keras joins with a space, even at char level
+        return out
+
+    def texts_to_matrix(self, texts, mode: str = "binary") -> np.ndarray:
+        """Bag-of-words matrix ``(len(texts), num_words)``; see :meth:`sequences_to_matrix`."""
+        return self.sequences_to_matrix(self.texts_to_sequences(texts), mode=mode)
+
+    def sequences_to_matrix(self, sequences, mode: str = "binary") -> np.ndarray:
+        """Bag-of-words: ``mode`` is ``"binary"``, ``"count"``, ``"freq"`` or ``"tfidf"``.
+
+        The width is ``num_words`` (or ``len(word_index) + 1``); column 0 stays 0.
+        tfidf, as Keras: ``(1 + log(count)) * log(1 + docs / (1 + docs_with_word))``.
+        """
+        if mode not in ("binary", "count", "freq", "tfidf"):
+            raise ValueError(
+                f"mode: expected 'binary', 'count', 'freq' or 'tfidf', got {mode!r}")
+        width = self.num_words or (len(self.word_index) + 1)
+        if mode == "tfidf" and not self.document_count:
+            raise ValueError("mode='tfidf' needs a fitted Tokenizer (call fit_on_texts first)")
+        x = np.zeros((len(sequences), width))
+        for i, seq in enumerate(sequences):
+            if not len(seq):
+                continue
+            counts: dict[int, int] = defaultdict(int)
+            for j in seq:
+                if j < width:
+                    counts[int(j)] += 1
+            for j, c in counts.items():
+                if mode == "count":
+                    x[i, j] = c
+                elif mode == "freq":
+                    x[i, j] = c / len(seq)
+                elif mode == "binary":
+                    x[i, j] = 1.0
+                else:
+                    tf = 1.0 + math.log(c)
+                    idf = math.log(1.0 + self.document_count / (1.0 + self.index_docs.get(j, 0)))
+                    x[i, j] = tf * idf
+        return x
+
+    def get_config(self) -> dict:
+        """Plain-JSON state (settings and counts) for saving."""
+        return {"num_words": self.num_words, "filters": self.filters, "lower": self.lower,
+                "split": self.split, "char_level": self.char_level,
+                "oov_token": self.oov_token, "document_count": self.document_count,
+                "word_counts": list(self.word_counts.items()),
+                "word_docs": dict(self.word_docs)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Tokenizer":
+        tok = cls(num_words=config["num_words"], filters=config["filters"],
+                  lower=config["lower"], split=config["split"],
+                  char_level=config["char_level"], oov_token=config["oov_token"])
+        tok.word_counts = OrderedDict((w, int(c)) for w, c in config["word_counts"])
+        tok.word_docs = defaultdict(int, config["word_docs"])
+        tok.fit_on_texts([])  # rebuild the index from the counts
+        tok.document_count = int(config["document_count"])
+        return tok
+
+    def __repr__(self) -> str:
+        return (f"Tokenizer(num_words={self.num_words}, oov_token={self.oov_token!r}, "
+                f"words={len(self.word_index)})")

@@ -1,2 +1,223 @@
-"""placeholder: being written"""
-__all__ = []
+"""1-D convolution over sequences (channels-last), as PyTorch and Keras compute it.
+
+For an input ``x`` (B, L, C), a kernel ``w`` (K, C, F) and a bias ``b`` (F,),
+with stride s, dilation d and the input zero-padded as ``padding`` says::
+
+    z[b, i, f] = Σ_k Σ_c  x_pad[b, i·s + k·d, c] · w[k, c, f]  +  b[f]
+
+This is *cross-correlation* (the kernel slides without being flipped), so
+weights are interchangeable with Keras' ``Conv1D`` and, after a transpose,
+PyTorch's ``nn.Conv1d``.  The textbook convolution ``z_i = Σ_k x_{i−k+1} w_k + b``
+flips the kernel; :func:`conv1d_flipped_reference` computes it and equals
+``conv1d(x, w[::-1], b)``.
+
+Padding follows Keras / TensorFlow exactly (``d_eff = (K − 1)·d + 1`` is the
+span of the dilated kernel):
+
+* ``"valid"``  no padding;  ``L_out = ⌊(L − d_eff) / s⌋ + 1``  (needs L ≥ d_eff);
+* ``"same"``   ``L_out = ⌈L / s⌉``; ``total = max((L_out − 1)·s + d_eff − L, 0)``
+  zeros, ``total // 2`` on the left and the rest (one more when odd) on the right;
+* ``"causal"`` ``(K − 1)·d`` zeros on the left only, so output step i sees
+  inputs up to step i·s; ``L_out = ⌈L / s⌉``.
+
+Fast path (:class:`Conv1D`): gather the windows into ``cols`` (B·L_out, K·C)
+with the im2col kernel, then one GEMM.  Gradients::
+
+    dL/dw = colsᵀ · G          (one GEMM, reshaped to (K, C, F))
+    dL/db = Σ_rows G
+    dL/dx = col2im(G · w2ᵀ)    (one GEMM, then a scatter-add of the windows)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.ops import pad, stack
+from ..autograd.tensor import Function, Tensor
+from ..kernels.conv import col2im_1d, im2col_1d
+
+__all__ = ["conv1d", "conv1d_reference", "conv1d_flipped_reference", "conv1d_padding",
+           "Conv1D"]
+
+_PADDINGS = ("valid", "same", "causal")
+
+
+def _as_int(value, name):
+    """Keras accepts ``3`` or ``(3,)`` for 1-D sizes."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(f"conv1d: {name} must be an int or a 1-tuple, got {value!r}")
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"conv1d: {name} must be an int, got {value!r}")
+    return int(value)
+
+
+def conv1d_padding(length, kernel_size, strides=1, padding="valid", dilation_rate=1):
+    """``(pad_left, pad_right, out_len)`` for a 1-D convolution or pooling window.
+
+    Keras / TensorFlow rules (see the module docstring).  Raises ValueError when
+    a "valid" window is longer than the input.
+    """
+    s = _as_int(strides, "strides")
+    d = _as_int(dilation_rate, "dilation_rate")
+    k = _as_int(kernel_size, "kernel_size")
+    if s < 1:
+        raise ValueError(f"conv1d: strides must be >= 1, got {s}")
+    if d < 1:
+        raise ValueError(f"conv1d: dilation_rate must be >= 1, got {d}")
+    if k < 1:
+        raise ValueError(f"conv1d: kernel_size must be >= 1, got {k}")
+    if not isinstance(padding, str) or padding.lower() not in _PADDINGS:
+        raise ValueError(f"conv1d: padding must be one of {_PADDINGS}, got {padding!r}")
+    padding = padding.lower()
+    span = (k - 1) * d + 1
+    if length < 1:
+        raise ValueError(f"conv1d: the input must have at least one step, got length {length}")
+    if padding == "valid":
+        if length < span:
+            raise ValueError(
+                f"conv1d: kernel longer than the input: with padding='valid' the input length "
+                f"L={length} must be >= (K - 1) * dilation + 1 = {span} "
+                f"(K={k}, dilation_rate={d}); use padding='same' or a shorter kernel")
+        return 0, 0, (length - span) // s + 1
+    out_len = math.ceil(length / s)
+    if padding == "causal":
+        return (k - 1) * d, 0, out_len
+    total = max((out_len - 1) * s + span - length, 0)
+    return total // 2, total - total // 2, out_len
+
+
+def _shape(a):
+    return a.shape if isinstance(a, (Tensor, np.ndarray)) else np.shape(a)
+
+
+def _check_args(x, w, b, padding):
+    xs, ws = _shape(x), _shape(w)
+    if len(xs) != 3:
+        raise ValueError(f"conv1d: x must be 3-D (batch, length, channels), got shape {xs}")
+    if len(ws) != 3:
+        raise ValueError(
+            f"conv1d: w must be 3-D (kernel_size, in_channels, filters), got shape {ws}")
+    if xs[2] != ws[1]:
+        raise ValueError(
+            f"conv1d: channel mismatch: x has {xs[2]} channels (shape {xs}) but w expects "
+            f"{ws[1]} input channels (shape {ws})")
+    if b is not None and tuple(_shape(b)) != (ws[2],):
+        raise ValueError(f"conv1d: b must have shape ({ws[2]},) (filters), got {_shape(b)}")
+    for name, a in (("x", x), ("w", w), ("b", b)):
+        if a is not None:
+            dt = a.dtype if isinstance(a, (Tensor, np.ndarray)) else np.asarray(a).dtype
+            if dt.kind != "f":
+                raise TypeError(f"conv1d: {name} must be floating point, got dtype {dt}")
+
+
+def _add_bias(z, b):
+    """z + b, in place when that cannot downcast b."""
+    if np.result_type(z, b) == z.dtype:
+        z += b
+        return z
+    return z + b
+
+
+class Conv1D(Function):
+    """z = im2col(x) · w2 + b  (one GEMM);   dw = colsᵀG,  db = ΣG,  dx = col2im(G w2ᵀ)
+
+    ``cols[b, i, k, :] = x_pad[b, i·s + k·d, :]``; ``w2 = w.reshape(K·C, F)``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, strides=1, dilation_rate=1, pad_left=0, out_len=1):
+        nb, length, nc = x.shape
+        k, _, nf = w.shape
+        cols = im2col_1d(np.ascontiguousarray(x), k, strides, dilation_rate, pad_left, out_len)
+        cols = cols.reshape(nb * out_len, k * nc)
+        w2 = w.reshape(k * nc, nf)
+        z = cols @ w2
+        if b is not None:
+            z = _add_bias(z, b)
+        ctx.save_for_backward(cols if ctx.needs_input_grad[1] else None, w2)
+        ctx.geom = (nb, length, nc, k, strides, dilation_rate, pad_left, out_len)
+        ctx.w_shape = w.shape
+        return z.reshape(nb, out_len, nf)
+
+    @staticmethod
+    def backward(ctx, g):
+        cols, w2 = ctx.saved
+        nb, length, nc, k, s, d, pad_left, out_len = ctx.geom
+        g2 = g.reshape(nb * out_len, -1)
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            dcols = (g2 @ w2.T).reshape(nb, out_len, k, nc)
+            gx = col2im_1d(dcols, length, s, d, pad_left)
+        if ctx.needs_input_grad[1]:
+            gw = (cols.T @ g2).reshape(ctx.w_shape)
+        if ctx.needs_input_grad[2]:
+            gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+
+def conv1d(x, w, b=None, strides=1, padding="valid", dilation_rate=1):
+    """1-D cross-correlation, channels-last: x (B, L, C), w (K, C, F), b (F,) → (B, L_out, F).
+
+    ``z[b, i, f] = Σ_k Σ_c x_pad[b, i·s + k·d, c] · w[k, c, f] + b[f]``
+    with ``padding`` in {"valid", "same", "causal"} (Keras rules; see the module
+    docstring).  Fast path: im2col + one GEMM (:class:`Conv1D`).
+    """
+    _check_args(x, w, b, padding)
+    length, k = _shape(x)[1], _shape(w)[0]
+    pad_left, _, out_len = conv1d_padding(length, k, strides, padding, dilation_rate)
+    return Conv1D.apply(x, w, b, strides=_as_int(strides, "strides"),
+                        dilation_rate=_as_int(dilation_rate, "dilation_rate"),
+                        pad_left=pad_left, out_len=out_len)
+
+
+def _t(a):
+    return a if isinstance(a, Tensor) else Tensor(np.asarray(a), _copy=False)
+
+
+def conv1d_reference(x, w, b=None, strides=1, padding="valid", dilation_rate=1):
+    """The formula as a direct loop of primitive ops (slow, readable):
+
+    ``z_i = Σ_k x_pad[:, i·s + k·d, :] @ w[k] + b`` for every output step i.
+    """
+    _check_args(x, w, b, padding)
+    x, w = _t(x), _t(w)
+    k = w.shape[0]
+    s, d = _as_int(strides, "strides"), _as_int(dilation_rate, "dilation_rate")
+    pad_left, pad_right, out_len = conv1d_padding(x.shape[1], k, s, padding, d)
+    xp = pad(x, ((0, 0), (pad_left, pad_right), (0, 0))) if pad_left or pad_right else x
+    steps = []
+    for i in range(out_len):
+        z_i = xp[:, i * s, :] @ w[0]
+        for kk in range(1, k):
+            z_i = z_i + xp[:, i * s + kk * d, :] @ w[kk]
+        steps.append(z_i)
+    z = stack(steps, axis=1)
+    return z if b is None else z + _t(b)
+
+
+def conv1d_flipped_reference(x, w, b=None):
+    """The textbook (true) convolution, "valid" mode, stride 1:
+
+    ``z_i = Σ_{k=1..K} x_{i−k+1} · w_k + b``   for i = K … L  (1-based, so every
+    ``x_{i−k+1}`` exists: L − K + 1 outputs).
+
+    The kernel is applied flipped relative to cross-correlation, hence
+    ``conv1d_flipped_reference(x, w, b) == conv1d(x, w[::-1], b)``.
+    """
+    _check_args(x, w, b, "valid")
+    x, w = _t(x), _t(w)
+    k, length = w.shape[0], x.shape[1]
+    conv1d_padding(length, k)  # the length check
+    steps = []
+    for i in range(k, length + 1):            # 1-based output index i
+        z_i = None
+        for kk in range(1, k + 1):            # 1-based tap k
+            term = x[:, i - kk, :] @ w[kk - 1]   # x_{i−k+1} is x[:, i − k] 0-based
+            z_i = term if z_i is None else z_i + term
+        steps.append(z_i)
+    z = stack(steps, axis=1)
+    return z if b is None else z + _t(b)

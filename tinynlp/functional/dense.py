@@ -1,2 +1,85 @@
-"""placeholder: being written"""
-__all__ = []
+"""The dense (fully connected) layer's op:  h = σ(x W + b).
+
+This is the row form of the textbook ``h = σ(W x + b)``: a batch of row vectors
+``x`` (..., in) times ``W`` stored (in, out) as Keras stores it.  It applies to
+the last axis, so a sequence (B, T, in) becomes (B, T, out).
+
+With ``z = x W + b`` and ``G = dL/dz`` (flattened to rows)::
+
+    dL/dx = G Wᵀ,     dL/dW = xᵀ G,     dL/db = Σ_rows G
+
+The fused :class:`Dense` computes z with one GEMM on the rows reshaped to 2-D
+(and its backward with two); :func:`dense_reference` composes matmul and add.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.tensor import Function, Tensor
+from .activations import get_activation
+
+__all__ = ["dense", "dense_reference", "Dense"]
+
+
+def _shape(a):
+    return a.shape if isinstance(a, (Tensor, np.ndarray)) else np.shape(a)
+
+
+def _check(x, W, b):
+    xs, ws = _shape(x), _shape(W)
+    if len(ws) != 2:
+        raise ValueError(f"dense: W must be 2-D (in_features, units), got shape {ws}")
+    if len(xs) < 1 or xs[-1] != ws[0]:
+        raise ValueError(
+            f"dense: x's last axis must equal W's first (in_features={ws[0]}); "
+            f"got x shape {xs} and W shape {ws}")
+    if b is not None and tuple(_shape(b)) != (ws[1],):
+        raise ValueError(f"dense: b must have shape ({ws[1]},) (units), got {_shape(b)}")
+
+
+class Dense(Function):
+    """z = x W + b  (x reshaped to rows, one GEMM);   dx = G Wᵀ,  dW = xᵀ G,  db = Σ G"""
+
+    @staticmethod
+    def forward(ctx, x, W, b):
+        x2 = x.reshape(-1, W.shape[0])
+        z = x2 @ W
+        if b is not None:
+            if np.result_type(z, b) == z.dtype:
+                z += b
+            else:
+                z = z + b
+        ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None, W)
+        ctx.x_shape = x.shape
+        return z.reshape(x.shape[:-1] + (W.shape[1],))
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, W = ctx.saved
+        g2 = g.reshape(-1, W.shape[1])
+        gx = (g2 @ W.T).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
+        gW = x2.T @ g2 if ctx.needs_input_grad[1] else None
+        gb = g2.sum(axis=0) if ctx.needs_input_grad[2] else None
+        return gx, gW, gb
+
+
+def dense(x, W, b=None, activation=None):
+    """h = σ(x W + b) over the last axis of x (..., in); W (in, units), b (units,).
+
+    ``activation``: a Keras name ("relu", "tanh", "sigmoid", "softmax", ...), a
+    callable, or None (linear).
+    """
+    _check(x, W, b)
+    act = get_activation(activation)
+    return act(Dense.apply(x, W, b))
+
+
+def dense_reference(x, W, b=None, activation=None):
+    """The same from primitive ops: ``σ(matmul(x, W) + b)``."""
+    _check(x, W, b)
+    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x), _copy=False)
+    z = x @ W
+    if b is not None:
+        z = z + b
+    return get_activation(activation)(z)

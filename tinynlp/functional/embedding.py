@@ -1,2 +1,111 @@
-"""placeholder: being written"""
-__all__ = []
+"""Embedding lookup: row ``ids`` of a table, and its row-sparse gradient.
+
+For a table ``E`` (V, D) and integer ids of any shape::
+
+    h[..., :] = E[id, :]            (= one_hot(id) @ E)
+    dL/dE[v]  = Σ_{positions p with id_p = v} dL/dh_p
+
+Every occurrence of a repeated id adds its gradient (the classic bug is to
+write instead of add).  The fast path scatter-adds the rows with a Numba
+kernel; ``sparse=True`` skips even that and hands back a
+:class:`~tinynlp.autograd.tensor.RowSparseGrad` (the touched rows only), which
+optimizers can apply without visiting the other V − N rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.tensor import Function, RowSparseGrad, Tensor
+from ..kernels.scatter import scatter_add_rows
+
+__all__ = ["embedding", "embedding_reference", "check_ids", "Embedding"]
+
+
+def check_ids(ids, vocab_size, name="ids", op="embedding"):
+    """``ids`` as an int64 ndarray, after checking every id lies in [0, vocab_size).
+
+    Accepts integer ndarrays, integer Tensors and lists of ints.  The error for
+    an out-of-range id names the id, its position and the vocabulary size.
+    """
+    if isinstance(ids, Tensor):
+        ids = ids.data
+    arr = ids if isinstance(ids, np.ndarray) else np.asarray(ids)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and arr.size and np.all(np.mod(arr, 1) == 0):
+            hint = f" (they look whole: convert with {name}.astype('int64'))"
+        else:
+            hint = ""
+        raise TypeError(f"{op}: {name} must be integers (token ids), got dtype {arr.dtype}{hint}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size:
+        bad = (arr < 0) | (arr >= vocab_size)
+        if bad.any():
+            pos = tuple(int(i) for i in np.argwhere(bad)[0])
+            value = int(arr[pos])
+            raise ValueError(
+                f"{op}: {name} contains id {value} at position {pos}, outside the table's "
+                f"V={vocab_size} rows (valid ids are 0..{vocab_size - 1})")
+    return arr
+
+
+def _check_table(table):
+    shape = table.shape if isinstance(table, (Tensor, np.ndarray)) else np.shape(table)
+    if len(shape) != 2:
+        raise ValueError(f"embedding: table must be 2-D (vocab_size, dim), got shape {shape}")
+    dt = table.dtype if isinstance(table, (Tensor, np.ndarray)) else np.asarray(table).dtype
+    if dt.kind != "f":
+        raise TypeError(f"embedding: table must be floating point, got dtype {dt}")
+    return shape
+
+
+class Embedding(Function):
+    """h = E[ids];   dL/dE = scatter-add of dL/dh into the rows ``ids`` (repeats add up)"""
+
+    differentiable = (1,)
+
+    @staticmethod
+    def forward(ctx, ids, table, sparse=False):
+        ctx.ids = ids
+        ctx.table_shape = table.shape
+        ctx.sparse = sparse
+        return np.take(table, ids, axis=0)
+
+    @staticmethod
+    def backward(ctx, g):
+        v, d = ctx.table_shape
+        flat_ids = ctx.ids.reshape(-1)
+        rows = g.reshape(-1, d)
+        if ctx.sparse:
+            return None, RowSparseGrad(flat_ids, rows, ctx.table_shape)
+        grad = np.zeros((v, d), dtype=g.dtype)
+        scatter_add_rows(grad, flat_ids, np.ascontiguousarray(rows))
+        return None, grad
+
+
+def embedding(ids, table, sparse=False):
+    """Look up rows: ids (...) int, table (V, D) → (..., D).
+
+    ``sparse=True`` makes the table's gradient a ``RowSparseGrad`` (only when
+    the table is a leaf tensor, e.g. a Parameter; otherwise it is dense).
+    """
+    v, _ = _check_table(table)
+    ids = check_ids(ids, v)
+    if sparse and isinstance(table, Tensor) and not table.is_leaf:
+        sparse = False  # a RowSparseGrad cannot flow further back through other ops
+    return Embedding.apply(ids, table, sparse=bool(sparse))
+
+
+def embedding_reference(ids, table):
+    """The lookup as a matrix product of primitive ops: ``one_hot(ids) @ E``.
+
+    ``one_hot(ids)[..., v] = [id = v]``, so row p of the product is ``E[id_p]``
+    and the matmul's backward ``one_hotᵀ @ G`` sums the gradients of repeated ids.
+    """
+    v, _ = _check_table(table)
+    ids = check_ids(ids, v)
+    if not isinstance(table, Tensor):
+        table = Tensor(np.asarray(table), _copy=False)
+    one_hot = np.zeros(ids.shape + (v,), dtype=table.dtype)
+    np.put_along_axis(one_hot, ids[..., None], 1, axis=-1)
+    return Tensor(one_hot, _copy=False) @ table

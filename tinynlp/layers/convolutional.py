@@ -1,0 +1,138 @@
+"""Conv1D: the seed's 1-D convolution over a sequence of feature vectors.
+
+    z_i = Σ_k Σ_c x_{i·s + k·d, c} · w_{k, c, f} + b_f,    h_i = activation(z_i)
+
+This is cross-correlation, as in Keras and PyTorch (the textbook convolution
+flips the kernel; see ``F.conv1d_flipped_reference``), so weights are
+interchangeable with those frameworks.  Inputs are ``(batch, steps,
+channels)``; the kernel is ``(kernel_size, channels, filters)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import functional as F
+from . import regularizers
+from ._utils import (
+    default_name,
+    as_input, check_choice, check_initializer, check_last_dim, check_rank, is_linear,
+    layer_desc, normalize_int, serialize_activation, serialize_initializer,
+)
+from .base import Layer
+from .registry import register_layer
+
+__all__ = ["Conv1D", "conv_output_length"]
+
+
+def conv_output_length(length, window, padding, stride, dilation=1):
+    """Output steps of a 1-D convolution or pooling window (None stays None).
+
+    ``valid``: ⌊(L − (window−1)·d − 1) / s⌋ + 1;   ``same``/``causal``: ⌈L / s⌉.
+    """
+    if length is None:
+        return None
+    if padding == "valid":
+        span = (window - 1) * dilation + 1
+        return max(0, (length - span) // stride + 1)
+    return int(math.ceil(length / stride))
+
+
+@register_layer(aliases=("Convolution1D",))
+class Conv1D(Layer):
+    """1-D convolution layer: (batch, steps, channels) → (batch, new_steps, filters).
+
+    Weights (Keras order): ``kernel`` (kernel_size, channels, filters),
+    ``bias`` (filters,).  ``padding``: ``"valid"`` (no padding), ``"same"``
+    (output length ⌈L/strides⌉), ``"causal"`` (left padding only: output i sees
+    inputs ≤ i).
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 **kwargs):
+        super().__init__(**default_name(type(self), kwargs))
+        self.filters = normalize_int(filters, "filters", "Conv1D")
+        self.kernel_size = normalize_int(kernel_size, "kernel_size", "Conv1D")
+        self.strides = normalize_int(strides, "strides", "Conv1D")
+        self.padding = check_choice(str(padding).lower(), ("valid", "same", "causal"),
+                                    "padding", "Conv1D")
+        self.dilation_rate = normalize_int(dilation_rate, "dilation_rate", "Conv1D")
+        if self.strides > 1 and self.dilation_rate > 1:
+            raise ValueError("Conv1D: strides > 1 together with dilation_rate > 1 is not "
+                             "supported (as in Keras)")
+        self.activation = activation
+        self._act = F.get_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = check_initializer(kernel_initializer,
+                                                    "Conv1D.kernel_initializer")
+        self.bias_initializer = check_initializer(bias_initializer, "Conv1D.bias_initializer")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        if self.built:
+            return
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(
+                f"{layer_desc(self)}: expected an input shape (batch, steps, channels) with a "
+                f"known channels axis, got {input_shape}"
+            )
+        self._check_length(input_shape)
+        self.kernel = self.add_weight(
+            "kernel", (self.kernel_size, int(input_shape[-1]), self.filters),
+            self.kernel_initializer, regularizer=self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
+                                        regularizer=self.bias_regularizer)
+        self.built = True
+
+    def _check_length(self, shape):
+        length = shape[1]
+        if self.padding == "valid" and length is not None:
+            span = (self.kernel_size - 1) * self.dilation_rate + 1
+            if span > length:
+                raise ValueError(
+                    f"{layer_desc(self)}: the kernel spans {span} steps (kernel_size="
+                    f"{self.kernel_size}, dilation_rate={self.dilation_rate}) but the input "
+                    f"has only {length} steps (shape {tuple(shape)}) and padding='valid'; "
+                    "use shorter kernels, longer inputs or padding='same'"
+                )
+
+    def call(self, x, training=False):
+        x = as_input(self, x)
+        check_rank(self, x, 3, "(batch, steps, channels)")
+        check_last_dim(self, x, self.kernel.shape[1], what="channels")
+        self._check_length(x.shape)
+        z = F.conv1d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
+                     dilation_rate=self.dilation_rate)
+        return z if is_linear(self.activation) else self._act(z)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3:
+            raise ValueError(f"{layer_desc(self)}: expected an input shape (batch, steps, "
+                             f"channels), got {input_shape}")
+        self._check_length(input_shape)
+        steps = conv_output_length(input_shape[1], self.kernel_size, self.padding,
+                                   self.strides, self.dilation_rate)
+        return (input_shape[0], steps, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+            padding=self.padding, dilation_rate=self.dilation_rate,
+            activation=serialize_activation(self.activation, "Conv1D.activation"),
+            use_bias=self.use_bias,
+            kernel_initializer=serialize_initializer(self.kernel_initializer,
+                                                     "Conv1D.kernel_initializer"),
+            bias_initializer=serialize_initializer(self.bias_initializer,
+                                                   "Conv1D.bias_initializer"),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+        )
+        return config

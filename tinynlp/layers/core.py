@@ -1,0 +1,322 @@
+"""Core layers: Dense, Embedding, Activation, Flatten, Reshape, Concatenate.
+
+``Dense`` is the seed's ``h = σ(W x + b)`` in row form, ``h = σ(x @ W + b)``
+with ``W`` stored ``(in, out)`` as Keras stores it.  ``Embedding`` looks rows
+up in a ``(input_dim, output_dim)`` table (a one-hot product done as a
+gather; its gradient is a scatter-add).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from ..autograd import Tensor
+from . import regularizers
+from ._utils import (
+    default_name,
+    as_input, check_initializer, check_last_dim, check_rank, layer_desc, serialize_activation,
+    serialize_initializer,
+)
+from .base import Layer
+from .registry import register_layer
+
+__all__ = ["Dense", "Embedding", "Activation", "Flatten", "Reshape", "Concatenate"]
+
+
+@register_layer
+class Dense(Layer):
+    """h = activation(x @ kernel + bias) on the last axis of an input of any rank ≥ 2.
+
+    Weights (Keras order): ``kernel`` (in, units), ``bias`` (units,).
+    """
+
+    supports_masking = True
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 **kwargs):
+        super().__init__(**default_name(type(self), kwargs))
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = activation
+        F.get_activation(activation)  # validate the name now, not at the first call
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = check_initializer(kernel_initializer, "Dense.kernel_initializer")
+        self.bias_initializer = check_initializer(bias_initializer, "Dense.bias_initializer")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        if self.built:
+            return
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"{layer_desc(self)}: expected an input shape (batch, ..., features) with a "
+                f"known last axis, got {input_shape}"
+            )
+        self.kernel = self.add_weight("kernel", (int(input_shape[-1]), self.units),
+                                      self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
+                                        regularizer=self.bias_regularizer)
+        self.built = True
+
+    def call(self, x, training=False, mask=None):
+        x = as_input(self, x)
+        check_rank(self, x, 2, "(batch, ..., features)", at_least=True)
+        check_last_dim(self, x, self.kernel.shape[0])
+        return F.dense(x, self.kernel, self.bias, activation=self.activation)
+
+    def compute_output_shape(self, input_shape):
+        return (*tuple(input_shape)[:-1], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            activation=serialize_activation(self.activation, "Dense.activation"),
+            use_bias=self.use_bias,
+            kernel_initializer=serialize_initializer(self.kernel_initializer,
+                                                     "Dense.kernel_initializer"),
+            bias_initializer=serialize_initializer(self.bias_initializer,
+                                                   "Dense.bias_initializer"),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+        )
+        return config
+
+
+def _as_ids(layer, x) -> np.ndarray:
+    """Integer token ids from an int array/Tensor, or a float array holding whole numbers."""
+    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if arr.dtype.kind in "iu":
+        return arr
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise TypeError(
+                f"{layer_desc(layer)}: expected integer token ids, got a {arr.dtype} array "
+                "with non-integer values"
+            )
+        return arr.astype(np.int64)
+    raise TypeError(f"{layer_desc(layer)}: expected integer token ids, got dtype {arr.dtype}")
+
+
+@register_layer
+class Embedding(Layer):
+    """Token ids (batch, ...) → vectors (batch, ..., output_dim): rows of ``embeddings``.
+
+    ``weights=[matrix]`` starts from a pretrained ``(input_dim, output_dim)``
+    matrix; ``trainable=False`` freezes it (no gradient is computed).
+    ``mask_zero=True`` treats id 0 as padding: :meth:`compute_mask` returns
+    ``ids != 0`` for the layers that follow (so ``input_dim`` must count it).
+    ``sparse=True`` makes the table's gradient a :class:`RowSparseGrad`
+    touching only the looked-up rows (``Parameter.sparse`` is set, so
+    optimizers can update only those rows).
+    """
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
+                 mask_zero=False, input_length=None, weights=None, sparse=False,
+                 embeddings_regularizer=None, **kwargs):
+        if input_length is not None and kwargs.get("input_shape") is None:
+            kwargs["input_shape"] = (input_length,) if np.ndim(input_length) == 0 \
+                else tuple(input_length)
+        super().__init__(**default_name(type(self), kwargs))
+        for arg, v in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"Embedding: {arg} must be a positive integer, got {v!r}")
+        self.input_dim = int(input_dim)
+        self.output_dim = int(output_dim)
+        self.embeddings_initializer = check_initializer(
+            embeddings_initializer, "Embedding.embeddings_initializer")
+        self.mask_zero = bool(mask_zero)
+        self.input_length = input_length
+        self.sparse = bool(sparse)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self._initial_weights = None
+        if weights is not None:
+            if isinstance(weights, np.ndarray) or isinstance(weights, Tensor):
+                weights = [weights]
+            weights = list(weights)
+            if len(weights) != 1:
+                raise ValueError(
+                    f"Embedding: weights must be a list holding one (input_dim, output_dim) "
+                    f"matrix, got a list of {len(weights)}"
+                )
+            matrix = np.asarray(weights[0].data if isinstance(weights[0], Tensor) else weights[0])
+            if matrix.shape != (self.input_dim, self.output_dim):
+                raise ValueError(
+                    f"Embedding: pretrained weights must have shape (input_dim, output_dim) = "
+                    f"{(self.input_dim, self.output_dim)}, got {matrix.shape}"
+                )
+            self._initial_weights = matrix.astype(self.dtype)  # a copy
+        self.embeddings = None
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        init = self.embeddings_initializer
+        if self._initial_weights is not None:
+            matrix = self._initial_weights
+            init = lambda shape, dtype: matrix.astype(dtype)  # noqa: E731
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim), init,
+                                          regularizer=self.embeddings_regularizer,
+                                          sparse=self.sparse)
+        self._initial_weights = None
+        self.built = True
+
+    def call(self, x, training=False):
+        ids = _as_ids(self, x)
+        return F.embedding(ids, self.embeddings, sparse=self.sparse)
+
+    def compute_mask(self, x, mask=None):
+        if not self.mask_zero:
+            return None
+        return _as_ids(self, x) != 0
+
+    def compute_output_shape(self, input_shape):
+        return (*tuple(input_shape), self.output_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            input_dim=self.input_dim, output_dim=self.output_dim,
+            embeddings_initializer=serialize_initializer(
+                self.embeddings_initializer, "Embedding.embeddings_initializer"),
+            mask_zero=self.mask_zero,
+            input_length=self.input_length if np.ndim(self.input_length) == 0
+            else list(self.input_length),
+            sparse=self.sparse,
+            embeddings_regularizer=regularizers.serialize(self.embeddings_regularizer),
+        )
+        return config
+
+
+@register_layer
+class Activation(Layer):
+    """Applies an activation by name (``"relu"``, ``"softmax"``, ...) elementwise."""
+
+    supports_masking = True
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**default_name(type(self), kwargs))
+        self.activation = activation
+        self._fn = F.get_activation(activation)
+
+    def call(self, x, training=False, mask=None):
+        return self._fn(as_input(self, x))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["activation"] = serialize_activation(self.activation, "Activation.activation")
+        return config
+
+
+@register_layer
+class Flatten(Layer):
+    """(batch, d1, d2, ...) → (batch, d1·d2·...)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**default_name(type(self), kwargs))
+
+    def call(self, x, training=False):
+        x = as_input(self, x)
+        if x.ndim < 1:
+            raise ValueError(f"{layer_desc(self)}: expected an input with a batch axis, "
+                             f"got a scalar")
+        return x.reshape((x.shape[0], int(np.prod(x.shape[1:], dtype=np.int64))))
+
+    def compute_output_shape(self, input_shape):
+        rest = tuple(input_shape)[1:]
+        flat = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
+        return (input_shape[0], flat)
+
+
+def _resolve_shape(layer, target, size):
+    """``target`` (with at most one -1) for ``size`` elements per sample."""
+    target = list(target)
+    if target.count(-1) > 1:
+        raise ValueError(f"{layer_desc(layer)}: at most one -1 in target_shape, got {target}")
+    if -1 in target:
+        known = int(np.prod([d for d in target if d != -1], dtype=np.int64))
+        if known == 0 or size % known:
+            raise ValueError(
+                f"{layer_desc(layer)}: cannot reshape {size} values per sample into {tuple(target)}"
+            )
+        target[target.index(-1)] = size // known
+    if int(np.prod(target, dtype=np.int64)) != size:
+        raise ValueError(
+            f"{layer_desc(layer)}: cannot reshape {size} values per sample into "
+            f"target_shape {tuple(target)}"
+        )
+    return tuple(target)
+
+
+@register_layer
+class Reshape(Layer):
+    """(batch, ...) → (batch, *target_shape); one entry may be -1."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**default_name(type(self), kwargs))
+        self.target_shape = tuple(int(d) for d in target_shape)
+
+    def call(self, x, training=False):
+        x = as_input(self, x)
+        size = int(np.prod(x.shape[1:], dtype=np.int64))
+        return x.reshape((x.shape[0], *_resolve_shape(self, self.target_shape, size)))
+
+    def compute_output_shape(self, input_shape):
+        rest = tuple(input_shape)[1:]
+        if any(d is None for d in rest):
+            return (input_shape[0], *(None if d == -1 else d for d in self.target_shape))
+        return (input_shape[0],
+                *_resolve_shape(self, self.target_shape, int(np.prod(rest, dtype=np.int64))))
+
+    def get_config(self):
+        config = super().get_config()
+        config["target_shape"] = list(self.target_shape)
+        return config
+
+
+@register_layer
+class Concatenate(Layer):
+    """Joins a list of tensors along ``axis`` (all other axes must agree)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**default_name(type(self), kwargs))
+        self.axis = int(axis)
+
+    def __call__(self, inputs, training=False, mask=None, **kwargs):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
+            raise ValueError(f"{layer_desc(self)}: expected a list of at least 2 tensors, "
+                             f"got {type(inputs).__name__}")
+        self.built = True
+        return self.call(inputs, training=training)
+
+    def call(self, inputs, training=False):
+        xs = [as_input(self, x) for x in inputs]
+        ranks = {x.ndim for x in xs}
+        if len(ranks) != 1:
+            raise ValueError(f"{layer_desc(self)}: inputs must have the same rank, got shapes "
+                             f"{[tuple(x.shape) for x in xs]}")
+        return F.concat(xs, axis=self.axis)
+
+    def compute_output_shape(self, input_shapes):
+        shapes = [list(s) for s in input_shapes]
+        out = list(shapes[0])
+        ax = self.axis % len(out)
+        sizes = [s[ax] for s in shapes]
+        out[ax] = None if any(d is None for d in sizes) else int(sum(sizes))
+        return tuple(out)
+
+    def get_config(self):
+        config = super().get_config()
+        config["axis"] = self.axis
+        return config

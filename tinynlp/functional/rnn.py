@@ -1,2 +1,855 @@
-"""placeholder: being written"""
-__all__ = []
+"""Recurrent ops: Elman RNN, LSTM and GRU over a whole sequence.
+
+Each cell comes twice:
+
+* ``elman_rnn`` / ``lstm`` / ``gru`` — the fast path.  All time steps are one
+  fused :class:`Function` with hand-written backpropagation through time
+  (BPTT).  The input projection ``x_t W + b`` of *every* step is one GEMM
+  before the loop; only the recurrence ``h_{t-1} U`` is sequential; the weight
+  gradients are one GEMM each after the backward loop
+  (``dW = Xᵀ·dZ``, ``dU = H_prevᵀ·dZ`` over all steps at once).  Internally the
+  sequence is time-major (``(T, B, ·)``) so every step reads and writes a
+  contiguous slab of preallocated buffers; nothing is allocated per step.
+* ``elman_rnn_reference`` / ``lstm_reference`` / ``gru_reference`` — the
+  readable twin: a plain Python loop over time of primitive autograd ops, the
+  code a student reads.  The tests assert the two agree in value and in every
+  gradient.
+
+Shapes (Keras layout, weights stored ``(in, out)``)::
+
+    x  (B, T, D)   batch, time, features        h0, c0  (B, H) or None (zeros)
+    W  (D, G·H)    input kernel                 U       (H, G·H) recurrent kernel
+    b  (G·H,)      bias  — GRU: (2, 3H) = [input bias; recurrent bias]
+    G = 1 (Elman), 4 (LSTM: gates i, f, c, o), 3 (GRU: gates z, r, h)
+
+Masks.  ``mask`` is a ``(B, T)`` boolean array (True = a real token, False =
+padding; see :func:`lengths_to_mask`).  At a padded step the state is carried
+over unchanged (``h_t = h_{t−1}``, and ``c_t = c_{t−1}`` for the LSTM), so the
+step receives no gradient and the final state is the state after the last
+real token — whether the padding is at the end ('post') or at the start
+('pre', Keras' ``pad_sequences`` default).  **The output at a padded step is
+zero** (as PyTorch's packed sequences give), for all three cells.  (Keras
+instead repeats the carried state at masked steps; masked steps should be
+ignored downstream either way.)  A sequence with no real token at all
+(length 0) gives all-zero outputs and returns ``h0`` (and ``c0``) as its
+final state; the gradient passes straight through to them.
+
+Outputs ``hs`` of the fused ops may be a (read-only in spirit) view of the
+buffer the backward pass needs: do not modify them in place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import ops
+from ..autograd.tensor import Function, Tensor, as_array
+
+__all__ = [
+    "elman_rnn", "elman_rnn_reference",
+    "lstm", "lstm_reference",
+    "gru", "gru_reference",
+    "lengths_to_mask",
+    "rnn_weights_to_torch", "rnn_weights_from_torch",
+    "lstm_weights_to_torch", "lstm_weights_from_torch",
+    "gru_weights_to_torch", "gru_weights_from_torch",
+]
+
+RNN_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+
+
+# --------------------------------------------------------------------------
+# input checking (shared by the fused ops and their reference twins)
+# --------------------------------------------------------------------------
+
+def _arr(v):
+    return v.data if isinstance(v, Tensor) else as_array(v)
+
+
+def _t(v):
+    return v if isinstance(v, Tensor) else Tensor(as_array(v), _copy=False)
+
+
+def _check_float(op, name, a):
+    if a.dtype.kind != "f":
+        raise TypeError(f"{op}: {name} must be a floating-point array, got dtype {a.dtype}")
+
+
+def lengths_to_mask(lengths, maxlen=None) -> np.ndarray:
+    """``(B, maxlen)`` bool mask, True at steps ``t < lengths[b]`` (post-padding).
+
+    ``maxlen`` defaults to ``max(lengths)``.
+    """
+    lengths = np.asarray(_arr(lengths) if isinstance(lengths, Tensor) else lengths)
+    if lengths.ndim != 1 or lengths.dtype.kind not in "iu":
+        raise ValueError(
+            f"lengths_to_mask: lengths must be a 1-D integer array, got shape {lengths.shape} "
+            f"dtype {lengths.dtype}")
+    if (lengths < 0).any():
+        raise ValueError(f"lengths_to_mask: lengths must be >= 0, got {lengths.min()}")
+    if maxlen is None:
+        maxlen = int(lengths.max()) if lengths.size else 0
+    return np.arange(maxlen)[None, :] < lengths[:, None]
+
+
+def _check_mask(op, mask, B, T):
+    """Validate ``mask`` → ``(B, T)`` bool ndarray, or None when there is nothing masked."""
+    if mask is None:
+        return None
+    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if m.shape != (B, T):
+        raise ValueError(f"{op}: mask must have shape (B, T) = {(B, T)}, got {m.shape}")
+    if m.dtype != bool:
+        if m.dtype.kind not in "iuf" or not np.isin(m, (0, 1)).all():
+            raise TypeError(
+                f"{op}: mask must be boolean (True = real step, False = padding) or hold only "
+                f"0/1, got dtype {m.dtype}")
+        m = m != 0
+    return None if m.all() else m
+
+
+def _check_inputs(op, x, states, W, U, b, mask, n_gates, gru_bias=False):
+    """Check shapes and dtypes; return ``(B, T, D, H, mask_or_None)``.
+
+    ``states`` maps an argument name (``"h0"``, ``"c0"``) to its value or None.
+    """
+    xa = _arr(x)
+    if xa.ndim != 3 or xa.dtype.kind != "f":
+        raise ValueError(
+            f"{op}: x must be a 3-D (batch, time, features) floating-point array, "
+            f"got shape {xa.shape} dtype {xa.dtype}")
+    B, T, D = xa.shape
+    if T == 0:
+        raise ValueError(f"{op}: x must have at least one time step, got shape {xa.shape}")
+    Ua = _arr(U)
+    _check_float(op, "U", Ua)
+    if Ua.ndim != 2 or Ua.shape[1] != n_gates * Ua.shape[0]:
+        want = "(H, H)" if n_gates == 1 else f"(H, {n_gates}H)"
+        raise ValueError(f"{op}: U must have shape {want} (H = units), got {Ua.shape}")
+    H = Ua.shape[0]
+    Wa = _arr(W)
+    _check_float(op, "W", Wa)
+    if Wa.shape != (D, n_gates * H):
+        raise ValueError(
+            f"{op}: W must have shape (D, {'' if n_gates == 1 else n_gates}H) = "
+            f"{(D, n_gates * H)} (rows = x's feature size D={D}, units H={H} from U), "
+            f"got {Wa.shape}")
+    ba = _arr(b)
+    _check_float(op, "b", ba)
+    want_b = (2, n_gates * H) if gru_bias else (n_gates * H,)
+    if ba.shape != want_b:
+        what = "[input bias; recurrent bias]" if gru_bias else "one bias per unit and gate"
+        raise ValueError(f"{op}: b must have shape {want_b} ({what}), got {ba.shape}")
+    for name, s in states.items():
+        if s is None:
+            continue
+        sa = _arr(s)
+        _check_float(op, name, sa)
+        if sa.shape != (B, H):
+            raise ValueError(f"{op}: {name} must have shape (B, H) = {(B, H)}, got {sa.shape}")
+    return B, T, D, H, _check_mask(op, mask, B, T)
+
+
+def _check_activation(op, activation):
+    if activation is None:
+        activation = "linear"
+    if activation not in RNN_ACTIVATIONS:
+        raise ValueError(
+            f"{op}: activation must be one of {RNN_ACTIVATIONS}, got {activation!r}")
+    return activation
+
+
+def _common_dtype(*arrays):
+    """The float dtype all operands are promoted to (never a downcast)."""
+    return np.result_type(*[a for a in arrays if a is not None])
+
+
+def _time_major(x, dt):
+    """(B, T, D) → contiguous (T, B, D) in dtype ``dt``."""
+    return np.ascontiguousarray(x.transpose(1, 0, 2), dtype=dt)
+
+
+class _MaskInfo:
+    """Per-step views of a (B, T) mask for the fused loops (time-major)."""
+
+    def __init__(self, mask, dt):
+        m = np.ascontiguousarray(mask.T)                  # (T, B) bool
+        self.m = m
+        self.pad = ~m[:, :, None]                          # (T, B, 1): True at padding
+        self.mf = m[:, :, None].astype(dt)                 # (T, B, 1): 1 real, 0 padding
+        self.keep = 1 - self.mf                            # (T, B, 1): 1 at padding
+        self.any_pad = ~m.all(axis=1)                      # (T,)
+        self.none_real = ~m.any(axis=1)                    # (T,)
+
+
+# --------------------------------------------------------------------------
+# in-place activations and their derivatives (written from the output h)
+# --------------------------------------------------------------------------
+
+def _sigmoid_(a):
+    """a ← σ(a) in place, as σ(z) = ½ + ½·tanh(z/2) (no overflow, no temporaries)."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+def _activate_(name, a):
+    if name == "tanh":
+        np.tanh(a, out=a)
+    elif name == "relu":
+        np.maximum(a, 0, out=a)
+    elif name == "sigmoid":
+        _sigmoid_(a)
+
+
+def _activation_deriv(name, h, out):
+    """out ← σ'(z) written in terms of h = σ(z):
+    tanh 1 − h²;  relu [h > 0];  sigmoid h(1 − h);  linear 1."""
+    if name == "tanh":
+        np.multiply(h, h, out=out)
+        np.subtract(1, out, out=out)
+    elif name == "relu":
+        np.greater(h, 0, out=out)
+    elif name == "sigmoid":
+        np.subtract(1, h, out=out)
+        out *= h
+    else:
+        out.fill(1)
+
+
+def _grad_out_time_major(g_hs, info):
+    """Gradient of the output sequence, time-major; zero at padded steps (their output is 0)."""
+    if g_hs is None:
+        return None
+    G = g_hs.transpose(1, 0, 2)
+    return G if info is None else G * info.mf
+
+
+# --------------------------------------------------------------------------
+# Elman RNN
+# --------------------------------------------------------------------------
+
+class ElmanRNN(Function):
+    """h_t = σ(z_t),  z_t = x_t W + h_{t−1} U + b   (t = 1..T), all steps fused.
+
+    BPTT, with δ_t = dL/dz_t and dL/dh_t = g_t + δ_{t+1} Uᵀ (g_t the output grad):
+        δ_t = dL/dh_t ⊙ σ'(z_t)
+        dL/dx_t = δ_t Wᵀ,  dL/dh0 = δ_1 Uᵀ
+        dL/dW = Σ_t x_tᵀ δ_t,  dL/dU = Σ_t h_{t−1}ᵀ δ_t,  dL/db = Σ_t Σ_batch δ_t
+    At a padded step h_t = h_{t−1}: δ_t = 0 and dL/dh_{t−1} = dL/dh_t.
+    """
+
+    differentiable = (0, 1, 2, 3, 4)
+
+    @staticmethod
+    def forward(ctx, x, h0, W, U, b, mask, activation="tanh"):
+        dt = _common_dtype(x, h0, W, U, b)
+        W, U, b = (a.astype(dt, copy=False) for a in (W, U, b))
+        B, T, D = x.shape
+        H = U.shape[0]
+        info = None if mask is None else _MaskInfo(mask, dt)
+        xt = _time_major(x, dt)                                   # (T, B, D)
+        Hs = np.empty((T + 1, B, H), dtype=dt)                    # Hs[t+1] = h_t
+        Hs[0] = 0 if h0 is None else h0
+        # input projection of every step at once, written where h_t will live
+        np.matmul(xt.reshape(T * B, D), W, out=Hs[1:].reshape(T * B, H))
+        Hs[1:] += b
+        rec = np.empty((B, H), dtype=dt)
+        for t in range(T):
+            h_prev, h = Hs[t], Hs[t + 1]
+            if info is not None and info.none_real[t]:
+                h[...] = h_prev
+                continue
+            np.matmul(h_prev, U, out=rec)
+            h += rec
+            _activate_(activation, h)
+            if info is not None and info.any_pad[t]:
+                np.copyto(h, h_prev, where=info.pad[t])
+        ctx.save_for_backward(xt, W, U, Hs)
+        ctx.info, ctx.activation = info, activation
+        out = Hs[1:] if info is None else Hs[1:] * info.mf
+        return out.transpose(1, 0, 2), Hs[T].copy()
+
+    @staticmethod
+    def backward(ctx, g_hs, g_last):
+        xt, W, U, Hs = ctx.saved
+        info = ctx.info
+        T, B, D = xt.shape
+        H = U.shape[0]
+        dt = Hs.dtype
+        dZ = np.empty((T, B, H), dtype=dt)
+        _activation_deriv(ctx.activation, Hs[1:], dZ)              # σ'(z_t), all steps
+        if info is not None:
+            dZ *= info.mf
+        G = _grad_out_time_major(g_hs, info)
+        dh = np.zeros((B, H), dt) if g_last is None else g_last.astype(dt, copy=True)
+        UT = np.ascontiguousarray(U.T)
+        rec = np.empty((B, H), dtype=dt)
+        for t in range(T - 1, -1, -1):
+            if G is not None:
+                dh += G[t]
+            if info is not None and info.none_real[t]:
+                continue                                           # δ_t = 0, dh passes
+            dz = dZ[t]
+            dz *= dh                                               # δ_t
+            if info is not None and info.any_pad[t]:
+                np.matmul(dz, UT, out=rec)
+                dh *= info.keep[t]
+                dh += rec
+            else:
+                np.matmul(dz, UT, out=dh)                          # dL/dh_{t−1}
+        needs = ctx.needs_input_grad
+        dZ2 = dZ.reshape(T * B, H)
+        dx = (dZ2 @ W.T).reshape(T, B, D).transpose(1, 0, 2) if needs[0] else None
+        dW = xt.reshape(T * B, D).T @ dZ2 if needs[2] else None
+        dU = Hs[:-1].reshape(T * B, H).T @ dZ2 if needs[3] else None
+        db = dZ2.sum(axis=0) if needs[4] else None
+        return dx, (dh if needs[1] else None), dW, dU, db, None
+
+
+def elman_rnn(x, h0, W, U, b, activation="tanh", mask=None):
+    """Elman RNN over a whole sequence (fused, hand-written BPTT).
+
+        h_t = σ(x_t W + h_{t−1} U + b),   t = 1..T,   h_0 = h0 (zeros if None)
+
+    x (B, T, D), h0 (B, H) or None, W (D, H), U (H, H), b (H,);
+    ``activation`` σ ∈ {"tanh", "relu", "sigmoid", "linear"}; ``mask`` (B, T) bool:
+    padded steps keep the state and output zeros (see the module docstring).
+
+    Returns ``(hs, h_last)``: hs (B, T, H) the state after every step, h_last
+    (B, H) the final state.  Derivative: see :class:`ElmanRNN`.
+    Same maths as :func:`elman_rnn_reference`.
+    """
+    activation = _check_activation("elman_rnn", activation)
+    *_, m = _check_inputs("elman_rnn", x, {"h0": h0}, W, U, b, mask, 1)
+    return ElmanRNN.apply(_t(x), None if h0 is None else _t(h0), _t(W), _t(U), _t(b), m,
+                          activation=activation)
+
+
+_REFERENCE_ACTIVATIONS = {
+    "tanh": ops.tanh, "relu": ops.relu, "sigmoid": ops.sigmoid, "linear": lambda z: z,
+}
+
+
+def _zeros_state(x, B, H, *params):
+    dt = _common_dtype(_arr(x), *[_arr(p) for p in params])
+    return Tensor(np.zeros((B, H), dtype=dt), _copy=False)
+
+
+def elman_rnn_reference(x, h0, W, U, b, activation="tanh", mask=None):
+    """Readable twin of :func:`elman_rnn`: one line of maths per time step.
+
+    Each step is ``h = σ(x[:, t] @ W + h @ U + b)`` built from primitive ops,
+    so autograd derives BPTT by itself.  Masked steps keep ``h`` and output 0.
+    """
+    activation = _check_activation("elman_rnn_reference", activation)
+    B, T, D, H, m = _check_inputs("elman_rnn_reference", x, {"h0": h0}, W, U, b, mask, 1)
+    x, W, U, b = _t(x), _t(W), _t(U), _t(b)
+    act = _REFERENCE_ACTIVATIONS[activation]
+    h = _zeros_state(x, B, H, W, U, b) if h0 is None else _t(h0)
+    outputs = []
+    for t in range(T):
+        h_new = act(x[:, t] @ W + h @ U + b)
+        if m is None:
+            h = h_new
+            outputs.append(h_new)
+        else:
+            real = m[:, t:t + 1]                       # (B, 1): True = real token
+            h = ops.where(real, h_new, h)              # padding: carry the state over
+            outputs.append(ops.where(real, h_new, 0.0))  # padding: output zero
+    return ops.stack(outputs, axis=1), h
+
+
+# --------------------------------------------------------------------------
+# LSTM
+# --------------------------------------------------------------------------
+
+def _lstm_internal_columns(H):
+    """Keras gate blocks (i, f, c, o) → internal order (o, i, f, c).
+
+    Internally the three sigmoid gates (o, i, f) are contiguous, and so are
+    the three blocks multiplied by dL/dc in the backward pass (i, f, c).
+    """
+    return np.concatenate([np.arange(k * H, (k + 1) * H) for k in (3, 0, 1, 2)])
+
+
+class LSTM(Function):
+    """LSTM over all steps (Keras gate order i, f, c, o; fused, hand-written BPTT).
+
+        [a_i a_f a_c a_o] = x_t W + h_{t−1} U + b
+        i = σ(a_i),  f = σ(a_f),  g = tanh(a_c),  o = σ(a_o)
+        c_t = f ⊙ c_{t−1} + i ⊙ g,     h_t = o ⊙ tanh(c_t)
+
+    BPTT (dh = dL/dh_t incl. the output grad, dc = dL/dc_t incl. the path from h_t):
+        dc += dh ⊙ o ⊙ (1 − tanh² c_t)
+        da_o = dh ⊙ tanh c_t ⊙ o(1 − o)      da_i = dc ⊙ g ⊙ i(1 − i)
+        da_f = dc ⊙ c_{t−1} ⊙ f(1 − f)       da_c = dc ⊙ i ⊙ (1 − g²)
+        dL/dc_{t−1} = dc ⊙ f,   dL/dh_{t−1} = da Uᵀ,   dW = Σ x_tᵀ da, dU = Σ h_{t−1}ᵀ da
+    The factors that do not depend on dh/dc are computed for all steps at once
+    before the loop, so each step is a few in-place multiplies and one GEMM.
+    """
+
+    differentiable = (0, 1, 2, 3, 4, 5)
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, W, U, b, mask):
+        dt = _common_dtype(x, h0, c0, W, U, b)
+        B, T, D = x.shape
+        H = U.shape[0]
+        H3 = 3 * H
+        info = None if mask is None else _MaskInfo(mask, dt)
+        cols = _lstm_internal_columns(H)
+        Wp = np.ascontiguousarray(W[:, cols], dtype=dt)
+        Up = np.ascontiguousarray(U[:, cols], dtype=dt)
+        bp = b[cols].astype(dt)
+        # σ(z) = ½ + ½ tanh(z/2): halve the sigmoid gates' columns so that one tanh
+        # over all four blocks does the work (halving is exact in floating point)
+        Ws, Us, bs = Wp.copy(), Up.copy(), bp.copy()
+        for a in (Ws, Us, bs):
+            a[..., :H3] *= 0.5
+        xt = _time_major(x, dt)
+        A = np.empty((T, B, 4 * H), dtype=dt)        # pre-activations → gate values (o,i,f,g)
+        np.matmul(xt.reshape(T * B, D), Ws, out=A.reshape(T * B, 4 * H))
+        A += bs
+        Hs = np.empty((T + 1, B, H), dtype=dt)
+        C = np.empty((T + 1, B, H), dtype=dt)
+        TC = np.empty((T, B, H), dtype=dt)           # tanh(c_t)
+        Hs[0] = 0 if h0 is None else h0
+        C[0] = 0 if c0 is None else c0
+        rec = np.empty((B, 4 * H), dtype=dt)
+        ig = np.empty((B, H), dtype=dt)
+        for t in range(T):
+            if info is not None and info.none_real[t]:
+                Hs[t + 1] = Hs[t]
+                C[t + 1] = C[t]
+                continue
+            a = A[t]
+            np.matmul(Hs[t], Us, out=rec)
+            a += rec
+            np.tanh(a, out=a)
+            s = a[:, :H3]
+            s *= 0.5
+            s += 0.5
+            o, i, f, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:H3], a[:, H3:]
+            c = C[t + 1]
+            np.multiply(f, C[t], out=c)
+            np.multiply(i, g, out=ig)
+            c += ig
+            np.tanh(c, out=TC[t])
+            np.multiply(o, TC[t], out=Hs[t + 1])
+            if info is not None and info.any_pad[t]:
+                np.copyto(c, C[t], where=info.pad[t])
+                np.copyto(Hs[t + 1], Hs[t], where=info.pad[t])
+        ctx.save_for_backward(xt, Wp, Up, A, Hs, C, TC)
+        ctx.info, ctx.cols = info, cols
+        out = Hs[1:] if info is None else Hs[1:] * info.mf
+        return out.transpose(1, 0, 2), Hs[T].copy(), C[T].copy()
+
+    @staticmethod
+    def backward(ctx, g_hs, g_h, g_c):
+        xt, Wp, Up, A, Hs, C, TC = ctx.saved
+        info, cols = ctx.info, ctx.cols
+        T, B, D = xt.shape
+        H = Up.shape[0]
+        dt = A.dtype
+        Ao, Ai, Af, Ag = A[..., :H], A[..., H:2 * H], A[..., 2 * H:3 * H], A[..., 3 * H:]
+        # step-independent factors, all steps at once (see the class docstring)
+        dA = np.empty((T, B, 4 * H), dtype=dt)
+        dAo, dAi, dAf, dAg = dA[..., :H], dA[..., H:2 * H], dA[..., 2 * H:3 * H], dA[..., 3 * H:]
+        np.subtract(1, Ao, out=dAo)
+        dAo *= Ao
+        dAo *= TC                                   # tanh c_t · o(1 − o)
+        np.subtract(1, Ai, out=dAi)
+        dAi *= Ai
+        dAi *= Ag                                   # g · i(1 − i)
+        np.subtract(1, Af, out=dAf)
+        dAf *= Af
+        dAf *= C[:-1]                               # c_{t−1} · f(1 − f)
+        np.multiply(Ag, Ag, out=dAg)
+        np.subtract(1, dAg, out=dAg)
+        dAg *= Ai                                   # i · (1 − g²)
+        K = np.multiply(TC, TC)
+        np.subtract(1, K, out=K)
+        K *= Ao                                     # o · (1 − tanh² c_t)
+        F = Af
+        if info is not None:
+            dA *= info.mf
+            K *= info.mf
+            F = np.where(info.pad, 1, Af).astype(dt, copy=False)  # padding: dc passes
+        G = _grad_out_time_major(g_hs, info)
+        dh = np.zeros((B, H), dt) if g_h is None else g_h.astype(dt, copy=True)
+        dc = np.zeros((B, H), dt) if g_c is None else g_c.astype(dt, copy=True)
+        UT = np.ascontiguousarray(Up.T)
+        tmp = np.empty((B, H), dtype=dt)
+        for t in range(T - 1, -1, -1):
+            if G is not None:
+                dh += G[t]
+            if info is not None and info.none_real[t]:
+                continue
+            np.multiply(dh, K[t], out=tmp)
+            dc += tmp
+            d = dA[t]
+            d[:, :H] *= dh                                      # da_o
+            d.reshape(B, 4, H)[:, 1:] *= dc[:, None, :]         # da_i, da_f, da_c
+            dc *= F[t]                                          # dL/dc_{t−1}
+            if info is not None and info.any_pad[t]:
+                np.matmul(d, UT, out=tmp)
+                dh *= info.keep[t]
+                dh += tmp
+            else:
+                np.matmul(d, UT, out=dh)                        # dL/dh_{t−1}
+        needs = ctx.needs_input_grad
+        dA2 = dA.reshape(T * B, 4 * H)
+        dx = dW = dU = db = None
+        if needs[0]:
+            dx = (dA2 @ Wp.T).reshape(T, B, D).transpose(1, 0, 2)
+        if needs[3]:
+            dW = np.empty((D, 4 * H), dtype=dt)
+            dW[:, cols] = xt.reshape(T * B, D).T @ dA2
+        if needs[4]:
+            dU = np.empty((H, 4 * H), dtype=dt)
+            dU[:, cols] = Hs[:-1].reshape(T * B, H).T @ dA2
+        if needs[5]:
+            db = np.empty(4 * H, dtype=dt)
+            db[cols] = dA2.sum(axis=0)
+        return (dx, dh if needs[1] else None, dc if needs[2] else None, dW, dU, db, None)
+
+
+def lstm(x, h0, c0, W, U, b, mask=None):
+    """LSTM over a whole sequence (fused, hand-written BPTT).
+
+    Keras layout and gate order **i, f, c, o** (input, forget, cell candidate,
+    output) along the columns of W (D, 4H), U (H, 4H) and b (4H,) — the same
+    order as PyTorch's i, f, g, o rows (see :func:`lstm_weights_to_torch`)::
+
+        i = σ(x_t W_i + h U_i + b_i)    f = σ(x_t W_f + h U_f + b_f)
+        g = tanh(x_t W_c + h U_c + b_c) o = σ(x_t W_o + h U_o + b_o)
+        c_t = f ⊙ c_{t−1} + i ⊙ g       h_t = o ⊙ tanh(c_t)
+
+    h0, c0 (B, H) or None (zeros); ``mask`` (B, T) bool: padded steps keep h and c
+    and output zeros.  Returns ``(hs (B, T, H), h_last (B, H), c_last (B, H))``.
+    Derivative: see :class:`LSTM`.  Same maths as :func:`lstm_reference`.
+    """
+    *_, m = _check_inputs("lstm", x, {"h0": h0, "c0": c0}, W, U, b, mask, 4)
+    return LSTM.apply(_t(x), None if h0 is None else _t(h0), None if c0 is None else _t(c0),
+                      _t(W), _t(U), _t(b), m)
+
+
+def lstm_reference(x, h0, c0, W, U, b, mask=None):
+    """Readable twin of :func:`lstm`: the cell equations, one step at a time."""
+    B, T, D, H, m = _check_inputs("lstm_reference", x, {"h0": h0, "c0": c0}, W, U, b, mask, 4)
+    x, W, U, b = _t(x), _t(W), _t(U), _t(b)
+    h = _zeros_state(x, B, H, W, U, b) if h0 is None else _t(h0)
+    c = _zeros_state(x, B, H, W, U, b) if c0 is None else _t(c0)
+    outputs = []
+    for t in range(T):
+        z = x[:, t] @ W + h @ U + b
+        i = ops.sigmoid(z[:, 0 * H:1 * H])      # input gate
+        f = ops.sigmoid(z[:, 1 * H:2 * H])      # forget gate
+        g = ops.tanh(z[:, 2 * H:3 * H])         # cell candidate
+        o = ops.sigmoid(z[:, 3 * H:4 * H])      # output gate
+        c_new = f * c + i * g
+        h_new = o * ops.tanh(c_new)
+        if m is None:
+            h, c = h_new, c_new
+            outputs.append(h_new)
+        else:
+            real = m[:, t:t + 1]
+            h = ops.where(real, h_new, h)
+            c = ops.where(real, c_new, c)
+            outputs.append(ops.where(real, h_new, 0.0))
+    return ops.stack(outputs, axis=1), h, c
+
+
+# --------------------------------------------------------------------------
+# GRU
+# --------------------------------------------------------------------------
+
+class GRU(Function):
+    """GRU over all steps, Keras gate order z, r, h with reset_after=True (fused BPTT).
+
+        [x_z x_r x_h] = x_t W + b_in,     [u_z u_r u_h] = h_{t−1} U + b_rec
+        z = σ(x_z + u_z),  r = σ(x_r + u_r),  n = tanh(x_h + r ⊙ u_h)
+        h_t = z ⊙ h_{t−1} + (1 − z) ⊙ n
+
+    BPTT (dh = dL/dh_t incl. the output grad):
+        da_z = dh ⊙ (h_{t−1} − n) ⊙ z(1 − z)     da_n = dh ⊙ (1 − z) ⊙ (1 − n²)
+        da_r = da_n ⊙ u_h ⊙ r(1 − r)             du_h = da_n ⊙ r
+        dL/dh_{t−1} = dh ⊙ z + [da_z, da_r, du_h] Uᵀ
+        dW = Σ x_tᵀ [da_z, da_r, da_n],  db_in = Σ [da_z, da_r, da_n]
+        dU = Σ h_{t−1}ᵀ [da_z, da_r, du_h],  db_rec = Σ [da_z, da_r, du_h]
+    """
+
+    differentiable = (0, 1, 2, 3, 4)
+
+    @staticmethod
+    def forward(ctx, x, h0, W, U, b, mask):
+        dt = _common_dtype(x, h0, W, U, b)
+        B, T, D = x.shape
+        H = U.shape[0]
+        H2 = 2 * H
+        info = None if mask is None else _MaskInfo(mask, dt)
+        W, U, b = (a.astype(dt, copy=False) for a in (W, U, b))
+        # the recurrent bias of z and r simply adds to the input bias; only b_rec_h
+        # stays inside r ⊙ (h U_h + b_rec_h).  Halve the z, r columns: σ(z) = ½ + ½ tanh(z/2).
+        bias_x = b[0].copy()
+        bias_x[:H2] += b[1, :H2]
+        b_rec_h = b[1, H2:]
+        Ws, Us = W.copy(), U.copy()
+        for a in (Ws, Us, bias_x):
+            a[..., :H2] *= 0.5
+        xt = _time_major(x, dt)
+        A = np.empty((T, B, 3 * H), dtype=dt)          # pre-activations → (z, r, n)
+        np.matmul(xt.reshape(T * B, D), Ws, out=A.reshape(T * B, 3 * H))
+        A += bias_x
+        Hs = np.empty((T + 1, B, H), dtype=dt)
+        Hs[0] = 0 if h0 is None else h0
+        UH = np.empty((T, B, H), dtype=dt)             # u_h = h_{t−1} U_h + b_rec_h
+        rec = np.empty((B, 3 * H), dtype=dt)
+        tmp = np.empty((B, H), dtype=dt)
+        for t in range(T):
+            h_prev, h = Hs[t], Hs[t + 1]
+            if info is not None and info.none_real[t]:
+                h[...] = h_prev
+                continue
+            a = A[t]
+            np.matmul(h_prev, Us, out=rec)
+            zr = a[:, :H2]
+            zr += rec[:, :H2]
+            np.tanh(zr, out=zr)
+            zr *= 0.5
+            zr += 0.5
+            np.add(rec[:, H2:], b_rec_h, out=UH[t])
+            n = a[:, H2:]
+            np.multiply(a[:, H:H2], UH[t], out=tmp)
+            n += tmp
+            np.tanh(n, out=n)
+            np.subtract(h_prev, n, out=tmp)
+            tmp *= a[:, :H]
+            np.add(n, tmp, out=h)
+            if info is not None and info.any_pad[t]:
+                np.copyto(h, h_prev, where=info.pad[t])
+        ctx.save_for_backward(xt, W, U, A, Hs, UH)
+        ctx.info = info
+        out = Hs[1:] if info is None else Hs[1:] * info.mf
+        return out.transpose(1, 0, 2), Hs[T].copy()
+
+    @staticmethod
+    def backward(ctx, g_hs, g_last):
+        xt, W, U, A, Hs, UH = ctx.saved
+        info = ctx.info
+        T, B, D = xt.shape
+        H = U.shape[0]
+        H2 = 2 * H
+        dt = A.dtype
+        Z, R, N = A[..., :H], A[..., H:H2], A[..., H2:]
+        # step-independent factors, all steps at once
+        dR = np.empty((T, B, 3 * H), dtype=dt)   # → [da_z, da_r, du_h]: grads of h U + b_rec
+        dRz, dRr, dRh = dR[..., :H], dR[..., H:H2], dR[..., H2:]
+        dN = np.empty((T, B, H), dtype=dt)       # → da_n
+        np.subtract(1, Z, out=dN)                # scratch: 1 − z
+        np.subtract(Hs[:-1], N, out=dRz)
+        dRz *= Z
+        dRz *= dN                                # (h_{t−1} − n) z(1 − z)
+        nn = np.multiply(N, N)
+        np.subtract(1, nn, out=nn)
+        dN *= nn                                 # (1 − z)(1 − n²)
+        np.subtract(1, R, out=dRr)
+        dRr *= R
+        dRr *= UH                                # u_h r(1 − r)
+        np.copyto(dRh, R)                        # r
+        Zc = Z
+        if info is not None:
+            dRz *= info.mf
+            dN *= info.mf
+            Zc = np.where(info.pad, 1, Z).astype(dt, copy=False)   # padding: dh passes
+        G = _grad_out_time_major(g_hs, info)
+        dh = np.zeros((B, H), dt) if g_last is None else g_last.astype(dt, copy=True)
+        UT = np.ascontiguousarray(U.T)
+        tmp = np.empty((B, H), dtype=dt)
+        for t in range(T - 1, -1, -1):
+            if G is not None:
+                dh += G[t]
+            if info is not None and info.none_real[t]:
+                dR[t] = 0                                       # no gradient from this step
+                continue
+            dn = dN[t]
+            dn *= dh                                            # da_n
+            d = dR[t]
+            d[:, :H] *= dh                                      # da_z
+            d.reshape(B, 3, H)[:, 1:] *= dn[:, None, :]         # da_r, du_h
+            np.matmul(d, UT, out=tmp)
+            dh *= Zc[t]
+            dh += tmp                                           # dL/dh_{t−1}
+        needs = ctx.needs_input_grad
+        dR2 = dR.reshape(T * B, 3 * H)
+        dN2 = dN.reshape(T * B, H)
+        x2 = xt.reshape(T * B, D)
+        dx = dW = dU = db = None
+        if needs[0]:
+            dx = dR2[:, :H2] @ W[:, :H2].T
+            dx += dN2 @ W[:, H2:].T
+            dx = dx.reshape(T, B, D).transpose(1, 0, 2)
+        if needs[2]:
+            dW = np.empty((D, 3 * H), dtype=dt)
+            dW[:, :H2] = x2.T @ dR2[:, :H2]
+            dW[:, H2:] = x2.T @ dN2
+        if needs[3]:
+            dU = Hs[:-1].reshape(T * B, H).T @ dR2
+        if needs[4]:
+            db = np.empty((2, 3 * H), dtype=dt)
+            db[1] = dR2.sum(axis=0)
+            db[0, :H2] = db[1, :H2]
+            db[0, H2:] = dN2.sum(axis=0)
+        return dx, (dh if needs[1] else None), dW, dU, db, None
+
+
+def gru(x, h0, W, U, b, mask=None):
+    """GRU over a whole sequence (fused, hand-written BPTT).
+
+    Keras layout, gate order **z, r, h** (update, reset, candidate) along the
+    columns of W (D, 3H) and U (H, 3H), ``reset_after=True``; b (2, 3H) =
+    [input bias; recurrent bias]::
+
+        z = σ(x_t W_z + b_iz + h U_z + b_hz)     r = σ(x_t W_r + b_ir + h U_r + b_hr)
+        ĥ = tanh(x_t W_h + b_ih + r ⊙ (h U_h + b_hh))
+        h_t = z ⊙ h_{t−1} + (1 − z) ⊙ ĥ
+
+    This is PyTorch's nn.GRU too (h' = (1 − z) ⊙ n + z ⊙ h), but PyTorch stores the
+    gates in the order r, z, n — use :func:`gru_weights_to_torch`.
+    h0 (B, H) or None; ``mask`` (B, T) bool.  Returns ``(hs (B, T, H), h_last (B, H))``.
+    Derivative: see :class:`GRU`.  Same maths as :func:`gru_reference`.
+    """
+    *_, m = _check_inputs("gru", x, {"h0": h0}, W, U, b, mask, 3, gru_bias=True)
+    return GRU.apply(_t(x), None if h0 is None else _t(h0), _t(W), _t(U), _t(b), m)
+
+
+def gru_reference(x, h0, W, U, b, mask=None):
+    """Readable twin of :func:`gru`: the cell equations, one step at a time."""
+    B, T, D, H, m = _check_inputs("gru_reference", x, {"h0": h0}, W, U, b, mask, 3,
+                                  gru_bias=True)
+    x, W, U, b = _t(x), _t(W), _t(U), _t(b)
+    h = _zeros_state(x, B, H, W, U, b) if h0 is None else _t(h0)
+    outputs = []
+    for t in range(T):
+        xs = x[:, t] @ W + b[0]                  # input part of all three gates
+        us = h @ U + b[1]                        # recurrent part of all three gates
+        z = ops.sigmoid(xs[:, :H] + us[:, :H])                     # update gate
+        r = ops.sigmoid(xs[:, H:2 * H] + us[:, H:2 * H])           # reset gate
+        n = ops.tanh(xs[:, 2 * H:] + r * us[:, 2 * H:])            # candidate
+        h_new = z * h + (1.0 - z) * n
+        if m is None:
+            h = h_new
+            outputs.append(h_new)
+        else:
+            real = m[:, t:t + 1]
+            h = ops.where(real, h_new, h)
+            outputs.append(ops.where(real, h_new, 0.0))
+    return ops.stack(outputs, axis=1), h
+
+
+# --------------------------------------------------------------------------
+# converters to / from PyTorch's layouts
+# --------------------------------------------------------------------------
+
+def _np(v):
+    """An ndarray from a tinynlp Tensor, an ndarray or a torch tensor (no torch import)."""
+    if isinstance(v, Tensor):
+        return v.data
+    if hasattr(v, "detach") and hasattr(v, "cpu"):
+        v = v.detach().cpu().numpy()
+    return np.asarray(v)
+
+
+def _bias_or_zeros(bias, n, dtype):
+    return np.zeros(n, dtype=dtype) if bias is None else _np(bias)
+
+
+def _check_converter(op, name, a, shape):
+    if a.shape != shape:
+        raise ValueError(f"{op}: {name} must have shape {shape}, got {a.shape}")
+
+
+def rnn_weights_to_torch(W, U, b):
+    """tinynlp/Keras Elman weights → ``torch.nn.RNN``'s
+    ``(weight_ih_l0 (H, D), weight_hh_l0 (H, H), bias_ih_l0 (H,), bias_hh_l0 (H,))``.
+
+    PyTorch stores (out, in) and has two biases; we put all of ``b`` into
+    ``bias_ih`` and zeros into ``bias_hh`` (only their sum matters).
+    """
+    W, U, b = _np(W), _np(U), _np(b)
+    return (np.ascontiguousarray(W.T), np.ascontiguousarray(U.T), b.copy(), np.zeros_like(b))
+
+
+def rnn_weights_from_torch(w_ih, w_hh, b_ih=None, b_hh=None):
+    """``torch.nn.RNN`` weights (H, D), (H, H), (H,), (H,) → ``(W (D, H), U (H, H), b (H,))``
+    with ``b = b_ih + b_hh``.  Biases may be None (``bias=False``)."""
+    w_ih, w_hh = _np(w_ih), _np(w_hh)
+    H = w_hh.shape[0]
+    _check_converter("rnn_weights_from_torch", "w_hh", w_hh, (H, H))
+    if w_ih.ndim != 2 or w_ih.shape[0] != H:
+        raise ValueError(f"rnn_weights_from_torch: w_ih must have shape (H, D) with H={H}, "
+                         f"got {w_ih.shape}")
+    b = _bias_or_zeros(b_ih, H, w_ih.dtype) + _bias_or_zeros(b_hh, H, w_ih.dtype)
+    return np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b
+
+
+def lstm_weights_to_torch(W, U, b):
+    """tinynlp/Keras LSTM weights → ``torch.nn.LSTM``'s
+    ``(weight_ih (4H, D), weight_hh (4H, H), bias_ih (4H,), bias_hh (4H,))``.
+
+    Gate order: Keras columns i, f, c, o; PyTorch rows i, f, g, o — the same
+    blocks (c ≡ g, the cell candidate), so this is a transpose; ``bias_hh`` = 0.
+    """
+    W, U, b = _np(W), _np(U), _np(b)
+    return (np.ascontiguousarray(W.T), np.ascontiguousarray(U.T), b.copy(), np.zeros_like(b))
+
+
+def lstm_weights_from_torch(w_ih, w_hh, b_ih=None, b_hh=None):
+    """``torch.nn.LSTM`` weights (rows i, f, g, o) → ``(W (D, 4H), U (H, 4H), b (4H,))``
+    in Keras' column order i, f, c, o (the same order), ``b = b_ih + b_hh``."""
+    w_ih, w_hh = _np(w_ih), _np(w_hh)
+    H = w_hh.shape[1]
+    _check_converter("lstm_weights_from_torch", "w_hh", w_hh, (4 * H, H))
+    if w_ih.ndim != 2 or w_ih.shape[0] != 4 * H:
+        raise ValueError(f"lstm_weights_from_torch: w_ih must have shape (4H, D) with H={H}, "
+                         f"got {w_ih.shape}")
+    b = _bias_or_zeros(b_ih, 4 * H, w_ih.dtype) + _bias_or_zeros(b_hh, 4 * H, w_ih.dtype)
+    return np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b
+
+
+def _swap_first_two_blocks(a, H, axis):
+    """Reorder gate blocks (A, B, C) → (B, A, C) along ``axis``: r,z,n ↔ z,r,h."""
+    idx = np.concatenate([np.arange(H, 2 * H), np.arange(0, H), np.arange(2 * H, 3 * H)])
+    return np.ascontiguousarray(np.take(a, idx, axis=axis))
+
+
+def gru_weights_to_torch(W, U, b):
+    """tinynlp/Keras GRU weights → ``torch.nn.GRU``'s
+    ``(weight_ih (3H, D), weight_hh (3H, H), bias_ih (3H,), bias_hh (3H,))``.
+
+    Gate order differs: Keras columns **z, r, h**; PyTorch rows **r, z, n** —
+    the first two blocks are swapped.  ``b[0]`` (input bias) → ``bias_ih``,
+    ``b[1]`` (recurrent bias) → ``bias_hh``; both formulations are
+    reset_after (PyTorch: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))).
+    """
+    W, U, b = _np(W), _np(U), _np(b)
+    H = U.shape[0]
+    return (_swap_first_two_blocks(W.T, H, 0), _swap_first_two_blocks(U.T, H, 0),
+            _swap_first_two_blocks(b[0], H, 0), _swap_first_two_blocks(b[1], H, 0))
+
+
+def gru_weights_from_torch(w_ih, w_hh, b_ih=None, b_hh=None):
+    """``torch.nn.GRU`` weights (rows r, z, n) → ``(W (D, 3H), U (H, 3H), b (2, 3H))``
+    in Keras' column order z, r, h; ``b = [b_ih; b_hh]`` (reordered the same way)."""
+    w_ih, w_hh = _np(w_ih), _np(w_hh)
+    H = w_hh.shape[1]
+    _check_converter("gru_weights_from_torch", "w_hh", w_hh, (3 * H, H))
+    if w_ih.ndim != 2 or w_ih.shape[0] != 3 * H:
+        raise ValueError(f"gru_weights_from_torch: w_ih must have shape (3H, D) with H={H}, "
+                         f"got {w_ih.shape}")
+    b = np.stack([_bias_or_zeros(b_ih, 3 * H, w_ih.dtype),
+                  _bias_or_zeros(b_hh, 3 * H, w_ih.dtype)])
+    return (_swap_first_two_blocks(w_ih, H, 0).T.copy(), _swap_first_two_blocks(w_hh, H, 0).T.copy(),
+            _swap_first_two_blocks(b, H, 1))

@@ -94,11 +94,11 @@ def _resolve(strategy, y: np.ndarray, kind: str) -> "OrderedDict":
         if kind == "over":
             out = OrderedDict((c, int(n_major * strategy - stats[c]))
                               for c in stats if c != major)
-            if any(v < 0 for v in out.values()):
+            if any(v <= 0 for v in out.values()):  # as imbalanced-learn: nothing to add is an error
                 raise ValueError(
-                    f"sampling_strategy: ratio {strategy} asks for fewer minority samples "
-                    f"({int(n_major * strategy)}) than there are ({n_minor}); over-sampling "
-                    f"cannot remove samples")
+                    f"sampling_strategy: ratio {strategy} asks for {int(n_major * strategy)} "
+                    f"minority samples, not more than the {n_minor} there are; over-sampling "
+                    f"cannot remove samples (increase the ratio)")
             return out
         out = OrderedDict((c, int(n_minor / strategy)) for c in stats if c != minor)
         if any(v > stats[c] for c, v in out.items()):

@@ -6,31 +6,70 @@ Every layer is registered by class name (:func:`get_layer_class`,
 (:func:`deserialize`).
 """
 
-from . import initializers  # noqa: F401
-from . import regularizers  # noqa: F401
-from .base import Layer, Parameter  # noqa: F401
-from .convolutional import Conv1D  # noqa: F401
-from .core import Activation, Concatenate, Dense, Embedding, Flatten, Reshape  # noqa: F401
-from .normalization import LayerNormalization  # noqa: F401
-from .pooling import (  # noqa: F401
-    AveragePooling1D, AvgPool1D, GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
-    GlobalMaxPooling1D, MaxPool1D, MaxPooling1D,
+from . import (
+    initializers,
+    regularizers,
 )
-from .recurrent import GRU, LSTM, RNNBase, SimpleRNN  # noqa: F401
-from .registry import (  # noqa: F401
-    deserialize, get_layer_class, register_layer, registered_layers, serialize,
+from .base import Layer, Parameter
+from .convolutional import Conv1D
+from .core import Activation, Concatenate, Dense, Embedding, Flatten, Reshape
+from .normalization import LayerNormalization
+from .pooling import (
+    AveragePooling1D,
+    AvgPool1D,
+    GlobalAveragePooling1D,
+    GlobalAvgPool1D,
+    GlobalMaxPool1D,
+    GlobalMaxPooling1D,
+    MaxPool1D,
+    MaxPooling1D,
 )
-from .regularization import Dropout, SpatialDropout1D  # noqa: F401
-from .wrappers import Bidirectional, TimeDistributed  # noqa: F401
+from .recurrent import GRU, LSTM, RNNBase, SimpleRNN
+from .registry import (
+    deserialize,
+    get_layer_class,
+    register_layer,
+    registered_layers,
+    serialize,
+)
+from .regularization import Dropout, SpatialDropout1D
+from .wrappers import Bidirectional, TimeDistributed
 
 Convolution1D = Conv1D
 
 __all__ = [
-    "Layer", "Parameter", "initializers", "regularizers",
-    "Dense", "Embedding", "Activation", "Flatten", "Reshape", "Concatenate",
-    "SimpleRNN", "LSTM", "GRU", "RNNBase", "Bidirectional", "TimeDistributed",
-    "Conv1D", "Convolution1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
-    "GlobalAveragePooling1D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D",
-    "Dropout", "SpatialDropout1D", "LayerNormalization",
-    "get_layer_class", "register_layer", "registered_layers", "serialize", "deserialize",
+    "GRU",
+    "LSTM",
+    "Activation",
+    "AveragePooling1D",
+    "AvgPool1D",
+    "Bidirectional",
+    "Concatenate",
+    "Conv1D",
+    "Convolution1D",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GlobalAveragePooling1D",
+    "GlobalAvgPool1D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPooling1D",
+    "Layer",
+    "LayerNormalization",
+    "MaxPool1D",
+    "MaxPooling1D",
+    "Parameter",
+    "RNNBase",
+    "Reshape",
+    "SimpleRNN",
+    "SpatialDropout1D",
+    "TimeDistributed",
+    "deserialize",
+    "get_layer_class",
+    "initializers",
+    "register_layer",
+    "registered_layers",
+    "regularizers",
+    "serialize",
 ]

@@ -30,15 +30,23 @@ def as_input(layer, x) -> Tensor:
 
 
 def check_rank(layer, x, ndim, layout: str, at_least=False):
-    """Raise a ValueError naming ``layout`` unless ``x`` has ``ndim`` axes."""
-    shape = tuple(x.shape)
+    """Raise a ValueError naming ``layout`` unless ``x`` (or a shape tuple) has ``ndim`` axes."""
+    shape = tuple(x) if isinstance(x, (tuple, list)) else tuple(x.shape)
     ok = len(shape) >= ndim if at_least else len(shape) == ndim
     if not ok:
         more = " or more" if at_least else ""
         raise ValueError(
-            f"{layer_desc(layer)}: expected input of rank {ndim}{more}, {layout}, "
+            f"{layer_desc(layer)}: expected input of rank {ndim}{more} {layout}, "
             f"got shape {shape}"
         )
+
+
+def check_known(layer, shape, axis, what):
+    """Raise unless ``shape[axis]`` is known (building weights needs it)."""
+    if shape[axis] is None:
+        raise ValueError(f"{layer_desc(layer)}: the {what} axis must be known to build the "
+                         f"weights, got input shape {tuple(shape)}")
+    return int(shape[axis])
 
 
 def check_last_dim(layer, x, expected: int, what="features"):
@@ -148,3 +156,15 @@ def default_name(layer_cls, kwargs: dict) -> dict:
         from .base import _auto_name
         kwargs["name"] = _auto_name(snake_case(layer_cls.__name__))
     return kwargs
+
+
+def contiguous(init):
+    """Wrap an initializer so that it returns a C-contiguous array.
+
+    (``initializers.orthogonal`` returns a transposed, Fortran-ordered array
+    for wide matrices such as an LSTM's (units, 4·units) recurrent kernel;
+    parameters that are views of another layout surprise in-place code such as
+    ``gradcheck``'s perturbations, so layers always store C order.)
+    """
+    fn = _initializers.get(init)
+    return lambda shape, dtype: np.ascontiguousarray(fn(shape, dtype))

@@ -15,9 +15,19 @@ import math
 from .. import functional as F
 from . import regularizers
 from ._utils import (
+    as_input,
+    check_choice,
+    check_initializer,
+    check_known,
+    check_last_dim,
+    check_rank,
+    contiguous,
     default_name,
-    as_input, check_choice, check_initializer, check_last_dim, check_rank, is_linear,
-    layer_desc, normalize_int, serialize_activation, serialize_initializer,
+    is_linear,
+    layer_desc,
+    normalize_int,
+    serialize_activation,
+    serialize_initializer,
 )
 from .base import Layer
 from .registry import register_layer
@@ -35,7 +45,7 @@ def conv_output_length(length, window, padding, stride, dilation=1):
     if padding == "valid":
         span = (window - 1) * dilation + 1
         return max(0, (length - span) // stride + 1)
-    return int(math.ceil(length / stride))
+    return math.ceil(length / stride)
 
 
 @register_layer(aliases=("Convolution1D",))
@@ -76,17 +86,14 @@ class Conv1D(Layer):
         if self.built:
             return
         input_shape = tuple(input_shape)
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(
-                f"{layer_desc(self)}: expected an input shape (batch, steps, channels) with a "
-                f"known channels axis, got {input_shape}"
-            )
+        check_rank(self, input_shape, 3, "(batch, steps, channels)")
+        channels = check_known(self, input_shape, -1, "channels")
         self._check_length(input_shape)
         self.kernel = self.add_weight(
-            "kernel", (self.kernel_size, int(input_shape[-1]), self.filters),
-            self.kernel_initializer, regularizer=self.kernel_regularizer)
+            "kernel", (self.kernel_size, channels, self.filters),
+            contiguous(self.kernel_initializer), regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
+            self.bias = self.add_weight("bias", (self.filters,), contiguous(self.bias_initializer),
                                         regularizer=self.bias_regularizer)
         self.built = True
 
@@ -113,9 +120,7 @@ class Conv1D(Layer):
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
-        if len(input_shape) != 3:
-            raise ValueError(f"{layer_desc(self)}: expected an input shape (batch, steps, "
-                             f"channels), got {input_shape}")
+        check_rank(self, input_shape, 3, "(batch, steps, channels)")
         self._check_length(input_shape)
         steps = conv_output_length(input_shape[1], self.kernel_size, self.padding,
                                    self.strides, self.dilation_rate)

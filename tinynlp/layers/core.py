@@ -14,14 +14,21 @@ from .. import functional as F
 from ..autograd import Tensor
 from . import regularizers
 from ._utils import (
+    as_input,
+    check_initializer,
+    check_known,
+    check_last_dim,
+    check_rank,
+    contiguous,
     default_name,
-    as_input, check_initializer, check_last_dim, check_rank, layer_desc, serialize_activation,
+    layer_desc,
+    serialize_activation,
     serialize_initializer,
 )
 from .base import Layer
 from .registry import register_layer
 
-__all__ = ["Dense", "Embedding", "Activation", "Flatten", "Reshape", "Concatenate"]
+__all__ = ["Activation", "Concatenate", "Dense", "Embedding", "Flatten", "Reshape"]
 
 
 @register_layer
@@ -53,16 +60,13 @@ class Dense(Layer):
         if self.built:
             return
         input_shape = tuple(input_shape)
-        if len(input_shape) < 2 or input_shape[-1] is None:
-            raise ValueError(
-                f"{layer_desc(self)}: expected an input shape (batch, ..., features) with a "
-                f"known last axis, got {input_shape}"
-            )
-        self.kernel = self.add_weight("kernel", (int(input_shape[-1]), self.units),
-                                      self.kernel_initializer,
+        check_rank(self, input_shape, 2, "(batch, ..., features)", at_least=True)
+        features = check_known(self, input_shape, -1, "features")
+        self.kernel = self.add_weight("kernel", (features, self.units),
+                                      contiguous(self.kernel_initializer),
                                       regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
+            self.bias = self.add_weight("bias", (self.units,), contiguous(self.bias_initializer),
                                         regularizer=self.bias_regularizer)
         self.built = True
 
@@ -139,7 +143,7 @@ class Embedding(Layer):
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self._initial_weights = None
         if weights is not None:
-            if isinstance(weights, np.ndarray) or isinstance(weights, Tensor):
+            if isinstance(weights, (np.ndarray, Tensor)):
                 weights = [weights]
             weights = list(weights)
             if len(weights) != 1:
@@ -162,8 +166,9 @@ class Embedding(Layer):
         init = self.embeddings_initializer
         if self._initial_weights is not None:
             matrix = self._initial_weights
-            init = lambda shape, dtype: matrix.astype(dtype)  # noqa: E731
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim), init,
+            init = lambda shape, dtype: matrix.astype(dtype)
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          contiguous(init),
                                           regularizer=self.embeddings_regularizer,
                                           sparse=self.sparse)
         self._initial_weights = None

@@ -6,7 +6,14 @@
 from __future__ import annotations
 
 from .. import functional as F
-from ._utils import default_name, as_input, check_initializer, layer_desc, serialize_initializer
+from ._utils import (
+    as_input,
+    check_initializer,
+    contiguous,
+    default_name,
+    layer_desc,
+    serialize_initializer,
+)
 from .base import Layer
 from .registry import register_layer
 
@@ -58,9 +65,9 @@ class LayerNormalization(Layer):
                              f"got input shape {input_shape}")
         n = int(input_shape[ax])
         if self.scale:
-            self.gamma = self.add_weight("gamma", (n,), self.gamma_initializer)
+            self.gamma = self.add_weight("gamma", (n,), contiguous(self.gamma_initializer))
         if self.center:
-            self.beta = self.add_weight("beta", (n,), self.beta_initializer)
+            self.beta = self.add_weight("beta", (n,), contiguous(self.beta_initializer))
         self._size = n
         self.built = True
 

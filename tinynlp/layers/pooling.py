@@ -11,15 +11,28 @@ from __future__ import annotations
 
 from .. import functional as F
 from ._utils import (
+    as_input,
+    as_mask,
+    check_choice,
+    check_rank,
     default_name,
-    as_input, as_mask, check_choice, check_rank, layer_desc, normalize_int,
+    layer_desc,
+    normalize_int,
 )
 from .base import Layer
 from .convolutional import conv_output_length
 from .registry import register_layer
 
-__all__ = ["MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D",
-           "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D"]
+__all__ = [
+    "AveragePooling1D",
+    "AvgPool1D",
+    "GlobalAveragePooling1D",
+    "GlobalAvgPool1D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPooling1D",
+    "MaxPool1D",
+    "MaxPooling1D",
+]
 
 
 class _Pooling1D(Layer):

@@ -8,10 +8,11 @@ fused op over all time steps (:func:`F.elman_rnn`, :func:`F.lstm`,
 Masks and padding
 -----------------
 A ``(batch, time)`` boolean mask (``Embedding(mask_zero=True)`` makes one)
-marks the real steps: at a padded step the state is carried over unchanged and
-nothing flows back through it, so the final state is the state after each
-sequence's last *real* token, whether the batch is post-padded (left-aligned,
-``pad_sequences(padding="post")``) or pre-padded.
+marks the real steps: at a padded step the state is carried over unchanged,
+nothing flows back through it and the output is zero (as with PyTorch's packed
+sequences; Keras repeats the carried state there), so the final state is the
+state after each sequence's last *real* token, whether the batch is post-padded
+(left-aligned, ``pad_sequences(padding="post")``) or pre-padded.
 
 ``go_backwards=True`` reverses the time axis, as Keras does, and the mask with
 it.  Because masked steps are skipped, the backward pass then sees exactly the
@@ -29,16 +30,27 @@ import numpy as np
 from .. import functional as F
 from .. import random as tn_random
 from ..autograd import Tensor
+from ..functional.rnn import RNN_ACTIVATIONS
 from . import initializers, regularizers
 from ._utils import (
+    as_input,
+    as_mask,
+    check_initializer,
+    check_known,
+    check_last_dim,
+    check_rank,
+    check_rate,
+    contiguous,
     default_name,
-    as_input, as_mask, check_initializer, check_last_dim, check_rank, check_rate, layer_desc,
-    reverse_time, serialize_activation, serialize_initializer,
+    layer_desc,
+    reverse_time,
+    serialize_activation,
+    serialize_initializer,
 )
 from .base import Layer
 from .registry import register_layer
 
-__all__ = ["SimpleRNN", "LSTM", "GRU"]
+__all__ = ["GRU", "LSTM", "SimpleRNN"]
 
 
 class RNNBase(Layer):
@@ -85,19 +97,15 @@ class RNNBase(Layer):
         if self.built:
             return
         input_shape = tuple(input_shape)
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(
-                f"{layer_desc(self)}: expected an input shape (batch, time, features) with a "
-                f"known features axis, got {input_shape}"
-            )
-        d, h, g = int(input_shape[-1]), self.units, self.n_gates
-        self.kernel = self.add_weight("kernel", (d, g * h), self.kernel_initializer,
+        check_rank(self, input_shape, 3, "(batch, time, features)")
+        d, h, g = check_known(self, input_shape, -1, "features"), self.units, self.n_gates
+        self.kernel = self.add_weight("kernel", (d, g * h), contiguous(self.kernel_initializer),
                                       regularizer=self.kernel_regularizer)
         self.recurrent_kernel = self.add_weight("recurrent_kernel", (h, g * h),
-                                                self.recurrent_initializer,
+                                                contiguous(self.recurrent_initializer),
                                                 regularizer=self.recurrent_regularizer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init(),
+            self.bias = self.add_weight("bias", self._bias_shape(), contiguous(self._bias_init()),
                                         regularizer=self.bias_regularizer)
         self.built = True
 
@@ -171,9 +179,7 @@ class RNNBase(Layer):
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
-        if len(input_shape) != 3:
-            raise ValueError(f"{layer_desc(self)}: expected an input shape (batch, time, "
-                             f"features), got {input_shape}")
+        check_rank(self, input_shape, 3, "(batch, time, features)")
         b, t = input_shape[:2]
         out = (b, t, self.units) if self.return_sequences else (b, self.units)
         if self.return_state:
@@ -224,7 +230,9 @@ class SimpleRNN(RNNBase):
         super().__init__(units, **kwargs)
         if activation is None:
             activation = "linear"
-        F.get_activation(activation)  # validate the name now
+        if activation not in RNN_ACTIVATIONS:
+            raise ValueError(f"SimpleRNN: activation must be one of {RNN_ACTIVATIONS} (the "
+                             f"fused op's), got {activation!r}")
         self.activation = activation
 
     def _run(self, x, states, mask):

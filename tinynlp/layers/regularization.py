@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ._utils import default_name, as_input, check_rate, layer_desc
+from ._utils import as_input, check_rate, default_name, layer_desc
 from .base import Layer
 from .registry import register_layer
 

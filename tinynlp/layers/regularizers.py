@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize"]
+__all__ = ["L1", "L1L2", "L2", "Regularizer", "get", "l1", "l1_l2", "l2", "serialize"]
 
 
 def _factor(value, name):
@@ -100,15 +100,15 @@ class L1L2(Regularizer):
         return {"l1": self.l1, "l2": self.l2}
 
 
-def l1(l1=0.01):  # noqa: D103 - Keras' lowercase aliases
+def l1(l1=0.01):
     return L1(l1)
 
 
-def l2(l2=0.01):  # noqa: D103
+def l2(l2=0.01):
     return L2(l2)
 
 
-def l1_l2(l1=0.01, l2=0.01):  # noqa: D103
+def l1_l2(l1=0.01, l2=0.01):
     return L1L2(l1, l2)
 
 

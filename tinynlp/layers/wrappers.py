@@ -8,17 +8,14 @@ that position t holds both views of token t, then merged (``concat``, ``sum``,
 ``mul``, ``ave`` or ``None`` for the pair).  With a padding mask each copy
 skips the padded steps, so the backward copy starts at each sequence's last
 *real* token — for post-padded (left-aligned) and pre-padded batches alike —
-and the merged outputs at padded positions are zeros (as Keras does inside
-Bidirectional).
+and the merged outputs at padded positions are zeros (the recurrent ops output
+zeros at padded steps; Keras does the same inside Bidirectional).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import functional as F
-from ..autograd import Tensor
-from ._utils import default_name, as_input, check_choice, check_rank, layer_desc, reverse_time
+from ._utils import as_input, check_choice, check_rank, default_name, layer_desc, reverse_time
 from .base import Layer
 from .registry import deserialize, register_layer, serialize
 
@@ -102,11 +99,7 @@ class Bidirectional(Layer):
             fw, fw_states = fw[0], fw[1:]
             bw, bw_states = bw[0], bw[1:]
         if self.return_sequences:
-            bw = reverse_time(bw)
-            if mask is not None:
-                keep = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
-                keep = Tensor(keep[:, :, None].astype(fw.dtype), _copy=False)
-                fw, bw = fw * keep, bw * keep
+            bw = reverse_time(bw)  # back into input order (padded steps are zeros in both)
         output = self._merge(fw, bw)
         if self.return_state:
             out = output if isinstance(output, list) else [output]

@@ -197,7 +197,12 @@ def test_schedule_drives_adam_like_torch_scheduler():
 
 
 def test_reduce_lr_on_plateau_matches_torch():
-    """Keras counts `patience` bad epochs then reduces; torch needs patience+1 (num_bad > patience)."""
+    """Keras semantics; the torch equivalent has patience - 1 and cooldown - 1.
+
+    Keras reduces after `patience` bad epochs, torch after patience + 1
+    (num_bad > patience); Keras' cooldown counter is decremented before the
+    epoch is judged, so its last cooldown epoch already counts as bad.
+    """
     from tinynlp.callbacks import ReduceLROnPlateau
 
     class _M:
@@ -205,7 +210,7 @@ def test_reduce_lr_on_plateau_matches_torch():
     model = _M()
     model.optimizer = tn.optimizers.SGD(1.0)
     cb = ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, min_delta=0.01,
-                           cooldown=1, min_lr=0.05)
+                           cooldown=2, min_lr=0.05)
     cb.set_model(model)
     p = torch.zeros(1, requires_grad=True)
     topt = torch.optim.SGD([p], lr=1.0)

@@ -40,3 +40,16 @@ def config_round_trip(layer):
     assert type(clone) is type(layer)
     assert clone.get_config() == layer.get_config()
     return clone
+
+
+def padded_batch(lengths, T, D, padding, seed=0):
+    """Sequences of the given lengths, padded with garbage (not zeros) to T, plus the mask."""
+    rng = np.random.default_rng(seed)
+    seqs = [rng.standard_normal((n, D)) for n in lengths]
+    x = 10.0 * rng.standard_normal((len(lengths), T, D))   # garbage must be ignored
+    mask = np.zeros((len(lengths), T), dtype=bool)
+    for b, s in enumerate(seqs):
+        sl = slice(0, len(s)) if padding == "post" else slice(T - len(s), T)
+        x[b, sl] = s
+        mask[b, sl] = True
+    return seqs, x, mask

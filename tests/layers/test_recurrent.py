@@ -7,24 +7,11 @@ from hypothesis import strategies as st
 
 import tinynlp as tn
 from tests.helpers import check_grad, t64
-from tests.layers._util import config_round_trip, gradcheck_layer, rnd
+from tests.layers._util import config_round_trip, gradcheck_layer, padded_batch, rnd
 
 L = tn.layers
 RNNS = [L.SimpleRNN, L.LSTM, L.GRU]
 NAMES = {L.SimpleRNN: "layers.SimpleRNN", L.LSTM: "layers.LSTM", L.GRU: "layers.GRU"}
-
-
-def padded_batch(lengths, T, D, padding, seed=0):
-    """Sequences of the given lengths, padded with garbage (not zeros) to T, plus the mask."""
-    rng = np.random.default_rng(seed)
-    seqs = [rng.standard_normal((n, D)) for n in lengths]
-    x = 10.0 * rng.standard_normal((len(lengths), T, D))   # garbage must be ignored
-    mask = np.zeros((len(lengths), T), dtype=bool)
-    for b, s in enumerate(seqs):
-        sl = slice(0, len(s)) if padding == "post" else slice(T - len(s), T)
-        x[b, sl] = s
-        mask[b, sl] = True
-    return seqs, x, mask
 
 
 # ---------------------------------------------------------------- gradients

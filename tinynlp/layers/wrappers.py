@@ -172,9 +172,7 @@ class TimeDistributed(Layer):
         if self.built:
             return
         input_shape = tuple(input_shape)
-        if len(input_shape) < 3:
-            raise ValueError(f"{layer_desc(self)}: expected an input shape (batch, time, ...), "
-                             f"got {input_shape}")
+        check_rank(self, input_shape, 3, "(batch, time, ...)", at_least=True)
         inner = (None, *input_shape[2:])
         if not self.layer.built:
             self.layer.build(inner)

@@ -1,0 +1,140 @@
+"""Real multi-process runs under mpiexec (2 and 3 ranks on this machine).
+
+Each test launches ``tests/distributed/mpi_worker.py`` with
+:func:`tinynlp.distributed.launch` (``mpiexec -n N python worker.py ...`` in
+its own process group, killed on timeout) and checks its exit code, its
+messages and the weights each rank saved.  Skipped when mpi4py or mpiexec are
+missing (install the ``dist`` extra); CI installs it, so they run there.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mpi4py", reason="mpi4py not installed (pip install 'tinynlp[dist]')")
+
+import tinynlp as tn  # noqa: E402
+from tests.distributed.tiny import TinyNet, make_data, train  # noqa: E402
+from tinynlp.distributed import DistributedContext, find_mpiexec, launch  # noqa: E402
+
+if find_mpiexec() is None:
+    pytest.skip("no mpiexec found (pip install 'tinynlp[dist]' provides MPICH's)",
+                allow_module_level=True)
+
+WORKER = str(Path(__file__).with_name("mpi_worker.py"))
+REPO = str(Path(__file__).resolve().parents[2])
+JOB_TIMEOUT = 120  # seconds: a hung job fails the test instead of hanging CI
+
+
+def run(n, *args, env_extra=None):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               **(env_extra or {}))
+    try:
+        return launch(WORKER, n, args, timeout=JOB_TIMEOUT, threads_per_rank=1, env=env,
+                      capture_output=True)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"mpiexec job still running after {JOB_TIMEOUT} s (hung):\n"
+                    f"{exc.stdout}\n{exc.stderr}")
+
+
+def ok(result):
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def load(outdir, n):
+    return [dict(np.load(Path(outdir) / f"rank{r}.npz")) for r in range(n)]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_collectives_on_n_ranks(n, tmp_path):
+    """Broadcast, bucketed dense and sparse averaging, metric and sum reductions."""
+    ok(run(n, "collectives", tmp_path))
+    ranks = load(tmp_path, n)
+    for r in ranks[1:]:  # the sparse result is identical on every rank, both routes
+        np.testing.assert_array_equal(r["gather"], ranks[0]["gather"])
+        np.testing.assert_array_equal(r["dense"], ranks[0]["dense"])
+
+
+@pytest.mark.parametrize("sparse, bucket_kb, vocab, calls_per_step", [
+    (0, 25 * 1024, 30, 1),  # everything float64 in one 25 MB bucket: one Allreduce a step
+    (0, 0.1, 30, 4),        # tiny buckets: one Allreduce per parameter
+    (1, 25 * 1024, 400, 4), # sparse table, few rows touched: counts + 2 gathers + 1 bucket
+])
+def test_two_rank_training_matches_one_process_with_the_global_batch(
+        tmp_path, sparse, bucket_kb, vocab, calls_per_step):
+    """N=2 ranks with per-rank batch B end with the same weights on every rank,
+    equal (float64, to 1e-12) to one process training with batch N·B."""
+    n, batch = 2, 4
+    ok(run(n, "train", tmp_path, batch, sparse, bucket_kb, vocab))
+    ranks = load(tmp_path, n)
+    names = sorted(k for k in ranks[0] if k.startswith("w"))
+    for k in names:  # bit-identical across ranks
+        np.testing.assert_array_equal(ranks[1][k], ranks[0][k])
+    steps = int(ranks[0]["steps"])
+    assert steps == 2 * 48 // (n * batch)
+    assert int(ranks[0]["calls"]) == calls_per_step * steps
+
+    tn.random.seed(100)  # rank 0's initialisation, which the broadcast spread
+    ids, y = make_data(vocab=vocab)
+    single = train(TinyNet(vocab=vocab, sparse=bool(sparse)), ids, y,
+                   DistributedContext(None, timeout=None), batch_size=n * batch)
+    init = TinyNet(vocab=vocab)  # sanity: training moved the weights
+    for k, w in zip(names, single.get_weights()):
+        np.testing.assert_allclose(ranks[0][k], w, rtol=0, atol=1e-12)
+    assert not np.allclose(ranks[0]["w1"], init.get_weights()[1])
+
+
+def _timed(n, *args, env_extra=None):
+    t0 = time.monotonic()
+    result = run(n, *args, env_extra=env_extra)
+    return result, time.monotonic() - t0
+
+
+def test_a_rank_that_exits_mid_run_fails_the_job(tmp_path):
+    """rank 1 calls os._exit(3) at step 5: mpiexec kills rank 0 and exits non-zero."""
+    result, seconds = _timed(2, "die", tmp_path, 5)
+    assert result.returncode != 0, result.stdout
+    assert not (tmp_path / "rank0.npz").exists()  # rank 0 never finished
+    assert seconds < JOB_TIMEOUT
+
+
+def test_an_uncaught_exception_aborts_every_rank_with_a_message(tmp_path):
+    """Without the exception hook this job hangs forever in MPI_Finalize (measured)."""
+    result, _ = _timed(2, "raise", tmp_path, 5)
+    assert result.returncode != 0
+    assert "RuntimeError: simulated failure at step 5" in result.stderr
+    assert "[tinynlp.distributed] rank 1/2 (epoch 0, step 5): uncaught RuntimeError" \
+        in result.stderr
+    assert not (tmp_path / "rank0.npz").exists()
+
+
+def test_a_hanging_rank_is_caught_by_the_watchdog(tmp_path):
+    """rank 1 sleeps at step 5; rank 0 waits TINYNLP_DIST_TIMEOUT=2 s in its all-reduce,
+    then aborts the job naming itself, the step and the call."""
+    result, _ = _timed(2, "hang", tmp_path, 5, env_extra={"TINYNLP_DIST_TIMEOUT": "2"})
+    assert result.returncode != 0
+    assert "[tinynlp.distributed] rank 0/2 (epoch 0, step 6): timed out after 2 s" \
+        in result.stderr
+    assert "allreduce_gradients" in result.stderr
+
+
+def test_launch_module_cli(tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run(
+        [sys.executable, "-m", "tinynlp.distributed.launch", "-n", "2",
+         "--threads-per-rank", "1", WORKER, "collectives", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False)
+    ok(result)
+    assert "rank 0/2 OK" in result.stdout and "rank 1/2 OK" in result.stdout
+    failed = subprocess.run(
+        [sys.executable, "-m", "tinynlp.distributed.launch", "-n", "2",
+         "--threads-per-rank", "1", WORKER, "die", str(tmp_path), "1"],
+        env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT, check=False)
+    assert failed.returncode != 0
+    assert "the job failed: mpiexec exited with code" in failed.stderr

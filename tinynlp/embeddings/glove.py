@@ -1,0 +1,146 @@
+"""GloVe: global vectors from a co-occurrence matrix (Pennington et al. 2014).
+
+    model = tn.embeddings.GloVe(sentences, vector_size=50, window=10, epochs=25)
+    model.wv.most_similar("king")
+
+1. Count X_ij, the 1/distance-weighted co-occurrences within ``window``
+   (Numba, chunk by chunk; each chunk's pairs are merged into a sparse sorted
+   COO matrix, so memory grows with the distinct pairs, not the corpus).
+2. Minimise  J = Σ_{X_ij>0} ½ f(X_ij) (w_i·w̃_j + b_i + b̃_j − log X_ij)²
+   with AdaGrad over shuffled entries, ``workers`` threads (Hogwild).
+3. The word vectors are w + w̃ (the paper's choice).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from .keyedvectors import KeyedVectors
+from .word2vec import _check_reiterable, build_vocab_counts
+
+__all__ = ["GloVe"]
+
+
+class GloVe:
+    def __init__(self, sentences=None, vector_size=100, window=10, x_max=100.0, alpha=0.75,
+                 learning_rate=0.05, epochs=25, min_count=5, seed=None, workers=3,
+                 symmetric=True, max_vocab_size=None, batch_words=200000, progress=False):
+        for name, v in (("vector_size", vector_size), ("window", window), ("epochs", epochs),
+                        ("workers", workers), ("batch_words", batch_words)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"GloVe: {name} must be a positive int, got {v!r}")
+        if x_max <= 0:
+            raise ValueError(f"GloVe: x_max must be > 0, got {x_max}")
+        self.vector_size = int(vector_size)
+        self.window = int(window)
+        self.x_max = float(x_max)
+        self.alpha = float(alpha)
+        self.learning_rate = float(learning_rate)
+        self.epochs = int(epochs)
+        self.min_count = int(min_count)
+        self.workers = int(workers)
+        self.symmetric = bool(symmetric)
+        self.max_vocab_size = max_vocab_size
+        self.batch_words = int(batch_words)
+        self.progress = bool(progress)
+        if seed is None:
+            from .. import random as tn_random
+
+            seed = tn_random.next_seed()
+        self._rng = np.random.default_rng(seed)
+        self.wv = None
+        self.loss_history = []  # mean ½ f·diff² per non-zero entry, one per epoch
+        self.rows = self.cols = self.counts_x = None
+        if sentences is not None:
+            _check_reiterable(sentences)
+            self.build_vocab(sentences)
+            self.count_cooccurrences(sentences)
+            self.train()
+
+    def build_vocab(self, corpus):
+        words, counts, raw = build_vocab_counts(corpus, self.min_count, self.max_vocab_size)
+        if not words:
+            raise ValueError(f"GloVe: no word occurs at least min_count={self.min_count} times")
+        self.index_to_key = words
+        self.key_to_index = {w: i for i, w in enumerate(words)}
+        self.word_counts = counts
+        self.corpus_total_words = raw
+        return self
+
+    def count_cooccurrences(self, corpus):
+        """Build the sparse X (``rows``, ``cols``, ``counts_x``: COO, sorted)."""
+        from ..kernels.glove import cooccurrence_pairs, merge_pairs
+
+        V = len(self.index_to_key)
+        get = self.key_to_index.get
+        keys = np.zeros(0, dtype=np.int64)
+        vals = np.zeros(0, dtype=np.float64)
+        buf, lengths = [], []
+
+        def flush():
+            nonlocal keys, vals
+            ids = np.array(buf, dtype=np.int64)
+            offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            k, v = merge_pairs(*cooccurrence_pairs(ids, offsets, self.window, V, self.symmetric))
+            keys, vals = merge_pairs(np.concatenate([keys, k]), np.concatenate([vals, v]))
+
+        for sent in corpus:
+            buf.extend(get(w, -1) for w in sent)
+            lengths.append(len(sent))
+            if len(buf) >= self.batch_words:
+                flush()
+                buf, lengths = [], []
+        if buf:
+            flush()
+        self.rows = (keys // V).astype(np.int32)
+        self.cols = (keys % V).astype(np.int32)
+        self.counts_x = vals
+        return self
+
+    def train(self, epochs=None):
+        from ..kernels.glove import glove_epoch, weighting
+
+        if self.counts_x is None:
+            raise RuntimeError("GloVe.train: call build_vocab() and count_cooccurrences() first")
+        if self.counts_x.shape[0] == 0:
+            raise ValueError("GloVe: no co-occurrences (sentences too short for the window?)")
+        epochs = self.epochs if epochs is None else int(epochs)
+        V, dim = len(self.index_to_key), self.vector_size
+        if not hasattr(self, "W"):
+            rng = self._rng
+            self.W = (rng.random((V, dim)) - 0.5) / dim
+            self.Wc = (rng.random((V, dim)) - 0.5) / dim
+            self.b = (rng.random(V) - 0.5) / dim
+            self.bc = (rng.random(V) - 0.5) / dim
+            self.gW = np.ones((V, dim))
+            self.gWc = np.ones((V, dim))
+            self.gb = np.ones(V)
+            self.gbc = np.ones(V)
+        logx = np.log(self.counts_x)
+        fx = weighting(self.counts_x, self.x_max, self.alpha)
+        n = self.counts_x.shape[0]
+        parts = max(1, min(self.workers, n))
+        bounds = (np.arange(parts + 1, dtype=np.int64) * n) // parts
+        import numba
+
+        old = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(self.workers, numba.config.NUMBA_NUM_THREADS)))
+        t0 = time.perf_counter()
+        try:
+            for ep in range(epochs):
+                order = self._rng.permutation(n).astype(np.int64)
+                cost = glove_epoch(self.W, self.Wc, self.b, self.bc, self.gW, self.gWc, self.gb,
+                                   self.gbc, self.rows, self.cols, logx, fx, order, bounds,
+                                   self.learning_rate)
+                self.loss_history.append(cost / n)
+                if self.progress:
+                    print(f"GloVe epoch {ep + 1}/{epochs}: cost {cost / n:.5f} "
+                          f"({time.perf_counter() - t0:.1f}s)", file=sys.stderr, flush=True)
+        finally:
+            numba.set_num_threads(old)
+        self.wv = KeyedVectors(self.index_to_key, (self.W + self.Wc).astype(np.float32))
+        return self.loss_history

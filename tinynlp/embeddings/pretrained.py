@@ -1,0 +1,18 @@
+"""Pretrained vectors bundled with tinynlp (see ``data/README.md`` for sources)."""
+
+from __future__ import annotations
+
+import os
+
+from .keyedvectors import KeyedVectors
+
+__all__ = ["load_glove_6b_50d", "GLOVE_6B_50D_PATH"]
+
+GLOVE_6B_50D_PATH = os.path.join(os.path.dirname(__file__), "data", "glove.6B.50d.top20k.txt.gz")
+
+
+def load_glove_6b_50d(limit=None, mmap=False):
+    """The 20,000 most frequent words of GloVe 6B (Wikipedia 2014 + Gigaword 5,
+    uncased), 50 dimensions, in frequency order.  Public Domain (PDDL 1.0);
+    Pennington, Socher & Manning (2014).  ``limit`` reads only the first words."""
+    return KeyedVectors.load_glove(GLOVE_6B_50D_PATH, limit=limit, mmap=mmap)

@@ -116,8 +116,10 @@ class BatchLoader:
         drop_last: drop a last, smaller batch.
         random_state: None (tinynlp's global generator), int, or Generator.
 
-    >>> for ids, mask, lengths, y, _ in BatchLoader(seqs, labels, batch_size=32, random_state=0):
-    ...     ...
+    >>> loader = BatchLoader([[5, 6, 7], [8]], labels=[1, 0], batch_size=2, shuffle=False)
+    >>> ids, mask, lengths, y, index = next(iter(loader))
+    >>> ids.tolist(), mask.tolist(), lengths.tolist(), y.tolist()
+    ([[5, 6, 7], [8, 0, 0]], [[True, True, True], [True, False, False]], [3, 1], [1, 0])
     """
 
     def __init__(self, sequences, labels=None, batch_size=32, shuffle=True, bucket_size=None,

@@ -183,7 +183,10 @@ class RandomOverSampler(_BaseSampler):
     duplicates (class by class, in label order).  See the module doc for
     ``sampling_strategy``.
 
-    >>> X_res, y_res = RandomOverSampler(random_state=0).fit_resample(X, y)
+    >>> ros = RandomOverSampler(random_state=0)
+    >>> X_res, y_res = ros.fit_resample([[1], [2], [3]], [0, 0, 1])
+    >>> y_res.tolist(), ros.sample_indices_.tolist(), dict(ros.sampling_strategy_)
+    ([0, 0, 1, 1], [0, 1, 2, 2], {1: 1})
     """
 
     _kind = "over"

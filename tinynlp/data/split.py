@@ -74,7 +74,10 @@ def train_test_split(*arrays, test_size=0.25, random_state=None, shuffle=True, s
     Returns:
         ``[a_train, a_test, b_train, b_test, ...]``; lists stay lists, arrays stay arrays.
 
-    >>> x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, stratify=y, random_state=0)
+    Example::
+
+        x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, stratify=y,
+                                                  random_state=0)
     """
     if not arrays:
         raise ValueError("arrays: expected at least one array to split, got none")

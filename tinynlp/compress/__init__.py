@@ -18,3 +18,6 @@ from .quantization import (  # noqa: F401
     QuantizedLSTM, QuantizedSimpleRNN, calibrate, dequantize, fake_quantize, int8_parameters,
     is_quantized, prepare_qat, quantization_error, quantize_dynamic, quantize_tensor, strip_qat,
 )
+from .distillation import (  # noqa: F401
+    DistillationHistory, DistillationLoss, distill, distillation_loss, soft_targets,
+)

@@ -427,7 +427,8 @@ class DistributedContext:
                 self.abort(f"allreduce_mean: the metric names differ between ranks "
                            f"(this rank has {keys})")
         total = vec[-2]
-        return {k: (vec[i] / total if total > 0 else float("nan")) for i, k in enumerate(keys)}
+        return {k: (float(vec[i] / total) if total > 0 else float("nan"))
+                for i, k in enumerate(keys)}
 
     def allreduce_sum(self, array) -> np.ndarray:
         """Element-wise sum of ``array`` over the ranks (e.g. confusion matrices)."""

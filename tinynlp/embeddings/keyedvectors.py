@@ -154,8 +154,8 @@ class KeyedVectors:
             if vector_size is None:
                 raise ValueError("KeyedVectors: pass vectors or vector_size")
             vectors = np.zeros((len(keys), int(vector_size)), dtype=np.float32)
-        vectors = np.asarray(vectors)
-        if vectors.dtype != np.float32 and not isinstance(vectors, np.memmap):
+        vectors = np.asanyarray(vectors)  # keeps a np.memmap a memmap
+        if vectors.dtype != np.float32:
             vectors = vectors.astype(np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(keys):
             raise ValueError(

@@ -1,0 +1,43 @@
+"""The bundled GloVe 6B 50d subset and the evaluation sets."""
+
+import numpy as np
+import pytest
+
+import tinynlp as tn
+
+
+@pytest.fixture(scope="module")
+def glove():
+    return tn.embeddings.load_glove_6b_50d()
+
+
+def test_bundled_glove_shape_and_order(glove):
+    assert len(glove) == 20000 and glove.vector_size == 50
+    assert glove.index_to_key[:3] == ["the", ",", "."]
+    assert glove.vectors.dtype == np.float32
+    np.testing.assert_allclose(glove["the"][:3], [0.418, 0.24968, -0.41242], rtol=1e-6)
+
+
+def test_king_neighbours(glove):
+    top = [w for w, _ in glove.most_similar("king", topn=10)]
+    assert "queen" in top and "prince" in top
+    assert glove.analogy("man", "king", "woman") == "queen"
+    assert glove.doesnt_match(["breakfast", "cereal", "dinner", "lunch"]) == "cereal"
+
+
+def test_bundled_glove_analogy_and_similarity(glove):
+    r = tn.embeddings.evaluate_analogies(glove)
+    assert r.total == 19544 and r.correct + r.incorrect + r.oov == r.total
+    assert r.answered > 10000
+    assert 0.45 < r.accuracy < 0.6  # measured 0.5205 (gensim 4.4 gives the same)
+    ws = tn.embeddings.evaluate_similarity(glove, "wordsim353")
+    assert ws.total == 353 and ws.oov == 34
+    assert 0.45 < ws.spearman < 0.6  # measured 0.522
+    sl = tn.embeddings.evaluate_similarity(glove, "simlex999")
+    assert 0.2 < sl.spearman < 0.35  # measured 0.271
+
+
+def test_to_matrix_from_bundled(glove):
+    m, n_oov = glove.to_matrix(["<pad>", "<unk>", "King", "queen", "xqzzyv"], oov="zeros")
+    assert n_oov == 2 and m.shape == (5, 50)
+    np.testing.assert_array_equal(m[2], glove["king"])

@@ -58,7 +58,7 @@ class ProgressBar(Callback):
 
     root_only = True
 
-    def __init__(self, verbose=1, stream=None, width=30, interval=0.1):
+    def __init__(self, verbose=1, stream=None, width=30, interval=0.1, epoch_header=True):
         super().__init__()
         if verbose not in (0, 1, 2):
             raise ValueError(f"ProgressBar: verbose must be 0, 1 or 2, got {verbose!r}")
@@ -66,6 +66,7 @@ class ProgressBar(Callback):
         self.stream = stream
         self.width = width
         self.interval = interval
+        self.epoch_header = epoch_header
 
     def _write(self, text):
         stream = self.stream or sys.stdout
@@ -79,7 +80,7 @@ class ProgressBar(Callback):
         self.seen = 0
         self.last_len = 0
         self.batch_logs = {}
-        if self.verbose == 1:
+        if self.verbose == 1 and self.epoch_header:
             self._write(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}\n")
 
     def _bar(self, done, final, logs):

@@ -1,0 +1,595 @@
+"""``Model``: a layer that can be trained — compile / fit / evaluate / predict, summary, save.
+
+Subclass it the way you would subclass ``keras.Model`` (or ``torch.nn.Module``)::
+
+    class Classifier(tn.Model):
+        def __init__(self):
+            super().__init__()
+            self.embed = tn.layers.Embedding(5000, 64, mask_zero=True)
+            self.rnn = tn.layers.LSTM(64)
+            self.out = tn.layers.Dense(1, activation="sigmoid")
+
+        def call(self, x, training=False):
+            return self.out(self.rnn(self.embed(x), mask=self.embed.compute_mask(x)))
+
+Layers held in attributes (or in lists of layers) are tracked: their weights
+appear in ``model.weights`` in attribute order.  Or use :class:`Sequential`.
+
+The training step (one batch), in order::
+
+    y_pred = model(x, training=True)                     # dropout active
+    loss   = loss_fn(y, y_pred, sample_weight, mask) + Σ regularization_losses()
+    loss.backward()
+    for hook in model._gradient_hooks: hook(params)      # e.g. distributed all-reduce
+    optimizer.step(params)                               # clipping happens inside
+    p.data[...] = p.constraint(p.data)  for constrained params (e.g. pruning masks)
+    zero the gradients
+
+A NaN or infinite loss is caught before the update: ``fit`` raises
+``FloatingPointError`` naming the epoch and batch (or, with a
+``TerminateOnNaN`` callback, stops there with the same message).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+
+from .. import losses as losses_mod
+from .. import metrics as metrics_mod
+from .. import optimizers as optimizers_mod
+from .. import random as tn_random
+from ..autograd import no_grad
+from ..autograd.tensor import Tensor
+from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
+from ..layers.base import Layer
+from .data import ArrayData, IterableData, class_weights_for, make_data
+
+
+def _float_dtype(dtype):
+    dtype = np.dtype(dtype)
+    return dtype if dtype.kind == "f" else np.dtype(np.float32)
+
+
+def _shape_str(shape):
+    if shape is None:
+        return "?"
+    if isinstance(shape, list):
+        return ", ".join(_shape_str(s) for s in shape)
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+class Model(Layer):
+    """A trainable layer: see the module docstring.
+
+    Attributes set by :meth:`compile`: ``optimizer``, ``loss`` (a
+    :class:`tinynlp.losses.Loss`), ``compiled_metrics``.  ``stop_training``
+    may be set by callbacks; ``history`` is the last :meth:`fit`'s History.
+    """
+
+    def __init__(self, name=None, trainable=True, dtype="float32", **kwargs):
+        super().__init__(name=name, trainable=trainable, dtype=dtype, **kwargs)
+        self.optimizer = None
+        self.loss = None
+        self.compiled_metrics = []
+        self._metric_specs = []
+        self.stop_training = False
+        self.history = None
+        self._gradient_hooks = []
+        self._build_input_spec = None   # [(shape without batch, dtype str), ...] of the inputs
+        self._output_mask = None
+        self.saved_epoch = None
+
+    # ---- calling ----------------------------------------------------------------
+    def _record_input_spec(self, x):
+        def spec(a):
+            a = a.data if isinstance(a, Tensor) else np.asarray(a)
+            return [list(a.shape[1:]), a.dtype.str]
+        if isinstance(x, (list, tuple)):
+            self._build_input_spec = [spec(a) for a in x]
+        else:
+            self._build_input_spec = [spec(x)]
+
+    def __call__(self, x, training=False, mask=None, **kwargs):
+        if not self.built:
+            self._record_input_spec(x)
+            if isinstance(x, (list, tuple)):
+                shape = [tuple(np.shape(getattr(a, "data", a))) for a in x]
+            else:
+                shape = tuple(np.shape(getattr(x, "data", x)))
+            self.build(shape)
+            self.built = True
+        kw = dict(kwargs)
+        if self._call_accepts("training"):
+            kw["training"] = training
+        if mask is not None or self.supports_masking:
+            if self._call_accepts("mask"):
+                kw["mask"] = mask
+        return self.call(x, **kw)
+
+    def _call_accepts(self, name):
+        cache = self.__dict__.setdefault("_call_params_cache", None)
+        if cache is None:
+            try:
+                params = inspect.signature(self.call).parameters
+                cache = (set(params), any(p.kind == p.VAR_KEYWORD for p in params.values()))
+            except (TypeError, ValueError):
+                cache = ({"training", "mask"}, True)
+            self.__dict__["_call_params_cache"] = cache
+        names, var_kw = cache
+        return name in names or var_kw
+
+    def build(self, input_shape):
+        """Subclassed models build their layers on the first call; nothing to do here."""
+        self.built = True
+
+    def _input_float_dtype(self):
+        return _float_dtype(self.dtype)
+
+    def _prepare_x(self, x):
+        """Cast float inputs to the model's float dtype; keep integer ids as they are."""
+        def one(a):
+            a = a.data if isinstance(a, Tensor) else np.asarray(a)
+            if a.dtype.kind == "f" and a.dtype != self._input_float_dtype():
+                return a.astype(self._input_float_dtype())
+            if a.dtype.kind == "b":
+                return a.astype(self._input_float_dtype())
+            return a
+        if isinstance(x, (list, tuple)):
+            return [one(a) for a in x]
+        return one(x)
+
+    # ---- compile ----------------------------------------------------------------
+    def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
+        """Choose the optimizer, loss and metrics (by name or object), Keras style.
+
+        ``optimizer``: "adam", "sgd", "rmsprop", "adagrad", "adamw" or an
+        Optimizer.  ``loss``: "binary_crossentropy", "categorical_crossentropy",
+        "sparse_categorical_crossentropy", "mse", a ``tn.losses`` object or a
+        callable ``(y_true, y_pred) -> Tensor``.  ``metrics``: names
+        ("accuracy", "precision", "recall", "f1", "auc", "perplexity", ...)
+        or ``tn.metrics`` objects.
+        """
+        unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution"}
+        if unsupported:
+            raise TypeError(f"compile: unexpected keyword argument(s) {sorted(unsupported)}")
+        if loss is None:
+            raise ValueError("compile: a loss is required, e.g. loss='binary_crossentropy'")
+        self.optimizer = optimizers_mod.get(optimizer)
+        self.loss = losses_mod.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, metrics_mod.Metric)) or callable(metrics) and \
+                not isinstance(metrics, (list, tuple)):
+            metrics = [metrics]
+        if isinstance(metrics, dict):
+            raise TypeError("compile: metrics must be a list (one output), got a dict")
+        self._metric_specs = list(metrics)
+        self.compiled_metrics = [metrics_mod.get(m, loss=self.loss) for m in metrics]
+        names = [m.name for m in self.compiled_metrics]
+        if len(set(names)) != len(names) or "loss" in names:
+            raise ValueError(f"compile: metric names must be unique and not 'loss', got {names}")
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m in self.compiled_metrics]
+
+    def _require_compiled(self, what):
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError(f"{what}: the model must be compiled first: "
+                               "model.compile(optimizer='adam', loss='binary_crossentropy')")
+
+    # ---- one batch ---------------------------------------------------------------
+    def _prepare_y(self, y, y_pred):
+        if y is None:
+            raise ValueError("fit/evaluate: the batch has no targets y")
+        y = y.data if isinstance(y, Tensor) else np.asarray(y)
+        if y.dtype.kind == "f" and y.dtype != y_pred.dtype:
+            y = y.astype(y_pred.dtype)
+        elif y.dtype.kind in "biu" and isinstance(
+                self.loss, (losses_mod.BinaryCrossentropy, losses_mod.CategoricalCrossentropy,
+                            losses_mod.MeanSquaredError)):
+            y = y.astype(y_pred.dtype)
+        return y
+
+    def _loss_mask(self, y_pred, loader_mask, y):
+        """The mask for the loss: the model's output mask, else a loader's padding mask
+        when the targets are per position (same (B, T) shape)."""
+        m = self._output_mask
+        if m is None and loader_mask is not None and y is not None:
+            lm = np.asarray(loader_mask)
+            if np.shape(y)[:lm.ndim] == lm.shape and np.ndim(y) in (lm.ndim, lm.ndim + 1):
+                m = lm
+        if m is None:
+            return None
+        m = np.asarray(getattr(m, "data", m), dtype=bool)
+        if y_pred.ndim == m.ndim + 1 and y_pred.shape[:m.ndim] == m.shape:
+            return m
+        return None
+
+    def _forward(self, x, training, loader_mask):
+        self._output_mask = None
+        x = self._prepare_x(x)
+        if loader_mask is not None and self.supports_masking:
+            out = self(x, training=training, mask=np.asarray(loader_mask, dtype=bool))
+        else:
+            out = self(x, training=training)
+        if isinstance(out, (list, tuple)):
+            raise TypeError(f"{self.name}: fit/evaluate support models with one output; "
+                            f"call() returned {len(out)} outputs")
+        if not isinstance(out, Tensor):
+            out = Tensor(np.asarray(out))
+        return out
+
+    def _compute_loss(self, batch, y_pred, class_weight):
+        y = self._prepare_y(batch.y, y_pred)
+        sw = batch.sample_weight
+        if class_weight is not None:
+            cw = class_weights_for(y, class_weight, y_pred.shape)
+            sw = cw if sw is None else _broadcast_mul(np.asarray(sw, np.float64), cw)
+        mask = self._loss_mask(y_pred, batch.mask, y)
+        loss = self.loss(y, y_pred, sample_weight=sw, mask=mask)
+        reg = self.regularization_losses()
+        total = loss
+        for r in reg:
+            total = total + r
+        return total, y, mask
+
+    def _update_metrics(self, y, y_pred_data, mask):
+        for m in self.compiled_metrics:
+            m.update_state(y, y_pred_data, sample_weight=None if mask is None else
+                           mask.astype(np.float64))
+
+    def _apply_gradients(self, total):
+        total.backward()
+        params = [p for p in self.weights if p.trainable]
+        for hook in self._gradient_hooks:
+            hook(params)
+        self.optimizer.step(params)
+        for p in self.weights:
+            if getattr(p, "constraint", None) is not None:
+                p.data[...] = p.constraint(p.data)
+        self.optimizer.zero_grad(params)
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
+        """One optimizer step on one batch; returns the loss (float)."""
+        self._require_compiled("train_on_batch")
+        from .data import BatchData
+        batch = BatchData(x, y, sample_weight, None)
+        y_pred = self._forward(batch.x, True, None)
+        total, _, _ = self._compute_loss(batch, y_pred, class_weight)
+        value = float(total.data)
+        if not math.isfinite(value):
+            raise FloatingPointError(f"train_on_batch: the loss is {value}")
+        self._apply_gradients(total)
+        return value
+
+    # ---- fit -----------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None,
+            validation_batch_size=None, *, distributed=False):
+        """Train for ``epochs`` epochs (Keras semantics); returns a :class:`History`.
+
+        ``validation_split`` holds out the *last* fraction of ``x``/``y``
+        before shuffling (as Keras does); ``validation_data`` is ``(x, y)``,
+        ``(x, y, sample_weight)`` or an iterable of batches.  ``shuffle``
+        draws a fresh permutation each epoch from ``tn.random`` (so a seeded
+        run, and a run resumed from a checkpoint, repeat exactly).
+        ``class_weight`` maps class index → weight of that class's samples in
+        the loss.  ``initial_epoch`` continues a run (epochs are counted from
+        0; ``epochs`` is the index to stop at).  ``distributed=True`` trains
+        data-parallel over MPI ranks (run under ``mpirun``; needs mpi4py).
+        """
+        self._require_compiled("fit")
+        batch_size = 32 if batch_size is None else batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+        if verbose == "auto":
+            verbose = 1
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+        if class_weight is not None and not isinstance(class_weight, dict):
+            raise TypeError(f"fit: class_weight must be a dict {{class: weight}}, got "
+                            f"{type(class_weight).__name__}")
+
+        train = make_data(x, y, sample_weight, "fit")
+        val = None
+        if validation_data is not None:
+            val = self._validation_data(validation_data)
+        elif validation_split:
+            if not isinstance(train, ArrayData):
+                raise ValueError("fit: validation_split needs array inputs; pass "
+                                 "validation_data with a batch iterable")
+            train, val = train.split_last(validation_split)
+
+        ctx = self._distributed_context() if distributed else None
+        if ctx is not None and not isinstance(train, ArrayData):
+            raise ValueError("fit(distributed=True) shards array inputs by sample; for a batch "
+                             "iterable, shard the data yourself and use fit(distributed=False) "
+                             "with model._gradient_hooks")
+        is_root = ctx is None or ctx.is_root
+
+        if isinstance(train, ArrayData):
+            n_local = train.n
+            if ctx is not None:
+                n_local = len(ctx.shard_indices(train.n, initial_epoch, 0, shuffle=False))
+            steps = train.num_batches(batch_size, n_local)
+        else:
+            steps = train.num_batches()
+        if steps_per_epoch is not None:
+            steps = steps_per_epoch if steps is None else min(steps, steps_per_epoch)
+
+        history = History()
+        cbs = [ProgressBar(verbose)] if verbose else []
+        cbs += list(callbacks or [])
+        cbs.append(history)
+        cblist = CallbackList(cbs, model=self, is_root=is_root,
+                              params={"epochs": epochs, "steps": steps, "verbose": verbose,
+                                      "batch_size": batch_size})
+        nan_handlers = [cb for cb in cblist if isinstance(cb, TerminateOnNaN)]
+        self.history = history
+        self.stop_training = False
+
+        if ctx is not None:
+            self._build_on(train)
+            ctx.broadcast_weights(self)
+            self._gradient_hooks.append(ctx.allreduce_gradients)
+        try:
+            cblist.on_train_begin()
+            for epoch in range(initial_epoch, epochs):
+                logs = self._train_epoch(epoch, epochs, steps, train, batch_size, shuffle,
+                                         steps_per_epoch, class_weight, ctx, cblist,
+                                         nan_handlers)
+                if val is not None:
+                    val_logs = self._evaluate_data(val, validation_batch_size or batch_size)
+                    logs.update({"val_" + k: v for k, v in val_logs.items()})
+                cblist.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+            cblist.on_train_end()
+        finally:
+            if ctx is not None:
+                self._gradient_hooks.remove(ctx.allreduce_gradients)
+        return history
+
+    def _validation_data(self, validation_data):
+        if isinstance(validation_data, tuple) and len(validation_data) in (2, 3) and \
+                not isinstance(validation_data[0], tuple):
+            vx, vy = validation_data[0], validation_data[1]
+            vsw = validation_data[2] if len(validation_data) == 3 else None
+            return make_data(vx, vy, vsw, "fit: validation_data")
+        return make_data(validation_data, None, None, "fit: validation_data")
+
+    def _build_on(self, data):
+        """Build the weights by a forward pass on one sample (before broadcasting them)."""
+        if self.built and self.weights:
+            return
+        if isinstance(data, ArrayData):
+            first = next(data.batches(1))
+            with no_grad():
+                self._forward(first.x, False, None)
+
+    def _train_epoch(self, epoch, epochs, steps, train, batch_size, shuffle, steps_per_epoch,
+                     class_weight, ctx, cblist, nan_handlers):
+        for m in self.compiled_metrics:
+            m.reset_state()
+        cblist.on_epoch_begin(epoch)
+        if isinstance(train, ArrayData):
+            if ctx is not None:
+                seed = tn_random.next_seed()  # drawn on every rank; rank 0's is used
+                indices = ctx.shard_indices(train.n, epoch, seed, shuffle=bool(shuffle))
+            elif shuffle:
+                indices = tn_random.get_rng().permutation(train.n)
+            else:
+                indices = None
+            batches = train.batches(batch_size, indices)
+        else:
+            batches = train.batches()
+        loss_sum, seen = 0.0, 0
+        for b, batch in enumerate(batches):
+            if steps_per_epoch is not None and b >= steps_per_epoch:
+                break
+            cblist.on_batch_begin(b)
+            y_pred = self._forward(batch.x, True, batch.mask)
+            total, y, mask = self._compute_loss(batch, y_pred, class_weight)
+            value = float(total.data)
+            n = len(y)
+            if not math.isfinite(value):
+                where = (f"epoch {epoch + 1} (of {epochs}), batch {b + 1}"
+                         + (f" (of {steps})" if steps else ""))
+                message = (f"fit: the loss became {value} at {where}; the update was not "
+                           "applied. Common causes: a learning rate too high (try 10x lower "
+                           "or clipnorm=1.0), log of 0 in a custom loss, or NaN/inf in the "
+                           "inputs or targets.")
+                if not nan_handlers:
+                    raise FloatingPointError(message)
+                loss_sum += value * n
+                seen += n
+                for h in nan_handlers:
+                    h.on_nan(epoch, b, message)
+                self.stop_training = True
+                break
+            self._apply_gradients(total)
+            loss_sum += value * n
+            seen += n
+            self._update_metrics(y, y_pred.data, mask)
+            cblist.on_batch_end(b, self._logs(loss_sum, seen))
+            if self.stop_training:
+                break
+        logs = self._logs(loss_sum, seen)
+        if ctx is not None:
+            logs = ctx.allreduce_mean(logs, seen)
+            logs = {k: logs[k] for k in self._logs(loss_sum, seen)}  # keep Keras' key order
+        return logs
+
+    def _logs(self, loss_sum, seen):
+        logs = {"loss": loss_sum / seen if seen else float("nan")}
+        for m in self.compiled_metrics:
+            logs[m.name] = float(m.result())
+        return logs
+
+    # ---- evaluate / predict ------------------------------------------------------------
+    def _evaluate_data(self, data, batch_size, progress=None):
+        for m in self.compiled_metrics:
+            m.reset_state()
+        loss_sum, seen = 0.0, 0
+        batches = data.batches(batch_size) if isinstance(data, ArrayData) else data.batches()
+        with no_grad():
+            for b, batch in enumerate(batches):
+                y_pred = self._forward(batch.x, False, batch.mask)
+                total, y, mask = self._compute_loss(batch, y_pred, None)
+                n = len(y)
+                loss_sum += float(total.data) * n
+                seen += n
+                self._update_metrics(y, y_pred.data, mask)
+                if progress is not None:
+                    progress.on_batch_end(b, self._logs(loss_sum, seen))
+        return self._logs(loss_sum, seen)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None,
+                 return_dict=False):
+        """Loss and metrics on the given data (no updates, dropout off).
+
+        Returns the loss if there are no metrics, else ``[loss, *metrics]``
+        (``return_dict=True``: ``{"loss": ..., "accuracy": ...}``).
+        """
+        self._require_compiled("evaluate")
+        batch_size = 32 if batch_size is None else batch_size
+        data = make_data(x, y, sample_weight, "evaluate")
+        progress = None
+        if verbose:
+            progress = ProgressBar(1, epoch_header=False)
+            steps = data.num_batches(batch_size) if isinstance(data, ArrayData) else \
+                data.num_batches()
+            progress.set_params({"epochs": 1, "steps": steps})
+            progress.on_epoch_begin(0)
+        logs = self._evaluate_data(data, batch_size, progress)
+        if progress is not None:
+            progress.on_epoch_end(0, logs)
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [logs[m.name] for m in self.compiled_metrics]
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose=0):
+        """Outputs for ``x`` batch by batch (no graph, dropout off); works before compile.
+
+        Returns one array (batches concatenated); if a batch iterable yields
+        batches of different lengths, a list of per-batch arrays.
+        """
+        batch_size = 32 if batch_size is None else batch_size
+        data = make_data(x, None, None, "predict")
+        outs = []
+        batches = data.batches(batch_size) if isinstance(data, ArrayData) else data.batches()
+        with no_grad():
+            for batch in batches:
+                out = self._forward(batch.x, False, batch.mask)
+                outs.append(out.data)
+        if not outs:
+            return np.zeros((0,))
+        if all(o.shape[1:] == outs[0].shape[1:] for o in outs):
+            return np.concatenate(outs, axis=0)
+        return outs
+
+    # ---- distributed ---------------------------------------------------------------
+    @staticmethod
+    def _distributed_context():
+        try:
+            import mpi4py  # noqa: F401
+        except ImportError:
+            raise ImportError("fit(distributed=True) needs mpi4py and an MPI runtime: "
+                              "pip install mpi4py mpich, then run the script with "
+                              "mpirun -n 2 python train.py") from None
+        from ..distributed import DistributedContext
+        return DistributedContext.from_environment()
+
+    # ---- summary ------------------------------------------------------------------------
+    def _summary_rows(self):
+        rows = []
+        for layer in self._sublayers():
+            shape = getattr(layer, "_tn_output_shape", None)
+            rows.append((f"{layer.name} ({type(layer).__name__})", _shape_str(shape),
+                         layer.count_params()))
+        return rows
+
+    def summary(self, line_length=None, print_fn=None):
+        """Print each layer's name (type), output shape and parameter count, then totals."""
+        print_fn = print_fn or print
+        if not self.built:
+            self._try_build()
+        rows = self._summary_rows()
+        w1 = max([len("Layer (type)")] + [len(r[0]) for r in rows]) + 2
+        w2 = max([len("Output Shape")] + [len(r[1]) for r in rows]) + 2
+        w3 = max(len("Param #"), *(len(f"{r[2]:,}") for r in rows)) if rows else len("Param #")
+        width = line_length or (w1 + w2 + w3)
+        lines = [f'Model: "{self.name}"', "_" * width,
+                 f"{'Layer (type)':<{w1}}{'Output Shape':<{w2}}{'Param #':>{w3}}", "=" * width]
+        for i, (name, shape, n) in enumerate(rows):
+            lines.append(f"{name:<{w1}}{shape:<{w2}}{n:>{w3},}")
+            if i < len(rows) - 1:
+                lines.append("_" * width)
+        trainable = sum(p.size for p in self.weights if p.trainable)
+        total = sum(p.size for p in self.weights)
+        nbytes = sum(p.data.nbytes for p in self.weights)
+        lines += ["=" * width, f"Total params: {total:,} ({_human_bytes(nbytes)})",
+                  f"Trainable params: {trainable:,}",
+                  f"Non-trainable params: {total - trainable:,}", "_" * width]
+        for line in lines:
+            print_fn(line)
+
+    def _try_build(self):
+        """Build from a known input shape, if any (Sequential knows its input_shape)."""
+
+    # ---- save / load -----------------------------------------------------------------
+    def save(self, filepath, overwrite=True, include_optimizer=True, epoch=None):
+        """Write architecture, weights, optimizer and RNG state to one ``.tnz`` file (atomic)."""
+        from .saving import save_model
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer,
+                   epoch=epoch)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Write only the weights (a ``.tnz`` zip of ``.npy`` arrays + a JSON manifest)."""
+        from .saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Load weights saved by :meth:`save_weights` or :meth:`save` (shapes checked)."""
+        from .saving import load_weights
+        load_weights(self, filepath)
+
+    def get_config(self):
+        return super().get_config()
+
+    @classmethod
+    def from_config(cls, config):
+        try:
+            return cls(**config)
+        except TypeError:
+            model = cls()
+            if "name" in config:
+                model.name = config["name"]
+            return model
+
+
+def _broadcast_mul(a, b):
+    """a · b for per-sample weights of possibly different ranks ((B,) and (B, T))."""
+    if a.ndim < b.ndim:
+        a = a.reshape(a.shape + (1,) * (b.ndim - a.ndim))
+    elif b.ndim < a.ndim:
+        b = b.reshape(b.shape + (1,) * (a.ndim - b.ndim))
+    return a * b
+
+
+def _human_bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+

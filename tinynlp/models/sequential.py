@@ -1,0 +1,143 @@
+"""``Sequential``: a stack of layers, each feeding the next (Keras' ``Sequential``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..layers.base import Layer
+from .model import Model
+
+
+def _layer_dtype_for_input(layer, default):
+    """The dtype of a dummy input for ``layer``: ids for embeddings, floats otherwise."""
+    if type(layer).__name__ == "Embedding" or getattr(layer, "input_is_ids", False):
+        return np.dtype(np.int64)
+    return np.dtype(default)
+
+
+class Sequential(Model):
+    """``Sequential([layer, layer, ...])`` or ``Sequential()`` + ``.add(layer)``.
+
+    The input shape comes from the first layer's ``input_shape`` (then the
+    model is built at once, as in Keras, so ``summary()`` and
+    ``count_params()`` work immediately) or from the first batch it sees.
+
+    Masks: each layer's ``compute_mask`` gives the mask passed to the next
+    layer (``Embedding(mask_zero=True)`` starts one; RNNs consume it).  A
+    padding mask given to the model (e.g. by a ``BatchLoader``) is passed to
+    the first layer, and kept across a first layer that does not produce
+    one but preserves the (batch, time) axes (an ``Embedding`` without
+    ``mask_zero``).  The model's output mask (if any) masks the loss, as in
+    Keras: padded time steps of a tagging model do not count.
+    """
+
+    supports_masking = True
+
+    def __init__(self, layers=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.layers = []
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        """Append a layer (builds the model if the input shape is known)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a tinynlp layer, got "
+                            f"{type(layer).__name__}")
+        if any(layer is other for other in self.layers):
+            raise ValueError(f"Sequential.add: layer {layer.name!r} is already in the model")
+        self.layers.append(layer)
+        if len(self.layers) == 1:
+            self.dtype = layer.dtype
+        if self._build_input_spec is not None or self.layers[0].input_shape is not None:
+            self.built = False
+            self._try_build()
+
+    def pop(self):
+        """Remove and return the last layer."""
+        if not self.layers:
+            raise IndexError("Sequential.pop: the model has no layers")
+        return self.layers.pop()
+
+    def _input_float_dtype(self):
+        return np.dtype(self.layers[0].dtype) if self.layers else np.dtype(self.dtype)
+
+    def _try_build(self):
+        """Build by running a dummy batch of one sample through the layers (no gradients)."""
+        if self.built or not self.layers:
+            return
+        if self._build_input_spec is not None:
+            shape, dtype = self._build_input_spec[0]
+        elif self.layers[0].input_shape is not None:
+            shape = list(self.layers[0].input_shape)
+            dtype = _layer_dtype_for_input(self.layers[0], self.layers[0].dtype).str
+        else:
+            return
+        unknown = any(d is None for d in shape)
+        shapes = []
+        for fill in ((8, 9) if unknown else (None,)):
+            dims = [fill if d is None else int(d) for d in shape]
+            with no_grad():
+                self(np.zeros((1, *dims), dtype=np.dtype(dtype)), training=False)
+            shapes.append([getattr(layer, "_tn_output_shape", None) for layer in self.layers])
+        if unknown:  # output dims that changed with the unknown input dims are unknown too
+            for layer, a, b in zip(self.layers, *shapes):
+                if a is not None and b is not None and len(a) == len(b):
+                    layer._tn_output_shape = tuple(None if u != v else u for u, v in zip(a, b))
+        self._build_input_spec = [[list(shape), np.dtype(dtype).str]]
+
+    def build(self, input_shape):
+        self.built = True
+
+    def call(self, x, training=False, mask=None):
+        if not self.layers:
+            raise ValueError(f"{self.name}: the Sequential model has no layers; add some first")
+        for i, layer in enumerate(self.layers):
+            next_mask = layer.compute_mask(x, mask)
+            out = layer(x, training=training, mask=mask)
+            if next_mask is None and mask is not None and i == 0 and not layer.supports_masking:
+                m = np.asarray(getattr(mask, "data", mask))
+                if out.ndim > m.ndim and tuple(out.shape[:m.ndim]) == m.shape:
+                    next_mask = m  # e.g. a loader's padding mask across an Embedding
+            layer._tn_output_shape = (None, *out.shape[1:]) if hasattr(out, "shape") else None
+            x, mask = out, next_mask
+        self._output_mask = mask
+        return x
+
+    def compute_mask(self, x, mask=None):
+        return self._output_mask
+
+    # ---- summary / config --------------------------------------------------------------
+    def _summary_rows(self):
+        rows = []
+        from .model import _shape_str
+        for layer in self.layers:
+            rows.append((f"{layer.name} ({type(layer).__name__})",
+                         _shape_str(getattr(layer, "_tn_output_shape", None)),
+                         layer.count_params()))
+        return rows
+
+    def get_config(self):
+        from ..layers import serialize
+        config = {"name": self.name, "trainable": self._trainable,
+                  "layers": [serialize(layer) for layer in self.layers]}
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..layers import get_layer_class
+        config = dict(config)
+        specs = config.pop("layers", [])
+        layers = []
+        for spec in specs:
+            if not isinstance(spec, dict) or "class_name" not in spec:
+                raise ValueError(f"Sequential.from_config: bad layer entry {spec!r:.200}")
+            name = spec["class_name"]
+            klass = (custom_objects or {}).get(name) or get_layer_class(name)
+            layers.append(klass.from_config(dict(spec.get("config", {}))))
+        trainable = config.pop("trainable", True)
+        model = cls(layers=layers, name=config.get("name"))
+        if not trainable:
+            model.trainable = False
+        return model

@@ -51,6 +51,13 @@ def test_dense_weights_order_and_values():
     np.testing.assert_allclose(layer(x).data, np.maximum(x @ kernel + bias, 0), rtol=1e-6)
 
 
+def test_dense_input_dim_and_config():
+    layer = L.Dense(3, input_dim=4, kernel_regularizer="l1")
+    assert layer.input_shape == (4,)
+    clone = config_round_trip(layer)
+    assert clone.input_shape == (4,) and clone.kernel_regularizer == tn.regularizers.L1(0.01)
+
+
 def test_dense_errors():
     layer = L.Dense(3)
     layer(np.zeros((2, 4)))

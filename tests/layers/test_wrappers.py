@@ -136,3 +136,30 @@ def test_time_distributed_conv_inner_and_config():
     assert isinstance(clone.layer, L.Conv1D)
     with pytest.raises(ValueError, match="rank 3 or more"):
         L.TimeDistributed(L.Dense(2))(np.zeros((2, 3)))
+
+
+def test_masked_text_classifier_pipeline_gradcheck():
+    """Embedding(mask_zero) → Bidirectional(LSTM) → GlobalMaxPooling1D → Dense, the mask
+    threaded with compute_mask as a model does; padded positions change nothing."""
+    layers = [L.Embedding(7, 2, mask_zero=True, dtype="float64"),
+              L.Bidirectional(L.LSTM(2, return_sequences=True, dtype="float64")),
+              L.GlobalMaxPooling1D(dtype="float64"),
+              L.Dense(1, activation="sigmoid", dtype="float64")]
+
+    def run(ids):
+        x, mask = ids, None
+        for layer in layers:
+            y = layer(x, mask=mask)
+            mask = layer.compute_mask(x, mask)
+            x = y
+        return x
+
+    ids = np.array([[3, 1, 4, 0, 0], [5, 2, 6, 1, 6], [2, 0, 0, 0, 0]])
+    out = run(ids)
+    assert out.shape == (3, 1)
+    params = [p for layer in layers for p in layer.trainable_weights]
+    check_grad("layers.Bidirectional", lambda *ps: run(ids), params)
+    # the same sentences with more padding give the same predictions
+    wider = np.pad(ids, ((0, 0), (0, 3)))
+    np.testing.assert_allclose(run(wider).data, out.data, rtol=1e-12)
+    np.testing.assert_allclose(run(ids[2:, :1]).data, out.data[2:], rtol=1e-12)

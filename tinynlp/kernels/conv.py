@@ -11,12 +11,17 @@ the whole convolution is one matrix product ``cols.reshape(B·L_out, K·C) @
 w.reshape(K·C, F)``.  ``col2im_1d`` is its adjoint (the backward for x): every
 ``dcols[b, i, k, :]`` is *added* back into ``dx[b, t, :]`` — windows overlap
 whenever s < K·d, so one input step receives several contributions.
+
+Both kernels are serial on purpose: they are memory-bound copies, and a
+``parallel=True`` kernel's OpenMP threads keep spinning after they finish,
+fighting the BLAS threads of the GEMM that follows (measured: a 3x slowdown of
+im2col + GEMM on two cores).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 def _padded_windows(xp, kernel_size, stride, dilation, out_len):
@@ -36,12 +41,12 @@ def im2col_1d_reference(x, kernel_size, stride, dilation, pad_left, out_len):
     return np.ascontiguousarray(_padded_windows(xp, kernel_size, stride, dilation, out_len))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def im2col_1d(x, kernel_size, stride, dilation, pad_left, out_len):
     """Fast path: ``cols`` (B, L_out, K, C) with the zero padding implicit."""
     nb, length, nc = x.shape
     cols = np.empty((nb, out_len, kernel_size, nc), dtype=x.dtype)
-    for b in prange(nb):
+    for b in range(nb):
         for i in range(out_len):
             for k in range(kernel_size):
                 t = i * stride + k * dilation - pad_left
@@ -66,16 +71,15 @@ def col2im_1d_reference(dcols, length, stride, dilation, pad_left):
     return dxp[:, pad_left:pad_left + length]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def col2im_1d(dcols, length, stride, dilation, pad_left):
     """Fast path: ``dx`` (B, L, C); ``dx[b, t] += dcols[b, i, k]`` for t = i·s + k·d − pad_left.
 
-    Contributions that land in the padding are dropped.  Batches run in
-    parallel (each writes only its own ``dx[b]``).
+    Contributions that land in the padding are dropped.
     """
     nb, out_len, kernel_size, nc = dcols.shape
     dx = np.zeros((nb, length, nc), dtype=dcols.dtype)
-    for b in prange(nb):
+    for b in range(nb):
         for i in range(out_len):
             for k in range(kernel_size):
                 t = i * stride + k * dilation - pad_left

@@ -21,6 +21,12 @@ valid part — for either padding convention; ``return_sequences`` outputs are
 in the reversed order (``output[:, t]`` belongs to input step ``T − 1 − t``)
 and :meth:`compute_mask` reverses the mask to match.  :class:`Bidirectional`
 flips them back into input order.
+
+Differences from Keras: the fused ops fix the gate activations (LSTM/GRU:
+tanh and sigmoid; SimpleRNN: tanh, relu, sigmoid or linear), GRU supports
+only ``reset_after=True``, ``recurrent_dropout`` is not available
+(``dropout`` drops inputs with one mask per sequence, shared by all time
+steps), and there is no ``stateful``/``unroll``.
 """
 
 from __future__ import annotations
@@ -65,9 +71,14 @@ class RNNBase(Layer):
                  go_backwards=False, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
-                 dropout=0.0, **kwargs):
+                 dropout=0.0, recurrent_dropout=0.0, **kwargs):
         super().__init__(**default_name(type(self), kwargs))
         cls = type(self).__name__
+        if recurrent_dropout:
+            raise ValueError(
+                f"{cls}: recurrent_dropout={recurrent_dropout} is not supported: the fused op "
+                "runs all time steps at once (as cuDNN does); use dropout= (on the inputs) "
+                "or a Dropout layer")
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"{cls}: units must be a positive integer, got {units!r}")
         self.units = int(units)

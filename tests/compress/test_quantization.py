@@ -218,6 +218,6 @@ def test_calibrate_sets_static_scales():
     assert not q.is_static
     C.calibrate(q, x, batch_size=4)
     assert q.is_static
-    assert float(q.input_scale.data) == pytest.approx(np.abs(x).max() / 127, rel=1e-6)
-    assert 0 < float(q.state_scale.data) <= 1 / 127 + 1e-7
+    assert float(q.input_scale.data[0]) == pytest.approx(np.abs(x).max() / 127, rel=1e-6)
+    assert 0 < float(q.state_scale.data[0]) <= 1 / 127 + 1e-7
     assert _rel_err(q(x).data, y.data) < 0.05

@@ -21,3 +21,7 @@ from .quantization import (  # noqa: F401
 from .distillation import (  # noqa: F401
     DistillationHistory, DistillationLoss, distill, distillation_loss, soft_targets,
 )
+from .sharding import (  # noqa: F401
+    ShardedCheckpoint, ShardError, layer_by_layer_predict, load_sharded, peak_memory,
+    save_sharded,
+)

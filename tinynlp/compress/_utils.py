@@ -10,7 +10,7 @@ import tempfile
 import numpy as np
 
 from ..autograd import Tensor, no_grad
-from ..layers.base import Layer
+from ..layers.base import Layer, Parameter
 
 
 def iter_layers(model):
@@ -96,3 +96,138 @@ def write_json(path, obj):
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(obj, fh, indent=1)
     atomic_write(path, write, suffix=".json")
+
+
+# --------------------------------------------------------------------------
+# architectures: what a checkpoint stores to rebuild the model
+# --------------------------------------------------------------------------
+
+def model_architecture(model) -> dict:
+    """``{"class_name", "config", "build_input_spec"}`` — JSON, no weights.
+
+    ``config`` comes from ``model.get_config()`` (a Sequential lists its layer
+    configs); ``build_input_spec`` is the input shape/dtype the model was
+    built with (``[[shape without batch, dtype str], ...]``) when known.
+    """
+    spec = {"class_name": type(model).__name__, "config": model.get_config()}
+    build = getattr(model, "_build_input_spec", None)
+    if build is None and getattr(model, "input_shape", None) is not None:
+        build = [[list(model.input_shape), "<f4"]]
+    spec["build_input_spec"] = build
+    return spec
+
+
+def _model_class(name):
+    if name == "Sequential":
+        from ..models import Sequential
+        return Sequential
+    if name == "Model":
+        from ..models import Model
+        return Model
+    from ..layers.registry import get_layer_class
+    return get_layer_class(name)
+
+
+def rebuild_model(spec, before_build=None):
+    """An unbuilt model from :func:`model_architecture`'s output.
+
+    ``before_build(layer)`` is called on every layer before anything is built
+    (to attach a weight source); a Sequential's layers are created first and
+    the model assembled from them.
+    """
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise ValueError(f"not a model architecture: {spec!r:.200}")
+    name, config = spec["class_name"], dict(spec.get("config") or {})
+    if name == "Sequential" and isinstance(config.get("layers"), list):
+        from ..layers.registry import deserialize
+        from ..models import Sequential
+        layers = [deserialize(s) for s in config["layers"]]
+        if before_build is not None:
+            for layer in layers:
+                for sub in iter_layers(layer):
+                    before_build(sub)
+        # assemble without the dummy build pass a known input shape triggers: a
+        # lazily loaded model should read a layer's weights only when it runs
+        first_shape = layers[0].input_shape if layers else None
+        if layers:
+            layers[0].input_shape = None
+        model = Sequential(layers=layers, name=config.get("name"))
+        if layers:
+            layers[0].input_shape = first_shape
+        if config.get("trainable") is False:
+            model.trainable = False
+    else:
+        model = _model_class(name).from_config(config)
+        if before_build is not None:
+            for layer in iter_layers(model):
+                if not layer.built:
+                    before_build(layer)
+    return model
+
+
+def build_now(model, spec):
+    """Build ``model`` by running a dummy batch of the recorded input shape (if known)."""
+    if model.built and model.weights:
+        return model
+    inputs = (spec or {}).get("build_input_spec")
+    if not inputs:
+        return model
+    arrays = []
+    for shape, dtype in inputs:
+        dims = [8 if d is None else int(d) for d in shape]
+        arrays.append(np.zeros((1, *dims), dtype=np.dtype(dtype)))
+    with no_grad():
+        model(arrays[0] if len(arrays) == 1 else arrays, training=False)
+    return model
+
+
+# --------------------------------------------------------------------------
+# weight sources: layers that take their weights by name when they build
+# --------------------------------------------------------------------------
+
+class ArraySource:
+    """Weights held in a dict ``{name: array}`` (the interface of ``ShardedCheckpoint``)."""
+
+    def __init__(self, arrays, what="checkpoint"):
+        self.arrays = dict(arrays)
+        self.what = what
+        self.loaded = []
+
+    def get(self, name, copy=False, expect_shape=None):
+        if name not in self.arrays:
+            raise ValueError(f"{self.what}: the model has a weight {name!r} that the file does "
+                             f"not hold (it holds {sorted(self.arrays)[:8]})")
+        a = self.arrays[name]
+        if expect_shape is not None and tuple(expect_shape) != a.shape:
+            raise ValueError(f"{self.what}: weight {name!r} has shape {a.shape}, the model "
+                             f"expects {tuple(expect_shape)}")
+        self.loaded.append(name)
+        return np.array(a) if copy else a
+
+
+def attach_weight_source(layer, source, copy):
+    """Make ``layer`` take each weight from ``source`` (by full name) when it builds,
+    instead of initialising it: no random init, and with memory-mapped sources
+    nothing is read until the layer runs."""
+
+    def add_weight(name, shape, initializer="glorot_uniform", trainable=True,
+                   regularizer=None, dtype=None, sparse=False):
+        full = f"{layer.name}/{name}"
+        data = source.get(full, copy=copy, expect_shape=tuple(shape))
+        p = Parameter(np.zeros(0, np.float32), name=full,
+                      trainable=trainable and layer._trainable, regularizer=regularizer,
+                      sparse=sparse)
+        p.data = data
+        p.requires_grad = p.trainable and data.dtype.kind == "f"
+        layer._params.append(p)
+        return p
+
+    layer.add_weight = add_weight
+
+
+def fill_built_weights(model, source, copy):
+    """Layers already built while the model was assembled: take their weights from ``source``."""
+    for layer in iter_layers(model):
+        for p in layer._params:
+            if p.name not in source.loaded:
+                p.data = source.get(p.name, copy=copy, expect_shape=p.shape)

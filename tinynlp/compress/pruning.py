@@ -44,7 +44,10 @@ import os
 import numpy as np
 
 from ..autograd import Tensor
-from ._utils import atomic_write, owned_parameters, short_name
+from ._utils import (
+    ArraySource, atomic_write, attach_weight_source, build_now, fill_built_weights,
+    model_architecture, owned_parameters, rebuild_model, short_name,
+)
 
 __all__ = [
     "prune_magnitude", "PruningMask", "remove_pruning", "pruning_masks",
@@ -473,16 +476,6 @@ def _csr_is_smaller(w):
     return nnz * (w.itemsize + idx_bytes) + 4 * (rows + 1) < w.nbytes
 
 
-def _architecture(model):
-    from ..models import model_to_config  # the models package owns the architecture format
-    return model_to_config(model)
-
-
-def _rebuild(architecture):
-    from ..models import model_from_config
-    return model_from_config(architecture)
-
-
 FORMAT = "tinynlp-pruned"
 
 
@@ -509,7 +502,7 @@ def save_pruned(model, path):
         entry["masked"] = isinstance(p.constraint, PruningMask)
         index.append(entry)
     meta = {"format": FORMAT, "version": 1, "weights": index}
-    arrays["__architecture__"] = np.array(json.dumps(_architecture(model)))
+    arrays["__architecture__"] = np.array(json.dumps(model_architecture(model)))
     arrays["__index__"] = np.array(json.dumps(meta))
     path = os.fspath(path)
     if not path.endswith(".npz"):
@@ -525,7 +518,8 @@ def save_pruned(model, path):
 def load_pruned(path, masks=True):
     """Rebuild a model written by :func:`save_pruned` (never unpickles anything).
 
-    ``masks=True`` re-installs pruning masks (zeros stay zero in further
+    The model is built at once when the saved one knew its input shape (else
+    each layer takes its weights when it first runs).  ``masks=True`` re-installs pruning masks (zeros stay zero in further
     training) on the weights that had them when saved.
     """
     path = os.fspath(path)
@@ -543,8 +537,8 @@ def load_pruned(path, masks=True):
         if meta.get("format") != FORMAT:
             raise ValueError(f"load_pruned: {path!r} has format {meta.get('format')!r}, "
                              f"expected {FORMAT!r}")
-        model = _rebuild(json.loads(str(data["__architecture__"])))
-        weights = []
+        architecture = json.loads(str(data["__architecture__"]))
+        weights = {}
         for i, entry in enumerate(meta["weights"]):
             shape = tuple(entry["shape"])
             if entry["format"] == "csr":
@@ -556,18 +550,18 @@ def load_pruned(path, masks=True):
                 raise ValueError(f"load_pruned: weight {entry['name']!r} in {path!r} has "
                                  f"shape {w.shape} dtype {w.dtype}, the index says "
                                  f"{shape} {entry['dtype']}")
-            weights.append(w)
-    _set_weights_building(model, weights)
+            weights[entry["name"]] = w
+    source = ArraySource(weights, what=f"load_pruned({path!r})")
+    model = rebuild_model(architecture,
+                          before_build=lambda layer: attach_weight_source(layer, source, False))
+    fill_built_weights(model, source, copy=False)
+    build_now(model, architecture)
     if masks:
-        for p, entry in zip(model.weights, meta["weights"]):
-            if entry.get("masked"):
+        masked = {e["name"] for e in meta["weights"] if e.get("masked")}
+        for p in model.weights:
+            if p.name in masked:
                 _install_mask(p, p.data != 0)
     return model
-
-
-def _set_weights_building(model, weights):
-    from ..models import set_weights_building
-    set_weights_building(model, weights)
 
 
 _ = Tensor

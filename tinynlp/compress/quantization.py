@@ -287,7 +287,7 @@ class _QuantizedMixin:
         p.data = np.zeros(shape, np.int8)  # int8 storage: get_weights/set_weights keep it
         return p
 
-    def _scale_weight(self, name, shape=()):
+    def _scale_weight(self, name, shape=(1,)):
         return self.add_weight(name, shape, "zeros", trainable=False, dtype="float32")
 
     def _float_weight(self, name, shape):
@@ -304,7 +304,7 @@ class _QuantizedMixin:
                 observed[scale_name] = max(observed.get(scale_name, 0.0),
                                            float(np.abs(x2).max()))
         else:
-            s = float(getattr(self, scale_name).data)
+            s = float(getattr(self, scale_name).data[0])
             static = s if s > 0 else None
         b = None if bias is None else np.asarray(bias, dtype=np.float32)
         return quantized_linear(x2, w_q.data, w_scale.data, b, x_scale=static)
@@ -320,8 +320,8 @@ class _QuantizedMixin:
 
     @property
     def is_static(self):
-        return any(float(p.data) > 0 for p in self.weights
-                   if p.name.endswith("_scale") and p.data.ndim == 0)
+        return any(float(getattr(self, name).data[0]) > 0
+                   for name in ("input_scale", "state_scale") if hasattr(self, name))
 
     def _out(self, y):
         return Tensor(np.asarray(y).astype(self.dtype, copy=False), _copy=False)
@@ -350,7 +350,7 @@ class QuantizedDense(_QuantizedMixin, Dense):
     """Dense with an int8 kernel: ``h = σ(s_x s_w · (q_x · q_w) + b)``.
 
     Weights: ``kernel_q`` (units, in) int8 (stored transposed for the kernel),
-    ``kernel_scale`` (units,), ``bias`` (units,), ``input_scale`` () — 0 means
+    ``kernel_scale`` (units,), ``bias`` (units,), ``input_scale`` (1,) — 0 means
     dynamic per-row scales, > 0 a calibrated static scale.
     """
 
@@ -481,7 +481,7 @@ class QuantizedConv1D(_QuantizedMixin, Conv1D):
     """Conv1D with an int8 kernel: im2col patches (quantized per patch) × int8 filters.
 
     Weights: ``kernel_q`` (filters, kernel_size·channels) int8,
-    ``kernel_scale`` (filters,), ``bias`` (filters,), ``input_scale`` ().
+    ``kernel_scale`` (filters,), ``bias`` (filters,), ``input_scale`` (1,).
     """
 
     def __init__(self, filters, kernel_size, per_channel=True, **kwargs):
@@ -533,7 +533,7 @@ class _QuantizedRNNMixin(_QuantizedMixin):
 
     Weights: ``kernel_q`` (g·units, features), ``kernel_scale`` (g·units,),
     ``recurrent_kernel_q`` (g·units, units), ``recurrent_kernel_scale``,
-    ``bias`` (float), ``input_scale`` () and ``state_scale`` () (0 = dynamic).
+    ``bias`` (float), ``input_scale`` (1,) and ``state_scale`` (1,) (0 = dynamic).
     """
 
     def __init__(self, units, per_channel=True, **kwargs):

@@ -38,8 +38,7 @@ from ..autograd.ops import pad, stack
 from ..autograd.tensor import Function, Tensor
 from ..kernels.conv import col2im_1d, im2col_1d
 
-__all__ = ["conv1d", "conv1d_reference", "conv1d_flipped_reference", "conv1d_padding",
-           "Conv1D"]
+__all__ = ["conv1d", "conv1d_reference", "conv1d_flipped_reference", "conv1d_padding"]
 
 _PADDINGS = ("valid", "same", "causal")
 

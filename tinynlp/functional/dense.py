@@ -19,7 +19,7 @@ import numpy as np
 from ..autograd.tensor import Function, Tensor
 from .activations import get_activation
 
-__all__ = ["dense", "dense_reference", "Dense"]
+__all__ = ["dense", "dense_reference"]
 
 
 def _shape(a):

@@ -19,7 +19,7 @@ import numpy as np
 from ..autograd.tensor import Function, RowSparseGrad, Tensor
 from ..kernels.scatter import scatter_add_rows
 
-__all__ = ["embedding", "embedding_reference", "check_ids", "Embedding"]
+__all__ = ["embedding", "embedding_reference", "check_ids"]
 
 
 def check_ids(ids, vocab_size, name="ids", op="embedding"):

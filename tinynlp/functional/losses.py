@@ -41,9 +41,6 @@ __all__ = [
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse",
     "binary_crossentropy_reference", "categorical_crossentropy_reference",
     "sparse_categorical_crossentropy_reference", "reduce_loss", "EPSILON",
-    "BinaryCrossentropy", "BinaryCrossentropyWithLogits", "CategoricalCrossentropy",
-    "CategoricalCrossentropyWithLogits", "SparseCategoricalCrossentropy",
-    "SparseCategoricalCrossentropyWithLogits",
 ]
 
 EPSILON = 1e-7  # Keras' backend.epsilon()

@@ -22,7 +22,7 @@ from .. import random as tn_random
 from ..autograd.ops import _normalize_axis, mean, sqrt
 from ..autograd.tensor import Function, Tensor
 
-__all__ = ["dropout", "layer_norm", "layer_norm_reference", "Dropout", "LayerNorm"]
+__all__ = ["dropout", "layer_norm", "layer_norm_reference"]
 
 
 class Dropout(Function):

@@ -27,8 +27,7 @@ import numpy as np
 from ..autograd.tensor import Function, Tensor
 from .conv import _as_int, conv1d_padding
 
-__all__ = ["max_pool1d", "avg_pool1d", "global_max_pool1d", "global_avg_pool1d",
-           "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D"]
+__all__ = ["max_pool1d", "avg_pool1d", "global_max_pool1d", "global_avg_pool1d"]
 
 
 def _shape(a):

@@ -44,6 +44,7 @@ import numpy as np
 
 from ..autograd import ops
 from ..autograd.tensor import Function, Tensor, as_array
+from ..kernels.rnn import gru_backward_step, lstm_backward_step, lstm_forward_cell
 
 __all__ = [
     "elman_rnn", "elman_rnn_reference",
@@ -218,6 +219,11 @@ def _activation_deriv(name, h, out):
         out.fill(1)
 
 
+def _sum_rows(a):
+    """Σ over the rows of a 2-D array, as one GEMV (faster than a strided reduction)."""
+    return np.ones(a.shape[0], dtype=a.dtype) @ a
+
+
 def _grad_out_time_major(g_hs, info):
     """Gradient of the output sequence, time-major; zero at padded steps (their output is 0)."""
     if g_hs is None:
@@ -304,7 +310,7 @@ class ElmanRNN(Function):
         dx = (dZ2 @ W.T).reshape(T, B, D).transpose(1, 0, 2) if needs[0] else None
         dW = xt.reshape(T * B, D).T @ dZ2 if needs[2] else None
         dU = Hs[:-1].reshape(T * B, H).T @ dZ2 if needs[3] else None
-        db = dZ2.sum(axis=0) if needs[4] else None
+        db = _sum_rows(dZ2) if needs[4] else None
         return dx, (dh if needs[1] else None), dW, dU, db, None
 
 
@@ -418,28 +424,21 @@ class LSTM(Function):
         Hs[0] = 0 if h0 is None else h0
         C[0] = 0 if c0 is None else c0
         rec = np.empty((B, 4 * H), dtype=dt)
-        ig = np.empty((B, H), dtype=dt)
+        all_real = np.ones(B, dtype=bool)
         for t in range(T):
             if info is not None and info.none_real[t]:
                 Hs[t + 1] = Hs[t]
                 C[t + 1] = C[t]
                 continue
+            real = all_real if info is None else info.m[t]
             a = A[t]
             np.matmul(Hs[t], Us, out=rec)
             a += rec
-            np.tanh(a, out=a)
-            s = a[:, :H3]
-            s *= 0.5
-            s += 0.5
-            o, i, f, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:H3], a[:, H3:]
-            c = C[t + 1]
-            np.multiply(f, C[t], out=c)
-            np.multiply(i, g, out=ig)
-            c += ig
-            np.tanh(c, out=TC[t])
-            np.multiply(o, TC[t], out=Hs[t + 1])
+            np.tanh(a, out=a)                               # tanh(a/2) for o, i, f; tanh(a) for g
+            lstm_forward_cell(a, C[t], real, C[t + 1])      # σ gates; c_t = f c_{t−1} + i g
+            np.tanh(C[t + 1], out=TC[t])
+            np.multiply(a[:, :H], TC[t], out=Hs[t + 1])     # h_t = o tanh(c_t)
             if info is not None and info.any_pad[t]:
-                np.copyto(c, C[t], where=info.pad[t])
                 np.copyto(Hs[t + 1], Hs[t], where=info.pad[t])
         ctx.save_for_backward(xt, Wp, Up, A, Hs, C, TC)
         ctx.info, ctx.cols = info, cols
@@ -453,52 +452,27 @@ class LSTM(Function):
         T, B, D = xt.shape
         H = Up.shape[0]
         dt = A.dtype
-        Ao, Ai, Af, Ag = A[..., :H], A[..., H:2 * H], A[..., 2 * H:3 * H], A[..., 3 * H:]
-        # step-independent factors, all steps at once (see the class docstring)
-        dA = np.empty((T, B, 4 * H), dtype=dt)
-        dAo, dAi, dAf, dAg = dA[..., :H], dA[..., H:2 * H], dA[..., 2 * H:3 * H], dA[..., 3 * H:]
-        np.subtract(1, Ao, out=dAo)
-        dAo *= Ao
-        dAo *= TC                                   # tanh c_t · o(1 − o)
-        np.subtract(1, Ai, out=dAi)
-        dAi *= Ai
-        dAi *= Ag                                   # g · i(1 − i)
-        np.subtract(1, Af, out=dAf)
-        dAf *= Af
-        dAf *= C[:-1]                               # c_{t−1} · f(1 − f)
-        np.multiply(Ag, Ag, out=dAg)
-        np.subtract(1, dAg, out=dAg)
-        dAg *= Ai                                   # i · (1 − g²)
-        K = np.multiply(TC, TC)
-        np.subtract(1, K, out=K)
-        K *= Ao                                     # o · (1 − tanh² c_t)
-        F = Af
-        if info is not None:
-            dA *= info.mf
-            K *= info.mf
-            F = np.where(info.pad, 1, Af).astype(dt, copy=False)  # padding: dc passes
+        dA = np.empty((T, B, 4 * H), dtype=dt)      # dL/da for every step (order o, i, f, g)
         G = _grad_out_time_major(g_hs, info)
         dh = np.zeros((B, H), dt) if g_h is None else g_h.astype(dt, copy=True)
         dc = np.zeros((B, H), dt) if g_c is None else g_c.astype(dt, copy=True)
         UT = np.ascontiguousarray(Up.T)
         tmp = np.empty((B, H), dtype=dt)
+        all_real = np.ones(B, dtype=bool)
         for t in range(T - 1, -1, -1):
             if G is not None:
-                dh += G[t]
+                dh += G[t]                                      # dL/dh_t
             if info is not None and info.none_real[t]:
+                dA[t] = 0                                       # dh, dc pass unchanged
                 continue
-            np.multiply(dh, K[t], out=tmp)
-            dc += tmp
-            d = dA[t]
-            d[:, :H] *= dh                                      # da_o
-            d.reshape(B, 4, H)[:, 1:] *= dc[:, None, :]         # da_i, da_f, da_c
-            dc *= F[t]                                          # dL/dc_{t−1}
+            real = all_real if info is None else info.m[t]
+            lstm_backward_step(A[t], TC[t], C[t], real, dh, dc, dA[t])   # da_t; dc ← dL/dc_{t−1}
             if info is not None and info.any_pad[t]:
-                np.matmul(d, UT, out=tmp)
+                np.matmul(dA[t], UT, out=tmp)
                 dh *= info.keep[t]
                 dh += tmp
             else:
-                np.matmul(d, UT, out=dh)                        # dL/dh_{t−1}
+                np.matmul(dA[t], UT, out=dh)                    # dL/dh_{t−1} = da_t Uᵀ
         needs = ctx.needs_input_grad
         dA2 = dA.reshape(T * B, 4 * H)
         dx = dW = dU = db = None
@@ -512,7 +486,7 @@ class LSTM(Function):
             dU[:, cols] = Hs[:-1].reshape(T * B, H).T @ dA2
         if needs[5]:
             db = np.empty(4 * H, dtype=dt)
-            db[cols] = dA2.sum(axis=0)
+            db[cols] = _sum_rows(dA2)
         return (dx, dh if needs[1] else None, dc if needs[2] else None, dW, dU, db, None)
 
 
@@ -643,44 +617,23 @@ class GRU(Function):
         H = U.shape[0]
         H2 = 2 * H
         dt = A.dtype
-        Z, R, N = A[..., :H], A[..., H:H2], A[..., H2:]
-        # step-independent factors, all steps at once
-        dR = np.empty((T, B, 3 * H), dtype=dt)   # → [da_z, da_r, du_h]: grads of h U + b_rec
-        dRz, dRr, dRh = dR[..., :H], dR[..., H:H2], dR[..., H2:]
-        dN = np.empty((T, B, H), dtype=dt)       # → da_n
-        np.subtract(1, Z, out=dN)                # scratch: 1 − z
-        np.subtract(Hs[:-1], N, out=dRz)
-        dRz *= Z
-        dRz *= dN                                # (h_{t−1} − n) z(1 − z)
-        nn = np.multiply(N, N)
-        np.subtract(1, nn, out=nn)
-        dN *= nn                                 # (1 − z)(1 − n²)
-        np.subtract(1, R, out=dRr)
-        dRr *= R
-        dRr *= UH                                # u_h r(1 − r)
-        np.copyto(dRh, R)                        # r
-        Zc = Z
-        if info is not None:
-            dRz *= info.mf
-            dN *= info.mf
-            Zc = np.where(info.pad, 1, Z).astype(dt, copy=False)   # padding: dh passes
+        dR = np.empty((T, B, 3 * H), dtype=dt)   # [da_z, da_r, du_h]: grads of h U + b_rec
+        dN = np.empty((T, B, H), dtype=dt)       # da_n: grad of the candidate's input part
         G = _grad_out_time_major(g_hs, info)
         dh = np.zeros((B, H), dt) if g_last is None else g_last.astype(dt, copy=True)
         UT = np.ascontiguousarray(U.T)
         tmp = np.empty((B, H), dtype=dt)
+        all_real = np.ones(B, dtype=bool)
         for t in range(T - 1, -1, -1):
             if G is not None:
-                dh += G[t]
+                dh += G[t]                                      # dL/dh_t
             if info is not None and info.none_real[t]:
                 dR[t] = 0                                       # no gradient from this step
+                dN[t] = 0
                 continue
-            dn = dN[t]
-            dn *= dh                                            # da_n
-            d = dR[t]
-            d[:, :H] *= dh                                      # da_z
-            d.reshape(B, 3, H)[:, 1:] *= dn[:, None, :]         # da_r, du_h
-            np.matmul(d, UT, out=tmp)
-            dh *= Zc[t]
+            real = all_real if info is None else info.m[t]
+            gru_backward_step(A[t], UH[t], Hs[t], real, dh, dR[t], dN[t])  # dh ← dh ⊙ z
+            np.matmul(dR[t], UT, out=tmp)
             dh += tmp                                           # dL/dh_{t−1}
         needs = ctx.needs_input_grad
         dR2 = dR.reshape(T * B, 3 * H)
@@ -699,9 +652,9 @@ class GRU(Function):
             dU = Hs[:-1].reshape(T * B, H).T @ dR2
         if needs[4]:
             db = np.empty((2, 3 * H), dtype=dt)
-            db[1] = dR2.sum(axis=0)
+            db[1] = _sum_rows(dR2)
             db[0, :H2] = db[1, :H2]
-            db[0, H2:] = dN2.sum(axis=0)
+            db[0, H2:] = _sum_rows(dN2)
         return dx, (dh if needs[1] else None), dW, dU, db, None
 
 

@@ -1,0 +1,92 @@
+"""Per-step LSTM / GRU kernels (Numba) against their NumPy twins.
+
+Small shapes, so the suite stays fast under NUMBA_DISABLE_JIT=1.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinynlp.kernels.rnn import (
+    gru_backward_step, gru_backward_step_reference,
+    lstm_backward_step, lstm_backward_step_reference,
+    lstm_forward_cell, lstm_forward_cell_reference,
+)
+
+DTYPES = [np.float32, np.float64]
+
+
+def tol(dtype):
+    return dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
+
+
+def _case(seed, B, H, dtype, n_gates):
+    rng = np.random.default_rng(seed)
+    gates = rng.uniform(0.01, 0.99, (B, n_gates * H)).astype(dtype)
+    gates[:, (n_gates - 1) * H:] = rng.uniform(-0.99, 0.99, (B, H))   # the tanh block
+    real = rng.random(B) < 0.7
+    vec = lambda: rng.standard_normal((B, H)).astype(dtype)  # noqa: E731
+    return gates, real, vec
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(B=st.integers(1, 5), H=st.integers(1, 6), seed=st.integers(0, 10_000))
+def test_lstm_forward_cell_matches_reference(dtype, B, H, seed):
+    rng = np.random.default_rng(seed)
+    gates = rng.uniform(-1, 1, (B, 4 * H)).astype(dtype)     # tanh values
+    c_prev = rng.standard_normal((B, H)).astype(dtype)
+    real = rng.random(B) < 0.7
+    g1, g2 = gates.copy(), gates.copy()
+    c1, c2 = np.empty_like(c_prev), np.empty_like(c_prev)
+    lstm_forward_cell(g1, c_prev, real, c1)
+    lstm_forward_cell_reference(g2, c_prev, real, c2)
+    np.testing.assert_allclose(g1, g2, **tol(dtype))
+    np.testing.assert_allclose(c1, c2, **tol(dtype))
+    assert g1.dtype == c1.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(B=st.integers(1, 5), H=st.integers(1, 6), seed=st.integers(0, 10_000))
+def test_lstm_backward_step_matches_reference(dtype, B, H, seed):
+    gates, real, vec = _case(seed, B, H, dtype, 4)
+    tc, c_prev, dh, dc = vec(), vec(), vec(), vec()
+    dc1, dc2 = dc.copy(), dc.copy()
+    d1 = np.full((B, 4 * H), np.nan, dtype)
+    d2 = np.full((B, 4 * H), np.nan, dtype)
+    lstm_backward_step(gates, tc, c_prev, real, dh, dc1, d1)
+    lstm_backward_step_reference(gates, tc, c_prev, real, dh, dc2, d2)
+    np.testing.assert_allclose(d1, d2, **tol(dtype))
+    np.testing.assert_allclose(dc1, dc2, **tol(dtype))
+    np.testing.assert_array_equal(d1[~real], 0)          # padded rows: no gradient
+    np.testing.assert_array_equal(dc1[~real], dc[~real])  # ... and dc passes unchanged
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(B=st.integers(1, 5), H=st.integers(1, 6), seed=st.integers(0, 10_000))
+def test_gru_backward_step_matches_reference(dtype, B, H, seed):
+    gates, real, vec = _case(seed, B, H, dtype, 3)
+    uh, h_prev, dh = vec(), vec(), vec()
+    dh1, dh2 = dh.copy(), dh.copy()
+    r1, r2 = np.full((B, 3 * H), np.nan, dtype), np.full((B, 3 * H), np.nan, dtype)
+    n1, n2 = np.full((B, H), np.nan, dtype), np.full((B, H), np.nan, dtype)
+    gru_backward_step(gates, uh, h_prev, real, dh1, r1, n1)
+    gru_backward_step_reference(gates, uh, h_prev, real, dh2, r2, n2)
+    for a, b in ((r1, r2), (n1, n2), (dh1, dh2)):
+        np.testing.assert_allclose(a, b, **tol(dtype))
+    np.testing.assert_array_equal(r1[~real], 0)
+    np.testing.assert_array_equal(dh1[~real], dh[~real])
+
+
+def test_lstm_backward_step_formula_by_hand():
+    """One unit, every gate value chosen: the formulas of the docstring, worked out."""
+    o, i, f, g = 0.5, 0.25, 0.75, -0.5
+    gates = np.array([[o, i, f, g]])
+    tc, c_prev = np.array([[0.2]]), np.array([[2.0]])
+    dh, dc = np.array([[1.0]]), np.array([[0.5]])
+    d = np.empty((1, 4))
+    lstm_backward_step(gates, tc, c_prev, np.array([True]), dh, dc, d)
+    dct = 0.5 + 1.0 * o * (1 - 0.04)
+    np.testing.assert_allclose(d[0], [1.0 * 0.2 * o * (1 - o), dct * g * i * (1 - i),
+                                      dct * 2.0 * f * (1 - f), dct * i * (1 - g * g)])
+    np.testing.assert_allclose(dc[0, 0], dct * f)

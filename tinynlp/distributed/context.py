@@ -222,29 +222,29 @@ class DistributedContext:
     def _wait(self, request, what: str):
         """Complete a non-blocking MPI request, or abort after ``self.timeout`` s.
 
-        Spins (yielding the CPU) for the first 2 ms, then polls with sleeps
-        growing to 1 ms, so a fast collective costs no sleep latency and a
-        long wait costs little CPU.
+        MPICH advances a non-blocking collective only while some call of this
+        rank (``Test``) drives it, so for the first second the loop polls
+        without sleeping (yielding the core between polls) — a blocking
+        ``MPI_Wait`` spins the same way.  Only a wait longer than that (a rank
+        busy writing a checkpoint, or gone) polls every millisecond.
         """
         t0 = time.perf_counter()
         if self.timeout is None:
             request.Wait()
         elif not request.Test():
             deadline = t0 + self.timeout
-            spin_until = t0 + 0.002
-            pause = 0.0
+            spin_until = t0 + min(1.0, self.timeout)
             while not request.Test():
                 now = time.perf_counter()
+                if now < spin_until:
+                    os.sched_yield()
+                    continue
                 if now > deadline:
                     self.abort(
                         f"timed out after {self.timeout:g} s waiting for the other ranks in "
                         f"{what}: a rank probably died, hangs, or runs a different number of "
                         f"steps. Aborting the job ({ENV_TIMEOUT} sets the limit).")
-                if now < spin_until:
-                    os.sched_yield()
-                else:
-                    pause = min(pause * 2 if pause else 5e-5, 1e-3)
-                    time.sleep(pause)
+                time.sleep(1e-3)
         return time.perf_counter() - t0
 
     def _allreduce_inplace(self, buf: np.ndarray, what: str) -> float:
@@ -379,27 +379,50 @@ class DistributedContext:
             for (slot, _, _), g in zip(bucket.entries, bucket.unpack(grads, scale=self.size)):
                 params[dense_slots[slot]].grad = g
 
-        for i in gather_slots:
-            local = gathered[i]
-            p = params[i]
-            counts = all_counts[:, sparse_slots.index(i)]
-            row = int(np.prod(p.shape[1:], dtype=np.int64))
-            idx = np.empty(int(counts.sum()), dtype=np.int64)
-            vals = np.empty((int(counts.sum()), row), dtype=p.dtype)
-            displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            what = f"allreduce_gradients (sparse rows of {p.name or 'a parameter'})"
-            t = time.perf_counter()
-            self._wait(self.comm.Iallgatherv(local.indices, [idx, (counts, displs)]), what)
-            self._wait(self.comm.Iallgatherv(
-                np.ascontiguousarray(local.values, dtype=p.dtype).reshape(-1),
-                [vals.reshape(-1), (counts * row, displs * row)]), what)
-            wait += time.perf_counter() - t
-            self.stats.calls += 2
-            self.stats.bytes += local.indices.nbytes + local.values.nbytes
-            vals /= self.size
-            p.grad = RowSparseGrad(idx, vals.reshape((-1,) + p.shape[1:]), p.shape).coalesce()
+        if gather_slots:
+            cols = [sparse_slots.index(i) for i in gather_slots]
+            wait += self._gather_rows([params[i] for i in gather_slots],
+                                      [gathered[i] for i in gather_slots], all_counts[:, cols])
         self.stats.wait_seconds += wait
         self.stats.seconds += time.perf_counter() - t0
+
+    def _gather_rows(self, params, local, counts) -> float:
+        """All-gather the touched rows of several sparse gradients in one call.
+
+        Rank r sends, for each parameter k, its ``counts[r, k]`` row ids (int64)
+        then those rows' values, all as one byte string; every rank receives
+        every rank's string (``Iallgatherv``), so all ranks build the same
+        ``RowSparseGrad(all ids, all rows / N).coalesce()`` for each parameter.
+        """
+        row_bytes = np.array([8 + int(np.prod(p.shape[1:], dtype=np.int64)) * p.dtype.itemsize
+                              for p in params], dtype=np.int64)
+        payload = np.concatenate(
+            [part for g, p in zip(local, params)
+             for part in (g.indices.view(np.uint8),
+                          np.ascontiguousarray(g.values, dtype=p.dtype).reshape(-1).view(np.uint8))]
+            or [np.empty(0, np.uint8)])
+        sizes = counts @ row_bytes                       # bytes sent by each rank
+        displs = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        received = np.empty(int(sizes.sum()), dtype=np.uint8)
+        what = f"allreduce_gradients (sparse rows of {len(params)} parameter(s))"
+        seconds = self._wait(self.comm.Iallgatherv(payload, [received, (sizes, displs)]), what)
+        self.stats.calls += 1
+        self.stats.bytes += payload.nbytes
+        ids = [[] for _ in params]
+        vals = [[] for _ in params]
+        offset = 0
+        for r in range(self.size):
+            for k, p in enumerate(params):
+                n = int(counts[r, k])
+                ids[k].append(received[offset:offset + 8 * n].view(np.int64))
+                offset += 8 * n
+                nbytes = n * (int(row_bytes[k]) - 8)
+                vals[k].append(received[offset:offset + nbytes].view(p.dtype))
+                offset += nbytes
+        for k, p in enumerate(params):
+            values = np.concatenate(vals[k]).reshape((-1,) + p.shape[1:]) / p.dtype.type(self.size)
+            p.grad = RowSparseGrad(np.concatenate(ids[k]), values, p.shape).coalesce()
+        return seconds
 
     def _sparse_route(self, total_rows, table_rows) -> str:
         if self.sparse == "auto":

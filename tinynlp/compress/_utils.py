@@ -225,6 +225,11 @@ def attach_weight_source(layer, source, copy):
     layer.add_weight = add_weight
 
 
+def detach_weight_source(layer):
+    """Undo :func:`attach_weight_source` (breaks the layer ↔ closure reference cycle)."""
+    layer.__dict__.pop("add_weight", None)
+
+
 def fill_built_weights(model, source, copy):
     """Layers already built while the model was assembled: take their weights from ``source``."""
     for layer in iter_layers(model):

@@ -284,7 +284,8 @@ class _QuantizedMixin:
 
     def _int8_weight(self, name, shape):
         p = self.add_weight(name, shape, "zeros", trainable=False, dtype="float32")
-        p.data = np.zeros(shape, np.int8)  # int8 storage: get_weights/set_weights keep it
+        if p.data.dtype != np.int8:  # (a checkpoint loader may already have put codes there)
+            p.data = np.zeros(shape, np.int8)  # int8 storage: get_weights/set_weights keep it
         return p
 
     def _scale_weight(self, name, shape=(1,)):

@@ -31,7 +31,6 @@ with an error naming the weight and the file.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import tracemalloc
@@ -40,7 +39,7 @@ import numpy as np
 
 from ..autograd import Tensor, no_grad
 from ._utils import (
-    attach_weight_source, build_now, fill_built_weights, iter_layers, model_architecture, parse_size, rebuild_model, write_json,
+    attach_weight_source, build_now, detach_weight_source, fill_built_weights, iter_layers, model_architecture, parse_size, rebuild_model, write_json,
 )
 
 __all__ = ["save_sharded", "load_sharded", "layer_by_layer_predict", "ShardedCheckpoint",
@@ -341,8 +340,7 @@ def layer_by_layer_predict(folder, x, batch_size=None):
         with no_grad():
             for spec in ckpt.layer_specs:
                 y, mask = _run_one_layer(spec, ckpt, y, mask, batch_size)
-                ckpt.close()
-                gc.collect()  # the layer and its weights are garbage now
+                ckpt.close()  # the layer and its weights are freed by now
         return y
     finally:
         ckpt.close()
@@ -365,6 +363,8 @@ def _run_one_layer(spec, ckpt, x, mask, batch_size):
         outs.append(_as_output_array(out))
         if new_mask is not None:
             masks.append(np.asarray(getattr(new_mask, "data", new_mask)))
+    for sub in iter_layers(layer):
+        detach_weight_source(sub)  # no reference cycle: the layer dies on return
     y = np.concatenate(outs) if len(outs) > 1 else outs[0]
     new = (np.concatenate(masks) if len(masks) > 1 else masks[0]) if masks else None
     return y, new

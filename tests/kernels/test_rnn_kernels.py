@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from tinynlp.kernels.rnn import (
     gru_backward_step, gru_backward_step_reference,
+    gru_forward_candidate, gru_forward_candidate_reference,
+    gru_forward_state, gru_forward_state_reference,
     lstm_backward_step, lstm_backward_step_reference,
     lstm_forward_cell, lstm_forward_cell_reference,
 )
@@ -76,6 +78,28 @@ def test_gru_backward_step_matches_reference(dtype, B, H, seed):
         np.testing.assert_allclose(a, b, **tol(dtype))
     np.testing.assert_array_equal(r1[~real], 0)
     np.testing.assert_array_equal(dh1[~real], dh[~real])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(B=st.integers(1, 5), H=st.integers(1, 6), seed=st.integers(0, 10_000))
+def test_gru_forward_kernels_match_reference(dtype, B, H, seed):
+    rng = np.random.default_rng(seed)
+    gates = rng.uniform(-1, 1, (B, 3 * H)).astype(dtype)
+    rec = rng.standard_normal((B, 3 * H)).astype(dtype)
+    b_hh = rng.standard_normal(H).astype(dtype)
+    g1, g2 = gates.copy(), gates.copy()
+    u1, u2 = np.empty((B, H), dtype), np.empty((B, H), dtype)
+    gru_forward_candidate(g1, rec, b_hh, u1)
+    gru_forward_candidate_reference(g2, rec, b_hh, u2)
+    np.testing.assert_allclose(g1, g2, **tol(dtype))
+    np.testing.assert_allclose(u1, u2, **tol(dtype))
+    h_prev = rng.standard_normal((B, H)).astype(dtype)
+    real = rng.random(B) < 0.7
+    h1, h2 = np.empty_like(h_prev), np.empty_like(h_prev)
+    gru_forward_state(g1, h_prev, real, h1)
+    gru_forward_state_reference(g1, h_prev, real, h2)
+    np.testing.assert_allclose(h1, h2, **tol(dtype))
+    np.testing.assert_array_equal(h1[~real], h_prev[~real])
 
 
 def test_lstm_backward_step_formula_by_hand():

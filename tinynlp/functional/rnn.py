@@ -44,7 +44,10 @@ import numpy as np
 
 from ..autograd import ops
 from ..autograd.tensor import Function, Tensor, as_array
-from ..kernels.rnn import gru_backward_step, lstm_backward_step, lstm_forward_cell
+from ..kernels.rnn import (
+    gru_backward_step, gru_forward_candidate, gru_forward_state, lstm_backward_step,
+    lstm_forward_cell,
+)
 
 __all__ = [
     "elman_rnn", "elman_rnn_reference",
@@ -581,7 +584,7 @@ class GRU(Function):
         Hs[0] = 0 if h0 is None else h0
         UH = np.empty((T, B, H), dtype=dt)             # u_h = h_{t−1} U_h + b_rec_h
         rec = np.empty((B, 3 * H), dtype=dt)
-        tmp = np.empty((B, H), dtype=dt)
+        all_real = np.ones(B, dtype=bool)
         for t in range(T):
             h_prev, h = Hs[t], Hs[t + 1]
             if info is not None and info.none_real[t]:
@@ -591,19 +594,11 @@ class GRU(Function):
             np.matmul(h_prev, Us, out=rec)
             zr = a[:, :H2]
             zr += rec[:, :H2]
-            np.tanh(zr, out=zr)
-            zr *= 0.5
-            zr += 0.5
-            np.add(rec[:, H2:], b_rec_h, out=UH[t])
+            np.tanh(zr, out=zr)                                  # tanh(a/2) for z, r
+            gru_forward_candidate(a, rec, b_rec_h, UH[t])        # z, r; u_h; x_h + r u_h
             n = a[:, H2:]
-            np.multiply(a[:, H:H2], UH[t], out=tmp)
-            n += tmp
-            np.tanh(n, out=n)
-            np.subtract(h_prev, n, out=tmp)
-            tmp *= a[:, :H]
-            np.add(n, tmp, out=h)
-            if info is not None and info.any_pad[t]:
-                np.copyto(h, h_prev, where=info.pad[t])
+            np.tanh(n, out=n)                                    # candidate n
+            gru_forward_state(a, h_prev, all_real if info is None else info.m[t], h)
         ctx.save_for_backward(xt, W, U, A, Hs, UH)
         ctx.info = info
         out = Hs[1:] if info is None else Hs[1:] * info.mf

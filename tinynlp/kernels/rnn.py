@@ -27,6 +27,8 @@ from numba import njit
 __all__ = [
     "lstm_backward_step", "lstm_backward_step_reference",
     "lstm_forward_cell", "lstm_forward_cell_reference",
+    "gru_forward_candidate", "gru_forward_candidate_reference",
+    "gru_forward_state", "gru_forward_state_reference",
     "gru_backward_step", "gru_backward_step_reference",
 ]
 
@@ -126,6 +128,62 @@ def lstm_backward_step(gates, tc, c_prev, real, dh, dc, dgates):
 # --------------------------------------------------------------------------
 # GRU
 # --------------------------------------------------------------------------
+
+def gru_forward_candidate_reference(gates, rec, b_hh, uh):
+    """Finish z, r and form the candidate's pre-activation, in place.
+
+    On entry ``gates`` (B, 3H) holds tanh(a_z/2), tanh(a_r/2) and x_h (the input
+    part of the candidate); ``rec`` (B, 3H) is h_{t−1} U (only its h block is read).
+    Afterwards: z = ½ + ½·tanh(a_z/2), r likewise, ``uh ← rec_h + b_hh``, and the
+    candidate block holds x_h + r ⊙ uh (the caller applies tanh).
+    """
+    H = uh.shape[1]
+    zr = gates[:, :2 * H]
+    zr *= 0.5
+    zr += 0.5
+    uh[...] = rec[:, 2 * H:] + b_hh
+    gates[:, 2 * H:] += gates[:, H:2 * H] * uh
+
+
+@njit(cache=True)
+def gru_forward_candidate(gates, rec, b_hh, uh):
+    """Fast path of :func:`gru_forward_candidate_reference` (one pass)."""
+    B, H = uh.shape
+    half = np.full(1, 0.5, dtype=uh.dtype)[0]   # typed constant: float32 stays float32
+    for b in range(B):
+        gz, gr, gn = gates[b, :H], gates[b, H:2 * H], gates[b, 2 * H:]
+        rh, uhb = rec[b, 2 * H:], uh[b]
+        for j in range(H):
+            gz[j] = half + half * gz[j]
+            r = half + half * gr[j]
+            gr[j] = r
+            u = rh[j] + b_hh[j]
+            uhb[j] = u
+            gn[j] = gn[j] + r * u
+
+
+def gru_forward_state_reference(gates, h_prev, real, h):
+    """h ← z ⊙ h_prev + (1 − z) ⊙ n  (= n + z ⊙ (h_prev − n)) on real rows, h_prev on padded rows."""
+    H = h.shape[1]
+    z, n = gates[:, :H], gates[:, 2 * H:]
+    h[...] = np.where(real[:, None], n + z * (h_prev - n), h_prev)
+
+
+@njit(cache=True)
+def gru_forward_state(gates, h_prev, real, h):
+    """Fast path of :func:`gru_forward_state_reference` (one pass)."""
+    B, H = h.shape
+    for b in range(B):
+        hb, hpb = h[b], h_prev[b]
+        if real[b]:
+            gz, gn = gates[b, :H], gates[b, 2 * H:]
+            for j in range(H):
+                n = gn[j]
+                hb[j] = n + gz[j] * (hpb[j] - n)
+        else:
+            for j in range(H):
+                hb[j] = hpb[j]
+
 
 def gru_backward_step_reference(gates, uh, h_prev, real, dh, d_rec, d_n):
     """One step of GRU BPTT, NumPy twin (see :class:`tinynlp.functional.rnn.GRU`).

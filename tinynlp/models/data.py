@@ -16,6 +16,7 @@ Every batch comes out as a :class:`BatchData` ``(x, y, sample_weight, mask)``.
 
 from __future__ import annotations
 
+import collections.abc
 from typing import NamedTuple
 
 import numpy as np
@@ -157,11 +158,8 @@ class IterableData:
         if isinstance(iterable, (str, bytes, dict)) or not hasattr(iterable, "__iter__"):
             raise TypeError(f"{what}: x must be an array, a list of arrays, or an iterable of "
                             f"(x, y) batches; got {type(iterable).__name__}")
-        if iter(iterable) is iterable:
-            # a one-shot generator: it can only serve one epoch
-            self._one_shot = True
-        else:
-            self._one_shot = False
+        # a generator / iterator can only serve one epoch
+        self._one_shot = isinstance(iterable, collections.abc.Iterator)
         self.iterable = iterable
         self.what = what
         self._used = False

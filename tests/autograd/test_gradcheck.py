@@ -71,3 +71,14 @@ def test_requires_float64():
 def test_return_false_instead_of_raising():
     x = tn.tensor(np.ones(2), requires_grad=True)
     assert tn.gradcheck(lambda x: OffByOne.apply(x), [x], raise_exception=False) is False
+
+
+def test_non_contiguous_inputs_are_perturbed_in_place():
+    # a transposed (Fortran-ordered) array: reshape(-1) would be a copy and the
+    # finite differences would silently come out zero
+    data = np.asfortranarray(np.random.default_rng(3).standard_normal((3, 4)))
+    x = tn.Tensor(data, requires_grad=True)  # keeps the array as it is (no copy)
+    assert not x.data.flags.c_contiguous
+    with pytest.raises(tn.GradcheckError):
+        tn.gradcheck(lambda x: OffByOne.apply(x), [x])
+    assert tn.gradcheck(lambda x: (x * x).tanh(), [x])

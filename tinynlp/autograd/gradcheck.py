@@ -84,21 +84,19 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         x = inputs[i].data
         g = analytic[i]
         if x.size <= max_elements:
-            flat = x.reshape(-1)  # a view: we perturb in place and restore
-            for k in range(flat.size):
-                orig = flat[k]
-                flat[k] = orig + eps
+            for index in np.ndindex(*x.shape):  # perturb in place, then restore
+                orig = x[index]
+                x[index] = orig + eps
                 lp = L()
-                flat[k] = orig - eps
+                x[index] = orig - eps
                 lm = L()
-                flat[k] = orig
+                x[index] = orig
                 num = (lp - lm) / (2 * eps)
-                ana = float(g.reshape(-1)[k])
+                ana = float(g[index])
                 err = abs(num - ana)
                 if err > atol + rtol * abs(num):
                     rel = err / max(abs(num), abs(ana), 1e-12)
-                    index = tuple(int(j) for j in np.unravel_index(k, x.shape))
-                    worst = _worse(worst, rel, (i, index, ana, num))
+                    worst = _worse(worst, rel, (i, tuple(int(j) for j in index), ana, num))
         else:
             base = x.copy()
             for _ in range(n_directions):

@@ -12,6 +12,8 @@ containing layers, its own weights then each sub-layer's in attribute order.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..autograd import Tensor
@@ -221,7 +223,9 @@ _counters: dict = {}
 
 
 def _auto_name(class_name: str) -> str:
-    base = "".join("_" + c.lower() if c.isupper() else c for c in class_name).lstrip("_")
+    """A unique Keras-style default name: ``SimpleRNN`` → ``simple_rnn``, then ``simple_rnn_1``..."""
+    base = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    base = re.sub(r"([a-z])([A-Z])", r"\1_\2", base).lower()
     n = _counters.get(base, 0)
     _counters[base] = n + 1
     return base if n == 0 else f"{base}_{n}"

@@ -57,7 +57,7 @@ def orthogonal(shape, dtype=np.float32, gain=1.0):
     q *= np.sign(np.diag(r))  # make the distribution uniform
     if rows < cols:
         q = q.T
-    return (gain * q[:rows, :cols]).reshape(shape).astype(dtype)
+    return np.ascontiguousarray((gain * q[:rows, :cols]).reshape(shape), dtype=dtype)
 
 
 def uniform(shape, dtype=np.float32, minval=-0.05, maxval=0.05):

@@ -1,1 +1,13 @@
-"""tasks"""
+"""Ready recipes on bundled data: each task module has ``train(...) -> TaskResult``,
+``evaluate(folder)`` and a ``MODELS`` tuple; the ``tinynlp`` command drives them.
+
+* :mod:`~tinynlp.tasks.sentiment` — binary sentiment (Rotten Tomatoes): rnn, lstm, cnn
+* :mod:`~tinynlp.tasks.classification` — multi-class genres (Brown)
+* :mod:`~tinynlp.tasks.tagging` — part-of-speech tagging (Brown, universal tags)
+* :mod:`~tinynlp.tasks.language_model` — character / word language models
+* :mod:`~tinynlp.tasks.translation` — RNN encoder–decoder (Spanish → English)
+"""
+
+from .common import TaskResult, quick_mode
+
+__all__ = ["TaskResult", "quick_mode"]

@@ -1,0 +1,78 @@
+"""What every task recipe shares: quick mode, results, artifact folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = ["quick_mode", "TaskResult", "write_json_atomic", "read_json", "out_dir"]
+
+
+def quick_mode() -> bool:
+    """True when ``TINYNLP_QUICK=1``: tests and CI shrink data and epochs."""
+    return os.environ.get("TINYNLP_QUICK", "") not in ("", "0", "false", "False")
+
+
+@dataclass
+class TaskResult:
+    """What a task's ``train`` returns (and prints): its metrics beside a baseline."""
+
+    task: str
+    model: str
+    metric: str
+    value: float
+    baseline_name: str
+    baseline: float
+    extra: dict = field(default_factory=dict)
+    artifacts: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        lines = [f"{self.task} ({self.model}): {self.metric} = {self.value:.4f}   "
+                 f"[{self.baseline_name}: {self.baseline:.4f}]"]
+        for k, v in self.extra.items():
+            if isinstance(v, float):
+                lines.append(f"  {k}: {v:.4f}")
+            elif isinstance(v, (int, str)):
+                lines.append(f"  {k}: {v}")
+        for k, v in self.artifacts.items():
+            lines.append(f"  {k}: {v}")
+        return "\n".join(lines)
+
+
+def out_dir(path) -> Path:
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def write_json_atomic(path, obj) -> None:
+    """Write JSON to ``path`` via a temporary file and a rename (never half-written)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=1, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"expected the file {path}, which does not exist")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from None

@@ -4,6 +4,7 @@ Each mode asserts its own invariants on every rank and writes results to
 OUTDIR/rank<k>.npz for the test to compare.  Modes:
 
 * ``train B SPARSE BUCKET_KB VOCAB``: tiny model, data-parallel SGD, per-rank batch B
+* ``fit B SHUFFLE EPOCHS``: ``Sequential.fit(distributed=True)`` with per-rank batch B
 * ``collectives``: broadcast, bucketed/sparse all-reduce, metric reduction
 * ``die K`` / ``raise K`` / ``hang K``: rank 1 fails at step K of ``train``
 """
@@ -111,6 +112,24 @@ def mode_collectives(ctx, outdir):
     save(outdir, ctx, **results)
 
 
+def mode_fit(ctx, outdir, batch, shuffle, epochs):
+    """``Sequential.fit(distributed=True)``: the models package's glue over this context."""
+    tn.random.seed(100 + ctx.rank)  # a different initialisation on every rank
+    model = tn.Sequential([
+        tn.layers.Dense(8, activation="tanh", input_shape=(5,), dtype="float64"),
+        tn.layers.Dense(1, dtype="float64"),
+    ])
+    model.compile(optimizer=tn.optimizers.SGD(0.1), loss="mse")
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(64, 5))
+    y = np.sin(x.sum(axis=1, keepdims=True))
+    tn.random.seed(7)
+    history = model.fit(x, y, batch_size=int(batch), epochs=int(epochs),
+                        shuffle=bool(int(shuffle)), verbose=0, distributed=True)
+    weights = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    save(outdir, ctx, loss=np.array(history.history["loss"]), **weights)
+
+
 def mode_fail(ctx, outdir, how, k):
     k = int(k)
 
@@ -137,6 +156,8 @@ if __name__ == "__main__":
         mode_train(ctx, outdir, *args)
     elif mode == "collectives":
         mode_collectives(ctx, outdir)
+    elif mode == "fit":
+        mode_fit(ctx, outdir, *args)
     elif mode in ("die", "raise", "hang"):
         mode_fail(ctx, outdir, mode, *args)
     else:

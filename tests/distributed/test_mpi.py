@@ -137,3 +137,53 @@ def test_a_hanging_rank_is_caught_by_the_watchdog(tmp_path):
     assert "[tinynlp.distributed] rank 0/2 (epoch 0, step 6): timed out after 2 s" \
         in result.stderr
     assert "allreduce_gradients" in result.stderr
+
+
+def _fit_results(tmp_path, n, batch, shuffle, epochs=3):
+    out = tmp_path / f"n{n}_b{batch}_s{shuffle}"
+    out.mkdir()
+    if n == 1:  # one plain process, no mpiexec: a size-1 context
+        env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        ok(subprocess.run([sys.executable, WORKER, "fit", str(out), str(batch), str(shuffle),
+                           str(epochs)], env=env, capture_output=True, text=True,
+                          timeout=JOB_TIMEOUT, check=False))
+    else:
+        ok(run(n, "fit", out, batch, shuffle, epochs))
+    return load(out, n)
+
+
+@pytest.mark.parametrize("shuffle", [1, 0])
+def test_fit_distributed_two_ranks_equals_one_process_with_the_global_batch(tmp_path, shuffle):
+    """The must-show check, through ``Sequential.fit(..., distributed=True)``: N=2 ranks with
+    per-rank batch B=4 end with the same weights on every rank, equal (float64, to 1e-12)
+    to one process trained with batch N·B=8 — with shuffling (same seeded permutation per
+    epoch) against fit(distributed=True) on one process, and without shuffling against
+    the ordinary fit(distributed=False).  The per-epoch losses agree too."""
+    n, batch, epochs = 2, 4, 3
+    ranks = _fit_results(tmp_path, n, batch, shuffle, epochs)
+    names = sorted(k for k in ranks[0] if k.startswith("w"))
+    for k in names + ["loss"]:
+        np.testing.assert_array_equal(ranks[1][k], ranks[0][k])
+
+    if shuffle:
+        (single,) = _fit_results(tmp_path, 1, n * batch, shuffle, epochs)
+        ref_weights = [single[k] for k in names]
+        ref_loss = single["loss"]
+    else:
+        tn.random.seed(100)  # rank 0's initialisation (the one broadcast to every rank)
+        model = tn.Sequential([
+            tn.layers.Dense(8, activation="tanh", input_shape=(5,), dtype="float64"),
+            tn.layers.Dense(1, dtype="float64"),
+        ])
+        model.compile(optimizer=tn.optimizers.SGD(0.1), loss="mse")
+        rng = np.random.default_rng(11)
+        x = rng.normal(size=(64, 5))
+        y = np.sin(x.sum(axis=1, keepdims=True))
+        history = model.fit(x, y, batch_size=n * batch, epochs=epochs, shuffle=False,
+                            verbose=0)
+        ref_weights = model.get_weights()
+        ref_loss = np.array(history.history["loss"])
+    for k, w in zip(names, ref_weights):
+        np.testing.assert_allclose(ranks[0][k], w, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ranks[0]["loss"], ref_loss, rtol=1e-12)
+    assert ranks[0]["loss"][-1] < ranks[0]["loss"][0]  # it trained

@@ -135,6 +135,15 @@ def test_word2vec_header_errors(tmp_path):
         KeyedVectors.load_word2vec_format(p)
 
 
+def test_glove_loader_detects_word2vec_header(tmp_path):
+    kv = small_kv(n=3, dim=2)
+    kv.save_word2vec_format(tmp_path / "h.txt")
+    with pytest.raises(EmbeddingFormatError, match=r"h\.txt:1: '4 2' looks like a word2vec"):
+        KeyedVectors.load_glove(tmp_path / "h.txt")
+    kv.save_glove(tmp_path / "g.txt")
+    assert_same(kv, KeyedVectors.load_word2vec_format(tmp_path / "g.txt", no_header=True))
+
+
 def test_binary_truncated(tmp_path):
     kv = small_kv(n=4, dim=3)
     p = tmp_path / "v.bin"

@@ -127,6 +127,11 @@ class _Reader:
         return kv
 
 
+def _looks_like_header(line):
+    parts = line.split()
+    return len(parts) == 2 and all(p.isdigit() for p in parts)
+
+
 def _is_float(s):
     try:
         float(s)
@@ -428,13 +433,22 @@ class KeyedVectors:
                 if not line.strip():
                     reader.bad(lineno, "empty line")
                     continue
+                if lineno == 1 and _looks_like_header(line):
+                    raise EmbeddingFormatError(
+                        path, 1, f"{line.strip()!r} looks like a word2vec 'count dim' header; "
+                        "use KeyedVectors.load_word2vec_format for this file")
                 reader.add_text(lineno, line)
         return reader.result()
 
     @classmethod
     def load_word2vec_format(cls, path, binary=False, on_error="raise", limit=None, mmap=False,
-                             unicode_errors="strict"):
-        """Read the word2vec format (``count dim`` header; text or binary; ``.gz`` ok)."""
+                             unicode_errors="strict", no_header=False):
+        """Read the word2vec format (``count dim`` header; text or binary; ``.gz`` ok).
+        ``no_header=True`` (text only) reads header-less GloVe text, as in gensim."""
+        if no_header:
+            if binary:
+                raise ValueError("load_word2vec_format: no_header=True needs binary=False")
+            return cls.load_glove(path, on_error=on_error, mmap=mmap, limit=limit)
         if mmap:
             return cls._load_cached(path, lambda: cls.load_word2vec_format(
                 path, binary=binary, on_error=on_error, limit=limit, unicode_errors=unicode_errors))

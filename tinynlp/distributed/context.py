@@ -362,8 +362,9 @@ class DistributedContext:
         gather_slots = [i for i, r in zip(sparse_slots, routes) if r == "gather"]
         dense_slots = [i for i in range(len(params)) if i not in set(gather_slots)]
 
-        key = (tuple((id(params[i]), params[i].shape, params[i].dtype.str)
-                     for i in dense_slots), self.bucket_bytes)
+        # the plan depends only on shapes and dtypes (identical on every rank)
+        key = (tuple((params[i].shape, params[i].dtype.str) for i in dense_slots),
+               self.bucket_bytes)
         plan = self._plans.get(key)
         if plan is None:
             plan = plan_buckets([(params[i].shape, params[i].dtype) for i in dense_slots],

@@ -16,7 +16,7 @@ five numbered lines below)::
             loss = loss_fn(y[idx], dp(x[idx], training=True))   # 2. local forward
             loss.backward()                                      # 3. local backward
             dp.allreduce_gradients()                             # 4. average gradients
-            optimizer.step()                                     # 5. identical update
+            optimizer.step(model.trainable_weights)              # 5. identical update
 """
 
 from __future__ import annotations

@@ -41,3 +41,15 @@ def test_to_matrix_from_bundled(glove):
     m, n_oov = glove.to_matrix(["<pad>", "<unk>", "King", "queen", "xqzzyv"], oov="zeros")
     assert n_oov == 2 and m.shape == (5, 50)
     np.testing.assert_array_equal(m[2], glove["king"])
+
+
+def test_bundled_mmap_uses_user_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYNLP_CACHE", str(tmp_path))
+    kv = tn.embeddings.load_glove_6b_50d(limit=1000, mmap=True)
+    assert isinstance(kv.vectors, np.memmap) and len(kv) == 1000
+    files = sorted(p.name for p in (tmp_path / "embeddings").iterdir())
+    assert files == ["glove.6B.50d.top20k.txt.gz.limit1000.tinynlp.json",
+                     "glove.6B.50d.top20k.txt.gz.limit1000.tinynlp.npy"]
+    again = tn.embeddings.load_glove_6b_50d(limit=1000, mmap=True)
+    np.testing.assert_array_equal(again.vectors, kv.vectors)
+    assert again.most_similar("king", topn=3) == kv.most_similar("king", topn=3)

@@ -414,14 +414,16 @@ class KeyedVectors:
 
     # ------------------------------------------------------------- reading
     @classmethod
-    def load_glove(cls, path, on_error="raise", mmap=False, limit=None):
+    def load_glove(cls, path, on_error="raise", mmap=False, limit=None, cache_dir=None):
         """Read a header-less GloVe text file (plain or ``.gz``).
 
-        ``mmap=True`` keeps a cache (``<path>.tinynlp.npy`` + ``.tinynlp.json``)
-        beside the file, refreshed when the text is newer, and memory-maps it.
+        ``mmap=True`` keeps a cache (``<name>.tinynlp.npy`` + ``.tinynlp.json``)
+        beside the file, or in ``cache_dir``, refreshed when the text is newer,
+        and memory-maps it.
         """
         if mmap:
-            return cls._load_cached(path, lambda: cls.load_glove(path, on_error=on_error, limit=limit))
+            return cls._load_cached(path, limit, cache_dir,
+                                    lambda: cls.load_glove(path, on_error=on_error, limit=limit))
         reader = _Reader(path, on_error)
         with _open(path, "rb") as f:
             for lineno, raw in enumerate(f, 1):
@@ -442,15 +444,16 @@ class KeyedVectors:
 
     @classmethod
     def load_word2vec_format(cls, path, binary=False, on_error="raise", limit=None, mmap=False,
-                             unicode_errors="strict", no_header=False):
+                             unicode_errors="strict", no_header=False, cache_dir=None):
         """Read the word2vec format (``count dim`` header; text or binary; ``.gz`` ok).
         ``no_header=True`` (text only) reads header-less GloVe text, as in gensim."""
         if no_header:
             if binary:
                 raise ValueError("load_word2vec_format: no_header=True needs binary=False")
-            return cls.load_glove(path, on_error=on_error, mmap=mmap, limit=limit)
+            return cls.load_glove(path, on_error=on_error, mmap=mmap, limit=limit,
+                                  cache_dir=cache_dir)
         if mmap:
-            return cls._load_cached(path, lambda: cls.load_word2vec_format(
+            return cls._load_cached(path, limit, cache_dir, lambda: cls.load_word2vec_format(
                 path, binary=binary, on_error=on_error, limit=limit, unicode_errors=unicode_errors))
         with _open(path, "rb") as f:
             header = f.readline()
@@ -488,20 +491,25 @@ class KeyedVectors:
         return reader.result()
 
     @classmethod
-    def _load_cached(cls, path, parse):
+    def _load_cached(cls, path, limit, cache_dir, parse):
         path = os.fspath(path)
-        npy, meta = path + ".tinynlp.npy", path + ".tinynlp.json"
+        base = path if cache_dir is None else os.path.join(os.fspath(cache_dir),
+                                                           os.path.basename(path))
+        if cache_dir is not None:
+            os.makedirs(cache_dir, exist_ok=True)
+        stem = base + (f".limit{int(limit)}" if limit is not None else "") + ".tinynlp"
+        npy, meta = stem + ".npy", stem + ".json"
         fresh = (os.path.exists(npy) and os.path.exists(meta)
                  and os.path.getmtime(npy) >= os.path.getmtime(path))
         if not fresh:
             kv = parse()
             try:
-                kv.save(path + ".tinynlp")
+                kv.save(stem)
             except OSError as e:  # read-only folder: fall back to memory
                 warnings.warn(f"mmap: cannot write cache beside {path} ({e}); loaded into memory",
                               stacklevel=3)
                 return kv
-        return cls.load(path + ".tinynlp", mmap="r")
+        return cls.load(stem, mmap="r")
 
     # ------------------------------------------------------------- writing
     def save_word2vec_format(self, path, binary=False, write_header=True):

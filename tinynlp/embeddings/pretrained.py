@@ -11,8 +11,17 @@ __all__ = ["load_glove_6b_50d", "GLOVE_6B_50D_PATH"]
 GLOVE_6B_50D_PATH = os.path.join(os.path.dirname(__file__), "data", "glove.6B.50d.top20k.txt.gz")
 
 
+def default_cache_dir():
+    """``$TINYNLP_CACHE`` or ``~/.cache/tinynlp`` (never inside the package)."""
+    return os.environ.get("TINYNLP_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "tinynlp")
+
+
 def load_glove_6b_50d(limit=None, mmap=False):
     """The 20,000 most frequent words of GloVe 6B (Wikipedia 2014 + Gigaword 5,
     uncased), 50 dimensions, in frequency order.  Public Domain (PDDL 1.0);
-    Pennington, Socher & Manning (2014).  ``limit`` reads only the first words."""
-    return KeyedVectors.load_glove(GLOVE_6B_50D_PATH, limit=limit, mmap=mmap)
+    Pennington, Socher & Manning (2014).  ``limit`` reads only the first words;
+    ``mmap=True`` memory-maps a cached copy kept in :func:`default_cache_dir`."""
+    return KeyedVectors.load_glove(GLOVE_6B_50D_PATH, limit=limit, mmap=mmap,
+                                   cache_dir=os.path.join(default_cache_dir(), "embeddings")
+                                   if mmap else None)

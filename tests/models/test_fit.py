@@ -272,3 +272,27 @@ def test_distributed_without_mpi4py_is_a_clear_import_error(blobs, monkeypatch):
     model = _compiled()
     with pytest.raises(ImportError, match="needs mpi4py"):
         model.fit(x, y, distributed=True, verbose=0)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "adagrad", "rmsprop"])
+def test_sparse_embedding_trains_and_leaves_unseen_rows_untouched(optimizer):
+    """Embedding(sparse=True): row-sparse gradients, only looked-up rows are updated."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 40, size=(96, 6))            # ids 40..99 never appear
+    y = (ids % 2 == 0).mean(axis=1, keepdims=True).round().astype(np.float32)
+    model = tn.Sequential([tn.layers.Embedding(100, 8, sparse=True, input_shape=(6,)),
+                           tn.layers.GlobalAveragePooling1D(),
+                           tn.layers.Dense(1, activation="sigmoid")])
+    table = model.layers[0].weights[0]
+    assert table.sparse
+    before = table.data.copy()
+    opt = tn.optimizers.get(optimizer)
+    opt.learning_rate = 0.05
+    model.compile(optimizer=opt, loss="binary_crossentropy", metrics=["accuracy"])
+    kinds = set()
+    model._gradient_hooks.append(lambda params: kinds.add(type(params[0].grad).__name__))
+    hist = model.fit(ids, y, epochs=4, batch_size=16, verbose=0)
+    assert kinds == {"RowSparseGrad"}
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    np.testing.assert_array_equal(table.data[40:], before[40:])
+    assert not np.allclose(table.data[1:40], before[1:40])

@@ -482,6 +482,9 @@ FORMAT = "tinynlp-pruned"
 def save_pruned(model, path):
     """Write ``model`` with its sparse weights in CSR form to a compressed ``.npz``.
 
+    Any weight (float, or the int8 codes of a quantized model) is stored as CSR
+    when that is smaller than the dense array, else densely.
+
     The file holds ``__architecture__`` (JSON text), ``__index__`` (JSON: for
     each weight its name, shape, dtype and ``"dense"`` or ``"csr"``), and the
     arrays ``w{i}`` (dense) or ``w{i}.indptr`` / ``.indices`` / ``.values``.
@@ -491,7 +494,7 @@ def save_pruned(model, path):
     for i, p in enumerate(model.weights):
         w = np.asarray(p.data)
         entry = {"name": p.name, "shape": list(w.shape), "dtype": w.dtype.name}
-        if w.ndim >= 1 and w.dtype.kind == "f" and _csr_is_smaller(w):
+        if w.ndim >= 1 and w.dtype.kind in "fi" and _csr_is_smaller(w):
             indptr, indices, values = to_csr(w)
             arrays[f"w{i}.indptr"], arrays[f"w{i}.indices"] = indptr, indices
             arrays[f"w{i}.values"] = values

@@ -28,16 +28,24 @@ __all__ = [
 
 
 class Loss:
-    """Base class: subclasses implement ``call(y_true, y_pred, sample_weight, mask)``."""
+    """Base class, Keras style: subclasses implement ``call(y_true, y_pred)`` returning
+    per-sample (per-position) losses; ``__call__`` weights, masks and averages them::
+
+        class Huber(tn.losses.Loss):
+            def call(self, y_true, y_pred):
+                err = (y_pred - y_true).abs()
+                return tn.autograd.where(err.data < 1, 0.5 * err * err, err - 0.5).mean(axis=-1)
+    """
 
     def __init__(self, name=None):
         self.name = name or _snake(type(self).__name__)
 
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None) -> Tensor:
-        return self.call(y_true, y_pred, sample_weight=sample_weight, mask=mask)
+        out = self.call(y_true, y_pred)
+        return _reduce(out, sample_weight, mask, self.name)
 
-    def call(self, y_true, y_pred, sample_weight=None, mask=None):  # pragma: no cover
-        raise NotImplementedError
+    def call(self, y_true, y_pred):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
 
     def get_config(self) -> dict:
         return {"name": self.name}
@@ -51,6 +59,21 @@ class Loss:
         return f"{type(self).__name__}({args})"
 
 
+def _reduce(out, sample_weight, mask, name):
+    """Scalar losses pass through; per-sample losses are weighted, masked and averaged."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"loss {name!r}: the loss function must return a Tensor "
+                        f"(built from y_pred so it has a gradient), got {type(out).__name__}")
+    if out.size == 1 and out.ndim <= 1:
+        if sample_weight is not None or mask is not None:
+            raise ValueError(f"loss {name!r} returns a scalar, so sample weights, "
+                             "class weights and masks cannot be applied; return one loss "
+                             "per sample instead")
+        return out.reshape(()) if out.ndim else out
+    return F.reduce_loss(out, sample_weight=sample_weight, mask=mask, reduction="mean",
+                         op=f"loss {name!r}")
+
+
 class BinaryCrossentropy(Loss):
     """ℓ = −[y log p + (1 − y) log(1 − p)]  (``from_logits``: p = σ(z), computed stably)."""
 
@@ -58,9 +81,13 @@ class BinaryCrossentropy(Loss):
         super().__init__(name)
         self.from_logits = bool(from_logits)
 
-    def call(self, y_true, y_pred, sample_weight=None, mask=None):
+    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
         return F.binary_crossentropy(y_true, y_pred, from_logits=self.from_logits,
                                      sample_weight=sample_weight, mask=mask)
+
+    def call(self, y_true, y_pred):
+        return F.binary_crossentropy(y_true, y_pred, from_logits=self.from_logits,
+                                     reduction="none")
 
     def get_config(self):
         return {"from_logits": self.from_logits, "name": self.name}
@@ -73,9 +100,13 @@ class CategoricalCrossentropy(Loss):
         super().__init__(name)
         self.from_logits = bool(from_logits)
 
-    def call(self, y_true, y_pred, sample_weight=None, mask=None):
+    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
         return F.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits,
                                           sample_weight=sample_weight, mask=mask)
+
+    def call(self, y_true, y_pred):
+        return F.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits,
+                                          reduction="none")
 
     def get_config(self):
         return {"from_logits": self.from_logits, "name": self.name}
@@ -90,10 +121,15 @@ class SparseCategoricalCrossentropy(Loss):
         self.from_logits = bool(from_logits)
         self.ignore_index = ignore_index
 
-    def call(self, y_true, y_pred, sample_weight=None, mask=None):
+    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
         return F.sparse_categorical_crossentropy(
             y_true, y_pred, from_logits=self.from_logits, sample_weight=sample_weight,
             mask=mask, ignore_index=self.ignore_index)
+
+    def call(self, y_true, y_pred):
+        return F.sparse_categorical_crossentropy(
+            y_true, y_pred, from_logits=self.from_logits, ignore_index=self.ignore_index,
+            reduction="none")
 
     def get_config(self):
         return {"from_logits": self.from_logits, "ignore_index": self.ignore_index,
@@ -106,8 +142,11 @@ class MeanSquaredError(Loss):
     def __init__(self, name="mean_squared_error"):
         super().__init__(name)
 
-    def call(self, y_true, y_pred, sample_weight=None, mask=None):
+    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
         return F.mse(y_true, y_pred, sample_weight=sample_weight, mask=mask)
+
+    def call(self, y_true, y_pred):
+        return F.mse(y_true, y_pred, reduction="none")
 
 
 class LossFunctionWrapper(Loss):
@@ -117,19 +156,8 @@ class LossFunctionWrapper(Loss):
         super().__init__(name or getattr(fn, "__name__", "loss"))
         self.fn = fn
 
-    def call(self, y_true, y_pred, sample_weight=None, mask=None):
-        out = self.fn(y_true, y_pred)
-        if not isinstance(out, Tensor):
-            raise TypeError(f"loss {self.name!r}: the loss function must return a Tensor "
-                            f"(built from y_pred so it has a gradient), got {type(out).__name__}")
-        if out.size == 1 and out.ndim <= 1:
-            if sample_weight is not None or mask is not None:
-                raise ValueError(f"loss {self.name!r} returns a scalar, so sample weights, "
-                                 "class weights and masks cannot be applied; return one loss "
-                                 "per sample instead")
-            return out.reshape(()) if out.ndim else out
-        return F.reduce_loss(out, sample_weight=sample_weight, mask=mask, reduction="mean",
-                             op=f"loss {self.name!r}")
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
 
     def get_config(self):
         raise TypeError(f"loss {self.name!r} wraps a plain function and cannot be saved as "

@@ -67,3 +67,19 @@ def test_custom_callable_loss_trains_a_model():
     hist = model.fit(x, y, epochs=30, verbose=0)
     assert hist.history["loss"][-1] < 0.2 * hist.history["loss"][0]
     assert hist.history["mae"][-1] == pytest.approx(hist.history["loss"][-1], rel=0.3)
+
+
+def test_keras_style_loss_subclass():
+    class Absolute(tn.losses.Loss):
+        def call(self, y_true, y_pred):
+            return (y_pred - y_true).abs().mean(axis=-1)
+
+    y = np.array([[1.0], [0.0]])
+    p = tn.tensor(np.array([[0.5], [0.5]]))
+    loss = Absolute()
+    assert loss.name == "absolute"
+    assert float(loss(y, p).data) == pytest.approx(0.5)
+    assert float(loss(y, p, sample_weight=np.array([2.0, 0.0])).data) == pytest.approx(0.5)
+    per = tn.losses.BinaryCrossentropy().call(y, p)
+    assert per.shape == (2,)
+

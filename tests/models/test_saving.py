@@ -267,3 +267,14 @@ def test_bad_json_is_a_clear_error(saved):
     _rewrite(saved, replace={"config.json": b"{not json"})
     with pytest.raises(CheckpointError, match="config.json is not valid JSON"):
         load_model(saved)
+
+
+def test_nested_sequential_saves_and_loads(tmp_path):
+    inner = tn.Sequential([tn.layers.Dense(3, activation="relu")], name="inner")
+    model = tn.Sequential([tn.layers.Dense(4, input_shape=(2,)), inner, tn.layers.Dense(1)])
+    x = np.ones((2, 2), np.float32)
+    out = model.predict(x)
+    model.save(tmp_path / "nested.tnz")
+    loaded = tn.models.load_model(tmp_path / "nested.tnz")
+    np.testing.assert_array_equal(loaded.predict(x), out)
+    assert type(loaded.layers[1]) is tn.Sequential

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..layers.base import Layer
+from ..layers.registry import register_layer
 from .model import Model
 
 
@@ -16,6 +17,7 @@ def _layer_dtype_for_input(layer, default):
     return np.dtype(default)
 
 
+@register_layer
 class Sequential(Model):
     """``Sequential([layer, layer, ...])`` or ``Sequential()`` + ``.add(layer)``.
 

@@ -48,9 +48,9 @@ class SGD(Optimizer):
             if self.nesterov:
                 np.multiply(b, self.momentum, out=step)
                 step += g
+                step *= lr
             else:
-                step[...] = b
-            step *= lr
+                np.multiply(b, lr, out=step)
         else:
             np.multiply(g, lr, out=step)
         w -= step

@@ -255,3 +255,25 @@ def test_sparse_sgd_handles_repeated_ids_exactly():
     tn.optimizers.SGD(0.5).step([p])
     tn.optimizers.SGD(0.5).step([dense])
     np.testing.assert_allclose(p.data, dense.data, rtol=1e-6)
+
+
+def test_state_without_params_follows_first_update_order():
+    rng = np.random.default_rng(0)
+    a1, b1 = _param((2, 2), 1), _param((3,), 2)
+    a2, b2 = _param((2, 2), 1), _param((3,), 2)
+    o1 = tn.optimizers.Adam(0.1)
+    for _ in range(2):
+        a1.grad, b1.grad = rng.standard_normal((2, 2)), rng.standard_normal(3)
+        o1.step([a1, b1])
+    state = o1.get_state()
+    assert [s["m"].shape for s in state["slots"]] == [(2, 2), (3,)]
+    o2 = tn.optimizers.Adam(0.1)
+    o2.set_state(state)                        # fresh optimizer: applied at the first step
+    g = [rng.standard_normal((2, 2)), rng.standard_normal(3)]
+    a1.grad, b1.grad = g[0].copy(), g[1].copy()
+    a2.data[...], b2.data[...] = a1.data, b1.data
+    a2.grad, b2.grad = g[0].copy(), g[1].copy()
+    o1.step([a1, b1])
+    o2.step([a2, b2])
+    np.testing.assert_array_equal(a1.data, a2.data)
+    np.testing.assert_array_equal(b1.data, b2.data)

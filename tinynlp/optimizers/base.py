@@ -75,6 +75,8 @@ class Optimizer:
         self.learning_rate = learning_rate
         self.iterations = 0
         self._state: dict = {}     # id(param) -> {slot name: ndarray}
+        self._order: list = []     # parameters in the order their state was created
+        self._pending = None       # slots restored by set_state() before any parameter was seen
         self._scratch: dict = {}   # (shape, dtype) -> [ndarray, ...] shared work buffers
 
     # ---- learning rate ------------------------------------------------------
@@ -106,7 +108,16 @@ class Optimizer:
         state = self._state.get(id(p))
         if state is None:
             state = self._init_slots(p.data)
+            if self._pending:
+                saved = self._pending.pop(0)
+                for k, v in saved.items():
+                    if k not in state or np.shape(v) != p.data.shape:
+                        raise ValueError(f"{type(self).__name__}: restored state slot {k!r} of "
+                                         f"shape {np.shape(v)} does not fit parameter "
+                                         f"{p.name!r} {p.data.shape}")
+                    state[k][...] = v
             self._state[id(p)] = state
+            self._order.append(p)
         return state
 
     def _init_slots(self, w: np.ndarray) -> dict:
@@ -187,22 +198,37 @@ class Optimizer:
         return out
 
     # ---- state (checkpoints) -----------------------------------------------
-    def get_state(self, params) -> dict:
+    def get_state(self, params=None) -> dict:
         """``{"iterations": int, "slots": [{name: ndarray} per param]}`` in ``params`` order.
 
+        Without ``params``: in the order the optimizer first updated them.
         Parameters that were never updated get an empty dict.  Arrays are copies.
         """
+        if params is None:
+            params = self._order
         slots = []
         for p in params:
             s = self._state.get(id(p))
             slots.append({} if s is None else {k: v.copy() for k, v in s.items()})
         return {"iterations": int(self.iterations), "slots": slots}
 
-    def set_state(self, state: dict, params) -> None:
-        """Restore :meth:`get_state` output for the same ``params`` list (shapes checked)."""
-        params = list(params)
+    def set_state(self, state: dict, params=None) -> None:
+        """Restore :meth:`get_state` output for the same ``params`` list (shapes checked).
+
+        Without ``params`` (e.g. a fresh optimizer): the slots are given, in
+        order, to the parameters as :meth:`step` first meets them.
+        """
         slots = state.get("slots", [])
         cls = type(self).__name__
+        if params is None:
+            if self._order:
+                params = self._order
+            else:
+                self._pending = [dict(s) for s in slots]
+                self._state = {}
+                self.iterations = int(state.get("iterations", 0))
+                return
+        params = list(params)
         if len(slots) != len(params):
             raise ValueError(f"{cls}.set_state: state has {len(slots)} parameter slots, "
                              f"the model has {len(params)} parameters")
@@ -223,6 +249,8 @@ class Optimizer:
                 arrays[k] = v.astype(p.data.dtype, copy=True)
             new[id(p)] = arrays
         self._state = new
+        self._order = [p for p in params if id(p) in new]
+        self._pending = None
         self.iterations = int(state.get("iterations", 0))
 
     # ---- config ---------------------------------------------------------------

@@ -103,8 +103,8 @@ def _glove_part(W, Wc, b, bc, gW, gWc, gb, gbc, rows, cols, logx, fx, order, beg
         for k in range(dim):
             d_w = fdiff * Wc[j, k]
             d_c = fdiff * W[i, k]
-            W[i, k] -= lr * d_w / math.sqrt(gW[i, k])
-            Wc[j, k] -= lr * d_c / math.sqrt(gWc[j, k])
+            W[i, k] -= lr * d_w / np.sqrt(gW[i, k])
+            Wc[j, k] -= lr * d_c / np.sqrt(gWc[j, k])
             gW[i, k] += d_w * d_w
             gWc[j, k] += d_c * d_c
         b[i] -= lr * fdiff / math.sqrt(gb[i])

@@ -213,6 +213,42 @@ def test_masked_steps_get_no_gradient_and_empty_sequence_passes_gradient(cell, f
 
 
 @pytest.mark.parametrize("cell", CELLS)
+def test_fused_ignores_whatever_sits_at_padded_steps(cell):
+    """NaN inputs (or NaN output grads) at padded steps leak into nothing."""
+    rng = np.random.default_rng(17)
+    arrays = make_params(cell, 3, 4, 2, 3, rng)
+    mask = MASKS["pre"]
+    results = []
+    for fill in (0.0, np.nan):
+        x = arrays[0].copy()
+        x[~mask] = fill
+        ins = [t64(a) for a in [x] + arrays[1:]]
+        outs = op(cell, True, mask=mask)(*ins)
+        v = rng.standard_normal(outs[0].shape) if fill == 0 else results[0][2]
+        v = v.copy()
+        v[~mask] = fill
+        (outs[0] * tn.tensor(v)).sum().backward()
+        results.append(([o.data for o in outs], [t.grad for t in ins], v))
+    (o0, g0, _), (o1, g1, _) = results
+    for a, b in zip(o0 + g0[1:], o1 + g1[1:]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(g1[0][~mask], 0.0)
+    np.testing.assert_array_equal(g1[0][mask], g0[0][mask])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_inputs_are_not_modified(cell):
+    rng = np.random.default_rng(18)
+    arrays = make_params(cell, 3, 1, 2, 3, rng)      # T = 1: x.transpose is contiguous
+    copies = [a.copy() for a in arrays]
+    ins = [t64(a) for a in arrays]
+    outs = op(cell, True, mask=np.array([[True], [False], [True]]))(*ins)
+    sum(o.sum() for o in outs).backward()
+    for t, a in zip(ins, copies):
+        np.testing.assert_array_equal(t.data, a)
+
+
+@pytest.mark.parametrize("cell", CELLS)
 def test_all_true_or_integer_mask_equals_no_mask(cell):
     rng = np.random.default_rng(9)
     arrays = make_params(cell, 2, 3, 2, 3, rng)

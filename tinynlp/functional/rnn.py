@@ -168,9 +168,15 @@ def _common_dtype(*arrays):
     return np.result_type(*[a for a in arrays if a is not None])
 
 
-def _time_major(x, dt):
-    """(B, T, D) → contiguous (T, B, D) in dtype ``dt``."""
-    return np.ascontiguousarray(x.transpose(1, 0, 2), dtype=dt)
+def _time_major(x, dt, info=None):
+    """(B, T, D) → contiguous (T, B, D) in dtype ``dt``, zero at padded steps
+    (so that whatever sits there never reaches the weight gradients)."""
+    B, T, D = x.shape
+    xt = np.empty((T, B, D), dtype=dt)          # always a copy: we may write into it
+    np.copyto(xt, x.transpose(1, 0, 2))
+    if info is not None:
+        np.copyto(xt, 0, where=info.pad)
+    return xt
 
 
 class _MaskInfo:
@@ -180,8 +186,7 @@ class _MaskInfo:
         m = np.ascontiguousarray(mask.T)                  # (T, B) bool
         self.m = m
         self.pad = ~m[:, :, None]                          # (T, B, 1): True at padding
-        self.mf = m[:, :, None].astype(dt)                 # (T, B, 1): 1 real, 0 padding
-        self.keep = 1 - self.mf                            # (T, B, 1): 1 at padding
+        self.keep = self.pad.astype(dt)                    # (T, B, 1): 1 at padding, 0 real
         self.any_pad = ~m.all(axis=1)                      # (T,)
         self.none_real = ~m.any(axis=1)                    # (T,)
 
@@ -232,7 +237,7 @@ def _grad_out_time_major(g_hs, info):
     if g_hs is None:
         return None
     G = g_hs.transpose(1, 0, 2)
-    return G if info is None else G * info.mf
+    return G if info is None else np.where(info.pad, 0, G)
 
 
 # --------------------------------------------------------------------------
@@ -258,7 +263,7 @@ class ElmanRNN(Function):
         B, T, D = x.shape
         H = U.shape[0]
         info = None if mask is None else _MaskInfo(mask, dt)
-        xt = _time_major(x, dt)                                   # (T, B, D)
+        xt = _time_major(x, dt, info)                                   # (T, B, D)
         Hs = np.empty((T + 1, B, H), dtype=dt)                    # Hs[t+1] = h_t
         Hs[0] = 0 if h0 is None else h0
         # input projection of every step at once, written where h_t will live
@@ -277,7 +282,7 @@ class ElmanRNN(Function):
                 np.copyto(h, h_prev, where=info.pad[t])
         ctx.save_for_backward(xt, W, U, Hs)
         ctx.info, ctx.activation = info, activation
-        out = Hs[1:] if info is None else Hs[1:] * info.mf
+        out = Hs[1:] if info is None else np.where(info.pad, 0, Hs[1:])
         return out.transpose(1, 0, 2), Hs[T].copy()
 
     @staticmethod
@@ -290,7 +295,7 @@ class ElmanRNN(Function):
         dZ = np.empty((T, B, H), dtype=dt)
         _activation_deriv(ctx.activation, Hs[1:], dZ)              # σ'(z_t), all steps
         if info is not None:
-            dZ *= info.mf
+            np.copyto(dZ, 0, where=info.pad)
         G = _grad_out_time_major(g_hs, info)
         dh = np.zeros((B, H), dt) if g_last is None else g_last.astype(dt, copy=True)
         UT = np.ascontiguousarray(U.T)
@@ -417,7 +422,7 @@ class LSTM(Function):
         Ws, Us, bs = Wp.copy(), Up.copy(), bp.copy()
         for a in (Ws, Us, bs):
             a[..., :H3] *= 0.5
-        xt = _time_major(x, dt)
+        xt = _time_major(x, dt, info)
         A = np.empty((T, B, 4 * H), dtype=dt)        # pre-activations → gate values (o,i,f,g)
         np.matmul(xt.reshape(T * B, D), Ws, out=A.reshape(T * B, 4 * H))
         A += bs
@@ -445,7 +450,7 @@ class LSTM(Function):
                 np.copyto(Hs[t + 1], Hs[t], where=info.pad[t])
         ctx.save_for_backward(xt, Wp, Up, A, Hs, C, TC)
         ctx.info, ctx.cols = info, cols
-        out = Hs[1:] if info is None else Hs[1:] * info.mf
+        out = Hs[1:] if info is None else np.where(info.pad, 0, Hs[1:])
         return out.transpose(1, 0, 2), Hs[T].copy(), C[T].copy()
 
     @staticmethod
@@ -576,7 +581,7 @@ class GRU(Function):
         Ws, Us = W.copy(), U.copy()
         for a in (Ws, Us, bias_x):
             a[..., :H2] *= 0.5
-        xt = _time_major(x, dt)
+        xt = _time_major(x, dt, info)
         A = np.empty((T, B, 3 * H), dtype=dt)          # pre-activations → (z, r, n)
         np.matmul(xt.reshape(T * B, D), Ws, out=A.reshape(T * B, 3 * H))
         A += bias_x
@@ -601,7 +606,7 @@ class GRU(Function):
             gru_forward_state(a, h_prev, all_real if info is None else info.m[t], h)
         ctx.save_for_backward(xt, W, U, A, Hs, UH)
         ctx.info = info
-        out = Hs[1:] if info is None else Hs[1:] * info.mf
+        out = Hs[1:] if info is None else np.where(info.pad, 0, Hs[1:])
         return out.transpose(1, 0, 2), Hs[T].copy()
 
     @staticmethod

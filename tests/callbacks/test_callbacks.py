@@ -1,4 +1,4 @@
-"""Callbacks: EarlyStopping (restores the best weights), checkpoints, CSV, LR callbacks, progress."""
+"""Callbacks: EarlyStopping (restores the best weights), checkpoints, CSV, LR, progress."""
 
 import csv
 import io
@@ -9,7 +9,11 @@ import pytest
 
 import tinynlp as tn
 from tinynlp.callbacks import (
-    CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ProgressBar,
+    CSVLogger,
+    EarlyStopping,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ProgressBar,
     ReduceLROnPlateau,
 )
 

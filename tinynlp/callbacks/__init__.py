@@ -8,8 +8,13 @@ Write your own by subclassing ``Callback``.
 
 from .base import Callback, CallbackList
 from .core import (
-    CSVLogger, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
-    ReduceLROnPlateau, TerminateOnNaN,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
 )
 from .progress import ProgressBar
 

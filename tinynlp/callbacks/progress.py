@@ -3,7 +3,7 @@
 - ``verbose=1``: a bar redrawn on one line (``\\r``) after each batch::
 
       Epoch 3/10
-       12/32 [=========>....................] - ETA: 2s - 61ms/step - loss: 0.4412 - accuracy: 0.8021
+       12/32 [==========>...................] - ETA: 2s - 61ms/step - loss: 0.4412
 
   ending, at the epoch's end, with the elapsed time, the rate and the
   validation metrics;

@@ -12,13 +12,34 @@ Streaming objects (see :mod:`tinynlp.metrics.streaming`): ``BinaryAccuracy``,
 """
 
 from .functional import (  # noqa: F401
-    accuracy, binary_accuracy, categorical_accuracy, confusion_matrix, f1_score, perplexity,
-    precision, precision_recall_fscore, recall, roc_auc, sparse_categorical_accuracy,
+    accuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    confusion_matrix,
+    f1_score,
+    perplexity,
+    precision,
+    precision_recall_fscore,
+    recall,
+    roc_auc,
+    sparse_categorical_accuracy,
 )
 from .streaming import (  # noqa: F401
-    AUC, Accuracy, BinaryAccuracy, CategoricalAccuracy, F1Score, Mean, MeanAbsoluteError,
-    MeanMetricWrapper, MeanSquaredError, Metric, Perplexity, Precision, Recall,
-    SparseCategoricalAccuracy, get,
+    AUC,
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    F1Score,
+    Mean,
+    MeanAbsoluteError,
+    MeanMetricWrapper,
+    MeanSquaredError,
+    Metric,
+    Perplexity,
+    Precision,
+    Recall,
+    SparseCategoricalAccuracy,
+    get,
 )
 
 

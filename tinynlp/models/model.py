@@ -45,7 +45,7 @@ from ..autograd import no_grad
 from ..autograd.tensor import Tensor
 from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
 from ..layers.base import Layer
-from .data import ArrayData, IterableData, class_weights_for, make_data
+from .data import ArrayData, class_weights_for, make_data
 
 
 def _float_dtype(dtype):

@@ -30,7 +30,8 @@ import numpy as np
 
 from ..autograd.tensor import RowSparseGrad
 from . import clipping
-from .schedules import LearningRateSchedule, deserialize as deserialize_schedule
+from .schedules import LearningRateSchedule
+from .schedules import deserialize as deserialize_schedule
 
 
 def _check_nonneg(name, value, cls):

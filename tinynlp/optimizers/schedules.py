@@ -182,4 +182,4 @@ def __getattr__(name):
 
 
 __all__ = ["LearningRateSchedule", "StepDecay", "ExponentialDecay", "CosineDecay",
-           "LinearWarmup", "serialize", "deserialize", "ReduceLROnPlateau"]
+           "LinearWarmup", "serialize", "deserialize"]

@@ -200,3 +200,16 @@ def test_oov_words_in_training_corpus_are_skipped_and_save_load(tmp_path):
     back = Word2Vec.load(tmp_path / "w2v")
     np.testing.assert_array_equal(back.wv.vectors, m.wv.vectors)
     back.train(c, epochs=1)
+
+
+def test_long_sentences_are_split_not_dropped(monkeypatch):
+    m = Word2Vec(vector_size=4, min_count=1, epochs=1, seed=0, workers=2, sample=0, window=2)
+    sent = [f"w{i % 5}" for i in range(23)]
+    m.build_vocab([sent])
+    monkeypatch.setattr(Word2Vec, "max_sentence_length", 7)
+    chunks = list(m._chunks([sent]))
+    assert len(chunks) == 1
+    ids, offsets, raw = chunks[0]
+    assert offsets.tolist() == [0, 7, 14, 21, 23] and raw == 23
+    effective, done = m.train([sent])
+    assert (effective, done) == (23, 23)

@@ -87,6 +87,10 @@ def keep_probabilities(counts, sample):
 class Word2Vec:
     """Skip-gram (``sg=1``) or CBOW (``sg=0``) with negative sampling."""
 
+    #: longer sentences are cut into pieces of this many tokens (word2vec.c's
+    #: MAX_SENTENCE_LENGTH; gensim truncates instead)
+    max_sentence_length = 10000
+
     def __init__(self, sentences=None, vector_size=100, alpha=0.025, window=5, min_count=5,
                  max_vocab_size=None, sample=1e-3, seed=None, workers=3, min_alpha=0.0001,
                  sg=0, hs=0, negative=5, ns_exponent=0.75, cbow_mean=1, epochs=5,
@@ -165,7 +169,7 @@ class Word2Vec:
         """Yield (ids int32, offsets int64, raw word count) of ~batch_words·workers words."""
         get = self.wv.key_to_index.get
         limit = self.batch_words * self.workers
-        max_len = 10000  # longer sentences are split (word2vec.c's MAX_SENTENCE_LENGTH)
+        max_len = self.max_sentence_length
         buf, lengths = [], []
         for sent in corpus:
             if isinstance(sent, str):

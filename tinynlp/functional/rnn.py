@@ -10,6 +10,9 @@ Each cell comes twice:
   (``dW = Xᵀ·dZ``, ``dU = H_prevᵀ·dZ`` over all steps at once).  Internally the
   sequence is time-major (``(T, B, ·)``) so every step reads and writes a
   contiguous slab of preallocated buffers; nothing is allocated per step.
+  The elementwise gate math of one LSTM / GRU step is a one-pass Numba kernel
+  (:mod:`tinynlp.kernels.rnn`); ``tanh`` stays NumPy's vectorised ufunc, and
+  sigmoids are computed as σ(z) = ½ + ½·tanh(z/2) (halving is exact).
 * ``elman_rnn_reference`` / ``lstm_reference`` / ``gru_reference`` — the
   readable twin: a plain Python loop over time of primitive autograd ops, the
   code a student reads.  The tests assert the two agree in value and in every
@@ -32,10 +35,12 @@ zero** (as PyTorch's packed sequences give), for all three cells.  (Keras
 instead repeats the carried state at masked steps; masked steps should be
 ignored downstream either way.)  A sequence with no real token at all
 (length 0) gives all-zero outputs and returns ``h0`` (and ``c0``) as its
-final state; the gradient passes straight through to them.
+final state; the gradient passes straight through to them.  The fused ops
+never read padded inputs at all (NaN there changes nothing); the reference
+twins compute and then discard them.
 
-Outputs ``hs`` of the fused ops may be a (read-only in spirit) view of the
-buffer the backward pass needs: do not modify them in place.
+The ``hs`` output of a fused op may be a view of a buffer its backward pass
+reads: do not modify it in place (as with any autograd output).
 """
 
 from __future__ import annotations

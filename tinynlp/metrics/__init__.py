@@ -45,7 +45,7 @@ from .streaming import (  # noqa: F401
 
 def __getattr__(name):
     # BLEU lives in metrics/bleu.py (written separately); imported on first use.
-    if name in ("bleu", "corpus_bleu", "sentence_bleu"):
+    if name in ("bleu", "corpus_bleu", "sentence_bleu", "BleuScore"):
         import importlib
         module = importlib.import_module(".bleu", __name__)
         return module if name == "bleu" else getattr(module, name)

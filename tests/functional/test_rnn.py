@@ -89,7 +89,8 @@ def test_gradcheck_without_initial_state(cell):
     x, *states, W, U, b = make_params(cell, 2, 3, 3, 3, rng)
     n = len(states)
     fn = op(cell, True, mask=MASKS["post"][:2, :3])
-    check_grad("elman_rnn" if cell == "elman" else cell, lambda x, W, U, b: fn(x, *([None] * n), W, U, b),
+    check_grad("elman_rnn" if cell == "elman" else cell,
+               lambda x, W, U, b: fn(x, *([None] * n), W, U, b),
                [t64(x), t64(W), t64(U), t64(b)])
 
 
@@ -160,7 +161,6 @@ def test_post_padding_equals_truncated_sequence(cell, fused):
     lengths = np.array([6, 3, 1, 0])
     mask = F.lengths_to_mask(lengths, T)
     hs, *finals = _call(cell, fused, arrays, mask)
-    x, *rest = arrays
     n_states = len(finals)
     for i, L in enumerate(lengths):
         row = [a[i:i + 1] for a in arrays[:1 + n_states]] + arrays[1 + n_states:]
@@ -392,7 +392,8 @@ def _elman_args(**over):
     (dict(W=np.zeros((4, 6))), ValueError, r"W must have shape .*\(4, 5\).*got \(4, 6\)"),
     (dict(U=np.zeros((5, 4))), ValueError, r"U must have shape \(H, H\).*got \(5, 4\)"),
     (dict(b=np.zeros(4)), ValueError, r"b must have shape \(5,\).*got \(4,\)"),
-    (dict(h0=np.zeros((3, 5))), ValueError, r"h0 must have shape \(B, H\) = \(2, 5\), got \(3, 5\)"),
+    (dict(h0=np.zeros((3, 5))), ValueError,
+     r"h0 must have shape \(B, H\) = \(2, 5\), got \(3, 5\)"),
     (dict(W=np.zeros((4, 5), np.int32)), TypeError, r"W must be a floating-point.*int32"),
 ])
 def test_elman_errors(fn, over, exc, pattern):

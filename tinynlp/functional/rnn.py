@@ -268,7 +268,7 @@ class ElmanRNN(Function):
         B, T, D = x.shape
         H = U.shape[0]
         info = None if mask is None else _MaskInfo(mask, dt)
-        xt = _time_major(x, dt, info)                                   # (T, B, D)
+        xt = _time_major(x, dt, info)                             # (T, B, D)
         Hs = np.empty((T + 1, B, H), dtype=dt)                    # Hs[t+1] = h_t
         Hs[0] = 0 if h0 is None else h0
         # input projection of every step at once, written where h_t will live
@@ -809,5 +809,6 @@ def gru_weights_from_torch(w_ih, w_hh, b_ih=None, b_hh=None):
                          f"got {w_ih.shape}")
     b = np.stack([_bias_or_zeros(b_ih, 3 * H, w_ih.dtype),
                   _bias_or_zeros(b_hh, 3 * H, w_ih.dtype)])
-    return (_swap_first_two_blocks(w_ih, H, 0).T.copy(), _swap_first_two_blocks(w_hh, H, 0).T.copy(),
+    return (_swap_first_two_blocks(w_ih, H, 0).T.copy(),
+            _swap_first_two_blocks(w_hh, H, 0).T.copy(),
             _swap_first_two_blocks(b, H, 1))

@@ -111,7 +111,8 @@ def lstm_backward_step(gates, tc, c_prev, real, dh, dc, dgates):
             continue
         # 1-D row views: contiguous inner loops that LLVM vectorises
         go, gi, gf, gg = gates[b, :H], gates[b, H:2 * H], gates[b, 2 * H:3 * H], gates[b, 3 * H:]
-        do, di, df, dg = dgates[b, :H], dgates[b, H:2 * H], dgates[b, 2 * H:3 * H], dgates[b, 3 * H:]
+        do, di = dgates[b, :H], dgates[b, H:2 * H]
+        df, dg = dgates[b, 2 * H:3 * H], dgates[b, 3 * H:]
         tcb, cpb, dhb, dcb = tc[b], c_prev[b], dh[b], dc[b]
         for j in range(H):
             o, i, f, g = go[j], gi[j], gf[j], gg[j]
@@ -163,7 +164,8 @@ def gru_forward_candidate(gates, rec, b_hh, uh):
 
 
 def gru_forward_state_reference(gates, h_prev, real, h):
-    """h ← z ⊙ h_prev + (1 − z) ⊙ n  (= n + z ⊙ (h_prev − n)) on real rows, h_prev on padded rows."""
+    """h ← z ⊙ h_prev + (1 − z) ⊙ n  (= n + z ⊙ (h_prev − n)) on real rows;
+    h ← h_prev on padded rows."""
     H = h.shape[1]
     z, n = gates[:, :H], gates[:, 2 * H:]
     h[...] = np.where(real[:, None], n + z * (h_prev - n), h_prev)

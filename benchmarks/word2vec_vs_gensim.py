@@ -36,8 +36,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import tinynlp as tn  # noqa: E402
-from tinynlp.embeddings import KeyedVectors, evaluate_analogies, evaluate_similarity  # noqa: E402
+import tinynlp as tn
+from tinynlp.embeddings import KeyedVectors, evaluate_analogies, evaluate_similarity
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -85,9 +85,9 @@ CORPORA = {"brown": load_brown, "shakespeare": load_shakespeare}
 
 # ------------------------------------------------------------------ training
 def params(args):
-    return dict(vector_size=args.dim, window=args.window, min_count=args.min_count, sg=1,
-                negative=args.negative, sample=1e-3, alpha=0.025, min_alpha=0.0001,
-                epochs=args.epochs)
+    return {"vector_size": args.dim, "window": args.window, "min_count": args.min_count,
+            "sg": 1, "negative": args.negative, "sample": 1e-3, "alpha": 0.025,
+            "min_alpha": 0.0001, "epochs": args.epochs}
 
 
 def run_gensim(sentences, threads, args, seed):
@@ -96,7 +96,7 @@ def run_gensim(sentences, threads, args, seed):
     m = GWord2Vec(workers=threads, seed=seed, **params(args))
     m.build_vocab(sentences)
     t0 = time.perf_counter()
-    effective, raw = m.train(sentences, total_examples=m.corpus_count, epochs=args.epochs)
+    effective, _raw = m.train(sentences, total_examples=m.corpus_count, epochs=args.epochs)
     seconds = time.perf_counter() - t0
     kv = KeyedVectors(list(m.wv.index_to_key), np.asarray(m.wv.vectors))
     return kv, effective, seconds
@@ -105,7 +105,7 @@ def run_gensim(sentences, threads, args, seed):
 def run_tinynlp(sentences, threads, args, seed):
     m = tn.embeddings.Word2Vec(workers=threads, seed=seed, **params(args))
     m.build_vocab(sentences)
-    effective, raw = m.train(sentences)
+    effective, _raw = m.train(sentences)
     return m.wv, effective, m.train_seconds
 
 
@@ -113,8 +113,8 @@ def evaluate(kv):
     a = evaluate_analogies(kv)
     ws = evaluate_similarity(kv, "wordsim353")
     sl = evaluate_similarity(kv, "simlex999")
-    return dict(analogy=a.accuracy, analogy_n=a.answered, wordsim=ws.spearman, wordsim_n=ws.pairs,
-                simlex=sl.spearman, simlex_n=sl.pairs)
+    return {"analogy": a.accuracy, "analogy_n": a.answered, "wordsim": ws.spearman,
+            "wordsim_n": ws.pairs, "simlex": sl.spearman, "simlex_n": sl.pairs}
 
 
 def main(argv=None):
@@ -154,8 +154,8 @@ def main(argv=None):
         for rep in range(args.repeats):
             for name, fn in libs:
                 kv, effective, seconds = fn(sentences, threads, args, args.seed + rep)
-                r = dict(wps=effective / seconds, seconds=seconds, effective=effective,
-                         vocab=len(kv), **evaluate(kv))
+                r = {"wps": effective / seconds, "seconds": seconds, "effective": effective,
+                     "vocab": len(kv), **evaluate(kv)}
                 results[name].append(r)
                 print(f"  {name:8s} threads={threads} rep={rep}: {r['wps']:,.0f} words/s "
                       f"({seconds:.1f}s), analogy {r['analogy']:.4f} on {r['analogy_n']}, "
@@ -167,18 +167,18 @@ def main(argv=None):
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     lines = [
-        f"Word2Vec skip-gram, negative {args.negative}, window {args.window}, {args.dim} dims, "
-        f"min_count {args.min_count}, sample 1e-3, {args.epochs} epochs; corpus `{args.corpus}` "
-        f"({len(sentences):,} sentences, {n_tokens:,} tokens); "
-        f"{'median of ' + str(args.repeats) + ' runs' if args.repeats > 1 else 'one run each'}.",
+        (f"Word2Vec skip-gram, negative {args.negative}, window {args.window}, {args.dim} dims, "
+         f"min_count {args.min_count}, sample 1e-3, {args.epochs} epochs; corpus `{args.corpus}` "
+         f"({len(sentences):,} sentences, {n_tokens:,} tokens); "
+         f"{'median of ' + str(args.repeats) + ' runs' if args.repeats > 1 else 'one run each'}."),
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, numpy {np.__version__}"
         + (f", gensim {gensim_version}" if not args.skip_gensim and gensim_version else "")
         + (f"; load average at the end {load[0]:.2f}" if load else "") + ".",
         "",
-        "| library | threads | vocab | effective words/s | train s | analogy acc (answered) "
-        "| WordSim-353 ρ (pairs) | SimLex-999 ρ (pairs) |",
+        ("| library | threads | vocab | effective words/s | train s | analogy acc (answered) "
+         "| WordSim-353 ρ (pairs) | SimLex-999 ρ (pairs) |"),
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, threads, r in rows:

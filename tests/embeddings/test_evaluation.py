@@ -7,8 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinynlp.embeddings import (KeyedVectors, evaluate_analogies, evaluate_similarity, pearson,
-                                rankdata, spearman)
+from tinynlp.embeddings import (
+    KeyedVectors,
+    evaluate_analogies,
+    evaluate_similarity,
+    pearson,
+    rankdata,
+    spearman,
+)
 from tinynlp.embeddings.evaluation import correlation_pvalue
 
 

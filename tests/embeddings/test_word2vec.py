@@ -52,7 +52,7 @@ def test_sgns_gradient_is_the_formula():
     before = syn1.copy()
     neu1e = np.zeros(3, dtype=np.float32)
     K.sgns_update_reference(v, syn1, [0, 1], 0.5, neu1e)
-    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    sig = lambda x: 1 / (1 + np.exp(-x))
     g0 = 0.5 * (1 - sig(v @ before[0]))
     g1 = 0.5 * (0 - sig(v @ before[1]))
     # the σ table has 1000 bins over [-6, 6): error < 0.012 · α in g
@@ -209,7 +209,7 @@ def test_long_sentences_are_split_not_dropped(monkeypatch):
     monkeypatch.setattr(Word2Vec, "max_sentence_length", 7)
     chunks = list(m._chunks([sent]))
     assert len(chunks) == 1
-    ids, offsets, raw = chunks[0]
+    _ids, offsets, raw = chunks[0]
     assert offsets.tolist() == [0, 7, 14, 21, 23] and raw == 23
     effective, done = m.train([sent])
     assert (effective, done) == (23, 23)

@@ -15,13 +15,22 @@ from .evaluation import (
     rankdata,
     spearman,
 )
+from .glove import GloVe
 from .keyedvectors import EmbeddingFormatError, KeyedVectors
 from .pretrained import load_glove_6b_50d
 from .word2vec import Word2Vec
-from .glove import GloVe
 
 __all__ = [
-    "KeyedVectors", "EmbeddingFormatError", "Word2Vec", "GloVe", "load_glove_6b_50d",
-    "evaluate_analogies", "evaluate_similarity", "spearman", "pearson", "rankdata",
-    "AnalogyResult", "SimilarityResult",
+    "AnalogyResult",
+    "EmbeddingFormatError",
+    "GloVe",
+    "KeyedVectors",
+    "SimilarityResult",
+    "Word2Vec",
+    "evaluate_analogies",
+    "evaluate_similarity",
+    "load_glove_6b_50d",
+    "pearson",
+    "rankdata",
+    "spearman",
 ]

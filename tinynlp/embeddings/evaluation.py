@@ -23,8 +23,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
-    "evaluate_analogies", "evaluate_similarity", "spearman", "pearson", "rankdata",
-    "AnalogyResult", "SimilarityResult", "DATASETS", "dataset_path",
+    "DATASETS",
+    "AnalogyResult",
+    "SimilarityResult",
+    "dataset_path",
+    "evaluate_analogies",
+    "evaluate_similarity",
+    "pearson",
+    "rankdata",
+    "spearman",
 ]
 
 _DATA = os.path.join(os.path.dirname(__file__), "data")
@@ -249,7 +256,7 @@ def evaluate_similarity(kv, dataset="wordsim353", delimiter="\t", restrict_vocab
     word outside the first ``restrict_vocab`` words are skipped (``oov``).
     """
     path = dataset_path(dataset) if dataset in DATASETS else dataset
-    table, limit = _lookup_table(kv, restrict_vocab, case_insensitive)
+    table, _limit = _lookup_table(kv, restrict_vocab, case_insensitive)
     normed = kv.get_normed_vectors()
     human, model = [], []
     total = oov = 0

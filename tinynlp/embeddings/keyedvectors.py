@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["KeyedVectors", "EmbeddingFormatError"]
+__all__ = ["EmbeddingFormatError", "KeyedVectors"]
 
 
 class EmbeddingFormatError(ValueError):
@@ -337,12 +337,6 @@ class KeyedVectors:
     def distance(self, w1, w2):
         return 1.0 - self.similarity(w1, w2)
 
-    def rank_by_centrality(self, words):  # pragma: no cover - convenience
-        normed = self.get_normed_vectors()[[self.get_index(w) for w in words]]
-        mean = normed.mean(axis=0)
-        scores = normed @ (mean / (np.linalg.norm(mean) or 1.0))
-        return sorted(zip(scores.tolist(), words), reverse=True)
-
     # ------------------------------------------------------------- evaluation
     def evaluate_word_analogies(self, analogies=None, restrict_vocab=300000, case_insensitive=True):
         """gensim-style: returns ``(accuracy, sections)``; see :func:`evaluate_analogies`."""
@@ -519,7 +513,7 @@ class KeyedVectors:
 
         def write(f):
             if write_header:
-                f.write(f"{len(self)} {self.vector_size}\n".encode("utf-8"))
+                f.write(f"{len(self)} {self.vector_size}\n".encode())
             if binary:
                 for k, v in zip(self.index_to_key, vecs):
                     f.write(k.encode("utf-8") + b" " + v.tobytes() + b"\n")

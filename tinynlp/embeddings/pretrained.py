@@ -6,7 +6,7 @@ import os
 
 from .keyedvectors import KeyedVectors
 
-__all__ = ["load_glove_6b_50d", "GLOVE_6B_50D_PATH"]
+__all__ = ["GLOVE_6B_50D_PATH", "load_glove_6b_50d"]
 
 GLOVE_6B_50D_PATH = os.path.join(os.path.dirname(__file__), "data", "glove.6B.50d.top20k.txt.gz")
 

@@ -45,8 +45,7 @@ def cooccurrence_pairs(ids, offsets, window, n_words, symmetric):
         for i in range(length):
             wi = sen[i]
             lo = i - window
-            if lo < 0:
-                lo = 0
+            lo = max(lo, 0)
             for j in range(lo, i):
                 wj = sen[j]
                 inc = 1.0 / (i - j)

@@ -231,8 +231,7 @@ def _train_part(syn0, syn1neg, ids, offsets, s_begin, s_end, keep_prob, noise_pr
     longest = 0
     raw_total = offsets[s_end] - offsets[s_begin]
     for s in range(s_begin, s_end):
-        if offsets[s + 1] - offsets[s] > longest:
-            longest = offsets[s + 1] - offsets[s]
+        longest = max(longest, offsets[s + 1] - offsets[s])
     sen = np.empty(longest, dtype=np.int64)
     effective = 0
     loss = 0.0

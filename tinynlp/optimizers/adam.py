@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..kernels.optim import adam_update, adam_update_rows
 from .base import Optimizer
 
 
@@ -56,10 +57,24 @@ class Adam(Optimizer):
     def _grad(self, w, g):
         return self._l2_grad(w, g)
 
+    def _scalars(self, dtype, lr, t):
+        """(η, β₁, β₂, ε, 1 − β₁ᵗ, √(1 − β₂ᵗ)) in the parameter's dtype, for the kernels."""
+        c = dtype.type
+        b1, b2 = self.beta_1, self.beta_2
+        return (c(lr), c(b1), c(b2), c(self.epsilon), c(1.0 - b1 ** t),
+                c(math.sqrt(1.0 - b2 ** t)))
+
     def _update_dense(self, w, g, state, lr, t):
         self._decay_weights(w, lr)
         g = self._grad(w, g)
         m, v = state["m"], state["v"]
+        if (not self.amsgrad and w.flags.c_contiguous and g.dtype == w.dtype
+                and w.dtype.kind == "f"):
+            # fast path: one fused pass (tinynlp.kernels.optim); the ufunc code below
+            # is the same rule, step by step
+            adam_update(w.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
+                        v.reshape(-1), *self._scalars(w.dtype, lr, t))
+            return
         buf = self._buffer(w, 0)
         b1, b2 = self.beta_1, self.beta_2
         # m ← β₁ m + (1 − β₁) g
@@ -88,6 +103,13 @@ class Adam(Optimizer):
             w[rows] *= 1.0 - lr * self.weight_decay
         elif self.weight_decay:
             g = g + self.weight_decay * w[rows]
+        if (not self.amsgrad and w.ndim == 2 and w.flags.c_contiguous and g.dtype == w.dtype
+                and w.dtype.kind == "f"):
+            # fast path: touched rows only, one pass (rows are unique after coalesce)
+            adam_update_rows(w, np.ascontiguousarray(rows, dtype=np.int64),
+                             np.ascontiguousarray(g).reshape(len(rows), -1), state["m"],
+                             state["v"], *self._scalars(w.dtype, lr, t))
+            return
         m_r = state["m"][rows] * b1 + (1.0 - b1) * g
         v_r = state["v"][rows] * b2 + (1.0 - b2) * (g * g)
         state["m"][rows] = m_r

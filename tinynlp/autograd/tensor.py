@@ -226,6 +226,12 @@ class Function:
     """
 
     differentiable: tuple | None = None
+    #: True when ``backward`` returns freshly allocated gradient arrays that it keeps
+    #: no reference to and never returns twice (e.g. the result of a GEMM or of
+    #: ``np.zeros`` + scatter-add).  A leaf's first gradient then takes the array
+    #: itself instead of a defensive copy — for an embedding table that copy is as
+    #: large as the table.  Arrays that are views (``base`` set) are always copied.
+    fresh_grads: bool = False
 
     @staticmethod
     def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
@@ -513,7 +519,12 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
             if g.dtype != t.data.dtype:
                 g = g.astype(t.data.dtype)
             if t._node is None:
-                t.grad = g.copy() if t.grad is None else t.grad + g
+                if t.grad is None:
+                    owned = (node.fn.fresh_grads and isinstance(g, np.ndarray)
+                             and g.base is None)
+                    t.grad = g if owned else g.copy()
+                else:
+                    t.grad = t.grad + g
             else:
                 slot = pending.setdefault(id(t._node), [None] * t._node.n_outputs)
                 prev = slot[t._index]

@@ -41,6 +41,8 @@ def _check(x, W, b):
 class Dense(Function):
     """z = x W + b  (x reshaped to rows, one GEMM);   dx = G Wᵀ,  dW = xᵀ G,  db = Σ G"""
 
+    fresh_grads = True   # dW and db are new GEMM / sum results
+
     @staticmethod
     def forward(ctx, x, W, b):
         x2 = x.reshape(-1, W.shape[0])

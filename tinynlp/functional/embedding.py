@@ -63,6 +63,7 @@ class Embedding(Function):
     """h = E[ids];   dL/dE = scatter-add of dL/dh into the rows ``ids`` (repeats add up)"""
 
     differentiable = (1,)
+    fresh_grads = True   # the dense table gradient is a new np.zeros + scatter-add
 
     @staticmethod
     def forward(ctx, ids, table, sparse=False):

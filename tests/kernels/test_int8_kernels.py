@@ -16,16 +16,18 @@ def _int8(rng, shape):
 def test_int8_matmul_equals_twin_exactly(m, k, n, seed):
     rng = np.random.default_rng(seed)
     a, w_t = _int8(rng, (m, k)), _int8(rng, (n, k))
-    out = K.int8_matmul(a, w_t)
-    assert out.dtype == np.int32
-    np.testing.assert_array_equal(out, K.int8_matmul_reference(a, w_t))
+    ref = K.int8_matmul_reference(a, w_t)
+    for kernel in (K.int8_matmul, K.int8_matmul_parallel):
+        out = kernel(a, w_t)
+        assert out.dtype == np.int32
+        np.testing.assert_array_equal(out, ref)
 
 
 def test_int8_matmul_extremes_do_not_overflow():
     a = np.full((2, 300), -127, np.int8)
     w_t = np.full((3, 300), 127, np.int8)
-    out = K.int8_matmul(a, w_t)
-    np.testing.assert_array_equal(out, np.full((2, 3), -127 * 127 * 300, np.int32))
+    for kernel in (K.int8_matmul, K.int8_matmul_parallel):
+        np.testing.assert_array_equal(kernel(a, w_t), np.full((2, 3), -127 * 127 * 300, np.int32))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

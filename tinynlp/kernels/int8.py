@@ -19,8 +19,8 @@ row quantizer divides in float64 in both versions so they agree bit for bit.
 
 Layout: the weight operand is stored transposed, ``w_t`` of shape ``(N, K)``,
 so the innermost loop runs over contiguous ``K`` in both operands — LLVM turns
-it into packed multiply-adds (``vpmaddwd``).  Output columns are distributed
-over threads with ``prange``.
+it into packed multiply-adds (``vpmaddwd``).  Large products spread their
+output columns over threads (``prange``); small ones run on one thread.
 """
 
 from __future__ import annotations
@@ -108,9 +108,30 @@ def int8_matmul_reference(a, w_t):
     return a.astype(np.int32) @ w_t.astype(np.int32).T
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def int8_matmul(a, w_t):
-    """``C_mn = Σ_k a_mk · w_t[n, k]``, int8 inputs, exact int32 result (M, N)."""
+    """``C_mn = Σ_k a_mk · w_t[n, k]``, int8 inputs, exact int32 result (M, N).
+
+    One thread: the products of a layer at batch 32 (and every step of a
+    recurrence) are too small to pay for waking a second thread, and on a
+    busy machine a parallel loop waits for its slowest thread.
+    """
+    m_rows, k_cols = a.shape
+    n_cols = w_t.shape[0]
+    out = np.empty((m_rows, n_cols), np.int32)
+    for n in range(n_cols):
+        for m in range(m_rows):
+            acc = np.int32(0)
+            for k in range(k_cols):
+                acc += np.int32(a[m, k]) * np.int32(w_t[n, k])
+            out[m, n] = acc
+    return out
+
+
+@njit(cache=True, parallel=True)
+def int8_matmul_parallel(a, w_t):
+    """:func:`int8_matmul` with the output columns spread over Numba's threads (``prange``);
+    used for products of at least :data:`PARALLEL_MIN_MACS` multiply-adds."""
     m_rows, k_cols = a.shape
     n_cols = w_t.shape[0]
     out = np.empty((m_rows, n_cols), np.int32)
@@ -121,6 +142,10 @@ def int8_matmul(a, w_t):
                 acc += np.int32(a[m, k]) * np.int32(w_t[n, k])
             out[m, n] = acc
     return out
+
+
+#: products with fewer multiply-adds than this run on one thread
+PARALLEL_MIN_MACS = 2**25
 
 
 # --------------------------------------------------------------------------
@@ -185,7 +210,8 @@ def quantized_linear(x, w_t, w_scale, bias=None, x_scale=None):
         q = quantize_static(x, np.float32(x_scale))
         s = np.full(x.shape[0], np.float32(x_scale), dtype=np.float32)
     check_int8_operands(q, w_t)
-    acc = int8_matmul(q, w_t)
+    macs = q.shape[0] * q.shape[1] * w_t.shape[0]
+    acc = (int8_matmul_parallel if macs >= PARALLEL_MIN_MACS else int8_matmul)(q, w_t)
     n = w_t.shape[0]
     col = np.broadcast_to(np.asarray(w_scale, dtype=np.float32), (n,))
     col = np.ascontiguousarray(col)

@@ -306,6 +306,30 @@ def test_retain_graph_backward_twice_doubles(cell):
 
 
 @pytest.mark.parametrize("cell", CELLS)
+def test_interleaved_graphs_do_not_share_scratch_buffers(cell):
+    """Two live graphs of the same shapes (recycled scratch buffers must not collide)."""
+    rng = np.random.default_rng(19)
+    first, second = (make_params(cell, 2, 5, 3, 4, rng) for _ in range(2))
+    want = [run(op(cell, False), a) for a in (first, second)]
+    ins = [[t64(a) for a in arrays] for arrays in (first, second)]
+    outs = [op(cell, True)(*i) for i in ins]
+    with tn.no_grad():                       # a third call in between, freed at once
+        op(cell, True)(*[t64(a) for a in first])
+    for k in (1, 0):                         # backward in the opposite order
+        rng_v = np.random.default_rng(0)
+        loss = None
+        for o in outs[k]:
+            term = (o * tn.tensor(rng_v.standard_normal(o.shape))).sum()
+            loss = term if loss is None else loss + term
+        loss.backward()
+    for k in (0, 1):
+        for o, w in zip(outs[k], want[k][0]):
+            np.testing.assert_allclose(o.data, w, rtol=1e-10, atol=1e-12)
+        for t, w in zip(ins[k], want[k][1]):
+            np.testing.assert_allclose(t.grad, w, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("cell", CELLS)
 def test_no_grad_builds_no_graph_and_none_state_is_zeros(cell):
     rng = np.random.default_rng(12)
     x, *states, W, U, b = make_params(cell, 2, 3, 2, 3, rng)

@@ -81,7 +81,7 @@ def build_model(kind="cnn", vocab_size=20000, embedding_dim=64, units=64,
         embedding = L.Embedding(vocab_size, embedding_dim, mask_zero=True, trainable=trainable)
         model = Sequential([embedding, rnn, L.Dense(1, activation="sigmoid")])
     if embedding_matrix is not None:
-        model.predict(np.zeros((1, 3), dtype=np.int64))  # build the weights
+        model.predict(np.zeros((1, 16), dtype=np.int64))  # build the weights
         embedding.set_weights([embedding_matrix.astype(np.float32)])
     return model
 

@@ -454,13 +454,20 @@ def elman_rnn_reference(x, h0, W, U, b, activation="tanh", mask=None):
 # LSTM
 # --------------------------------------------------------------------------
 
-def _lstm_internal_columns(H):
-    """Keras gate blocks (i, f, c, o) → internal order (o, i, f, c).
+def _lstm_to_internal(a, dt):
+    """Keras gate blocks (i, f, c, o) → internal order (o, i, f, c) along the last axis.
 
     Internally the three sigmoid gates (o, i, f) are contiguous, and so are
     the three blocks multiplied by dL/dc in the backward pass (i, f, c).
     """
-    return np.concatenate([np.arange(k * H, (k + 1) * H) for k in (3, 0, 1, 2)])
+    H = a.shape[-1] // 4
+    return np.concatenate([a[..., 3 * H:], a[..., :3 * H]], axis=-1).astype(dt, copy=False)
+
+
+def _lstm_from_internal(a):
+    """Internal gate order (o, i, f, c) → Keras' (i, f, c, o) along the last axis."""
+    H = a.shape[-1] // 4
+    return np.concatenate([a[..., H:], a[..., :H]], axis=-1)
 
 
 class LSTM(Function):
@@ -475,8 +482,9 @@ class LSTM(Function):
         da_o = dh ⊙ tanh c_t ⊙ o(1 − o)      da_i = dc ⊙ g ⊙ i(1 − i)
         da_f = dc ⊙ c_{t−1} ⊙ f(1 − f)       da_c = dc ⊙ i ⊙ (1 − g²)
         dL/dc_{t−1} = dc ⊙ f,   dL/dh_{t−1} = da Uᵀ,   dW = Σ x_tᵀ da, dU = Σ h_{t−1}ᵀ da
-    The factors that do not depend on dh/dc are computed for all steps at once
-    before the loop, so each step is a few in-place multiplies and one GEMM.
+    Each backward step is one pass of :func:`~tinynlp.kernels.rnn.lstm_backward_step`
+    (the lines above) and one GEMM; gates are stored internally in the order
+    o, i, f, c so that the three sigmoid gates are contiguous.
     """
 
     differentiable = (0, 1, 2, 3, 4, 5)
@@ -488,10 +496,7 @@ class LSTM(Function):
         H = U.shape[0]
         H3 = 3 * H
         info = None if mask is None else _MaskInfo(mask, dt)
-        cols = _lstm_internal_columns(H)
-        Wp = np.ascontiguousarray(W[:, cols], dtype=dt)
-        Up = np.ascontiguousarray(U[:, cols], dtype=dt)
-        bp = b[cols].astype(dt)
+        Wp, Up, bp = (_lstm_to_internal(a, dt) for a in (W, U, b))
         # σ(z) = ½ + ½ tanh(z/2): halve the sigmoid gates' columns so that one tanh
         # over all four blocks does the work (halving is exact in floating point)
         Ws, Us, bs = Wp.copy(), Up.copy(), bp.copy()
@@ -524,7 +529,7 @@ class LSTM(Function):
             if info is not None and info.any_pad[t]:
                 np.copyto(Hs[t + 1], Hs[t], where=info.pad[t])
         ctx.save_for_backward(xt, Wp, Up, A, Hs, C, TC)
-        ctx.info, ctx.cols = info, cols
+        ctx.info = info
         ctx.scratch = _GiveBack(xt, A, C, TC)
         out = Hs[1:] if info is None else np.where(info.pad, 0, Hs[1:])
         return out.transpose(1, 0, 2), Hs[T].copy(), C[T].copy()
@@ -532,7 +537,7 @@ class LSTM(Function):
     @staticmethod
     def backward(ctx, g_hs, g_h, g_c):
         xt, Wp, Up, A, Hs, C, TC = ctx.saved
-        info, cols = ctx.info, ctx.cols
+        info = ctx.info
         T, B, D = xt.shape
         H = Up.shape[0]
         dt = A.dtype
@@ -563,14 +568,11 @@ class LSTM(Function):
         if needs[0]:
             dx = (dA2 @ Wp.T).reshape(T, B, D).transpose(1, 0, 2)
         if needs[3]:
-            dW = np.empty((D, 4 * H), dtype=dt)
-            dW[:, cols] = xt.reshape(T * B, D).T @ dA2
+            dW = _lstm_from_internal(xt.reshape(T * B, D).T @ dA2)
         if needs[4]:
-            dU = np.empty((H, 4 * H), dtype=dt)
-            dU[:, cols] = Hs[:-1].reshape(T * B, H).T @ dA2
+            dU = _lstm_from_internal(Hs[:-1].reshape(T * B, H).T @ dA2)
         if needs[5]:
-            db = np.empty(4 * H, dtype=dt)
-            db[cols] = _sum_rows(dA2)
+            db = _lstm_from_internal(_sum_rows(dA2))
         _WORKSPACE.give(dA)
         return (dx, dh if needs[1] else None, dc if needs[2] else None, dW, dU, db, None)
 

@@ -36,7 +36,10 @@ import numpy as np
 
 from ..autograd.ops import pad, stack
 from ..autograd.tensor import Function, Tensor
+from ..kernels.activations import ACTIVATION_KINDS
 from ..kernels.conv import col2im_1d, im2col_1d
+from .activations import get_activation
+from .dense import activation_grad, apply_activation_
 
 __all__ = ["conv1d", "conv1d_reference", "conv1d_flipped_reference", "conv1d_padding"]
 
@@ -128,7 +131,7 @@ class Conv1D(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, w, b, strides=1, dilation_rate=1, pad_left=0, out_len=1):
+    def forward(ctx, x, w, b, strides=1, dilation_rate=1, pad_left=0, out_len=1, kind=0):
         nb, length, nc = x.shape
         k, _, nf = w.shape
         cols = im2col_1d(np.ascontiguousarray(x), k, strides, dilation_rate, pad_left, out_len)
@@ -137,16 +140,21 @@ class Conv1D(Function):
         z = cols @ w2
         if b is not None:
             z = _add_bias(z, b)
-        ctx.save_for_backward(cols if ctx.needs_input_grad[1] else None, w2)
+        if kind:                      # fused activation, in place: keep h for σ'(z)
+            z = apply_activation_(z, kind)
+        ctx.save_for_backward(cols if ctx.needs_input_grad[1] else None, w2,
+                              z if kind else None)
         ctx.geom = (nb, length, nc, k, strides, dilation_rate, pad_left, out_len)
-        ctx.w_shape = w.shape
+        ctx.w_shape, ctx.kind = w.shape, kind
         return z.reshape(nb, out_len, nf)
 
     @staticmethod
     def backward(ctx, g):
-        cols, w2 = ctx.saved
+        cols, w2, h = ctx.saved
         nb, length, nc, k, s, d, pad_left, out_len = ctx.geom
         g2 = g.reshape(nb * out_len, -1)
+        if ctx.kind:
+            g2 = activation_grad(g2, h, ctx.kind)
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             dcols = (g2 @ w2.T).reshape(nb, out_len, k, nc)
@@ -158,19 +166,25 @@ class Conv1D(Function):
         return gx, gw, gb
 
 
-def conv1d(x, w, b=None, strides=1, padding="valid", dilation_rate=1):
+def conv1d(x, w, b=None, strides=1, padding="valid", dilation_rate=1, activation=None):
     """1-D cross-correlation, channels-last: x (B, L, C), w (K, C, F), b (F,) → (B, L_out, F).
 
     ``z[b, i, f] = Σ_k Σ_c x_pad[b, i·s + k·d, c] · w[k, c, f] + b[f]``
     with ``padding`` in {"valid", "same", "causal"} (Keras rules; see the module
     docstring).  Fast path: im2col + one GEMM (:class:`Conv1D`).
+    ``activation`` (optional): σ applied to z; "relu", "sigmoid" and "tanh" are
+    fused into the op (in place, σ' from the output), others applied after it.
     """
     _check_args(x, w, b, padding)
     length, k = _shape(x)[1], _shape(w)[0]
     pad_left, _, out_len = conv1d_padding(length, k, strides, padding, dilation_rate)
-    return Conv1D.apply(x, w, b, strides=_as_int(strides, "strides"),
-                        dilation_rate=_as_int(dilation_rate, "dilation_rate"),
-                        pad_left=pad_left, out_len=out_len)
+    kind = ACTIVATION_KINDS.get(activation.lower(), 0) if isinstance(activation, str) else 0
+    z = Conv1D.apply(x, w, b, strides=_as_int(strides, "strides"),
+                     dilation_rate=_as_int(dilation_rate, "dilation_rate"),
+                     pad_left=pad_left, out_len=out_len, kind=kind)
+    if activation is None or kind or activation == "linear":
+        return z
+    return get_activation(activation)(z)
 
 
 def _t(a):

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd.ops import _sigmoid
 from ..autograd.tensor import Function, Tensor
+from ..kernels.activations import ACTIVATION_KINDS, activation_backward
 from .activations import get_activation
 
 __all__ = ["dense", "dense_reference"]
@@ -66,13 +68,71 @@ class Dense(Function):
         return gx, gW, gb
 
 
+def apply_activation_(z, kind):
+    """z ← σ(z) in place for the fused ops (kind from ``ACTIVATION_KINDS``)."""
+    if kind == 1:
+        np.maximum(z, 0, out=z)
+    elif kind == 2:
+        z[...] = _sigmoid(z)            # the overflow-safe form of ops.sigmoid
+    elif kind == 3:
+        np.tanh(z, out=z)
+    return z
+
+
+def activation_grad(g, h, kind):
+    """dL/dz from dL/dh and the output h (one pass: :func:`activation_backward`)."""
+    if kind == 0:
+        return g
+    g = np.ascontiguousarray(g, dtype=h.dtype)
+    return activation_backward(g.reshape(-1), h.reshape(-1), kind).reshape(h.shape)
+
+
+class DenseAct(Function):
+    """h = σ(x W + b) in one op (σ ∈ relu, sigmoid, tanh);
+    dz = dh ⊙ σ'(z) from h,  dx = dz Wᵀ,  dW = xᵀ dz,  db = Σ dz
+
+    The fast path of ``F.dense(..., activation=name)``: one graph node instead of
+    two, σ applied in place on the GEMM's output, and σ' computed from h in one
+    pass (:mod:`tinynlp.kernels.activations`).
+    """
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, x, W, b, kind=1):
+        x2 = x.reshape(-1, W.shape[0])
+        z = x2 @ W
+        if b is not None:
+            if np.result_type(z, b) == z.dtype:
+                z += b
+            else:
+                z = z + b
+        h = apply_activation_(z, kind)
+        ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None, W, h)
+        ctx.x_shape, ctx.kind = x.shape, kind
+        return h.reshape(x.shape[:-1] + (W.shape[1],))
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, W, h = ctx.saved
+        g2 = activation_grad(g.reshape(h.shape), h, ctx.kind)
+        gx = (g2 @ W.T).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
+        gW = x2.T @ g2 if ctx.needs_input_grad[1] else None
+        gb = g2.sum(axis=0) if ctx.needs_input_grad[2] else None
+        return gx, gW, gb
+
+
 def dense(x, W, b=None, activation=None):
     """h = σ(x W + b) over the last axis of x (..., in); W (in, units), b (units,).
 
     ``activation``: a Keras name ("relu", "tanh", "sigmoid", "softmax", ...), a
-    callable, or None (linear).
+    callable, or None (linear).  relu, sigmoid and tanh are fused into the op
+    (:class:`DenseAct`); the others are applied after it.
     """
     _check(x, W, b)
+    kind = ACTIVATION_KINDS.get(activation.lower()) if isinstance(activation, str) else None
+    if kind:
+        return DenseAct.apply(x, W, b, kind=kind)
     act = get_activation(activation)
     return act(Dense.apply(x, W, b))
 

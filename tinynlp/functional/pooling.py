@@ -25,9 +25,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.tensor import Function, Tensor
+from ..kernels.pooling import max_pool1d_backward, max_pool1d_forward
 from .conv import _as_int, conv1d_padding
 
 __all__ = ["max_pool1d", "avg_pool1d", "global_max_pool1d", "global_avg_pool1d"]
+
+
+def _fast(x):
+    """Float (B, L, C) inputs take the Numba kernels (same first-argmax and NaN rules)."""
+    return x.dtype.kind == "f" and x.ndim == 3 and x.shape[1] > 0
 
 
 def _shape(a):
@@ -79,18 +85,27 @@ class MaxPool1D(Function):
 
     @staticmethod
     def forward(ctx, x, pool=2, stride=2, pad_left=0, pad_right=0, out_len=1):
+        ctx.geom = (x.shape[1], pool, stride, pad_left, pad_right)
+        if _fast(x):
+            # fast path: value and first argmax in one pass (tinynlp.kernels.pooling);
+            # the NumPy code below is the same computation on a strided window view
+            y, ctx.abs_arg = max_pool1d_forward(np.ascontiguousarray(x), pool, stride,
+                                                pad_left, out_len)
+            return y
+        ctx.abs_arg = None
         fill = -np.inf
         xp = np.pad(x, ((0, 0), (pad_left, pad_right), (0, 0)), constant_values=fill) \
             if pad_left or pad_right else x
         win = _windows(xp, pool, stride, out_len)
         arg = win.argmax(axis=2)                      # first maximum on ties
         ctx.arg = arg
-        ctx.geom = (x.shape[1], pool, stride, pad_left, pad_right)
         return np.take_along_axis(win, arg[:, :, None, :], axis=2)[:, :, 0, :]
 
     @staticmethod
     def backward(ctx, g):
         length, pool, stride, pad_left, pad_right = ctx.geom
+        if ctx.abs_arg is not None:
+            return max_pool1d_backward(np.ascontiguousarray(g), ctx.abs_arg, length)
         onehot = ctx.arg[:, :, None, :] == np.arange(pool)[None, None, :, None]
         return _scatter_windows(g[:, :, None, :] * onehot, length, pad_left, pad_right, stride)
 
@@ -159,6 +174,11 @@ class GlobalMaxPool1D(Function):
 
     @staticmethod
     def forward(ctx, x, mask=None):
+        if mask is None and _fast(x):
+            # fast path: one window spanning the sequence (tinynlp.kernels.pooling)
+            y, arg = max_pool1d_forward(np.ascontiguousarray(x), x.shape[1], 1, 0, 1)
+            ctx.arg, ctx.empty, ctx.shape = arg, None, x.shape
+            return y[:, 0, :]
         if mask is not None:
             x = np.where(mask[:, :, None], x, -np.inf)
         arg = x.argmax(axis=1)                         # (B, C), first maximum on ties
@@ -173,6 +193,9 @@ class GlobalMaxPool1D(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.arg.ndim == 3:        # from the fast path: (B, 1, C) absolute steps
+            return max_pool1d_backward(np.ascontiguousarray(g)[:, None, :], ctx.arg,
+                                       ctx.shape[1]), None
         if ctx.empty is not None and ctx.empty.any():
             g = np.where(ctx.empty[:, None], 0, g).astype(g.dtype, copy=False)
         gx = np.zeros(ctx.shape, dtype=g.dtype)

@@ -114,6 +114,10 @@ class Conv1D(Layer):
         check_rank(self, x, 3, "(batch, steps, channels)")
         check_last_dim(self, x, self.kernel.shape[1], what="channels")
         self._check_length(x.shape)
+        if isinstance(self.activation, str):     # relu/sigmoid/tanh are fused into the op
+            return F.conv1d(x, self.kernel, self.bias, strides=self.strides,
+                            padding=self.padding, dilation_rate=self.dilation_rate,
+                            activation=self.activation)
         z = F.conv1d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
                      dilation_rate=self.dilation_rate)
         return z if is_linear(self.activation) else self._act(z)

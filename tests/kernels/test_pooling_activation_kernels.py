@@ -1,0 +1,79 @@
+"""Max-pool and activation-backward kernels == their NumPy twins; the fused
+conv1d activation has the right gradient."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinynlp as tn
+from tinynlp import functional as F
+from tinynlp.kernels.activations import activation_backward, activation_backward_reference
+from tinynlp.kernels.pooling import (
+    max_pool1d_backward,
+    max_pool1d_backward_reference,
+    max_pool1d_forward,
+    max_pool1d_forward_reference,
+)
+from tests.helpers import check_grad, t64
+
+
+@given(b=st.integers(1, 3), length=st.integers(1, 12), c=st.integers(1, 4),
+       pool=st.integers(1, 4), stride=st.integers(1, 3), pad_left=st.integers(0, 1),
+       ties=st.booleans())
+def test_max_pool_kernels_match_reference(b, length, c, pool, stride, pad_left, ties):
+    pad_left = min(pad_left, pool - 1)
+    out_len = (length + pad_left - pool) // stride + 1
+    if out_len < 1:
+        return
+    rng = np.random.default_rng(length * 7 + pool)
+    x = rng.standard_normal((b, length, c)).astype(np.float32)
+    if ties:
+        x = np.round(x)                      # many equal values: first argmax must win
+    y, arg = max_pool1d_forward(x, pool, stride, pad_left, out_len)
+    y2, arg2 = max_pool1d_forward_reference(x, pool, stride, pad_left, out_len)
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_array_equal(arg, arg2)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    np.testing.assert_allclose(max_pool1d_backward(g, arg, length),
+                               max_pool1d_backward_reference(g, arg, length), rtol=1e-6)
+
+
+def test_max_pool_nan_wins_like_numpy():
+    x = np.array([[[1.0], [np.nan], [3.0]]], np.float64)
+    y, arg = max_pool1d_forward(x, 3, 1, 0, 1)
+    y2, arg2 = max_pool1d_forward_reference(x, 3, 1, 0, 1)
+    assert np.isnan(y[0, 0, 0]) and np.isnan(y2[0, 0, 0])
+    assert arg[0, 0, 0] == arg2[0, 0, 0] == 1
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_backward_matches_reference(kind, dtype):
+    rng = np.random.default_rng(kind)
+    g = rng.standard_normal(50).astype(dtype)
+    h = rng.uniform(-1, 1, 50).astype(dtype)
+    h[::7] = 0.0
+    out = activation_backward(g, h, kind)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, activation_backward_reference(g, h, kind), rtol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_conv1d_fused_activation_gradcheck(activation):
+    rng = np.random.default_rng(3)
+    x = t64(rng.standard_normal((2, 6, 3)))
+    w = t64(rng.standard_normal((3, 3, 4)))
+    b = t64(rng.standard_normal(4))
+    check_grad("conv1d", lambda x, w, b: F.conv1d(x, w, b, activation=activation), [x, w, b])
+    fused = F.conv1d(x, w, b, activation=activation).data
+    plain = F.get_activation(activation)(F.conv1d(x, w, b)).data
+    np.testing.assert_allclose(fused, plain, rtol=1e-12)
+
+
+def test_global_max_pool_fast_path_gradcheck():
+    x = t64(np.random.default_rng(4).standard_normal((2, 5, 3)))
+    check_grad("global_max_pool1d", F.global_max_pool1d, [x])
+    check_grad("max_pool1d", lambda x: F.max_pool1d(x, 2, padding="same"), [x])
+    y = F.global_max_pool1d(tn.tensor(x.data)).data
+    np.testing.assert_array_equal(y, x.data.max(axis=1))

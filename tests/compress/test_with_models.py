@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tinynlp as tn
+from tinynlp.autograd.tensor import RowSparseGrad
 from tinynlp import compress as C
 
 
@@ -157,3 +158,20 @@ def test_distillation_loss_in_fit():
     student.compile(optimizer=tn.optimizers.Adam(learning_rate=0.02), loss=loss)
     h = student.fit(x, loss.pack(y, teacher.predict(x)), epochs=4, batch_size=32, verbose=0)
     assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+def test_gradient_hook_zeroes_pruned_gradients_dense_and_row_sparse():
+    m = tn.Sequential([tn.layers.Embedding(20, 4, sparse=True), tn.layers.GlobalMaxPooling1D(),
+                       tn.layers.Dense(1, activation="sigmoid")])
+    x = np.array([[1, 2, 3], [3, 4, 5]])
+    m.predict(x)
+    C.prune_magnitude(m, amount=0.5, include=["kernel", "embeddings"], scope="layer")
+    assert C.zero_pruned_gradients in m._gradient_hooks
+    out = m(x, training=True)
+    out.sum().backward()
+    emb, kernel = m.layers[0].embeddings, m.layers[2].kernel
+    assert isinstance(emb.grad, RowSparseGrad)
+    assert np.any(emb.grad.to_dense()[~emb.constraint.mask] != 0)
+    C.zero_pruned_gradients(m.weights)
+    assert np.all(emb.grad.to_dense()[~emb.constraint.mask] == 0)
+    assert np.all(kernel.grad[~kernel.constraint.mask] == 0)

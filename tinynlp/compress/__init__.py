@@ -11,7 +11,7 @@ and sharded / lazily loaded checkpoints (model splitting).
 from .pruning import (  # noqa: F401
     PolynomialDecaySparsity, PruningMask, from_csr, load_pruned, polynomial_decay_sparsity,
     prune_magnitude, pruning_masks, remove_pruning, save_pruned, sparsity, sparsity_report,
-    sparsity_stats, to_csr,
+    sparsity_stats, to_csr, zero_pruned_gradients,
 )
 from .quantization import (  # noqa: F401
     FakeQuantize, QuantizedConv1D, QuantizedDense, QuantizedEmbedding, QuantizedGRU,

@@ -33,6 +33,7 @@ from ..autograd import Tensor, no_grad
 from ..autograd import ops
 from ..losses import Loss
 from ._utils import run_model
+from .pruning import zero_pruned_gradients
 
 __all__ = ["distillation_loss", "DistillationLoss", "distill", "soft_targets",
            "DistillationHistory"]
@@ -271,6 +272,7 @@ def distill(teacher, student, x, y, temperature=2.0, alpha=0.5, epochs=5, batch_
             params = student.trainable_weights
             opt.zero_grad(params)
             total_loss.backward()
+            zero_pruned_gradients(params)
             opt.step(params)
             opt.zero_grad(params)
             for p in params:

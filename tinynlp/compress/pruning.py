@@ -44,13 +44,14 @@ import os
 import numpy as np
 
 from ..autograd import Tensor
+from ..autograd.tensor import RowSparseGrad
 from ._utils import (
     ArraySource, atomic_write, attach_weight_source, build_now, fill_built_weights,
     model_architecture, owned_parameters, rebuild_model, short_name,
 )
 
 __all__ = [
-    "prune_magnitude", "PruningMask", "remove_pruning", "pruning_masks",
+    "prune_magnitude", "PruningMask", "remove_pruning", "pruning_masks", "zero_pruned_gradients",
     "polynomial_decay_sparsity", "PolynomialDecaySparsity",
     "sparsity", "sparsity_stats", "sparsity_report",
     "to_csr", "from_csr", "save_pruned", "load_pruned",
@@ -97,6 +98,33 @@ def _install_mask(p, mask):
     p.data[...] = np.where(mask, p.data, np.zeros((), dtype=p.data.dtype))
     if p.grad is not None and isinstance(p.grad, np.ndarray):
         p.grad = np.where(mask, p.grad, np.zeros((), dtype=p.grad.dtype))
+
+
+def zero_pruned_gradients(params):
+    """Set the gradient of every pruned weight to zero (a gradient hook).
+
+    Run before the optimizer step, it keeps pruned weights out of momentum and
+    adaptive statistics and out of gradient-norm clipping; the mask constraint
+    after the step then only has to undo what weight decay might do.
+    Row-sparse (embedding) gradients are masked row by row.
+    """
+    for p in params:
+        c = getattr(p, "constraint", None)
+        if not isinstance(c, PruningMask) or p.grad is None:
+            continue
+        g = p.grad
+        if isinstance(g, np.ndarray):
+            g *= c.mask
+        elif isinstance(g, RowSparseGrad):
+            rows = c.mask[g.indices].reshape(g.values.shape)
+            g.values = g.values * rows
+
+
+def _install_gradient_hook(model):
+    """Register :func:`zero_pruned_gradients` with a model's training step (once)."""
+    hooks = getattr(model, "_gradient_hooks", None)
+    if isinstance(hooks, list) and zero_pruned_gradients not in hooks:
+        hooks.append(zero_pruned_gradients)
 
 
 def pruning_masks(model) -> dict:
@@ -291,7 +319,10 @@ def prune_magnitude(model, amount=0.5, scope="global", structured=False, include
     (``"dense/kernel"``) or layer names, or a predicate ``(layer, param) -> bool``.
 
     The zeros are enforced after every optimizer step through
-    ``Parameter.constraint`` (:class:`PruningMask`).  The model must be built.
+    ``Parameter.constraint`` (:class:`PruningMask`), and a model's training
+    step also zeroes their gradients before the step
+    (:func:`zero_pruned_gradients`, registered as a gradient hook).  The model
+    must be built.
     """
     amount = _check_amount(amount)
     if scope not in ("global", "layer"):
@@ -301,6 +332,7 @@ def prune_magnitude(model, amount=0.5, scope="global", structured=False, include
         _prune_structured(model, selected, amount, scope)
     else:
         _prune_unstructured(selected, amount, scope)
+    _install_gradient_hook(model)
     return model
 
 
@@ -564,6 +596,7 @@ def load_pruned(path, masks=True):
         for p in model.weights:
             if p.name in masked:
                 _install_mask(p, p.data != 0)
+        _install_gradient_hook(model)
     return model
 
 

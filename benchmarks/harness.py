@@ -63,6 +63,20 @@ def numpy_blas() -> str:
         return "unknown"
 
 
+def git_commit() -> str:
+    """HEAD's short hash, with "+dirty" when tracked files under tinynlp/ or benchmarks/
+    differ from it (other developers edit the tree concurrently)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--short", "--untracked-files=no", "tinynlp",
+                                "benchmarks"], cwd=ROOT, capture_output=True,
+                               text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
 def loadavg():
     try:
         return tuple(round(x, 2) for x in os.getloadavg())
@@ -129,6 +143,7 @@ def run_all(args) -> dict:
         "versions": versions(), "numpy_blas": numpy_blas(), "threads": args.threads,
         "quick": args.quick, "epochs": args.epochs, "batch_sizes": args.batch_sizes,
         "load_start": loadavg(), "budget_s": args.budget,
+        "accuracy_batches": args.accuracy_batches, "commit": git_commit(),
     }
     t_start = time.perf_counter()
     bundles = {}
@@ -148,8 +163,9 @@ def run_all(args) -> dict:
                     waited = wait_for_idle(args.wait_idle, args.max_wait)
                 else:
                     waited = 0.0
+                epochs = args.epochs if (args.quick or b in args.accuracy_batches) else 0
                 r = run_worker(fw, m, bundles[m], b, workdir, sparse=sparse, quick=args.quick,
-                               epochs=args.epochs, threads=args.threads, budget=args.budget,
+                               epochs=epochs, threads=args.threads, budget=args.budget,
                                max_reps=args.max_reps, min_reps=args.min_reps)
                 r["waited_s"] = waited
                 results.append(r)
@@ -259,7 +275,8 @@ def write_markdown(data, path, plot_name="ratios.png"):
     L.append("")
     L.append("## Setup")
     L.append("")
-    L.append(f"- date: {info['date']}; total harness time {info['total_s'] / 60:.1f} min")
+    L.append(f"- date: {info['date']}; total harness time {info['total_s'] / 60:.1f} min; "
+             f"code: commit {info.get('commit', '?')}")
     L.append(f"- machine: {info['cpu']}, {info['cores']} cores; {info['platform']}")
     L.append(f"- load average (1, 5, 15 min) at start {info['load_start']}, at end "
              f"{info['load_end']} — other processes shared the machine when it was above "
@@ -318,9 +335,15 @@ def write_markdown(data, path, plot_name="ratios.png"):
     L.append("")
     L.append("## Times (ms) and memory (MB)")
     L.append("")
-    L.append("| model | batch | framework | train step | inference | peak RSS (Δ) | "
+    L.append("CPU = process CPU time per train step (all threads, mean over the timing "
+             "loop); CPU well above wall time means threads busy in parallel, wall well above "
+             "CPU means the process waited (for a core, or for a thread of its parallel "
+             "region that was descheduled — on a loaded machine this hits 2-thread OpenMP "
+             "and OpenBLAS regions hardest).")
+    L.append("")
+    L.append("| model | batch | framework | train step | train CPU | inference | peak RSS (Δ) | "
              "load |")
-    L.append("|---|---:|---|---:|---:|---:|---:|")
+    L.append("|---|---:|---|---:|---:|---:|---:|---:|")
     for r in rows:
         name = r["model"] + (" (sparse)" if r["sparse"] else "")
         for fw in ("tiny", "torch", "keras"):
@@ -329,8 +352,9 @@ def write_markdown(data, path, plot_name="ratios.png"):
                 continue
             label = {"tiny": "tinynlp", "torch": "PyTorch", "keras": "Keras"}[fw]
             delta = x["rss_peak_mb"] - x["rss_before_steps_mb"]
+            cpu = f"{x['train_cpu_ms']:.2f}" if "train_cpu_ms" in x else "–"
             L.append(f"| {name} | {r['batch']} | {label} | {_fmt_stats(x['train_ms'])} | "
-                     f"{_fmt_stats(x['infer_ms'])} | {x['rss_peak_mb']:.0f} ({delta:+.0f}) | "
+                     f"{cpu} | {_fmt_stats(x['infer_ms'])} | {x['rss_peak_mb']:.0f} ({delta:+.0f}) | "
                      f"{x['load_before'][0]:.1f} |")
     L.append("")
     L.append("## Model titles")
@@ -345,7 +369,8 @@ def write_markdown(data, path, plot_name="ratios.png"):
     L.append("")
     L.append("## Accuracy and step-by-step agreement")
     L.append("")
-    L.append(f"Accuracy on the test set after **{info['epochs']} epoch(s)** of training from "
+    L.append(f"Accuracy on the test set after **{info['epochs']} epoch(s)** of training "
+             f"(measured in the batch-size {info.get('accuracy_batches')} runs) from "
              "the same initial weights with the same shuffled batches in every framework "
              "(a fresh model, after the timing loops). Loss agreement: largest absolute "
              "difference between tinynlp's and PyTorch's training losses over the first 10 "
@@ -475,6 +500,9 @@ def parse_args(argv=None):
     p.add_argument("--batch-sizes", default=None, help="default 32,256 (quick: 8)")
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs of training for the accuracy column (default 1; quick: 1)")
+    p.add_argument("--accuracy-batches", default="256",
+                   help="batch sizes whose runs also train --epochs epochs for the accuracy "
+                        "column (default 256)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--budget", type=float, default=None,
                    help="seconds per timing loop (default 3; quick 0.2)")
@@ -504,6 +532,7 @@ def parse_args(argv=None):
     if args.batch_sizes is None:
         args.batch_sizes = "8" if args.quick else "32,256"
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
+    args.accuracy_batches = [int(b) for b in str(args.accuracy_batches).split(",") if b]
     if args.epochs is None:
         args.epochs = 1
     if args.budget is None:

@@ -122,7 +122,9 @@ def run(args) -> dict:
     result["first_losses"] = losses
     for i in range(args.warmup):
         model.train_step(*conv[i % len(conv)])
+    c0 = time.process_time()
     train = _repeat(model.train_step, conv, args.min_reps, args.max_reps, args.budget)
+    result["train_cpu_ms"] = (time.process_time() - c0) / len(train) * 1e3
     for _ in range(2):
         model.predict(conv[0][0])
     infer = _repeat(model.predict, [(x,) for x, _ in conv], args.min_reps,

@@ -54,7 +54,7 @@ def _canned():
                worker("keras", "emb_rnn", scale=4.0)]
     info = {"date": "2026-01-01T00:00:00", "cpu": "cpu", "cores": 2, "platform": "linux",
             "versions": harness.versions(), "numpy_blas": "blas", "threads": 2,
-            "quick": False, "epochs": 1, "batch_sizes": [32], "load_start": (0, 0, 0),
+            "quick": False, "epochs": 1, "batch_sizes": [32], "accuracy_batches": [32], "load_start": (0, 0, 0),
             "load_end": (0, 0, 0), "budget_s": 3.0, "total_s": 1.0}
     return {"info": info, "results": results, "jit": []}
 

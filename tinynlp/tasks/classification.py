@@ -1,0 +1,228 @@
+"""Multi-class text classification: the genre of a Brown-corpus passage (15 classes).
+
+Each example is a chunk of 10 consecutive sentences (about 200 tokens) from
+one of the 500 Brown documents; the label is the document's genre
+(:data:`tinynlp.data.datasets.BROWN_GENRES`); train and test come from
+different documents (:func:`tinynlp.datasets.load_brown_genres`).
+
+Models (``MODELS``):
+
+* ``cnn``    — Embedding → Conv1D(relu) → max-over-time pooling → Dropout →
+  Dense(15, softmax)
+* ``bilstm`` — Embedding(mask_zero) → Bidirectional(LSTM) → Dropout →
+  Dense(15, softmax)
+* ``avg``    — Embedding(mask_zero) → mean over the real tokens → Dense(15,
+  softmax) (a fastText-style bag of words)
+
+Trained with ``sparse_categorical_crossentropy``.  :func:`train` reports
+test accuracy and macro-F1 beside the majority-class baseline (the most
+frequent genre of the training set) and saves the model, its tokenizer, the
+learning curves and a confusion-matrix plot in ``out``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .. import layers as L
+from .. import metrics as tn_metrics
+from .. import random as tn_random
+from ..models import Sequential, load_model
+from ..text import Tokenizer, pad_sequences
+from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
+
+__all__ = ["MODELS", "build_model", "train", "evaluate", "load", "predict",
+           "plot_confusion_matrix", "majority_baseline"]
+
+MODELS = ("cnn", "bilstm", "avg")
+TASK = "classification"
+
+
+def build_model(kind="cnn", vocab_size=20000, num_classes=15, embedding_dim=64, units=64,
+                filters=128, kernel_size=5, dropout=0.5):
+    """One of :data:`MODELS` as a :class:`~tinynlp.models.Sequential`, ready to compile."""
+    if kind not in MODELS:
+        raise ValueError(f"classification: unknown model {kind!r}; expected one of {MODELS}")
+    out = L.Dense(num_classes, activation="softmax")
+    if kind == "cnn":
+        return Sequential([
+            L.Embedding(vocab_size, embedding_dim),
+            L.Conv1D(filters, kernel_size, activation="relu"),
+            L.GlobalMaxPooling1D(),
+            L.Dropout(dropout),
+            out,
+        ])
+    if kind == "bilstm":
+        return Sequential([
+            L.Embedding(vocab_size, embedding_dim, mask_zero=True),
+            L.Bidirectional(L.LSTM(units)),
+            L.Dropout(dropout),
+            out,
+        ])
+    return Sequential([
+        L.Embedding(vocab_size, embedding_dim, mask_zero=True),
+        L.GlobalAveragePooling1D(),
+        out,
+    ])
+
+
+def majority_baseline(y_train, y_test, num_classes):
+    """Accuracy and macro-F1 of always predicting the most frequent training class."""
+    majority = int(np.bincount(np.asarray(y_train), minlength=num_classes).argmax())
+    pred = np.full(len(y_test), majority)
+    return (float(np.mean(pred == y_test)),
+            float(tn_metrics.f1_score(y_test, pred, average="macro",
+                                      labels=np.arange(num_classes))),
+            majority)
+
+
+def plot_confusion_matrix(cm, labels, path, title=None, normalize=True):
+    """Save a confusion matrix (rows: true class, columns: predicted) as an image.
+
+    ``normalize``: show each row as fractions of that class's examples (the
+    recall of each class is on the diagonal); the counts are printed in the
+    cells.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cm = np.asarray(cm, dtype=np.float64)
+    shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1.0) if normalize else cm
+    k = len(labels)
+    size = max(5.0, 0.45 * k + 2.5)
+    fig = Figure(figsize=(size + 1.0, size))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
+                 label="fraction of the true class" if normalize else "count")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=6,
+                        color="white" if shown[i, j] > 0.5 else "black")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return fig
+
+
+def _scores(y_true, y_pred, num_classes):
+    labels = np.arange(num_classes)
+    return (float(np.mean(y_true == y_pred)),
+            float(tn_metrics.f1_score(y_true, y_pred, average="macro", labels=labels)),
+            tn_metrics.confusion_matrix(y_true, y_pred, labels=labels))
+
+
+def train(model="cnn", epochs=None, batch_size=32, vocab_size=20000, maxlen=300,
+          embedding_dim=64, units=64, seed=0, out="runs/classify", verbose=1,
+          plot=True) -> TaskResult:
+    """Train a genre classifier on Brown and evaluate it on the test documents."""
+    from ..data.datasets import BROWN_GENRES, load_brown_genres
+
+    if model not in MODELS:
+        raise ValueError(f"classification: unknown model {model!r}; expected one of {MODELS}")
+    tn_random.seed(seed)
+    quick = quick_mode()
+    if epochs is None:
+        epochs = 1 if quick else {"cnn": 6, "bilstm": 4, "avg": 15}[model]
+    (x_train, y_train), (x_test, y_test) = load_brown_genres()
+    num_classes = len(BROWN_GENRES)
+    # the loader lists chunks document by document (genre by genre): shuffle once so that
+    # the validation split (the last 10 %, as in Keras) holds every genre
+    order = np.random.default_rng(seed).permutation(len(x_train))
+    x_train, y_train = [x_train[i] for i in order], y_train[order]
+    if quick:
+        x_train, y_train = x_train[:400], y_train[:400]
+        pick = np.random.default_rng(seed).permutation(len(x_test))[:200]  # every genre
+        x_test, y_test = [x_test[i] for i in pick], y_test[pick]
+        vocab_size, maxlen = min(vocab_size, 3000), min(maxlen, 80)
+        embedding_dim, units = min(embedding_dim, 16), min(units, 16)
+
+    tokenizer = Tokenizer(num_words=vocab_size, oov_token="<unk>")
+    tokenizer.fit_on_texts(x_train)
+    X_train = pad_sequences(tokenizer.texts_to_sequences(x_train), maxlen=maxlen,
+                            padding="post", truncating="post")
+    X_test = pad_sequences(tokenizer.texts_to_sequences(x_test), maxlen=maxlen,
+                           padding="post", truncating="post")
+
+    net = build_model(model, vocab_size, num_classes, embedding_dim, units,
+                      filters=32 if quick else 128)
+    net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = net.fit(X_train, y_train, epochs=epochs, batch_size=batch_size,
+                      validation_split=0.1, verbose=verbose)
+    probs = net.predict(X_test, batch_size=128)
+    pred = probs.argmax(axis=-1)
+    accuracy, macro_f1, cm = _scores(y_test, pred, num_classes)
+    base_acc, base_f1, majority = majority_baseline(y_train, y_test, num_classes)
+
+    folder = out_dir(out)
+    net.save(folder / "model.tnz")
+    write_json_atomic(folder / "tokenizer.json",
+                      {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": TASK,
+                       "model": model, "classes": list(BROWN_GENRES), "majority": majority})
+    artifacts = {"model": str(folder / "model.tnz"), "tokenizer": str(folder / "tokenizer.json")}
+    if plot:
+        plot_confusion_matrix(cm, BROWN_GENRES, folder / "confusion_matrix.png",
+                              title=f"Brown genres ({model}): accuracy {accuracy:.3f}, "
+                                    f"macro-F1 {macro_f1:.3f}")
+        artifacts["confusion_matrix"] = str(folder / "confusion_matrix.png")
+        from .. import plot as tn_plot
+        tn_plot.history(history, path=folder / "learning_curves.png",
+                        title=f"genre classification ({model}) on Brown")
+        artifacts["plot"] = str(folder / "learning_curves.png")
+    extra = {"macro_f1": macro_f1, "baseline_macro_f1": base_f1, "epochs": epochs,
+             "train_size": len(x_train), "test_size": len(x_test),
+             "confusion_matrix": cm.tolist()}
+    return TaskResult(TASK, model, "accuracy", accuracy, "majority class", base_acc, extra,
+                      artifacts)
+
+
+def load(folder="runs/classify"):
+    """``(model, encode, meta)``: the trained model, a ``texts -> padded ids`` function
+    and the saved metadata (class names, ...)."""
+    folder = Path(folder)
+    meta = read_json(folder / "tokenizer.json")
+    tokenizer = Tokenizer.from_config(meta["tokenizer"])
+    model = load_model(folder / "model.tnz", restore_rng=False)
+
+    def encode(texts):
+        return pad_sequences(tokenizer.texts_to_sequences(texts), maxlen=meta["maxlen"],
+                             padding="post", truncating="post")
+
+    return model, encode, meta
+
+
+def predict(texts, folder="runs/classify"):
+    """The predicted genre name of each text."""
+    if isinstance(texts, str):
+        texts = [texts]
+    model, encode, meta = load(folder)
+    pred = model.predict(encode(list(texts)), batch_size=128).argmax(axis=-1)
+    return [meta["classes"][i] for i in pred]
+
+
+def evaluate(folder="runs/classify") -> TaskResult:
+    """Re-evaluate the model saved by :func:`train` on the full test split."""
+    from ..data.datasets import BROWN_GENRES, load_brown_genres
+
+    model, encode, meta = load(folder)
+    (_, y_train), (x_test, y_test) = load_brown_genres()
+    num_classes = len(BROWN_GENRES)
+    pred = model.predict(encode(x_test), batch_size=128).argmax(axis=-1)
+    accuracy, macro_f1, _ = _scores(y_test, pred, num_classes)
+    base_acc, base_f1, _ = majority_baseline(y_train, y_test, num_classes)
+    return TaskResult(TASK, meta.get("model", "?"), "accuracy", accuracy, "majority class",
+                      base_acc, {"macro_f1": macro_f1, "baseline_macro_f1": base_f1,
+                                 "test_size": len(x_test)})

@@ -1,0 +1,372 @@
+"""Spanish → English translation with an RNN encoder–decoder (Sutskever et al., 2014).
+
+Data: Bible verses of at most 20 words on both sides (Reina-Valera 1909 →
+King James Version, :func:`tinynlp.datasets.load_translation_pairs`),
+lowercased and split into word and punctuation tokens; the vocabularies keep
+the words seen at least twice (at most ``src_vocab`` / ``tgt_vocab``), the
+rest become ``<unk>``.
+
+Model (:class:`Seq2Seq`)::
+
+    encoder:  Embedding(mask_zero) → LSTM(return_state)          → (h, c)
+    decoder:  Embedding(mask_zero) → LSTM(return_sequences, initial_state=(h, c))
+              → Dense(target vocabulary)                          (logits)
+
+The encoder reads the source backwards (``go_backwards=True``, Sutskever's
+trick: the first target words then sit close to the source words they
+translate); padded steps are skipped thanks to the mask, so the final state
+is the one after the first real source word.
+
+Training uses *teacher forcing*: the decoder reads ``<bos> y₁ … yₙ`` and is
+trained to output ``y₁ … yₙ <eos>``, i.e. at each step it is given the
+correct previous word, not its own guess.  The loss is the sparse
+cross-entropy over the real target tokens (the padding id 0 is ignored).
+
+Decoding feeds the model its own words one step at a time, carrying the
+decoder state: *greedy* takes the most likely word at each step; *beam
+search* keeps the ``beam_size`` best partial translations by total
+log-probability and returns the finished one with the best length-normalised
+score ``(Σ log p) / length``.  With ``beam_size=1`` it is greedy decoding.
+
+Metric: corpus BLEU (:func:`tinynlp.metrics.bleu.corpus_bleu`) on the test
+verses, beside the copy-the-source baseline (the Spanish sentence offered as
+its own English translation, which scores on names, numbers and punctuation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .. import layers as L
+from .. import losses as tn_losses
+from .. import optimizers as tn_optimizers
+from .. import random as tn_random
+from ..autograd import no_grad
+from ..data.batching import batch_indices
+from ..metrics.bleu import corpus_bleu
+from ..models import Model, load_model
+from ..text import Vocab, word_tokenize
+from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
+
+__all__ = ["MODELS", "Seq2Seq", "PairBatches", "tokenize", "detokenize", "greedy_decode",
+           "beam_search", "train", "evaluate", "load", "translate"]
+
+MODELS = ("lstm",)
+TASK = "translation"
+BOS, EOS = "<bos>", "<eos>"
+
+
+def tokenize(text):
+    """Lowercased word and punctuation tokens."""
+    return word_tokenize(text, lower=True)
+
+
+def detokenize(tokens):
+    """Tokens → a readable string (no space before punctuation)."""
+    text = " ".join(tokens)
+    for p in (".", ",", ":", ";", "?", "!", ")"):
+        text = text.replace(" " + p, p)
+    return text.replace("( ", "(")
+
+
+@L.register_layer
+class Seq2Seq(Model):
+    """RNN encoder–decoder.  ``model([src_ids, tgt_in_ids])`` → logits ``(B, T, V_tgt)``.
+
+    :meth:`encode` gives the encoder's final ``[h, c]``; :meth:`decode` runs the
+    decoder from given states and returns ``(logits, states)`` so decoding can
+    go one step at a time.
+    """
+
+    def __init__(self, src_vocab_size=1000, tgt_vocab_size=1000, embedding_dim=128, units=256,
+                 reverse_source=True, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.config = dict(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
+                           embedding_dim=embedding_dim, units=units,
+                           reverse_source=reverse_source)
+        self.src_embedding = L.Embedding(src_vocab_size, embedding_dim, mask_zero=True,
+                                         sparse=True)
+        self.encoder = L.LSTM(units, return_state=True, go_backwards=reverse_source)
+        self.tgt_embedding = L.Embedding(tgt_vocab_size, embedding_dim, mask_zero=True,
+                                         sparse=True)
+        self.decoder = L.LSTM(units, return_sequences=True, return_state=True)
+        self.out = L.Dense(tgt_vocab_size)
+
+    def encode(self, src, training=False):
+        e = self.src_embedding(src)
+        _, h, c = self.encoder(e, training=training, mask=self.src_embedding.compute_mask(src))
+        return [h, c]
+
+    def decode(self, tgt_in, states, training=False):
+        d = self.tgt_embedding(tgt_in)
+        hs, h, c = self.decoder(d, training=training,
+                                mask=self.tgt_embedding.compute_mask(tgt_in),
+                                initial_state=states)
+        return self.out(hs), [h, c]
+
+    def call(self, x, training=False):
+        if not isinstance(x, (list, tuple)) or len(x) != 2:
+            raise ValueError("Seq2Seq: expected the inputs [source ids (B, S), decoder input ids "
+                             f"(B, T)], got {type(x).__name__}")
+        src, tgt_in = x
+        logits, _ = self.decode(tgt_in, self.encode(src, training), training)
+        return logits
+
+    def get_config(self):
+        return {"name": self.name, **self.config}
+
+
+class PairBatches:
+    """Teacher-forcing batches ``([src, tgt_in], tgt_out)``, bucketed by length.
+
+    ``src`` is post-padded with 0; ``tgt_in = <bos> y``, ``tgt_out = y <eos>``,
+    post-padded with 0 (ignored by the loss).  Re-shuffled every epoch from
+    ``tn.random``.
+    """
+
+    def __init__(self, src_ids, tgt_ids, bos, eos, batch_size=64, shuffle=True, bucket_size=20):
+        self.src, self.tgt = list(src_ids), list(tgt_ids)
+        self.bos, self.eos = bos, eos
+        self.batch_size, self.shuffle, self.bucket_size = batch_size, shuffle, bucket_size
+        self.lengths = np.array([len(s) + len(t) for s, t in zip(self.src, self.tgt)])
+
+    def __len__(self):
+        return -(-len(self.src) // self.batch_size)
+
+    def __iter__(self):
+        rng = tn_random.get_rng() if self.shuffle else None
+        for idx in batch_indices(self.lengths, self.batch_size, self.shuffle, self.bucket_size,
+                                 rng=rng):
+            yield self.make(idx)
+
+    def make(self, idx):
+        b = len(idx)
+        s_len = max(1, max(len(self.src[i]) for i in idx))
+        t_len = max(len(self.tgt[i]) for i in idx) + 1
+        src = np.zeros((b, s_len), np.int64)
+        tin = np.zeros((b, t_len), np.int64)
+        tout = np.zeros((b, t_len), np.int64)
+        for row, i in enumerate(idx):
+            s, t = self.src[i], self.tgt[i]
+            src[row, :len(s)] = s
+            tin[row, :len(t) + 1] = [self.bos, *t]
+            tout[row, :len(t) + 1] = [*t, self.eos]
+        return [src, tin], tout
+
+
+def _log_softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def _src_array(ids_list):
+    s_len = max(1, max(len(s) for s in ids_list))
+    src = np.zeros((len(ids_list), s_len), np.int64)
+    for row, s in enumerate(ids_list):
+        src[row, :len(s)] = s
+    return src
+
+
+def greedy_decode(model, src_ids, bos, eos, max_len=50, batch_size=128):
+    """Greedy decoding of a list of source id lists → list of target id lists (no
+    ``<eos>``): at each step the most likely word, fed back with the carried state."""
+    out = []
+    with no_grad():
+        for start in range(0, len(src_ids), batch_size):
+            chunk = src_ids[start:start + batch_size]
+            states = model.encode(_src_array(chunk))
+            b = len(chunk)
+            tokens = np.full((b, 1), bos, np.int64)
+            seqs = [[] for _ in range(b)]
+            done = np.zeros(b, bool)
+            for _ in range(max_len):
+                logits, states = model.decode(tokens, states)
+                nxt = logits.data[:, -1].argmax(axis=-1)
+                for i in np.flatnonzero(~done):
+                    if nxt[i] == eos:
+                        done[i] = True
+                    else:
+                        seqs[i].append(int(nxt[i]))
+                if done.all():
+                    break
+                tokens = nxt[:, None].astype(np.int64)
+            out.extend(seqs)
+    return out
+
+
+def beam_search(model, src, bos, eos, beam_size=4, max_len=50):
+    """Beam search for one source id list → the best target id list (no ``<eos>``).
+
+    Each step extends every live hypothesis by every word, scores it by its
+    total log-probability, and keeps the ``beam_size`` best; a hypothesis that
+    ends in ``<eos>`` is set aside as finished.  The search stops when
+    ``beam_size`` hypotheses have finished (or after ``max_len`` steps), and
+    the finished hypothesis with the best length-normalised score
+    ``Σ log p / (number of words + 1 for <eos>)`` wins (unfinished ones
+    compete only if none finished).  Ties go to the lower word id, as with
+    ``argmax``, so ``beam_size=1`` reproduces :func:`greedy_decode`.
+    """
+    if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) \
+            or beam_size < 1:
+        raise ValueError(f"beam_search: beam_size must be a positive int, got {beam_size!r}")
+    with no_grad():
+        states = model.encode(_src_array([src]))
+        seqs, scores = [[]], np.zeros(1)
+        tokens = np.array([[bos]], np.int64)
+        finished = []
+        for _ in range(max_len):
+            logits, new_states = model.decode(tokens, states)
+            logp = _log_softmax(logits.data[:, -1].astype(np.float64))
+            cand = (scores[:, None] + logp).ravel()
+            order = np.argsort(-cand, kind="stable")[:2 * beam_size]
+            vocab = logp.shape[1]
+            keep, keep_words = [], []
+            for flat in order:
+                i, w = divmod(int(flat), vocab)
+                if w == eos:
+                    finished.append((cand[flat] / (len(seqs[i]) + 1), seqs[i]))
+                    if len(finished) >= beam_size:
+                        break
+                else:
+                    keep.append(i)
+                    keep_words.append(w)
+                    if len(keep) == beam_size:
+                        break
+            if len(finished) >= beam_size or not keep:
+                break
+            rows = np.array(keep)
+            seqs = [seqs[i] + [w] for i, w in zip(keep, keep_words)]
+            scores = cand[rows * vocab + np.array(keep_words)]
+            states = [s.data[rows] for s in new_states]
+            tokens = np.array(keep_words, np.int64)[:, None]
+        if not finished:
+            finished = [(s / max(len(q), 1), q) for s, q in zip(scores, seqs)]
+        best = max(range(len(finished)), key=lambda k: (finished[k][0], -k))
+        return list(finished[best][1])
+
+
+# ------------------------------------------------------------------------------ data
+def _data(quick, seed):
+    from ..data.datasets import load_translation_pairs
+
+    (src_train, tgt_train), (src_test, tgt_test) = load_translation_pairs(max_tokens=20)
+    if quick:
+        rng = np.random.default_rng(seed)
+        pick = rng.permutation(len(src_train))[:400]
+        src_train, tgt_train = [src_train[i] for i in pick], [tgt_train[i] for i in pick]
+        pick = rng.permutation(len(src_test))[:40]
+        src_test, tgt_test = [src_test[i] for i in pick], [tgt_test[i] for i in pick]
+    return (src_train, tgt_train), (src_test, tgt_test)
+
+
+def _bleu(candidates, references):
+    return corpus_bleu([[r] for r in references], candidates)
+
+
+def train(model="lstm", epochs=None, batch_size=64, embedding_dim=128, units=256,
+          src_vocab=6000, tgt_vocab=5000, beam_size=4, learning_rate=0.002, seed=0,
+          out="runs/translate", verbose=1, plot=True) -> TaskResult:
+    """Train the encoder–decoder on Spanish→English Bible verses; BLEU on the test verses
+    (beam search with ``beam_size``; greedy BLEU in ``extra``) beside copy-the-source."""
+    if model not in MODELS:
+        raise ValueError(f"translation: unknown model {model!r}; expected one of {MODELS}")
+    tn_random.seed(seed)
+    quick = quick_mode()
+    if epochs is None:
+        epochs = 1 if quick else 8
+    if quick:
+        embedding_dim, units = min(embedding_dim, 16), min(units, 32)
+    (src_train, tgt_train), (src_test, tgt_test) = _data(quick, seed)
+    src_tok = [tokenize(s) for s in src_train]
+    tgt_tok = [tokenize(t) for t in tgt_train]
+    sv = Vocab.build(src_tok, min_freq=1 if quick else 2, max_size=src_vocab)
+    tv = Vocab.build(tgt_tok, min_freq=1 if quick else 2, max_size=tgt_vocab,
+                     specials=["<pad>", "<unk>", BOS, EOS])
+    bos, eos = tv[BOS], tv[EOS]
+    src_ids = [sv.encode(s) for s in src_tok]
+    tgt_ids = [tv.encode(t) for t in tgt_tok]
+    n_val = max(1, len(src_ids) // 20)  # 5 % for the learning curves
+    order = np.random.default_rng(seed).permutation(len(src_ids))
+    val_idx, fit_idx = order[:n_val], order[n_val:]
+    batches = PairBatches([src_ids[i] for i in fit_idx], [tgt_ids[i] for i in fit_idx], bos, eos,
+                          batch_size=batch_size)
+    val = PairBatches([src_ids[i] for i in val_idx], [tgt_ids[i] for i in val_idx], bos, eos,
+                      batch_size=128, shuffle=False)
+
+    net = Seq2Seq(len(sv), len(tv), embedding_dim, units)
+    net.compile(optimizer=tn_optimizers.Adam(learning_rate, clipnorm=5.0),
+                loss=tn_losses.SparseCategoricalCrossentropy(from_logits=True, ignore_index=0))
+    history = net.fit(batches, epochs=epochs, validation_data=val, verbose=verbose)
+
+    refs = [tokenize(t) for t in tgt_test]
+    test_src = [sv.encode(tokenize(s)) for s in src_test]
+    greedy = [tv.decode(ids) for ids in greedy_decode(net, test_src, bos, eos)]
+    greedy_bleu = _bleu(greedy, refs)
+    if beam_size > 1:
+        beam = [tv.decode(beam_search(net, s, bos, eos, beam_size)) for s in test_src]
+        beam_bleu = _bleu(beam, refs)
+    else:
+        beam, beam_bleu = greedy, greedy_bleu
+    copy_bleu = _bleu([tokenize(s) for s in src_test], refs)
+
+    folder = out_dir(out)
+    net.save(folder / "model.tnz")
+    write_json_atomic(folder / "vocab.json", {"source": sv.itos, "target": tv.itos, "task": TASK,
+                                              "model": model, "seed": seed, "quick": quick})
+    artifacts = {"model": str(folder / "model.tnz"), "vocab": str(folder / "vocab.json")}
+    if plot:
+        from .. import plot as tn_plot
+        tn_plot.history(history, path=folder / "learning_curves.png",
+                        title="Spanish→English encoder–decoder")
+        artifacts["plot"] = str(folder / "learning_curves.png")
+    examples = [f"{src_test[i]}  =>  {detokenize(beam[i])}  [ref: {tgt_test[i]}]"
+                for i in range(min(3, len(src_test)))]
+    extra = {"greedy_bleu": float(greedy_bleu), "beam_size": beam_size,
+             "bleu_detail": repr(beam_bleu), "epochs": epochs, "train_pairs": len(fit_idx),
+             "test_pairs": len(src_test), "src_vocab": len(sv), "tgt_vocab": len(tv),
+             "examples": "\n    " + "\n    ".join(examples)}
+    return TaskResult(TASK, model + " seq2seq", f"BLEU (beam {beam_size})", float(beam_bleu),
+                      "copy source", float(copy_bleu), extra, artifacts)
+
+
+def load(folder="runs/translate"):
+    """``(model, source Vocab, target Vocab, meta)`` saved by :func:`train`."""
+    folder = Path(folder)
+    meta = read_json(folder / "vocab.json")
+    model = load_model(folder / "model.tnz", custom_objects={"Seq2Seq": Seq2Seq},
+                       restore_rng=False)
+    return model, Vocab(meta["source"]), Vocab(meta["target"]), meta
+
+
+def _translate_ids(model, sv, tv, texts, beam_size):
+    src = [sv.encode(tokenize(t)) for t in texts]
+    bos, eos = tv[BOS], tv[EOS]
+    if beam_size == 1:
+        return [tv.decode(ids) for ids in greedy_decode(model, src, bos, eos)]
+    return [tv.decode(beam_search(model, s, bos, eos, beam_size)) for s in src]
+
+
+def translate(texts, folder="runs/translate", beam_size=4):
+    """Translate Spanish sentences with the saved model (``beam_size=1``: greedy)."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) \
+            or beam_size < 1:
+        raise ValueError(f"translate: beam_size must be a positive int, got {beam_size!r}")
+    model, sv, tv, _ = load(folder)
+    return [detokenize(t) for t in _translate_ids(model, sv, tv, list(texts), beam_size)]
+
+
+def evaluate(folder="runs/translate", beam_size=4) -> TaskResult:
+    """Corpus BLEU of the saved model on the test verses (40 random ones in quick mode),
+    beside copy-the-source."""
+    model, sv, tv, meta = load(folder)
+    _, (src_test, tgt_test) = _data(quick_mode(), meta.get("seed", 0))
+    refs = [tokenize(t) for t in tgt_test]
+    hyps = _translate_ids(model, sv, tv, src_test, beam_size)
+    return TaskResult(TASK, meta.get("model", "lstm") + " seq2seq", f"BLEU (beam {beam_size})",
+                      float(_bleu(hyps, refs)), "copy source",
+                      float(_bleu([tokenize(s) for s in src_test], refs)),
+                      {"test_pairs": len(src_test)})

@@ -187,7 +187,7 @@ def worker(args):
 
 # ----------------------------------------------------------------------------- driver
 def run_config(model, ranks, threads, batch, epochs, quick):
-    from tinynlp.distributed import launch
+    from tinynlp.distributed.launch import launch
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"

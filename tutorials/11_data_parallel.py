@@ -389,7 +389,7 @@ if tn.distributed.is_available():
         path = os.path.join(tmp, "train.py")
         with open(path, "w") as f:
             f.write(SCRIPT)
-        result = tn.distributed.launch(path, nprocs=2, timeout=300, capture_output=True)
+        result = tn.distributed.launch.launch(path, nprocs=2, timeout=300, capture_output=True)
         print(result.stdout)
         if result.returncode != 0:
             print(result.stderr)

@@ -1,7 +1,7 @@
 """Real multi-process runs under mpiexec (2 and 3 ranks on this machine).
 
 Each test launches ``tests/distributed/mpi_worker.py`` with
-:func:`tinynlp.distributed.launch` (``mpiexec -n N python worker.py ...`` in
+:func:`tinynlp.distributed.launch.launch` (``mpiexec -n N python worker.py ...`` in
 its own process group, killed on timeout) and checks its exit code, its
 messages and the weights each rank saved.  Skipped when mpi4py or mpiexec are
 missing (install the ``dist`` extra); CI installs it, so they run there.
@@ -20,7 +20,8 @@ pytest.importorskip("mpi4py", reason="mpi4py not installed (pip install 'tinynlp
 
 import tinynlp as tn  # noqa: E402
 from tests.distributed.tiny import TinyNet, make_data, train  # noqa: E402
-from tinynlp.distributed import DistributedContext, find_mpiexec, launch  # noqa: E402
+from tinynlp.distributed import DistributedContext  # noqa: E402
+from tinynlp.distributed.launch import find_mpiexec, launch  # noqa: E402
 
 if find_mpiexec() is None:
     pytest.skip("no mpiexec found (pip install 'tinynlp[dist]' provides MPICH's)",

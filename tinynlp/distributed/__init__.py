@@ -48,7 +48,8 @@ uncaught exception on any rank aborts the job at once
 
 Public names: :class:`DistributedContext`, :class:`DataParallel`,
 :func:`distributed_batches`, :func:`shard_indices`, :func:`epoch_permutation`,
-:func:`plan_buckets`, :func:`launch`, :func:`find_mpiexec`, :func:`is_available`.
+:func:`plan_buckets`, :func:`is_available`; :mod:`tinynlp.distributed.launch`
+(``launch(script, nprocs)``, ``find_mpiexec()``, and the ``-m`` entry point).
 """
 
 from __future__ import annotations
@@ -62,14 +63,13 @@ from .context import (
     launched_by_mpi,
     timeout_from_env,
 )
-from .launch import find_mpiexec, launch
 from .parallel import DataParallel, distributed_batches
 from .sampler import epoch_permutation, shard_indices
 
 __all__ = [
     "DistributedContext", "DataParallel", "distributed_batches", "CommStats",
     "shard_indices", "epoch_permutation", "plan_buckets", "Bucket", "DEFAULT_BUCKET_BYTES",
-    "launch", "find_mpiexec", "is_available", "launched_by_mpi", "timeout_from_env",
+    "launch", "is_available", "launched_by_mpi", "timeout_from_env",
     "ENV_TIMEOUT", "DEFAULT_TIMEOUT",
 ]
 
@@ -80,4 +80,14 @@ def is_available() -> bool:
         import mpi4py  # noqa: F401
     except ImportError:
         return False
+    from .launch import find_mpiexec
     return find_mpiexec() is not None
+
+
+def __getattr__(name):
+    # ``launch`` is a submodule (``python -m tinynlp.distributed.launch``); it is imported
+    # on first use only, so that running it with -m does not import it twice
+    if name == "launch":
+        import importlib
+        return importlib.import_module(".launch", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,6 +6,7 @@ OUTDIR/rank<k>.npz for the test to compare.  Modes:
 * ``train B SPARSE BUCKET_KB VOCAB``: tiny model, data-parallel SGD, per-rank batch B
 * ``fit B SHUFFLE EPOCHS``: ``Sequential.fit(distributed=True)`` with per-rank batch B
 * ``collectives``: broadcast, bucketed/sparse all-reduce, metric reduction
+* ``mismatch weights|data``: ranks disagree on model shapes or dataset size
 * ``die K`` / ``raise K`` / ``hang K``: rank 1 fails at step K of ``train``
 """
 
@@ -130,6 +131,15 @@ def mode_fit(ctx, outdir, batch, shuffle, epochs):
     save(outdir, ctx, loss=np.array(history.history["loss"]), **weights)
 
 
+def mode_mismatch(ctx, outdir, what):
+    """Ranks disagree (model shapes, or dataset sizes): the job must abort, not hang."""
+    if what == "weights":
+        ctx.broadcast_weights(TinyNet(hidden=7 + ctx.rank))
+    else:
+        ctx.shard_indices(100 + ctx.rank, epoch=0, seed=0)
+    save(outdir, ctx, done=1)
+
+
 def mode_fail(ctx, outdir, how, k):
     k = int(k)
 
@@ -158,6 +168,8 @@ if __name__ == "__main__":
         mode_collectives(ctx, outdir)
     elif mode == "fit":
         mode_fit(ctx, outdir, *args)
+    elif mode == "mismatch":
+        mode_mismatch(ctx, outdir, *args)
     elif mode in ("die", "raise", "hang"):
         mode_fail(ctx, outdir, mode, *args)
     else:

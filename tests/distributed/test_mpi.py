@@ -188,3 +188,14 @@ def test_fit_distributed_two_ranks_equals_one_process_with_the_global_batch(tmp_
         np.testing.assert_allclose(ranks[0][k], w, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ranks[0]["loss"], ref_loss, rtol=1e-12)
     assert ranks[0]["loss"][-1] < ranks[0]["loss"][0]  # it trained
+
+
+@pytest.mark.parametrize("what, message", [
+    ("weights", "broadcast_weights: the model's weights differ in shape/dtype between ranks"),
+    ("data", "shard_indices: ranks have different dataset sizes [100, 101]"),
+])
+def test_ranks_that_disagree_abort_with_a_clear_message(tmp_path, what, message):
+    result = run(2, "mismatch", tmp_path, what)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+    assert not (tmp_path / "rank0.npz").exists()

@@ -74,6 +74,7 @@ def test_collectives_on_n_ranks(n, tmp_path):
             np.testing.assert_array_equal(r[key], ranks[0][key])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sparse, bucket_kb, vocab, calls_per_step", [
     (0, 25 * 1024, 30, 1),  # everything float64 in one 25 MB bucket: one Allreduce a step
     (0, 0.1, 30, 4),        # tiny buckets: one Allreduce per parameter
@@ -109,6 +110,7 @@ def _timed(n, *args, env_extra=None):
     return result, time.monotonic() - t0
 
 
+@pytest.mark.slow
 def test_a_rank_that_exits_mid_run_fails_the_job(tmp_path):
     """rank 1 calls os._exit(3) at step 5: mpiexec kills rank 0 and exits non-zero,
     and the launch CLI says the job failed."""
@@ -120,6 +122,7 @@ def test_a_rank_that_exits_mid_run_fails_the_job(tmp_path):
     assert time.monotonic() - t0 < JOB_TIMEOUT
 
 
+@pytest.mark.slow
 def test_an_uncaught_exception_aborts_every_rank_with_a_message(tmp_path):
     """Without the exception hook this job hangs forever in MPI_Finalize (measured)."""
     result, _ = _timed(2, "raise", tmp_path, 5)
@@ -130,6 +133,7 @@ def test_an_uncaught_exception_aborts_every_rank_with_a_message(tmp_path):
     assert not (tmp_path / "rank0.npz").exists()
 
 
+@pytest.mark.slow
 def test_a_hanging_rank_is_caught_by_the_watchdog(tmp_path):
     """rank 1 sleeps at step 5; rank 0 waits TINYNLP_DIST_TIMEOUT=2 s in its all-reduce,
     then aborts the job naming itself, the step and the call."""
@@ -153,6 +157,7 @@ def _fit_results(tmp_path, n, batch, shuffle, epochs=3):
     return load(out, n)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shuffle", [1, 0])
 def test_fit_distributed_two_ranks_equals_one_process_with_the_global_batch(tmp_path, shuffle):
     """The must-show check, through ``Sequential.fit(..., distributed=True)``: N=2 ranks with

@@ -12,7 +12,9 @@ Models (``MODELS``):
 * ``bilstm`` — Embedding(mask_zero) → Bidirectional(LSTM) → Dropout →
   Dense(15, softmax)
 * ``avg``    — Embedding(mask_zero) → mean over the real tokens → Dense(15,
-  softmax) (a fastText-style bag of words)
+  softmax) (a fastText-style bag of words; the default: on these 4,685
+  training chunks it generalises to unseen documents better than the
+  others, and trains in a minute)
 
 Trained with ``sparse_categorical_crossentropy``.  :func:`train` reports
 test accuracy and macro-F1 beside the majority-class baseline (the most
@@ -125,7 +127,7 @@ def _scores(y_true, y_pred, num_classes):
             tn_metrics.confusion_matrix(y_true, y_pred, labels=labels))
 
 
-def train(model="cnn", epochs=None, batch_size=32, vocab_size=20000, maxlen=300,
+def train(model="avg", epochs=None, batch_size=32, vocab_size=20000, maxlen=300,
           embedding_dim=64, units=64, seed=0, out="runs/classify", verbose=1,
           plot=True) -> TaskResult:
     """Train a genre classifier on Brown and evaluate it on the test documents."""
@@ -136,7 +138,7 @@ def train(model="cnn", epochs=None, batch_size=32, vocab_size=20000, maxlen=300,
     tn_random.seed(seed)
     quick = quick_mode()
     if epochs is None:
-        epochs = 1 if quick else {"cnn": 6, "bilstm": 4, "avg": 15}[model]
+        epochs = 1 if quick else {"cnn": 8, "bilstm": 4, "avg": 15}[model]
     (x_train, y_train), (x_test, y_test) = load_brown_genres()
     num_classes = len(BROWN_GENRES)
     # the loader lists chunks document by document (genre by genre): shuffle once so that

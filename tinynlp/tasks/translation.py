@@ -171,7 +171,8 @@ def _src_array(ids_list):
 
 def greedy_decode(model, src_ids, bos, eos, max_len=50, batch_size=128):
     """Greedy decoding of a list of source id lists → list of target id lists (no
-    ``<eos>``): at each step the most likely word, fed back with the carried state."""
+    ``<eos>``): at each step the most likely word (never ``<pad>`` or ``<bos>``), fed
+    back with the carried state."""
     out = []
     with no_grad():
         for start in range(0, len(src_ids), batch_size):
@@ -183,7 +184,9 @@ def greedy_decode(model, src_ids, bos, eos, max_len=50, batch_size=128):
             done = np.zeros(b, bool)
             for _ in range(max_len):
                 logits, states = model.decode(tokens, states)
-                nxt = logits.data[:, -1].argmax(axis=-1)
+                last = logits.data[:, -1].copy()
+                last[:, [0, bos]] = -np.inf  # never <pad> or <bos>
+                nxt = last.argmax(axis=-1)
                 for i in np.flatnonzero(~done):
                     if nxt[i] == eos:
                         done[i] = True
@@ -206,7 +209,8 @@ def beam_search(model, src, bos, eos, beam_size=4, max_len=50):
     the finished hypothesis with the best length-normalised score
     ``Σ log p / (number of words + 1 for <eos>)`` wins (unfinished ones
     compete only if none finished).  Ties go to the lower word id, as with
-    ``argmax``, so ``beam_size=1`` reproduces :func:`greedy_decode`.
+    ``argmax``, so ``beam_size=1`` reproduces :func:`greedy_decode`.  Neither
+    decoder ever writes ``<pad>`` or ``<bos>``.
     """
     if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) \
             or beam_size < 1:
@@ -219,6 +223,7 @@ def beam_search(model, src, bos, eos, beam_size=4, max_len=50):
         for _ in range(max_len):
             logits, new_states = model.decode(tokens, states)
             logp = _log_softmax(logits.data[:, -1].astype(np.float64))
+            logp[:, [0, bos]] = -np.inf  # never <pad> or <bos>
             cand = (scores[:, None] + logp).ravel()
             order = np.argsort(-cand, kind="stable")[:2 * beam_size]
             vocab = logp.shape[1]

@@ -1,0 +1,202 @@
+"""Train every task recipe with its default settings and write ``docs/task_results.md``.
+
+    python tools/task_table.py                       # everything, default epochs
+    python tools/task_table.py --epochs 2            # the same number of epochs everywhere
+    python tools/task_table.py --only tagging,lm     # some tasks (the file is rewritten)
+    TINYNLP_QUICK=1 python tools/task_table.py --out /tmp/t.md   # smoke test
+
+One row per (task, model): the test metric, the task's simple baseline
+(majority class, most frequent tag, unigram LM, copy-the-source) and the
+wall-clock time of training plus evaluation.  Every number in the table is
+produced by this script; nothing is typed in.  The table is rewritten after
+every task, so a long run leaves partial results behind if interrupted.
+
+``--threads`` caps the BLAS threads (default 1: the recurrent models do many
+small matrix products, for which extra threads cost more than they bring,
+especially on a machine shared with other jobs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (task key, model, label shown in the table)
+JOBS = [
+    ("sentiment", "rnn"), ("sentiment", "lstm"), ("sentiment", "cnn"),
+    ("classification", "avg"), ("classification", "cnn"),
+    ("tagging", "bilstm"),
+    ("lm", "lstm"), ("lm", "rnn"), ("lm", "word"),
+    ("translation", "lstm"),
+]
+TASK_NAMES = {"sentiment": "sentiment (Rotten Tomatoes)",
+              "classification": "genre classification (Brown, 15 classes)",
+              "tagging": "POS tagging (Brown, 12 universal tags)",
+              "lm": "language model",
+              "translation": "translation es→en (Bible verses ≤ 20 words)"}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=None,
+                   help="train every model for this many epochs (default: each recipe's own)")
+    p.add_argument("--only", default=None,
+                   help="comma-separated task keys (sentiment, classification, tagging, lm, "
+                        "translation) or task:model pairs")
+    p.add_argument("--out", default=str(ROOT / "docs" / "task_results.md"))
+    p.add_argument("--runs", default=str(ROOT / "runs" / "task_table"),
+                   help="where the trained models are saved")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def _selected(only):
+    if not only:
+        return list(JOBS)
+    keys = [k.strip() for k in only.split(",") if k.strip()]
+    jobs = [j for j in JOBS if j[0] in keys or f"{j[0]}:{j[1]}" in keys]
+    if not jobs:
+        raise SystemExit(f"--only {only!r} selects no job; jobs: "
+                         + ", ".join(f"{t}:{m}" for t, m in JOBS))
+    return jobs
+
+
+def _run(task, model, epochs, out, seed):
+    from tinynlp.tasks import classification, language_model, sentiment, tagging, translation
+    module = {"sentiment": sentiment, "classification": classification, "tagging": tagging,
+              "lm": language_model, "translation": translation}[task]
+    kwargs = {"out": out, "verbose": 0, "seed": seed}
+    if epochs is not None:
+        kwargs["epochs"] = epochs
+    return module.train(model, **kwargs)
+
+
+def _fmt(metric, value):
+    if "BLEU" in metric:
+        return f"{100 * value:.2f}"
+    if metric == "perplexity":
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def _rows(task, result, seconds):
+    label = TASK_NAMES[task]
+    if task == "lm":
+        label += f" ({result.extra.get('data', '')})"
+    metric = result.metric.replace("BLEU", "BLEU ×100")
+    rows = [(label, result.model, metric, _fmt(result.metric, result.value),
+             result.baseline_name, _fmt(result.metric, result.baseline), seconds)]
+    if "macro_f1" in result.extra:
+        rows.append((label, result.model, "macro-F1", _fmt("f1", result.extra["macro_f1"]),
+                     result.baseline_name, _fmt("f1", result.extra["baseline_macro_f1"]),
+                     None))
+    return rows
+
+
+def _notes(task, result):
+    e = result.extra
+    if task == "tagging":
+        return (f"tagging ({result.model}): accuracy on test words never seen in training "
+                f"{e['unseen_word_accuracy']:.3f} (most frequent tag: "
+                f"{e['baseline_unseen_word_accuracy']:.3f}); {e['train_sentences']} training "
+                f"sentences, {e['epochs']} epochs")
+    if task == "translation":
+        return (f"translation: greedy BLEU ×100 {100 * e['greedy_bleu']:.2f}; beam: "
+                f"{e['bleu_detail']}; {e['train_pairs']} training pairs, {e['epochs']} epochs")
+    if task == "lm":
+        return (f"{result.model}: {e['bits_per_token']:.3f} bits per token on "
+                f"{e['test_tokens']} test tokens; {e['train_tokens_seen']} training tokens "
+                f"read ({e['epochs']} epochs)")
+    if task == "classification":
+        return f"classification ({result.model}): {e['epochs']} epochs"
+    if task == "sentiment":
+        return f"sentiment ({result.model}): {e['epochs']} epochs"
+    return None
+
+
+def _duration(seconds):
+    if seconds is None:
+        return ""
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def write_table(path, rows, notes, args, started, finished):
+    quick = os.environ.get("TINYNLP_QUICK", "") not in ("", "0", "false", "False")
+    cmd = "python tools/task_table.py" + (f" --epochs {args.epochs}" if args.epochs else "") + \
+        (f" --only {args.only}" if args.only else "")
+    lines = [
+        "# Task results",
+        "",
+        f"Produced by `{cmd}`"
+        + (" in QUICK MODE (TINYNLP_QUICK=1: tiny data, not real results)" if quick else "")
+        + f" on {started:%Y-%m-%d}; " + ("every model trained for "
+                                         f"**{args.epochs} epoch(s)** (`--epochs` override)"
+                                         if args.epochs else
+                                         "each recipe's default epochs") + ".",
+        f"Machine: {os.cpu_count()} CPU cores (shared with other jobs while this ran), "
+        f"{args.threads} BLAS thread(s), Python {platform.python_version()}. "
+        "Times are wall-clock, training plus test evaluation.",
+        "",
+        "| task | model | metric | value | baseline | baseline value | train time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for task, model, metric, value, base, base_value, seconds in rows:
+        lines.append(f"| {task} | {model} | {metric} | {value} | {base} | {base_value} | "
+                     f"{_duration(seconds)} |")
+    lines += ["", "Notes (also from the run):", ""]
+    lines += [f"- {n}" for n in notes if n]
+    lines += ["", "Baselines: *majority class* predicts the most frequent training class; "
+              "*most frequent tag* gives each word the tag it had most often in training "
+              "(unknown words: the most frequent tag overall); *unigram* predicts every "
+              "token with its training frequency (add-one smoothed); *copy source* offers "
+              "the Spanish sentence as its own English translation.",
+              "Perplexity: lower is better; the others: higher is better.",
+              "", f"Finished {finished:%Y-%m-%d %H:%M}." if finished else "(run in progress)",
+              ""]
+    tmp = Path(str(path) + ".tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = \
+        os.environ["MKL_NUM_THREADS"] = str(args.threads)
+    sys.path.insert(0, str(ROOT))
+    jobs = _selected(args.only)
+    started = datetime.datetime.now()
+    rows, notes, raw = [], [], []
+    for task, model in jobs:
+        print(f"== {task} {model} ...", flush=True)
+        t0 = time.perf_counter()
+        result = _run(task, model, args.epochs, str(Path(args.runs) / f"{task}_{model}"),
+                      args.seed)
+        seconds = time.perf_counter() - t0
+        print(result, f"\n  ({_duration(seconds)})", flush=True)
+        rows += _rows(task, result, seconds)
+        notes.append(_notes(task, result))
+        d = result.to_dict()
+        d["extra"] = {k: v for k, v in d["extra"].items() if k != "confusion_matrix"}
+        raw.append({"task": task, "seconds": seconds, **d})
+        write_table(args.out, rows, notes, args, started, None)
+        Path(args.runs).mkdir(parents=True, exist_ok=True)
+        (Path(args.runs) / "results.json").write_text(json.dumps(raw, indent=1,
+                                                                 ensure_ascii=False))
+    write_table(args.out, rows, notes, args, started, datetime.datetime.now())
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,9 @@ epochs on the same token lists.  Reported per run:
   subsampling, the count gensim's ``train()`` returns) divided by the wall
   time of training alone (vocabulary building excluded for both; tinynlp's
   kernel is compiled or loaded from cache before its clock starts);
+* **words per CPU-s**: the same effective words divided by the CPU time the
+  process used while training (all threads); on a shared machine this is
+  steadier than wall time;
 * **analogy**: accuracy on the Mikolov questions whose words are all in the
   vocabulary (and how many that is), with tinynlp's evaluator for both models;
 * **WordSim-353 / SimLex-999**: Spearman ρ (and pairs covered).
@@ -95,18 +98,20 @@ def run_gensim(sentences, threads, args, seed):
 
     m = GWord2Vec(workers=threads, seed=seed, **params(args))
     m.build_vocab(sentences)
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     effective, _raw = m.train(sentences, total_examples=m.corpus_count, epochs=args.epochs)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     kv = KeyedVectors(list(m.wv.index_to_key), np.asarray(m.wv.vectors))
-    return kv, effective, seconds
+    return kv, effective, seconds, cpu
 
 
 def run_tinynlp(sentences, threads, args, seed):
     m = tn.embeddings.Word2Vec(workers=threads, seed=seed, **params(args))
     m.build_vocab(sentences)
+    c0 = time.process_time()
     effective, _raw = m.train(sentences)
-    return m.wv, effective, m.train_seconds
+    cpu = time.process_time() - c0  # includes the (cached) kernel load, not in train_seconds
+    return m.wv, effective, m.train_seconds, cpu
 
 
 def evaluate(kv):
@@ -133,6 +138,7 @@ def main(argv=None):
     ap.add_argument("--out", help="also write the markdown table to this file")
     args = ap.parse_args(argv)
 
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     loader = CORPORA.get(args.corpus)
     sentences = loader() if loader else load_text_file(args.corpus)
     n_tokens = sum(map(len, sentences))
@@ -153,12 +159,12 @@ def main(argv=None):
         results = {name: [] for name, _ in libs}
         for rep in range(args.repeats):
             for name, fn in libs:
-                kv, effective, seconds = fn(sentences, threads, args, args.seed + rep)
+                kv, effective, seconds, cpu = fn(sentences, threads, args, args.seed + rep)
                 r = {"wps": effective / seconds, "seconds": seconds, "effective": effective,
-                     "vocab": len(kv), **evaluate(kv)}
+                     "cpu": cpu, "wpcpu": effective / cpu, "vocab": len(kv), **evaluate(kv)}
                 results[name].append(r)
                 print(f"  {name:8s} threads={threads} rep={rep}: {r['wps']:,.0f} words/s "
-                      f"({seconds:.1f}s), analogy {r['analogy']:.4f} on {r['analogy_n']}, "
+                      f"({seconds:.1f}s; {r['wpcpu']:,.0f} per CPU-s), analogy {r['analogy']:.4f} on {r['analogy_n']}, "
                       f"WordSim {r['wordsim']:.3f}, SimLex {r['simlex']:.3f}", flush=True)
         for name, _ in libs:
             rs = results[name]
@@ -175,15 +181,17 @@ def main(argv=None):
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, numpy {np.__version__}"
         + (f", gensim {gensim_version}" if not args.skip_gensim and gensim_version else "")
-        + (f"; load average at the end {load[0]:.2f}" if load else "") + ".",
+        + (f"; load average {load_start:.2f} at the start, {load[0]:.2f} at the end"
+           if load else "") + ".",
         "",
-        ("| library | threads | vocab | effective words/s | train s | analogy acc (answered) "
-         "| WordSim-353 ρ (pairs) | SimLex-999 ρ (pairs) |"),
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ("| library | threads | vocab | effective words/s | train s | words per CPU-s "
+         "| analogy acc (answered) | WordSim-353 ρ (pairs) | SimLex-999 ρ (pairs) |"),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, threads, r in rows:
         lines.append(
             f"| {name} | {threads} | {int(r['vocab']):,} | {r['wps']:,.0f} | {r['seconds']:.1f} | "
+            f"{r['wpcpu']:,.0f} | "
             f"{r['analogy']:.4f} ({int(r['analogy_n'])}) | {r['wordsim']:.3f} ({int(r['wordsim_n'])}) "
             f"| {r['simlex']:.3f} ({int(r['simlex_n'])}) |")
     by = {(n, t): r for n, t, r in rows}

@@ -18,7 +18,8 @@ def _data(n=160, vocab=60, t=10, seed=0):
 
 
 def _model(vocab=60):
-    return tn.Sequential([tn.layers.Embedding(vocab, 16), tn.layers.Conv1D(16, 3, activation="relu"),
+    return tn.Sequential([tn.layers.Embedding(vocab, 16),
+                          tn.layers.Conv1D(16, 3, activation="relu"),
                           tn.layers.GlobalMaxPooling1D(), tn.layers.Dense(16, activation="relu"),
                           tn.layers.Dense(1, activation="sigmoid")])
 
@@ -129,8 +130,7 @@ def test_quantize_leaves_the_float_model_alone_and_calibrate_model():
     for a, b in zip(before, m.get_weights()):
         np.testing.assert_array_equal(a, b)
     qs = C.calibrate(C.quantize_dynamic(m), x[:64])
-    assert all(l.is_static for l in qs.layers if hasattr(l, "is_static") and
-               hasattr(l, "input_scale"))
+    assert all(layer.is_static for layer in qs.layers if hasattr(layer, "input_scale"))
     assert np.mean((qs.predict(x) > 0.5) == (m.predict(x) > 0.5)) > 0.9
     with pytest.raises(ValueError, match="unknown"):
         C.quantize_dynamic(m, layers=["Attention"])

@@ -1,4 +1,4 @@
-"""int8 kernels equal their NumPy twins exactly (small shapes: also run with NUMBA_DISABLE_JIT=1)."""
+"""int8 kernels equal their NumPy twins exactly (small shapes: also run with JIT off)."""
 
 import numpy as np
 import pytest

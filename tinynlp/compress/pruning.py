@@ -43,7 +43,6 @@ import os
 
 import numpy as np
 
-from ..autograd import Tensor
 from ..autograd.tensor import RowSparseGrad
 from ._utils import (
     ArraySource, atomic_write, attach_weight_source, build_now, fill_built_weights,
@@ -184,7 +183,7 @@ def _check_amount(amount):
 
 
 def magnitude_mask(w, amount):
-    """Keep-mask pruning the ``round(amount · n)`` entries of smallest ``|w|`` (ties by position)."""
+    """Keep-mask pruning the ``round(amount · n)`` smallest ``|w|`` (ties: by position)."""
     w = np.asarray(w)
     k = int(round(amount * w.size))
     mask = np.ones(w.size, dtype=bool)
@@ -554,7 +553,8 @@ def load_pruned(path, masks=True):
     """Rebuild a model written by :func:`save_pruned` (never unpickles anything).
 
     The model is built at once when the saved one knew its input shape (else
-    each layer takes its weights when it first runs).  ``masks=True`` re-installs pruning masks (zeros stay zero in further
+    each layer takes its weights when it first runs).  ``masks=True``
+    re-installs pruning masks (zeros stay zero in further
     training) on the weights that had them when saved.
     """
     path = os.fspath(path)
@@ -599,5 +599,3 @@ def load_pruned(path, masks=True):
         _install_gradient_hook(model)
     return model
 
-
-_ = Tensor

@@ -53,7 +53,6 @@ from .. import functional as F
 from ..autograd import Tensor, no_grad
 from ..autograd.tensor import Function
 from ..kernels.int8 import QMAX, quantized_linear
-from ..layers.base import Layer, Parameter
 from ..layers.convolutional import Conv1D
 from ..layers.core import Dense, Embedding
 from ..layers.recurrent import GRU, LSTM, SimpleRNN
@@ -65,7 +64,7 @@ __all__ = [
     "quantize_dynamic", "calibrate", "is_quantized",
     "FakeQuantize", "fake_quantize", "prepare_qat", "strip_qat",
     "QuantizedDense", "QuantizedEmbedding", "QuantizedConv1D",
-    "QuantizedSimpleRNN", "QuantizedLSTM", "QuantizedGRU",
+    "QuantizedSimpleRNN", "QuantizedLSTM", "QuantizedGRU", "int8_parameters", "im2col_1d",
 ]
 
 
@@ -633,7 +632,7 @@ class QuantizedLSTM(_QuantizedRNNMixin, LSTM):
     """LSTM (gates i, f, c, o) with int8 input and recurrent kernels; cell state in float32."""
 
     def _cell(self, xp, hp, st):
-        h_prev, c_prev = st
+        c_prev = st[1]
         z = xp + hp
         n = self.units
         i = _sigmoid(z[:, :n])
@@ -649,7 +648,7 @@ class QuantizedGRU(_QuantizedRNNMixin, GRU):
     """GRU (gates z, r, h; reset_after) with int8 input and recurrent kernels."""
 
     def _cell(self, xp, hp, st):
-        (h_prev,) = st
+        h_prev = st[0]
         n = self.units
         z = _sigmoid(xp[:, :n] + hp[:, :n])
         r = _sigmoid(xp[:, n:2 * n] + hp[:, n:2 * n])
@@ -697,8 +696,9 @@ def quantize_dynamic(model, per_channel=True, layers=None):
     if types is not None:
         unknown = types - {c.__name__ for c in _CONVERTERS}
         if unknown:
-            raise ValueError(f"quantize_dynamic: layers may name {[c.__name__ for c in _CONVERTERS]}"
-                             f", got unknown {sorted(unknown)}")
+            known = [c.__name__ for c in _CONVERTERS]
+            raise ValueError(f"quantize_dynamic: layers may name {known}, got unknown "
+                             f"{sorted(unknown)}")
     memo = {}
     converted = 0
     for layer in iter_layers(model):
@@ -748,8 +748,3 @@ def int8_parameters(model):
             nf += p.size
     return n8, nf
 
-
-__all__ += ["int8_parameters", "im2col_1d"]
-
-# keep Parameter importable for type checks by users of this module
-_ = Parameter, Layer

@@ -39,7 +39,8 @@ import numpy as np
 
 from ..autograd import Tensor, no_grad
 from ._utils import (
-    attach_weight_source, build_now, detach_weight_source, fill_built_weights, iter_layers, model_architecture, parse_size, rebuild_model, write_json,
+    attach_weight_source, build_now, detach_weight_source, fill_built_weights, iter_layers,
+    model_architecture, parse_size, rebuild_model, write_json,
 )
 
 __all__ = ["save_sharded", "load_sharded", "layer_by_layer_predict", "ShardedCheckpoint",
@@ -158,8 +159,9 @@ class ShardedCheckpoint:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ShardError(f"load_sharded: {path!r} is not valid JSON: {e}") from None
         if not isinstance(index, dict) or index.get("format") != FORMAT:
+            found = index.get("format") if isinstance(index, dict) else None
             raise ShardError(f"load_sharded: {path!r} is not a {FORMAT} index "
-                             f"(format={index.get('format') if isinstance(index, dict) else None!r})")
+                             f"(format={found!r})")
         self.index = index
         self.architecture = index.get("architecture")
         self.entries = {}

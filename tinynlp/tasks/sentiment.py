@@ -87,19 +87,19 @@ def build_model(kind="cnn", vocab_size=20000, embedding_dim=64, units=64,
 
 
 def _glove_matrix(tokenizer, vocab_size):
-    """Rows of the bundled GloVe 50d vectors for the tokenizer's top words."""
+    """Rows of the bundled GloVe 50d vectors for the tokenizer's top words.
+
+    Returns ``(matrix, found)``; words GloVe lacks get small random rows.
+    """
     from ..embeddings import load_glove_6b_50d
-    kv = load_glove_6b_50d()
     index = {w: i for w, i in tokenizer.word_index.items() if i < vocab_size}
-    rng = tn_random.get_rng()
-    matrix = rng.normal(0.0, 0.1, size=(vocab_size, kv.vector_size)).astype(np.float32)
-    matrix[0] = 0.0
-    found = 0
-    for word, i in index.items():
-        if word in kv:
-            matrix[i] = kv[word]
-            found += 1
-    return matrix, found
+    index.setdefault("<pad>", 0)
+    matrix, n_oov = load_glove_6b_50d().to_matrix(index, oov="random",
+                                                   seed=tn_random.next_seed())
+    if len(matrix) < vocab_size:  # fewer distinct training words than vocab_size
+        matrix = np.vstack([matrix, np.zeros((vocab_size - len(matrix), matrix.shape[1]),
+                                             dtype=matrix.dtype)])
+    return matrix, len(index) - 1 - n_oov
 
 
 def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,

@@ -25,6 +25,7 @@ output columns over threads (``prange``); small ones run on one thread.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -211,7 +212,8 @@ def quantized_linear(x, w_t, w_scale, bias=None, x_scale=None):
         s = np.full(x.shape[0], np.float32(x_scale), dtype=np.float32)
     check_int8_operands(q, w_t)
     macs = q.shape[0] * q.shape[1] * w_t.shape[0]
-    acc = (int8_matmul_parallel if macs >= PARALLEL_MIN_MACS else int8_matmul)(q, w_t)
+    parallel = macs >= PARALLEL_MIN_MACS and numba.get_num_threads() > 1
+    acc = (int8_matmul_parallel if parallel else int8_matmul)(q, w_t)
     n = w_t.shape[0]
     col = np.broadcast_to(np.asarray(w_scale, dtype=np.float32), (n,))
     col = np.ascontiguousarray(col)

@@ -104,8 +104,12 @@ def _glove_matrix(tokenizer, vocab_size):
 
 def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
           embedding_dim=64, units=64, pretrained=None, fine_tune=False, seed=0,
-          out="runs/sentiment", verbose=1, plot=True) -> TaskResult:
-    """Train a sentiment model on Rotten Tomatoes and evaluate it on the test split."""
+          out="runs/sentiment", verbose=1, plot=True, distributed=False) -> TaskResult:
+    """Train a sentiment model on Rotten Tomatoes and evaluate it on the test split.
+
+    ``distributed=True``: data-parallel over MPI (launch with ``mpiexec -n N``);
+    every rank trains on its shard with averaged gradients, rank 0 saves.
+    """
     from .. import datasets
 
     tn_random.seed(seed)
@@ -132,10 +136,15 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
     net = build_model(model, vocab_size, embedding_dim, units, matrix, fine_tune)
     net.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     history = net.fit(X_train, y_train, epochs=epochs, batch_size=batch_size,
-                      validation_split=0.1, verbose=verbose)
+                      validation_split=0.1, verbose=verbose, distributed=distributed)
     loss, accuracy = net.evaluate(X_test, y_test, verbose=0)
     majority = float(max(np.mean(y_test), 1 - np.mean(y_test)))
 
+    if distributed:
+        from ..distributed import DistributedContext
+        if not DistributedContext.from_environment().is_root:
+            return TaskResult("sentiment", model, "accuracy", float(accuracy), "majority class",
+                              majority, {"rank": "non-root: nothing saved"})
     folder = out_dir(out)
     net.save(folder / "model.tnz")
     write_json_atomic(folder / "tokenizer.json",

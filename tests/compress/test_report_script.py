@@ -17,6 +17,6 @@ def test_compression_report_quick(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = (tmp_path / "compression_results.md").read_text()
     for variant in ("float32", "pruned 90 % + fine-tune", "int8 dynamic",
-                    "int8 + pruned 90 %", "distilled student", "layer-by-layer"):
+                    "int8 + pruned 90 %", "distilled student", "float32, layer-by-layer"):
         assert f"| {variant}" in text
     assert (tmp_path / "compression_accuracy_vs_size.png").stat().st_size > 1000

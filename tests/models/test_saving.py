@@ -278,3 +278,25 @@ def test_nested_sequential_saves_and_loads(tmp_path):
     loaded = tn.models.load_model(tmp_path / "nested.tnz")
     np.testing.assert_array_equal(loaded.predict(x), out)
     assert type(loaded.layers[1]) is tn.Sequential
+
+
+def test_zero_dimensional_weight_round_trips(tmp_path):
+    import tinynlp as tn
+
+    class Scaled(tn.layers.Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight("scale", (), initializer="ones")
+
+        def call(self, x, training=False):
+            return x * self.scale
+
+    model = tn.Sequential([tn.layers.Dense(2, input_shape=(3,)), Scaled()])
+    model.predict(np.ones((1, 3), dtype=np.float32))
+    model.layers[1].scale.data[...] = 2.5
+    path = tmp_path / "m.tnz"
+    model.save_weights(path)
+    other = tn.Sequential([tn.layers.Dense(2, input_shape=(3,)), Scaled()])
+    other.predict(np.ones((1, 3), dtype=np.float32))
+    other.load_weights(path)
+    assert other.layers[1].scale.shape == ()
+    assert float(other.layers[1].scale.data) == 2.5

@@ -70,7 +70,7 @@ def _atomic_write_zip(path, config, arrays, overwrite=True):
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
                 zf.writestr("config.json", json.dumps(config, indent=1, allow_nan=False))
                 for name, arr in arrays.items():
-                    arr = np.ascontiguousarray(arr)
+                    arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # keeps 0-d shape
                     with zf.open(name + ".npy", "w", force_zip64=True) as member:
                         np.lib.format.write_array(member, arr, allow_pickle=False)
             f.flush()

@@ -2,6 +2,7 @@
 
     python tools/task_table.py                       # everything, default epochs
     python tools/task_table.py --epochs 2            # the same number of epochs everywhere
+    python tools/task_table.py --epochs translation=4,lm=2   # only these overridden
     python tools/task_table.py --only tagging,lm     # some tasks (the file is rewritten)
     TINYNLP_QUICK=1 python tools/task_table.py --out /tmp/t.md   # smoke test
 
@@ -46,8 +47,9 @@ TASK_NAMES = {"sentiment": "sentiment (Rotten Tomatoes)",
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=None,
-                   help="train every model for this many epochs (default: each recipe's own)")
+    p.add_argument("--epochs", default=None,
+                   help="N: train every model for N epochs; or task=N,task:model=N,...: "
+                        "override only those (default: each recipe's own epochs)")
     p.add_argument("--only", default=None,
                    help="comma-separated task keys (sentiment, classification, tagging, lm, "
                         "translation) or task:model pairs")
@@ -57,6 +59,29 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
+
+
+def parse_epochs(spec):
+    """``None`` → {}; ``"3"`` → {"*": 3}; ``"lm=2,translation:lstm=4"`` → a dict."""
+    if spec is None:
+        return {}
+    spec = str(spec).strip()
+    if spec.isdigit():
+        return {"*": int(spec)}
+    out = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise SystemExit(f"--epochs: expected N or task=N,..., got {spec!r}")
+        out[key.strip()] = int(value)
+    return out
+
+
+def epochs_for(overrides, task, model):
+    for key in (f"{task}:{model}", task, "*"):
+        if key in overrides:
+            return overrides[key]
+    return None
 
 
 def _selected(only):
@@ -134,15 +159,20 @@ def write_table(path, rows, notes, args, started, finished):
     quick = os.environ.get("TINYNLP_QUICK", "") not in ("", "0", "false", "False")
     cmd = "python tools/task_table.py" + (f" --epochs {args.epochs}" if args.epochs else "") + \
         (f" --only {args.only}" if args.only else "")
+    overrides = parse_epochs(args.epochs)
+    if "*" in overrides:
+        how = f"every model trained for **{overrides['*']} epoch(s)** (`--epochs` override)"
+    elif overrides:
+        how = ("each recipe's default epochs except **" + ", ".join(
+            f"{k}: {v}" for k, v in overrides.items()) + " epoch(s)** (`--epochs` override)")
+    else:
+        how = "each recipe's default epochs"
     lines = [
         "# Task results",
         "",
         f"Produced by `{cmd}`"
         + (" in QUICK MODE (TINYNLP_QUICK=1: tiny data, not real results)" if quick else "")
-        + f" on {started:%Y-%m-%d}; " + ("every model trained for "
-                                         f"**{args.epochs} epoch(s)** (`--epochs` override)"
-                                         if args.epochs else
-                                         "each recipe's default epochs") + ".",
+        + f" on {started:%Y-%m-%d}; {how}.",
         f"Machine: {os.cpu_count()} CPU cores (shared with other jobs while this ran), "
         f"{args.threads} BLAS thread(s), Python {platform.python_version()}. "
         "Times are wall-clock, training plus test evaluation.",
@@ -175,13 +205,14 @@ def main(argv=None):
         os.environ["MKL_NUM_THREADS"] = str(args.threads)
     sys.path.insert(0, str(ROOT))
     jobs = _selected(args.only)
+    overrides = parse_epochs(args.epochs)
     started = datetime.datetime.now()
     rows, notes, raw = [], [], []
     for task, model in jobs:
         print(f"== {task} {model} ...", flush=True)
         t0 = time.perf_counter()
-        result = _run(task, model, args.epochs, str(Path(args.runs) / f"{task}_{model}"),
-                      args.seed)
+        result = _run(task, model, epochs_for(overrides, task, model),
+                      str(Path(args.runs) / f"{task}_{model}"), args.seed)
         seconds = time.perf_counter() - t0
         print(result, f"\n  ({_duration(seconds)})", flush=True)
         rows += _rows(task, result, seconds)

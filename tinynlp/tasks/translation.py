@@ -270,7 +270,7 @@ def _bleu(candidates, references):
     return corpus_bleu([[r] for r in references], candidates)
 
 
-def train(model="lstm", epochs=None, batch_size=64, embedding_dim=128, units=256,
+def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256,
           src_vocab=6000, tgt_vocab=5000, beam_size=4, learning_rate=0.002, seed=0,
           out="runs/translate", verbose=1, plot=True) -> TaskResult:
     """Train the encoder–decoder on Spanish→English Bible verses; BLEU on the test verses

@@ -74,13 +74,15 @@ def test_beam_size_1_is_greedy_decoding(trained):
         assert bos not in out_ids and eos not in out_ids and 0 not in out_ids
 
 
-def test_a_wide_beam_finds_the_best_length_normalised_translation():
+@pytest.mark.parametrize("attention", [False, True])
+def test_a_wide_beam_finds_the_best_length_normalised_translation(attention):
     """With a beam wider than the number of hypotheses nothing is pruned, so beam search
     must return the exhaustive search's best (Σ log p) / (words + 1)."""
     import itertools
 
     tn.random.seed(5)
-    model = tr.Seq2Seq(6, 6, embedding_dim=3, units=4)  # target: pad unk bos eos a b
+    model = tr.Seq2Seq(6, 6, embedding_dim=3, units=4, attention=attention)
+    # target vocabulary: pad unk bos eos a b
     bos, eos = 2, 3
     src = [4, 5, 4]
     max_len = 3
@@ -110,3 +112,26 @@ def test_translate_and_cli(trained, capsys):
         tr.translate(["hola"], str(out), beam_size=0)
     assert main(["translate", "Jesús lloró.", "--out", str(out), "--beam", "2"]) == 0
     assert "Jesús lloró.\t->\t" in capsys.readouterr().out
+
+
+def test_attention_model_trains_round_trips_and_beam_1_is_greedy(quick, tmp_path):
+    result = tr.train("attention", out=str(tmp_path), verbose=0, beam_size=2)
+    assert result.model == "lstm seq2seq + attention" and math.isfinite(result.value)
+    model, sv, tv, meta = tr.load(str(tmp_path))
+    assert model.attention and meta["model"] == "attention"
+    assert tr.evaluate(str(tmp_path), beam_size=2).value == pytest.approx(result.value)
+    bos, eos = tv[tr.BOS], tv[tr.EOS]
+    for text in ["Y dijo Dios: Sea la luz.", "Jesús lloró."]:
+        s = sv.encode(tr.tokenize(text))
+        greedy = tr.greedy_decode(model, [s], bos, eos, max_len=20, batch_size=1)[0]
+        assert tr.beam_search(model, s, bos, eos, beam_size=1, max_len=20) == greedy
+
+
+def test_attention_ignores_padded_source_positions():
+    """Extra padding after a source sentence changes nothing in the output."""
+    tn.random.seed(2)
+    model = tr.Seq2Seq(9, 8, embedding_dim=4, units=5, attention=True)
+    tin = np.array([[2, 5, 6]])
+    a = model.predict([np.array([[4, 5, 6]]), tin])
+    b = model.predict([np.array([[4, 5, 6, 0, 0, 0]]), tin])
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

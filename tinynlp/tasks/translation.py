@@ -17,6 +17,13 @@ trick: the first target words then sit close to the source words they
 translate); padded steps are skipped thanks to the mask, so the final state
 is the one after the first real source word.
 
+Model ``attention`` adds Luong-style dot-product attention: at every step
+the decoder output is compared with the encoder outputs at every source
+position, and their softmax-weighted average (the *context*) is combined with
+it before the output layer (see :class:`Seq2Seq`).  ``lstm`` (the default)
+is the plain encoder–decoder, whose only view of the source is the final
+encoder state.
+
 Training uses *teacher forcing*: the decoder reads ``<bos> y₁ … yₙ`` and is
 trained to output ``y₁ … yₙ <eos>``, i.e. at each step it is given the
 correct previous word, not its own guess.  The loss is the sparse
@@ -39,11 +46,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import functional as F
 from .. import layers as L
 from .. import losses as tn_losses
 from .. import optimizers as tn_optimizers
 from .. import random as tn_random
-from ..autograd import no_grad
+from ..autograd import Tensor, no_grad
 from ..data.batching import batch_indices
 from ..metrics.bleu import corpus_bleu
 from ..models import Model, load_model
@@ -53,7 +61,7 @@ from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomi
 __all__ = ["MODELS", "Seq2Seq", "PairBatches", "tokenize", "detokenize", "greedy_decode",
            "beam_search", "train", "evaluate", "load", "translate"]
 
-MODELS = ("lstm",)
+MODELS = ("lstm", "attention")
 TASK = "translation"
 BOS, EOS = "<bos>", "<eos>"
 
@@ -75,35 +83,66 @@ def detokenize(tokens):
 class Seq2Seq(Model):
     """RNN encoder–decoder.  ``model([src_ids, tgt_in_ids])`` → logits ``(B, T, V_tgt)``.
 
-    :meth:`encode` gives the encoder's final ``[h, c]``; :meth:`decode` runs the
-    decoder from given states and returns ``(logits, states)`` so decoding can
-    go one step at a time.
+    :meth:`encode` gives the encoder's final ``[h, c]`` (and, with
+    ``attention=True``, its outputs at every source position and their mask);
+    :meth:`decode` runs the decoder from given states and returns ``(logits,
+    states)`` so decoding can go one step at a time.
+
+    ``attention=True`` adds Luong-style dot-product attention (Luong et al.,
+    2015): for decoder output ``s_t`` and encoder outputs ``h_1 … h_S``,
+
+        a_t = softmax_j(s_t · h_j)    (padded source positions excluded)
+        c_t = Σ_j a_tj h_j
+        s̃_t = tanh([c_t ; s_t] W_c + b_c)      →  logits = s̃_t W_o + b_o
     """
 
     def __init__(self, src_vocab_size=1000, tgt_vocab_size=1000, embedding_dim=128, units=256,
-                 reverse_source=True, name=None, **kwargs):
+                 reverse_source=True, attention=False, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         self.config = dict(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
                            embedding_dim=embedding_dim, units=units,
-                           reverse_source=reverse_source)
+                           reverse_source=reverse_source, attention=attention)
+        self.attention = bool(attention)
         self.src_embedding = L.Embedding(src_vocab_size, embedding_dim, mask_zero=True,
                                          sparse=True)
-        self.encoder = L.LSTM(units, return_state=True, go_backwards=reverse_source)
+        self.encoder = L.LSTM(units, return_sequences=self.attention, return_state=True,
+                              go_backwards=reverse_source)
         self.tgt_embedding = L.Embedding(tgt_vocab_size, embedding_dim, mask_zero=True,
                                          sparse=True)
         self.decoder = L.LSTM(units, return_sequences=True, return_state=True)
+        if self.attention:
+            self.combine = L.Dense(units, activation="tanh")
         self.out = L.Dense(tgt_vocab_size)
 
     def encode(self, src, training=False):
+        """``(states, memory, memory_mask)``: the final ``[h, c]``; with attention the
+        encoder outputs ``(B, S, H)`` and their ``(B, S)`` mask (else None, None)."""
         e = self.src_embedding(src)
-        _, h, c = self.encoder(e, training=training, mask=self.src_embedding.compute_mask(src))
-        return [h, c]
+        mask = self.src_embedding.compute_mask(src)
+        outputs, h, c = self.encoder(e, training=training, mask=mask)
+        if not self.attention:
+            return [h, c], None, None
+        return [h, c], outputs, self.encoder.compute_mask(e, mask)
 
-    def decode(self, tgt_in, states, training=False):
+    def _attend(self, hs, memory, memory_mask):
+        scores = F.matmul(hs, F.swapaxes(memory, 1, 2))                    # (B, T, S)
+        if memory_mask is not None:
+            m = np.asarray(getattr(memory_mask, "data", memory_mask), dtype=bool)
+            bias = np.where(m, 0.0, -1e9).astype(scores.dtype)[:, None, :]  # (B, 1, S)
+            scores = scores + Tensor(bias)
+        context = F.matmul(F.softmax(scores, axis=-1), memory)              # (B, T, H)
+        return self.combine(F.concat([context, hs], axis=-1))
+
+    def decode(self, tgt_in, states, memory=None, memory_mask=None, training=False):
         d = self.tgt_embedding(tgt_in)
         hs, h, c = self.decoder(d, training=training,
                                 mask=self.tgt_embedding.compute_mask(tgt_in),
                                 initial_state=states)
+        if self.attention:
+            if memory is None:
+                raise ValueError("Seq2Seq.decode: this model attends to the encoder outputs; "
+                                 "pass memory= (from encode)")
+            hs = self._attend(hs, memory, memory_mask)
         return self.out(hs), [h, c]
 
     def call(self, x, training=False):
@@ -111,7 +150,8 @@ class Seq2Seq(Model):
             raise ValueError("Seq2Seq: expected the inputs [source ids (B, S), decoder input ids "
                              f"(B, T)], got {type(x).__name__}")
         src, tgt_in = x
-        logits, _ = self.decode(tgt_in, self.encode(src, training), training)
+        states, memory, memory_mask = self.encode(src, training)
+        logits, _ = self.decode(tgt_in, states, memory, memory_mask, training)
         return logits
 
     def get_config(self):
@@ -177,13 +217,13 @@ def greedy_decode(model, src_ids, bos, eos, max_len=50, batch_size=128):
     with no_grad():
         for start in range(0, len(src_ids), batch_size):
             chunk = src_ids[start:start + batch_size]
-            states = model.encode(_src_array(chunk))
+            states, memory, memory_mask = model.encode(_src_array(chunk))
             b = len(chunk)
             tokens = np.full((b, 1), bos, np.int64)
             seqs = [[] for _ in range(b)]
             done = np.zeros(b, bool)
             for _ in range(max_len):
-                logits, states = model.decode(tokens, states)
+                logits, states = model.decode(tokens, states, memory, memory_mask)
                 last = logits.data[:, -1].copy()
                 last[:, [0, bos]] = -np.inf  # never <pad> or <bos>
                 nxt = last.argmax(axis=-1)
@@ -216,12 +256,13 @@ def beam_search(model, src, bos, eos, beam_size=4, max_len=50):
             or beam_size < 1:
         raise ValueError(f"beam_search: beam_size must be a positive int, got {beam_size!r}")
     with no_grad():
-        states = model.encode(_src_array([src]))
+        # the encoder outputs (1, S, H) broadcast over the live hypotheses
+        states, memory, memory_mask = model.encode(_src_array([src]))
         seqs, scores = [[]], np.zeros(1)
         tokens = np.array([[bos]], np.int64)
         finished = []
         for _ in range(max_len):
-            logits, new_states = model.decode(tokens, states)
+            logits, new_states = model.decode(tokens, states, memory, memory_mask)
             logp = _log_softmax(logits.data[:, -1].astype(np.float64))
             logp[:, [0, bos]] = -np.inf  # never <pad> or <bos>
             cand = (scores[:, None] + logp).ravel()
@@ -300,7 +341,7 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
     val = PairBatches([src_ids[i] for i in val_idx], [tgt_ids[i] for i in val_idx], bos, eos,
                       batch_size=128, shuffle=False)
 
-    net = Seq2Seq(len(sv), len(tv), embedding_dim, units)
+    net = Seq2Seq(len(sv), len(tv), embedding_dim, units, attention=model == "attention")
     net.compile(optimizer=tn_optimizers.Adam(learning_rate, clipnorm=5.0),
                 loss=tn_losses.SparseCategoricalCrossentropy(from_logits=True, ignore_index=0))
     history = net.fit(batches, epochs=epochs, validation_data=val, verbose=verbose)
@@ -332,8 +373,12 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
              "bleu_detail": repr(beam_bleu), "epochs": epochs, "train_pairs": len(fit_idx),
              "test_pairs": len(src_test), "src_vocab": len(sv), "tgt_vocab": len(tv),
              "examples": "\n    " + "\n    ".join(examples)}
-    return TaskResult(TASK, model + " seq2seq", f"BLEU (beam {beam_size})", float(beam_bleu),
+    return TaskResult(TASK, _display_name(model), f"BLEU (beam {beam_size})", float(beam_bleu),
                       "copy source", float(copy_bleu), extra, artifacts)
+
+
+def _display_name(model):
+    return "lstm seq2seq + attention" if model == "attention" else "lstm seq2seq"
 
 
 def load(folder="runs/translate"):
@@ -371,7 +416,7 @@ def evaluate(folder="runs/translate", beam_size=4) -> TaskResult:
     _, (src_test, tgt_test) = _data(quick_mode(), meta.get("seed", 0))
     refs = [tokenize(t) for t in tgt_test]
     hyps = _translate_ids(model, sv, tv, src_test, beam_size)
-    return TaskResult(TASK, meta.get("model", "lstm") + " seq2seq", f"BLEU (beam {beam_size})",
+    return TaskResult(TASK, _display_name(meta.get("model", "lstm")), f"BLEU (beam {beam_size})",
                       float(_bleu(hyps, refs)), "copy source",
                       float(_bleu([tokenize(s) for s in src_test], refs)),
                       {"test_pairs": len(src_test)})

@@ -5,6 +5,8 @@
     python tools/task_table.py --epochs translation=4,lm=2   # only these overridden
     python tools/task_table.py --only tagging,lm     # some tasks (the file is rewritten)
     TINYNLP_QUICK=1 python tools/task_table.py --out /tmp/t.md   # smoke test
+    python tools/task_table.py --from-results runs/a/results.json runs/b/results.json
+                                                     # no training: one table from saved runs
 
 One row per (task, model): the test metric, the task's simple baseline
 (majority class, most frequent tag, unigram LM, copy-the-source) and the
@@ -36,7 +38,7 @@ JOBS = [
     ("classification", "avg"), ("classification", "cnn"),
     ("tagging", "bilstm"),
     ("lm", "lstm"), ("lm", "rnn"), ("lm", "word"),
-    ("translation", "lstm"),
+    ("translation", "lstm"), ("translation", "attention"),
 ]
 TASK_NAMES = {"sentiment": "sentiment (Rotten Tomatoes)",
               "classification": "genre classification (Brown, 15 classes)",
@@ -58,6 +60,9 @@ def parse_args(argv=None):
                    help="where the trained models are saved")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--from-results", nargs="+", default=None, metavar="RESULTS_JSON",
+                   help="train nothing: write the table from the results.json files of "
+                        "earlier runs (later files win for the same task and model)")
     return p.parse_args(argv)
 
 
@@ -135,7 +140,7 @@ def _notes(task, result):
                 f"{e['baseline_unseen_word_accuracy']:.3f}); {e['train_sentences']} training "
                 f"sentences, {e['epochs']} epochs")
     if task == "translation":
-        return (f"translation: greedy BLEU ×100 {100 * e['greedy_bleu']:.2f}; beam: "
+        return (f"{result.model}: greedy BLEU ×100 {100 * e['greedy_bleu']:.2f}; beam: "
                 f"{e['bleu_detail']}; {e['train_pairs']} training pairs, {e['epochs']} epochs")
     if task == "lm":
         return (f"{result.model}: {e['bits_per_token']:.3f} bits per token on "
@@ -155,26 +160,38 @@ def _duration(seconds):
     return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
-def write_table(path, rows, notes, args, started, finished):
-    quick = os.environ.get("TINYNLP_QUICK", "") not in ("", "0", "false", "False")
-    cmd = "python tools/task_table.py" + (f" --epochs {args.epochs}" if args.epochs else "") + \
-        (f" --only {args.only}" if args.only else "")
-    overrides = parse_epochs(args.epochs)
-    if "*" in overrides:
-        how = f"every model trained for **{overrides['*']} epoch(s)** (`--epochs` override)"
-    elif overrides:
-        how = ("each recipe's default epochs except **" + ", ".join(
-            f"{k}: {v}" for k, v in overrides.items()) + " epoch(s)** (`--epochs` override)")
-    else:
-        how = "each recipe's default epochs"
+def _describe_epochs(raw):
+    overrides = sorted({(r["task"], r["model_key"], r["epochs_override"]) for r in raw
+                        if r.get("epochs_override") is not None})
+    if not overrides:
+        return "each recipe's default epochs"
+    return ("each recipe's default epochs except **" + ", ".join(
+        f"{t}:{m} {e}" for t, m, e in overrides) + " epoch(s)** (`--epochs` override)")
+
+
+def write_table(path, raw, commands, threads, finished):
+    from tinynlp.tasks.common import TaskResult
+
+    order = {job: i for i, job in enumerate(JOBS)}
+    raw = sorted(raw, key=lambda r: order.get((r["task"], r["model_key"]), len(order)))
+    rows, notes = [], []
+    for r in raw:
+        fields = {k: r[k] for k in ("task_name", "model", "metric", "value", "baseline_name",
+                                    "baseline", "extra", "artifacts")}
+        fields["task"] = fields.pop("task_name")
+        result = TaskResult(**fields)
+        rows += _rows(r["task"], result, r["seconds"])
+        notes.append(_notes(r["task"], result))
+    quick = any(r.get("quick") for r in raw)
+    dates = sorted({r["date"] for r in raw})
     lines = [
         "# Task results",
         "",
-        f"Produced by `{cmd}`"
+        "Produced by " + " and ".join(f"`{c}`" for c in commands)
         + (" in QUICK MODE (TINYNLP_QUICK=1: tiny data, not real results)" if quick else "")
-        + f" on {started:%Y-%m-%d}; {how}.",
+        + f" on {', '.join(dates)}; {_describe_epochs(raw)}.",
         f"Machine: {os.cpu_count()} CPU cores (shared with other jobs while this ran), "
-        f"{args.threads} BLAS thread(s), Python {platform.python_version()}. "
+        f"{threads} BLAS thread(s), Python {platform.python_version()}. "
         "Times are wall-clock, training plus test evaluation.",
         "",
         "| task | model | metric | value | baseline | baseline value | train time |",
@@ -199,32 +216,51 @@ def write_table(path, rows, notes, args, started, finished):
     os.replace(tmp, path)
 
 
+def _command(args):
+    return "python tools/task_table.py" + (f" --epochs {args.epochs}" if args.epochs else "") + \
+        (f" --only {args.only}" if args.only else "")
+
+
 def main(argv=None):
     args = parse_args(argv)
     os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = \
         os.environ["MKL_NUM_THREADS"] = str(args.threads)
     sys.path.insert(0, str(ROOT))
+    if args.from_results:
+        merged, commands = {}, []
+        for f in args.from_results:
+            saved = json.loads(Path(f).read_text(encoding="utf-8"))
+            commands += [c for c in saved["commands"] if c not in commands]
+            for r in saved["results"]:
+                merged[(r["task"], r["model_key"])] = r
+        write_table(args.out, list(merged.values()), commands, saved["threads"],
+                    datetime.datetime.now())
+        print(f"wrote {args.out}")
+        return 0
     jobs = _selected(args.only)
     overrides = parse_epochs(args.epochs)
-    started = datetime.datetime.now()
-    rows, notes, raw = [], [], []
+    quick = os.environ.get("TINYNLP_QUICK", "") not in ("", "0", "false", "False")
+    raw = []
+    runs = Path(args.runs)
+    runs.mkdir(parents=True, exist_ok=True)
     for task, model in jobs:
         print(f"== {task} {model} ...", flush=True)
+        epochs = epochs_for(overrides, task, model)
         t0 = time.perf_counter()
-        result = _run(task, model, epochs_for(overrides, task, model),
-                      str(Path(args.runs) / f"{task}_{model}"), args.seed)
+        result = _run(task, model, epochs, str(runs / f"{task}_{model}"), args.seed)
         seconds = time.perf_counter() - t0
         print(result, f"\n  ({_duration(seconds)})", flush=True)
-        rows += _rows(task, result, seconds)
-        notes.append(_notes(task, result))
         d = result.to_dict()
+        d["task_name"] = d.pop("task")
         d["extra"] = {k: v for k, v in d["extra"].items() if k != "confusion_matrix"}
-        raw.append({"task": task, "seconds": seconds, **d})
-        write_table(args.out, rows, notes, args, started, None)
-        Path(args.runs).mkdir(parents=True, exist_ok=True)
-        (Path(args.runs) / "results.json").write_text(json.dumps(raw, indent=1,
-                                                                 ensure_ascii=False))
-    write_table(args.out, rows, notes, args, started, datetime.datetime.now())
+        raw.append({"task": task, "model_key": model, "seconds": seconds,
+                    "epochs_override": epochs, "quick": quick,
+                    "date": f"{datetime.date.today():%Y-%m-%d}", **d})
+        (runs / "results.json").write_text(json.dumps(
+            {"commands": [_command(args)], "threads": args.threads, "results": raw},
+            indent=1, ensure_ascii=False), encoding="utf-8")
+        write_table(args.out, raw, [_command(args)], args.threads, None)
+    write_table(args.out, raw, [_command(args)], args.threads, datetime.datetime.now())
     print(f"wrote {args.out}")
     return 0
 

@@ -64,34 +64,34 @@ def main(argv=None):
         + f" on {started:%Y-%m-%d} ({minutes:.0f} min, {os.cpu_count()} shared CPU cores, "
         f"{args.threads} BLAS thread(s), Python {platform.python_version()}).",
         "",
-        f"**Data.** Rotten Tomatoes critic snippets; the *rotten* class (label 0) is cut to "
+        (f"**Data.** Rotten Tomatoes critic snippets; the *rotten* class (label 0) is cut to "
         f"{100 * args.fraction:.0f} % of the training set: {n_minor} rotten and "
         f"{n_train - n_minor} fresh training snippets.  The test split is untouched and "
-        "balanced (2,499 snippets), so ignoring the rare class costs accuracy.",
+        "balanced (2,499 snippets), so ignoring the rare class costs accuracy."),
         "",
-        f"**Model.** The Kim CNN of `tinynlp.tasks.sentiment` (embeddings 64, kernel sizes "
+        (f"**Model.** The Kim CNN of `tinynlp.tasks.sentiment` (embeddings 64, kernel sizes "
         f"3/4/5 × 64 filters, dropout 0.5, sigmoid output), Adam, batch 64, {epochs} epochs, "
-        "the same settings for every strategy; a prediction is *rotten* when p(fresh) < 0.5.",
+        "the same settings for every strategy; a prediction is *rotten* when p(fresh) < 0.5."),
         "",
-        "**Strategies.** *none*: the skewed data as is. *class_weight*: each class's loss "
+        ("**Strategies.** *none*: the skewed data as is. *class_weight*: each class's loss "
         "weighted by n / (2 n_c) (`tn.data.class_weight_dict`, `fit(class_weight=...)`). "
         "*oversample*: rotten snippets duplicated until the classes are equal "
         "(`tn.data.RandomOverSampler`). *undersample*: fresh snippets dropped until the "
         "classes are equal (`tn.data.RandomUnderSampler`; far fewer training steps). "
         "*eda*: the rotten class grown to the fresh class's size with EDA-perturbed copies "
         "(synonym replacement and insertion with neighbours from the bundled GloVe 50d "
-        "vectors, random swap, random deletion; `tn.text.augment_minority`).",
+        "vectors, random swap, random deletion; `tn.text.augment_minority`)."),
         "",
-        f"Mean ± standard deviation over {len(args.seeds)} seed(s) "
+        (f"Mean ± standard deviation over {len(args.seeds)} seed(s) "
         f"({', '.join(map(str, args.seeds))}: resampling, initialisation and batch order "
-        "vary; the imbalanced training set is the same).  Minority = rotten.",
+        "vary; the imbalanced training set is the same).  Minority = rotten."),
         "",
         imbalance.markdown_table(rows),
         "",
         "Every run:",
         "",
-        "| strategy | seed | minority recall | minority precision | minority F1 | accuracy "
-        "| time |",
+        ("| strategy | seed | minority recall | minority precision | minority F1 | accuracy "
+        "| time |"),
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:

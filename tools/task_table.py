@@ -156,7 +156,7 @@ def _notes(task, result):
 def _duration(seconds):
     if seconds is None:
         return ""
-    m, s = divmod(int(round(seconds)), 60)
+    m, s = divmod(round(seconds), 60)
     return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
@@ -190,9 +190,9 @@ def write_table(path, raw, commands, threads, finished):
         "Produced by " + " and ".join(f"`{c}`" for c in commands)
         + (" in QUICK MODE (TINYNLP_QUICK=1: tiny data, not real results)" if quick else "")
         + f" on {', '.join(dates)}; {_describe_epochs(raw)}.",
-        f"Machine: {os.cpu_count()} CPU cores (shared with other jobs while this ran), "
+        (f"Machine: {os.cpu_count()} CPU cores (shared with other jobs while this ran), "
         f"{threads} BLAS thread(s), Python {platform.python_version()}. "
-        "Times are wall-clock, training plus test evaluation.",
+        "Times are wall-clock, training plus test evaluation."),
         "",
         "| task | model | metric | value | baseline | baseline value | train time |",
         "|---|---|---|---|---|---|---|",
@@ -202,11 +202,11 @@ def write_table(path, raw, commands, threads, finished):
                      f"{_duration(seconds)} |")
     lines += ["", "Notes (also from the run):", ""]
     lines += [f"- {n}" for n in notes if n]
-    lines += ["", "Baselines: *majority class* predicts the most frequent training class; "
+    lines += ["", ("Baselines: *majority class* predicts the most frequent training class; "
               "*most frequent tag* gives each word the tag it had most often in training "
               "(unknown words: the most frequent tag overall); *unigram* predicts every "
               "token with its training frequency (add-one smoothed); *copy source* offers "
-              "the Spanish sentence as its own English translation.",
+              "the Spanish sentence as its own English translation."),
               "Perplexity: lower is better; the others: higher is better.",
               "", f"Finished {finished:%Y-%m-%d %H:%M}." if finished else "(run in progress)",
               ""]

@@ -29,7 +29,7 @@ def test_train_quick_returns_finite_metrics_and_saves_artifacts(trained):
 
 
 def test_saved_model_round_trips(trained, quick_env):
-    result, out = trained
+    _result, out = trained
     again = classification.evaluate(str(out))
     assert again.task == "classification" and math.isfinite(again.value)
     assert again.baseline == pytest.approx(0.1473, abs=1e-3)  # 'learned' on the 1,073 test chunks

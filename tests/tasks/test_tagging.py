@@ -8,7 +8,6 @@ import tinynlp as tn
 from tinynlp.tasks import tagging
 from tinynlp.tasks.tagging import MostFrequentTagger, token_accuracy
 
-
 # ------------------------------------------------------------------ the baseline
 CORPUS = [["the", "dog", "runs"], ["a", "run", "ends"], ["dogs", "run"], ["the", "run"]]
 TAGS = [["DET", "NOUN", "VERB"], ["DET", "NOUN", "VERB"], ["NOUN", "VERB"], ["DET", "NOUN"]]

@@ -35,8 +35,16 @@ from ..models import Sequential, load_model
 from ..text import Tokenizer, pad_sequences
 from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
 
-__all__ = ["MODELS", "build_model", "train", "evaluate", "load", "predict",
-           "plot_confusion_matrix", "majority_baseline"]
+__all__ = [
+    "MODELS",
+    "build_model",
+    "evaluate",
+    "load",
+    "majority_baseline",
+    "plot_confusion_matrix",
+    "predict",
+    "train",
+]
 
 MODELS = ("cnn", "bilstm", "avg")
 TASK = "classification"

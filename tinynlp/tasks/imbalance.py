@@ -37,8 +37,16 @@ from .. import random as tn_random
 from ..text import Tokenizer, pad_sequences
 from .common import TaskResult, out_dir, quick_mode, write_json_atomic
 
-__all__ = ["STRATEGIES", "MODELS", "make_imbalanced", "resample", "train", "evaluate",
-           "compare", "markdown_table"]
+__all__ = [
+    "MODELS",
+    "STRATEGIES",
+    "compare",
+    "evaluate",
+    "make_imbalanced",
+    "markdown_table",
+    "resample",
+    "train",
+]
 
 STRATEGIES = ("none", "class_weight", "oversample", "undersample", "eda")
 MODELS = STRATEGIES
@@ -54,7 +62,7 @@ def make_imbalanced(texts, labels, minority=MINORITY, fraction=0.1, seed=0):
         raise ValueError(f"make_imbalanced: fraction must be in (0, 0.5), got {fraction!r}")
     minority_idx = np.flatnonzero(y == minority)
     n_major = int(np.sum(y != minority))
-    n_keep = int(round(n_major * fraction / (1.0 - fraction)))
+    n_keep = round(n_major * fraction / (1.0 - fraction))
     if n_keep > len(minority_idx):
         raise ValueError(f"make_imbalanced: need {n_keep} minority examples, have "
                          f"{len(minority_idx)}")
@@ -228,8 +236,8 @@ def markdown_table(rows):
     for r in rows:
         by.setdefault(r["strategy"], []).append(r)
     cols = ("minority_recall", "minority_precision", "minority_f1", "accuracy")
-    lines = ["| strategy | training examples (rotten) | minority recall | minority precision "
-             "| minority F1 | accuracy |", "|---|---|---|---|---|---|"]
+    lines = [("| strategy | training examples (rotten) | minority recall | minority precision "
+             "| minority F1 | accuracy |"), "|---|---|---|---|---|---|"]
     for strategy, rs in by.items():
         cells = []
         for c in cols:

@@ -31,7 +31,6 @@ frequent words, ``<eos>`` between sentences).
 from __future__ import annotations
 
 import math
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +44,18 @@ from ..models import Model, load_model
 from ..text import Vocab
 from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
 
-__all__ = ["MODELS", "RNNLanguageModel", "WindowBatches", "sample_next", "perplexity",
-           "unigram_perplexity", "train", "evaluate", "load", "generate"]
+__all__ = [
+    "MODELS",
+    "RNNLanguageModel",
+    "WindowBatches",
+    "evaluate",
+    "generate",
+    "load",
+    "perplexity",
+    "sample_next",
+    "train",
+    "unigram_perplexity",
+]
 
 MODELS = ("lstm", "rnn", "word")
 TASK = "language model"
@@ -68,8 +77,8 @@ class RNNLanguageModel(Model):
         super().__init__(name=name, **kwargs)
         if cell not in ("lstm", "rnn"):
             raise ValueError(f"RNNLanguageModel: cell must be 'lstm' or 'rnn', got {cell!r}")
-        self.config = dict(vocab_size=vocab_size, embedding_dim=embedding_dim, units=units,
-                           cell=cell)
+        self.config = {"vocab_size": vocab_size, "embedding_dim": embedding_dim, "units": units,
+                           "cell": cell}
         self.embedding = L.Embedding(vocab_size, embedding_dim)
         rnn = L.LSTM if cell == "lstm" else L.SimpleRNN
         self.rnn = rnn(units, return_sequences=True, return_state=True)
@@ -247,12 +256,12 @@ def _encode_splits(level, vocab, quick):
 
 _DEFAULTS = {
     # many small steps learn faster than a few big ones for the same compute
-    "lstm": dict(seq_len=64, batch_size=32, embedding_dim=32, units=256, epochs=4,
-                 tokens_per_epoch=600_000),
-    "rnn": dict(seq_len=64, batch_size=32, embedding_dim=32, units=256, epochs=4,
-                tokens_per_epoch=600_000),
-    "word": dict(seq_len=35, batch_size=32, embedding_dim=64, units=128, epochs=3,
-                 tokens_per_epoch=300_000),
+    "lstm": {"seq_len": 64, "batch_size": 32, "embedding_dim": 32, "units": 256, "epochs": 4,
+                 "tokens_per_epoch": 600_000},
+    "rnn": {"seq_len": 64, "batch_size": 32, "embedding_dim": 32, "units": 256, "epochs": 4,
+                "tokens_per_epoch": 600_000},
+    "word": {"seq_len": 35, "batch_size": 32, "embedding_dim": 64, "units": 128, "epochs": 3,
+                 "tokens_per_epoch": 300_000},
 }
 
 
@@ -273,8 +282,8 @@ def train(model="lstm", epochs=None, seq_len=None, batch_size=None, embedding_di
     if quick:
         d.update(epochs=1, tokens_per_epoch=8 * 20 * 16, seq_len=20, batch_size=16,
                  embedding_dim=8, units=32)
-    given = dict(seq_len=seq_len, batch_size=batch_size, embedding_dim=embedding_dim,
-                 units=units, epochs=epochs, tokens_per_epoch=tokens_per_epoch)
+    given = {"seq_len": seq_len, "batch_size": batch_size, "embedding_dim": embedding_dim,
+                 "units": units, "epochs": epochs, "tokens_per_epoch": tokens_per_epoch}
     d.update({k: v for k, v in given.items() if v is not None})
     level = "word" if model == "word" else "char"
     vocab, train_ids, test_ids = (_word_data(quick, vocab_size) if level == "word"

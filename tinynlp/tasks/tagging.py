@@ -37,8 +37,16 @@ from ..models import Sequential, load_model
 from ..text import Vocab
 from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
 
-__all__ = ["MODELS", "MostFrequentTagger", "build_model", "token_accuracy", "train",
-           "evaluate", "load", "tag"]
+__all__ = [
+    "MODELS",
+    "MostFrequentTagger",
+    "build_model",
+    "evaluate",
+    "load",
+    "tag",
+    "token_accuracy",
+    "train",
+]
 
 MODELS = ("bilstm", "bigru", "lstm")
 TASK = "tagging"

@@ -58,8 +58,19 @@ from ..models import Model, load_model
 from ..text import Vocab, word_tokenize
 from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
 
-__all__ = ["MODELS", "Seq2Seq", "PairBatches", "tokenize", "detokenize", "greedy_decode",
-           "beam_search", "train", "evaluate", "load", "translate"]
+__all__ = [
+    "MODELS",
+    "PairBatches",
+    "Seq2Seq",
+    "beam_search",
+    "detokenize",
+    "evaluate",
+    "greedy_decode",
+    "load",
+    "tokenize",
+    "train",
+    "translate",
+]
 
 MODELS = ("lstm", "attention")
 TASK = "translation"
@@ -99,9 +110,9 @@ class Seq2Seq(Model):
     def __init__(self, src_vocab_size=1000, tgt_vocab_size=1000, embedding_dim=128, units=256,
                  reverse_source=True, attention=False, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
-        self.config = dict(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
-                           embedding_dim=embedding_dim, units=units,
-                           reverse_source=reverse_source, attention=attention)
+        self.config = {"src_vocab_size": src_vocab_size, "tgt_vocab_size": tgt_vocab_size,
+                           "embedding_dim": embedding_dim, "units": units,
+                           "reverse_source": reverse_source, "attention": attention}
         self.attention = bool(attention)
         self.src_embedding = L.Embedding(src_vocab_size, embedding_dim, mask_zero=True,
                                          sparse=True)
@@ -173,7 +184,7 @@ class PairBatches:
         self.lengths = np.array([len(s) + len(t) for s, t in zip(self.src, self.tgt)])
 
     def __len__(self):
-        return -(-len(self.src) // self.batch_size)
+        return (len(self.src) + self.batch_size - 1) // self.batch_size
 
     def __iter__(self):
         rng = tn_random.get_rng() if self.shuffle else None

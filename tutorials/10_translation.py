@@ -183,7 +183,7 @@ if not QUICK:
     assert bleu_model > bleu_copy
 
 # %% [markdown]
-# A small model trained for minutes on ~10,000 verse pairs produces fluent
+# A small model trained for minutes on a few thousand verse pairs produces fluent
 # but often wrong English, and BLEU reflects that. The single `(h, c)`
 # bottleneck is the main limit: the whole source has to fit in 256 numbers.
 # **Attention** (Bahdanau et al., 2015) lets each decoder step look back at

@@ -123,7 +123,8 @@ print(f"{len(sentences)} sentences, {n_tokens} tokens")
 
 start = time.perf_counter()
 w2v = tn.embeddings.Word2Vec(sentences, vector_size=50, window=5, min_count=5, sg=1,
-                             negative=5, epochs=2 if QUICK else 10, seed=0, workers=2)
+                             negative=5, epochs=3 if QUICK else 10,
+                             alpha=0.05 if QUICK else 0.025, seed=0, workers=2)
 print(f"trained in {time.perf_counter() - start:.1f} s; vocabulary {len(w2v.wv)} words")
 
 for word in ["money", "church", "president", "water"]:
@@ -140,8 +141,8 @@ print(f"word2vec on Brown: analogy accuracy {brown_analogy.accuracy:.3f} "
 # %% [markdown]
 # In full mode (the whole corpus, 10 epochs) the model clearly learns
 # *something* — compare random vectors below, which score ≈ 0 — while in quick
-# mode (a quarter of the corpus, 2 epochs) the vectors are barely trained and
-# all neighbours look alike. Either way, a corpus of a million words is far
+# mode (a quarter of the corpus, 3 epochs) the vectors are only half-trained
+# and the neighbours are mostly noise. Either way, a corpus of a million words is far
 # too small to match vectors trained on six billion. That is why we usually
 # start from pretrained vectors (tutorial 06 shows how to put them into an
 # `Embedding` layer).

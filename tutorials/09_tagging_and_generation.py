@@ -130,7 +130,7 @@ print(f"accuracy on words never seen in training: {unk_acc:.3f} "
 
 # %%
 train_text, test_text = tn.datasets.load_shakespeare()
-train_text = train_text[:80_000] if QUICK else train_text[:1_500_000]
+train_text = train_text[:80_000] if QUICK else train_text[:800_000]
 test_text = test_text[:20_000] if QUICK else test_text[:200_000]
 chars = sorted(set(train_text))
 char_id = {c: i for i, c in enumerate(chars)}
@@ -163,7 +163,7 @@ lm = tn.Sequential([
 ])
 lm.compile(optimizer=tn.optimizers.Adam(0.01 if QUICK else 0.003),
            loss=tn.losses.SparseCategoricalCrossentropy(from_logits=True))
-history = lm.fit(Xc_train, Yc_train, epochs=2 if QUICK else 4, batch_size=32 if QUICK else 64,
+history = lm.fit(Xc_train, Yc_train, epochs=2 if QUICK else 3, batch_size=32 if QUICK else 64,
                  verbose=0)
 test_nll = lm.evaluate(Xc_test, Yc_test, batch_size=128, verbose=0)
 lm_ppl = float(np.exp(test_nll))

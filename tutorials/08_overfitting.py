@@ -222,7 +222,7 @@ for name, (history, test_acc) in runs.items():
 # the best weights by construction. Dropout and L2 slow the memorisation
 # down (training loss falls more slowly), and how much they help depends on
 # their strength (`rate`, `λ`) — try other values. Augmentation gives more
-# varied data, but perturbed copies of the same 3,000 reviews are no
+# varied data, but perturbed copies of the same reviews are no
 # substitute for new ones. Test accuracies differ less than the losses:
 # overfitting first shows as over-confidence (a large loss on the reviews the
 # model gets wrong) before it costs accuracy. In practice one combines them —

@@ -226,5 +226,6 @@ for temperature, top_k in [(0.5, None), (1.0, None), (1.0, 5)]:
 # Low temperature gives common words and repeated phrases; temperature 1
 # samples the model's own distribution, odd words included; top-k cuts off
 # the long tail of unlikely characters that produces most misspellings.
-# A bigger model trained longer (the full text is 4.5 M characters) writes
-# recognisably Shakespearean verse. Next: translating whole sentences.
+# This model saw only part of the 4.5 M training characters for a few
+# epochs; give it more text, more units and more epochs and watch the
+# perplexity fall and the samples improve. Next: translating whole sentences.

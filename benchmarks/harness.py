@@ -143,7 +143,7 @@ def run_all(args) -> dict:
         "versions": versions(), "numpy_blas": numpy_blas(), "threads": args.threads,
         "quick": args.quick, "epochs": args.epochs, "batch_sizes": args.batch_sizes,
         "load_start": loadavg(), "budget_s": args.budget,
-        "accuracy_batches": args.accuracy_batches, "commit": git_commit(),
+        "accuracy_batches": args.accuracy_batches, "commit": git_commit(), "note": args.note,
     }
     t_start = time.perf_counter()
     bundles = {}
@@ -245,7 +245,7 @@ def ratio_rows(data):
 
 def _fmt_stats(ms):
     s = stats(ms)
-    return f"{s['median']:.2f} [{s['p25']:.2f}–{s['p75']:.2f}]"
+    return f"{s['median']:.2f} [{s['p25']:.2f}–{s['p75']:.2f}] (min {s['min']:.2f})"
 
 
 def _fmt_ratio(x):
@@ -290,6 +290,8 @@ def write_markdown(data, path, plot_name="ratios.png"):
     L.append(f"- threads: {info['threads']} everywhere — `torch.set_num_threads({info['threads']})` "
              f"(PyTorch and Keras), OpenBLAS/OpenMP/Numba threads via environment variables set "
              f"before import plus `threadpoolctl`")
+    if info.get("note"):
+        L.append(f"- **note**: {info['note']}")
     L.append("- each framework × model × batch size runs in its own fresh process, the three "
              "frameworks back to back")
     L.append("- same architecture, same initial weights (made by tinynlp with Keras' "
@@ -299,15 +301,17 @@ def write_markdown(data, path, plot_name="ratios.png"):
     L.append("## What is measured")
     L.append("")
     L.append("- **train step**: forward + BCE loss + backward + Adam update (+ clearing the "
-             "gradients), one batch, wall clock; tinynlp: `layers` + `F.binary_crossentropy` "
-             "+ `loss.backward()` + `optimizers.Adam.step`; PyTorch: `nn.Module` + "
+             "gradients), one batch, wall clock; tinynlp: `tn.Sequential(...).train_on_batch` "
+             "(layers, `binary_crossentropy`, `backward()`, `optimizers.Adam`); PyTorch: "
+             "`nn.Module` + "
              "`F.binary_cross_entropy` + `backward` + `optim.Adam.step`; Keras: "
              "`model.train_on_batch`.")
-    L.append("- **inference**: forward of one batch without gradients (`no_grad` / "
-             "`torch.no_grad` / `predict_on_batch`).")
-    L.append(f"- times: median [25th–75th percentile] in ms over repeated steps after 3 "
-             f"warm-up steps (at least 10 steps, up to {info['budget_s']:.0f} s per loop), "
-             "cycling through 10 fixed real batches.")
+    L.append("- **inference**: forward of one batch without gradients (`model(x)` under "
+             "`tn.no_grad()` / `torch.no_grad()` + `eval()` / `predict_on_batch`).")
+    n_min = min((len(r["train_ms"]) for r in data["results"] if "train_ms" in r), default=0)
+    L.append(f"- times: median [25th–75th percentile] (min) in ms over repeated steps after 3 "
+             f"warm-up steps (at least {n_min} steps, more while under {info['budget_s']:g} s "
+             "per loop), cycling through 10 fixed real batches.")
     L.append("- **ratio** = tinynlp median / other median from the same run (< 1: tinynlp "
              "faster, marked ✓).")
     L.append("- **peak memory**: `ru_maxrss` of the worker process after the timing loops "
@@ -394,6 +398,16 @@ def write_markdown(data, path, plot_name="ratios.png"):
                  f"{acc(r['keras'])} | {'–' if d1 is None else f'{d1:.1e}'} | "
                  f"{'–' if d2 is None else f'{d2:.1e}'} | {fit(r['tiny'])} / {fit(r['torch'])} "
                  f"/ {fit(r['keras'])} |")
+    L.append("")
+    base = []
+    for m in dict.fromkeys(r["model"] for r in rows):
+        from .prepare import make_data
+        _, (_, y_te) = make_data(get_spec(m, quick=info["quick"]), quick=info["quick"])
+        frac = float(np.mean(y_te > 0.5))
+        base.append(f"{m} {max(frac, 1 - frac):.3f}")
+    L.append("Majority-class accuracy of each test set, for reference: " + ", ".join(base)
+             + ". (An accuracy equal to it means the model still predicts one class after "
+             "this much training.)")
     L.append("")
     L.append("Keras' Adam adds epsilon to √v rather than to √v̂ (PyTorch and tinynlp), so its "
              "losses drift slightly from the others after the first step; the sparse rows "
@@ -518,6 +532,11 @@ def parse_args(argv=None):
                    help="also run the other benchmark scripts (word2vec vs gensim, compression "
                         "report, distributed scaling)")
     p.add_argument("--silent", action="store_true")
+    p.add_argument("--note", help="a sentence to print in the report's setup section "
+                                  "(stored in the results json)")
+    p.add_argument("--report-only", metavar="JSON",
+                   help="do not measure: rewrite the report and plot from a results .json "
+                        "written by an earlier run (to --out, default next to the json)")
     args = p.parse_args(argv)
     if args.models is None:
         args.models = "seed_rnn,emb_lstm" if args.quick else ",".join(MODELS)
@@ -549,6 +568,17 @@ OTHER_SCRIPTS = ("word2vec_vs_gensim.py", "compression_report.py", "distributed_
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.report_only:
+        src = Path(args.report_only)
+        data = json.loads(src.read_text())
+        if args.note:
+            data["info"]["note"] = args.note
+            src.write_text(json.dumps(data, indent=1))
+        out = Path(args.out) if args.out else src.with_suffix(".md")
+        plot_name = "ratios.png" if out.stem == "RESULTS" else out.stem + "_ratios.png"
+        plot_ratios(data, out.with_name(plot_name))
+        write_markdown(data, out, plot_name=plot_name)
+        return 0
     data = run_all(args)
     out = args.out
     if out is None and not args.quick:

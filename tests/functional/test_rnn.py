@@ -491,3 +491,72 @@ def test_gru_converter_swaps_z_and_r():
     np.testing.assert_array_equal(b_hh, [20, 20, 10, 10, 30, 30])
     with pytest.raises(ValueError, match=r"w_hh must have shape \(6, 2\), got \(4, 2\)"):
         F.gru_weights_from_torch(w_ih, w_hh[:4], b_ih, b_hh)
+
+
+# --------------------------------------------------------------------------
+# inference path (no gradient needed): same forward as the training path
+# --------------------------------------------------------------------------
+
+def _random_mask(rng, B, T, kind):
+    lengths = rng.integers(0, T + 1, B)
+    m = F.lengths_to_mask(lengths, T)
+    return m[:, ::-1].copy() if kind == "pre" else m      # 'pre': padding at the start
+
+
+@settings(max_examples=30)
+@given(B=st.integers(1, 5), T=st.integers(1, 7), D=st.integers(1, 4), H=st.integers(1, 5),
+       masked=st.sampled_from(["none", "post", "pre"]),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))
+def test_lstm_inference_path_equals_training_forward(B, T, D, H, masked, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x, h0, c0, W, U, b = make_params("lstm", B, T, D, H, rng, scale=1.5, dtype=dtype)
+    mask = None if masked == "none" else _random_mask(rng, B, T, masked)
+    params = [tn.Tensor(a, requires_grad=True) for a in (W, U, b)]
+    train = F.lstm(x, h0, c0, *params, mask=mask)              # records the graph
+    assert train[0].requires_grad
+    with tn.no_grad():
+        infer = F.lstm(x, h0, c0, *params, mask=mask)          # inference path
+    frozen = F.lstm(x, h0, c0, W, U, b, mask=mask)            # nothing requires grad
+    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
+    for got in (infer, frozen):
+        assert len(got) == 3
+        for g, want in zip(got, train):
+            assert not g.requires_grad
+            assert g.dtype == want.dtype == dtype
+            assert g.shape == want.shape
+            np.testing.assert_allclose(g.data, want.data, **tol)
+    if mask is not None:                                       # padded steps output zero
+        np.testing.assert_array_equal(infer[0].data[~mask], 0)
+
+
+@pytest.mark.parametrize("kind", ["post", "pre"])
+def test_lstm_inference_path_ignores_padded_inputs_and_empty_sequences(kind):
+    rng = np.random.default_rng(5)
+    x, h0, c0, W, U, b = make_params("lstm", 4, 6, 3, 5, rng, dtype=np.float32)
+    mask = F.lengths_to_mask(np.array([6, 2, 0, 4]), 6)
+    if kind == "pre":
+        mask = mask[:, ::-1].copy()
+    x_nan = np.where(mask[:, :, None], x, np.nan).astype(np.float32)
+    with tn.no_grad():
+        hs, h, c = F.lstm(x_nan, h0, c0, W, U, b, mask=mask)
+        hs2, h2, c2 = F.lstm(x, h0, c0, W, U, b, mask=mask)
+    for a, b_ in ((hs, hs2), (h, h2), (c, c2)):
+        assert np.isfinite(a.data).all()
+        np.testing.assert_array_equal(a.data, b_.data)
+    np.testing.assert_array_equal(h.data[2], h0[2])           # length 0: state passes through
+    np.testing.assert_array_equal(c.data[2], c0[2])
+    np.testing.assert_array_equal(hs.data[2], 0)
+
+
+def test_lstm_inference_path_with_zero_initial_state_and_input_grad_only():
+    rng = np.random.default_rng(6)
+    x, _, _, W, U, b = make_params("lstm", 3, 5, 2, 4, rng)
+    with tn.no_grad():
+        ref = F.lstm(x, None, None, W, U, b)
+    xt = tn.Tensor(x, requires_grad=True)                     # grad needed for x only
+    out = F.lstm(xt, None, None, W, U, b)
+    assert out[0].requires_grad
+    for g, want in zip(ref, out):
+        np.testing.assert_allclose(g.data, want.data, rtol=1e-13, atol=1e-13)
+    out[1].sum().backward()
+    assert xt.grad is not None and np.isfinite(xt.grad).all()

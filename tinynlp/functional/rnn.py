@@ -50,7 +50,7 @@ import threading
 import numpy as np
 
 from ..autograd import ops
-from ..autograd.tensor import Function, Tensor, as_array
+from ..autograd.tensor import Function, Tensor, as_array, is_grad_enabled
 from ..kernels.rnn import (
     gru_backward_step, gru_forward_candidate, gru_forward_state, lstm_backward_step,
     lstm_forward_cell,
@@ -300,6 +300,13 @@ def _activation_deriv(name, h, out):
         out.fill(1)
 
 
+def _grad_needed(ctx):
+    """True when a backward pass may follow: grad mode on and some input requires grad.
+
+    Otherwise the fused ops take their inference path (nothing saved for BPTT)."""
+    return is_grad_enabled() and any(ctx.needs_input_grad)
+
+
 def _sum_rows(a):
     """Σ over the rows of a 2-D array, as one GEMV (faster than a strided reduction)."""
     return np.ones(a.shape[0], dtype=a.dtype) @ a
@@ -470,6 +477,58 @@ def _lstm_from_internal(a):
     return np.concatenate([a[..., H:], a[..., :H]], axis=-1)
 
 
+def _lstm_inference(x, h0, c0, Ws, Us, bs, mask, dt):
+    """Forward of :class:`LSTM` when no gradient will be asked for.
+
+    The same arithmetic, in the same order, as the training forward (so the
+    outputs agree bit for bit), but nothing is kept for backpropagation: only
+    the (B, H) state h, c, one (B, 4H) gate slab and the (B, T, H) output are
+    written per step, instead of the (T, B, 4H) gates, (T+1, B, H) cells and
+    tanh(c).  The input projection of all steps is still one GEMM, done on x
+    in its own (B, T) order (no time-major copy); padded steps are never read.
+    ``Ws, Us, bs`` are the internal-order weights with halved sigmoid columns.
+    """
+    B, T, D = x.shape
+    H = Us.shape[0]
+    x2 = x.reshape(B * T, D)
+    if x2.dtype != dt:
+        x2 = x2.astype(dt)
+    A = _WORKSPACE.take((B, T, 4 * H), dt)                 # x_t W + b of every step
+    np.matmul(x2, Ws, out=A.reshape(B * T, 4 * H))
+    A += bs
+    out = np.empty((B, T, H), dtype=dt)
+    h = np.empty((B, H), dtype=dt)
+    c = np.empty((B, H), dtype=dt)
+    h[...] = 0 if h0 is None else h0
+    c[...] = 0 if c0 is None else c0
+    a = np.empty((B, 4 * H), dtype=dt)
+    tc = np.empty((B, H), dtype=dt)
+    real = np.ones(B, dtype=bool)
+    h_prev = h                                  # without a mask h_t lives in out[:, t]
+    mask_t = None if mask is None else np.ascontiguousarray(mask.T)   # (T, B)
+    for t in range(T):
+        if mask_t is not None:
+            real = mask_t[t]
+            if not real.any():
+                out[:, t] = 0
+                continue
+        np.matmul(h_prev, Us, out=a)
+        a += A[:, t]                           # same sum as the training path's A[t] += rec
+        np.tanh(a, out=a)                      # tanh(a/2) for o, i, f; tanh(a) for g
+        lstm_forward_cell(a, c, real, c)       # σ gates; c ← f c + i g (padded rows keep c)
+        np.tanh(c, out=tc)
+        h_new = out[:, t]
+        np.multiply(a[:, :H], tc, out=h_new)   # h_t = o tanh(c_t)
+        if mask is None:
+            h_prev = h_new
+        else:
+            np.copyto(h, h_new, where=real[:, None])
+            h_new[~real] = 0                   # padded steps output zero
+    _WORKSPACE.give(A)
+    h_last = h_prev.copy() if mask is None else h
+    return out, h_last, c
+
+
 class LSTM(Function):
     """LSTM over all steps (Keras gate order i, f, c, o; fused, hand-written BPTT).
 
@@ -495,13 +554,15 @@ class LSTM(Function):
         B, T, D = x.shape
         H = U.shape[0]
         H3 = 3 * H
-        info = None if mask is None else _MaskInfo(mask, dt)
         Wp, Up, bp = (_lstm_to_internal(a, dt) for a in (W, U, b))
         # σ(z) = ½ + ½ tanh(z/2): halve the sigmoid gates' columns so that one tanh
         # over all four blocks does the work (halving is exact in floating point)
         Ws, Us, bs = Wp.copy(), Up.copy(), bp.copy()
         for a in (Ws, Us, bs):
             a[..., :H3] *= 0.5
+        if not _grad_needed(ctx):
+            return _lstm_inference(x, h0, c0, Ws, Us, bs, mask, dt)
+        info = None if mask is None else _MaskInfo(mask, dt)
         xt = _time_major(x, dt, info)
         A = _WORKSPACE.take((T, B, 4 * H), dt)       # pre-activations → gate values (o,i,f,g)
         np.matmul(xt.reshape(T * B, D), Ws, out=A.reshape(T * B, 4 * H))

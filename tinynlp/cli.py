@@ -2,6 +2,8 @@
 
     tinynlp quickstart                      train a sentiment model on bundled data
     tinynlp train TASK [--model M] [--epochs N] [--out DIR] [--distributed]
+                                            (TASK: sentiment, classify, tagging, lm, translate,
+                                             imbalance)
     tinynlp evaluate TASK [--out DIR]       re-evaluate a trained model on the test split
     tinynlp predict "some text" [--out DIR] sentiment of a text
     tinynlp embed train|query ...           word vectors
@@ -26,6 +28,7 @@ TASKS = {
     "tagging": "tinynlp.tasks.tagging",
     "lm": "tinynlp.tasks.language_model",
     "translate": "tinynlp.tasks.translation",
+    "imbalance": "tinynlp.tasks.imbalance",
 }
 
 

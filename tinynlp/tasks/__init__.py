@@ -6,6 +6,7 @@
 * :mod:`~tinynlp.tasks.tagging` — part-of-speech tagging (Brown, universal tags)
 * :mod:`~tinynlp.tasks.language_model` — character / word language models
 * :mod:`~tinynlp.tasks.translation` — RNN encoder–decoder (Spanish → English)
+* :mod:`~tinynlp.tasks.imbalance` — class-imbalance strategies compared on a 10 %-minority task
 """
 
 from .common import TaskResult, quick_mode

@@ -181,7 +181,7 @@ def load(folder="runs/sentiment"):
     folder = Path(folder)
     meta = read_json(folder / "tokenizer.json")
     tokenizer = Tokenizer.from_config(meta["tokenizer"])
-    model = load_model(folder / "model.tnz")
+    model = load_model(folder / "model.tnz", restore_rng=False)  # loading must not reseed tn.random
 
     def encode(texts):
         return pad_sequences(tokenizer.texts_to_sequences(texts), maxlen=meta["maxlen"])

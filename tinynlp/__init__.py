@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import importlib
 
-from . import random
-from .autograd import (
+from ._malloc import tune_malloc
+
+tune_malloc()  # large temporaries reuse heap memory instead of fresh mmap pages
+
+from . import random  # noqa: E402
+from .autograd import (  # noqa: E402
     GradcheckError,
     Tensor,
     enable_grad,

@@ -71,8 +71,12 @@ def _repeat(fn, items, min_reps, max_reps, budget_s):
 def run(args) -> dict:
     t0 = time.perf_counter()
     import numpy as np
-    from threadpoolctl import threadpool_info, threadpool_limits
-    threadpool_limits(args.threads)
+    try:  # the `bench` extra installs it; without it the environment variables still apply
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        threadpool_info = None
+    else:
+        threadpool_limits(args.threads)
     import_numpy_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -158,7 +162,7 @@ def run(args) -> dict:
 
     result["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "num_threads",
                                               "threading_layer", "filepath")}
-                      for d in threadpool_info()]
+                      for d in (threadpool_info() if threadpool_info else [])]
     return result
 
 

@@ -567,24 +567,9 @@ class _QuantizedRNNMixin(_QuantizedMixin):
             q.bias.data[...] = layer.bias.data
         return q
 
-    def call(self, x, training=False, mask=None, initial_state=None):
-        from ..layers._utils import as_input, as_mask, check_last_dim, check_rank, reverse_time
-        x = as_input(self, x)
-        check_rank(self, x, 3, "(batch, time, features)")
-        check_last_dim(self, x, self.kernel_q.shape[1])
-        b, t = x.shape[:2]
-        if t == 0:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: got an input with 0 time "
-                             f"steps, shape {tuple(x.shape)}")
-        mask = as_mask(self, mask, (b, t))
-        states = self._initial_states(initial_state, b, x.dtype)
-        if self.go_backwards:
-            x, mask = reverse_time(x), reverse_time(mask)
-        hs, *final = self._run(x, states, mask)
-        output = hs if self.return_sequences else final[0]
-        if self.return_state:
-            return [output, *final]
-        return output
+    def _input_features(self):
+        # RNNBase.call validates the input against this, then runs self._run
+        return self.kernel_q.shape[1]
 
     def _biases(self):
         """(input-side bias, recurrent-side bias) as float32 arrays or None."""

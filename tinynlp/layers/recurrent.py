@@ -157,10 +157,14 @@ class RNNBase(Layer):
         scale = (keep / (1.0 - self.dropout)).astype(x.dtype)
         return x * Tensor(scale, _copy=False)
 
+    def _input_features(self) -> int:
+        """The feature size the built weights expect (overridden by quantized layers)."""
+        return self.kernel.shape[0]
+
     def call(self, x, training=False, mask=None, initial_state=None):
         x = as_input(self, x)
         check_rank(self, x, 3, "(batch, time, features)")
-        check_last_dim(self, x, self.kernel.shape[0])
+        check_last_dim(self, x, self._input_features())
         b, t = x.shape[:2]
         if t == 0:
             raise ValueError(f"{layer_desc(self)}: got an input with 0 time steps, "

@@ -215,6 +215,18 @@ def noise_distribution(prob, alias):
     return p
 
 
+@njit(cache=True, inline="always")
+def _draw_noise(r, n_words, noise_prob, noise_alias):
+    """One noise word by the alias method (a column, then a biased coin), drawn from
+    the word2vec.c linear congruential generator; returns (word, new state)."""
+    r = (r * _LCG_MUL + _LCG_ADD) & _LCG_MASK
+    t = ((r >> 16) * n_words) >> 32
+    r = (r * _LCG_MUL + _LCG_ADD) & _LCG_MASK
+    if ((r >> 24) & 0xFFFFFF) / 16777216.0 >= noise_prob[t]:
+        t = noise_alias[t]
+    return t, r
+
+
 # ------------------------------------------------------------ a whole chunk
 @njit(cache=True, nogil=True, fastmath=True)
 def _train_part(syn0, syn1neg, ids, offsets, s_begin, s_end, keep_prob, noise_prob,
@@ -274,11 +286,7 @@ def _train_part(syn0, syn1neg, ids, offsets, s_begin, s_end, keep_prob, noise_pr
                             t = word
                             label = np.float32(1.0)
                         else:
-                            r = (r * _LCG_MUL + _LCG_ADD) & _LCG_MASK
-                            t = ((r >> 16) * n_words) >> 32
-                            r = (r * _LCG_MUL + _LCG_ADD) & _LCG_MASK
-                            if ((r >> 24) & 0xFFFFFF) / 16777216.0 >= noise_prob[t]:
-                                t = noise_alias[t]
+                            t, r = _draw_noise(r, n_words, noise_prob, noise_alias)
                             if t == word:
                                 continue
                             label = np.float32(0.0)
@@ -315,11 +323,7 @@ def _train_part(syn0, syn1neg, ids, offsets, s_begin, s_end, keep_prob, noise_pr
                         t = word
                         label = np.float32(1.0)
                     else:
-                        r = (r * _LCG_MUL + _LCG_ADD) & _LCG_MASK
-                        t = ((r >> 16) * n_words) >> 32
-                        r = (r * _LCG_MUL + _LCG_ADD) & _LCG_MASK
-                        if ((r >> 24) & 0xFFFFFF) / 16777216.0 >= noise_prob[t]:
-                            t = noise_alias[t]
+                        t, r = _draw_noise(r, n_words, noise_prob, noise_alias)
                         if t == word:
                             continue
                         label = np.float32(0.0)

@@ -13,7 +13,7 @@ from tinynlp.kernels.rnn import (
     gru_forward_candidate, gru_forward_candidate_reference,
     gru_forward_state, gru_forward_state_reference,
     lstm_backward_step, lstm_backward_step_reference,
-    lstm_forward_cell, lstm_forward_cell_reference,
+    lstm_forward_step, lstm_forward_step_reference,
 )
 
 DTYPES = [np.float32, np.float64]
@@ -32,20 +32,50 @@ def _case(seed, B, H, dtype, n_gates):
     return gates, real, vec
 
 
+def _forward_step_case(seed, B, H, dtype):
+    rng = np.random.default_rng(seed)
+    pre = lambda: (3 * rng.standard_normal((B, 4 * H))).astype(dtype)  # noqa: E731 - saturates some
+    state = lambda: rng.standard_normal((B, H)).astype(dtype)          # noqa: E731
+    bias = rng.standard_normal(4 * H).astype(dtype)
+    return pre(), pre(), bias, state(), state(), rng.random(B) < 0.7
+
+
+def _forward_tol(dtype):
+    # float32: the kernel's rational tanh is within 3.5e-7 of the exact one (NumPy's: 6e-8)
+    return dict(rtol=1e-5, atol=2e-6) if dtype == np.float32 else tol(dtype)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(B=st.integers(1, 5), H=st.integers(1, 6), seed=st.integers(0, 10_000))
-def test_lstm_forward_cell_matches_reference(dtype, B, H, seed):
-    rng = np.random.default_rng(seed)
-    gates = rng.uniform(-1, 1, (B, 4 * H)).astype(dtype)     # tanh values
-    c_prev = rng.standard_normal((B, H)).astype(dtype)
-    real = rng.random(B) < 0.7
+def test_lstm_forward_step_matches_reference(dtype, B, H, seed):
+    gates, rec, bias, c_prev, h_prev, real = _forward_step_case(seed, B, H, dtype)
+    outs = []
+    for step in (lstm_forward_step, lstm_forward_step_reference):
+        g = gates.copy()
+        c, tc, h = (np.full((B, H), np.nan, dtype) for _ in range(3))
+        step(g, rec, bias, c_prev, h_prev, real, c, tc, h)
+        outs.append((g, c, tc, h))
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, **_forward_tol(dtype))
+        assert a.dtype == dtype
+    g, c, tc, h = outs[0]
+    np.testing.assert_array_equal(c[~real], c_prev[~real])   # padded rows carry the state
+    np.testing.assert_array_equal(h[~real], h_prev[~real])
+    assert np.all(np.abs(g) <= 1) and np.all(g[:, :3 * H] >= 0)   # σ in [0, 1], tanh in [-1, 1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lstm_forward_step_in_place_state(dtype):
+    """c may be c_prev and h may be h_prev (the inference path updates its state in place)."""
+    gates, rec, bias, c_prev, h_prev, real = _forward_step_case(7, 4, 5, dtype)
     g1, g2 = gates.copy(), gates.copy()
-    c1, c2 = np.empty_like(c_prev), np.empty_like(c_prev)
-    lstm_forward_cell(g1, c_prev, real, c1)
-    lstm_forward_cell_reference(g2, c_prev, real, c2)
-    np.testing.assert_allclose(g1, g2, **tol(dtype))
-    np.testing.assert_allclose(c1, c2, **tol(dtype))
-    assert g1.dtype == c1.dtype == dtype
+    c, tc, h = np.empty_like(c_prev), np.empty_like(c_prev), np.empty_like(h_prev)
+    lstm_forward_step(g1, rec, bias, c_prev, h_prev, real, c, tc, h)
+    c_in, h_in, tc_in = c_prev.copy(), h_prev.copy(), np.empty_like(c_prev)
+    lstm_forward_step(g2, rec, bias, c_in, h_in, real, c_in, tc_in, h_in)
+    np.testing.assert_array_equal(c_in, c)
+    np.testing.assert_array_equal(h_in, h)
+    np.testing.assert_array_equal(g2, g1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -134,3 +134,34 @@ def test_fast_tanh_propagates_nan(dtype):
     out = np.empty_like(x)
     _fast_tanh_array(x, out)
     assert np.isnan(out[0])
+
+
+# --------------------------------------------------------------------------
+# bias_relu_: bias add (+ relu) of a GEMM output in one pass
+# --------------------------------------------------------------------------
+
+from tinynlp.kernels.activations import bias_relu_, bias_relu_reference_  # noqa: E402
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("relu", [False, True])
+@given(R=st.integers(1, 6), F=st.integers(1, 9), seed=st.integers(0, 10_000))
+def test_bias_relu_matches_reference(dtype, relu, R, F, seed):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((R, F)).astype(dtype)
+    z[0, 0] = np.nan                                   # relu(NaN) is NaN in both
+    b = rng.standard_normal(F).astype(dtype)
+    fast = bias_relu_(z.copy(), b, relu)
+    ref = bias_relu_reference_(z.copy(), b, relu)
+    np.testing.assert_array_equal(fast, ref)           # one add and one max: exact
+    assert fast.dtype == dtype
+    if relu:
+        assert np.all(fast[~np.isnan(fast)] >= 0)
+        assert np.isnan(fast[0, 0])
+
+
+def test_bias_relu_works_in_place():
+    z = np.array([[-1.0, 2.0], [0.5, -3.0]], np.float32)
+    out = bias_relu_(z, np.array([0.5, 0.5], np.float32), True)
+    assert out is z or np.shares_memory(out, z)
+    np.testing.assert_array_equal(z, [[0.0, 2.5], [1.0, 0.0]])

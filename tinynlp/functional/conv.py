@@ -39,7 +39,7 @@ from ..autograd.tensor import Function, Tensor
 from ..kernels.activations import ACTIVATION_KINDS
 from ..kernels.conv import col2im_1d, im2col_1d
 from .activations import get_activation
-from .dense import activation_grad, apply_activation_
+from .dense import activation_grad, add_bias_activation_
 
 __all__ = ["conv1d", "conv1d_reference", "conv1d_flipped_reference", "conv1d_padding"]
 
@@ -116,14 +116,6 @@ def _check_args(x, w, b, padding):
                 raise TypeError(f"conv1d: {name} must be floating point, got dtype {dt}")
 
 
-def _add_bias(z, b):
-    """z + b, in place when that cannot downcast b."""
-    if np.result_type(z, b) == z.dtype:
-        z += b
-        return z
-    return z + b
-
-
 class Conv1D(Function):
     """z = im2col(x) · w2 + b  (one GEMM);   dw = colsᵀG,  db = ΣG,  dx = col2im(G w2ᵀ)
 
@@ -137,11 +129,7 @@ class Conv1D(Function):
         cols = im2col_1d(np.ascontiguousarray(x), k, strides, dilation_rate, pad_left, out_len)
         cols = cols.reshape(nb * out_len, k * nc)
         w2 = w.reshape(k * nc, nf)
-        z = cols @ w2
-        if b is not None:
-            z = _add_bias(z, b)
-        if kind:                      # fused activation, in place: keep h for σ'(z)
-            z = apply_activation_(z, kind)
+        z = add_bias_activation_(cols @ w2, b, kind)   # fused, in place: keep h for σ'(z)
         ctx.save_for_backward(cols if ctx.needs_input_grad[1] else None, w2,
                               z if kind else None)
         ctx.geom = (nb, length, nc, k, strides, dilation_rate, pad_left, out_len)

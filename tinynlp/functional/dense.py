@@ -18,7 +18,7 @@ import numpy as np
 
 from ..autograd.ops import _sigmoid
 from ..autograd.tensor import Function, Tensor
-from ..kernels.activations import ACTIVATION_KINDS, activation_backward
+from ..kernels.activations import ACTIVATION_KINDS, activation_backward, bias_relu_
 from .activations import get_activation
 
 __all__ = ["dense", "dense_reference"]
@@ -48,12 +48,7 @@ class Dense(Function):
     @staticmethod
     def forward(ctx, x, W, b):
         x2 = x.reshape(-1, W.shape[0])
-        z = x2 @ W
-        if b is not None:
-            if np.result_type(z, b) == z.dtype:
-                z += b
-            else:
-                z = z + b
+        z = add_bias_activation_(x2 @ W, b, 0)
         ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None, W)
         ctx.x_shape = x.shape
         return z.reshape(x.shape[:-1] + (W.shape[1],))
@@ -79,6 +74,23 @@ def apply_activation_(z, kind):
     return z
 
 
+def add_bias_activation_(z, b, kind):
+    """σ(z + b) for a fresh GEMM output z (rows × units), in place where possible.
+
+    Linear and relu run as one pass (:func:`~tinynlp.kernels.activations.bias_relu_`);
+    sigmoid and tanh add b, then apply σ.  A bias of a wider dtype than z
+    promotes the result (as NumPy's ``z + b`` would) instead of being rounded.
+    """
+    if b is not None:
+        if np.result_type(z, b) != z.dtype:
+            z = z + b
+        elif kind in (0, 1) and b.dtype == z.dtype and z.ndim == 2 and z.flags.c_contiguous:
+            return bias_relu_(z, b, kind == 1)
+        else:
+            z += b
+    return apply_activation_(z, kind)
+
+
 def activation_grad(g, h, kind):
     """dL/dz from dL/dh and the output h (one pass: :func:`activation_backward`)."""
     if kind == 0:
@@ -101,13 +113,7 @@ class DenseAct(Function):
     @staticmethod
     def forward(ctx, x, W, b, kind=1):
         x2 = x.reshape(-1, W.shape[0])
-        z = x2 @ W
-        if b is not None:
-            if np.result_type(z, b) == z.dtype:
-                z += b
-            else:
-                z = z + b
-        h = apply_activation_(z, kind)
+        h = add_bias_activation_(x2 @ W, b, kind)
         ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None, W, h)
         ctx.x_shape, ctx.kind = x.shape, kind
         return h.reshape(x.shape[:-1] + (W.shape[1],))

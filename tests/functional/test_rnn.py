@@ -560,3 +560,31 @@ def test_lstm_inference_path_with_zero_initial_state_and_input_grad_only():
         np.testing.assert_allclose(g.data, want.data, rtol=1e-13, atol=1e-13)
     out[1].sum().backward()
     assert xt.grad is not None and np.isfinite(xt.grad).all()
+
+
+@pytest.mark.parametrize("masked", ["none", "post", "pre"])
+def test_lstm_input_projection_in_chunks_of_steps(monkeypatch, masked):
+    """x_t W is computed a few steps at a time (a cache-sized chunk); force chunks of
+    2 steps over T = 7 (2 + 2 + 2 + 1) and compare both paths with the reference."""
+    from tinynlp.functional import rnn
+    rng = np.random.default_rng(11)
+    B, T = 3, 7
+    arrays = make_params("lstm", B, T, 3, 4, rng)
+    mask = None if masked == "none" else _random_mask(rng, B, T, masked)
+    want_out, want_grads = run(op("lstm", False, mask=mask), arrays)
+    calls = []
+
+    def two_steps(*args, **kwargs):
+        calls.append(args)
+        return 2
+    monkeypatch.setattr(rnn, "_steps_per_chunk", two_steps)
+    got_out, got_grads = run(op("lstm", True, mask=mask), arrays)
+    with tn.no_grad():
+        infer = F.lstm(*arrays, mask=mask)
+    assert len(calls) == 2                                     # training and inference path
+    for g, w in zip(got_out, want_out):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    for g, w in zip(got_grads, want_grads):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+    for g, w in zip(infer, want_out):
+        np.testing.assert_allclose(g.data, w, rtol=1e-12, atol=1e-12)

@@ -312,14 +312,16 @@ def _sum_rows(a):
     return np.ones(a.shape[0], dtype=a.dtype) @ a
 
 
-def _steps_per_chunk(B, width, dtype, budget=2 * 2**20):
+def _steps_per_chunk(B, width, dtype, budget=4 * 2**20, min_rows=2048):
     """Time steps whose input projection x_t W is computed in one GEMM.
 
     About ``budget`` bytes of (B, width) slabs: a chunk is still in cache when
     the per-step kernels read it, where one GEMM over all T steps writes a
     (T, B, 4H) array (52 MB at B=256) that comes back from memory step by step.
+    At least ``min_rows`` rows per GEMM, below which BLAS loses efficiency.
     """
-    return max(1, budget // (B * width * np.dtype(dtype).itemsize))
+    rows = max(budget // (width * np.dtype(dtype).itemsize), min_rows)
+    return max(1, rows // B)
 
 
 def _grad_out_time_major(g_hs, info):

@@ -114,10 +114,15 @@ units = 128 if QUICK else 256
 model = Seq2Seq(Vs, Vt, emb=64 if QUICK else 128, units=units)
 model.compile(optimizer=tn.optimizers.Adam(0.003, clipnorm=5.0),
               loss=tn.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_index=0))
+# A few thousand verse pairs overfit within a handful of epochs: stop once the
+# validation loss has not improved for 2 epochs and keep the best weights
+# (tutorial 08 shows early stopping in detail).
+stopper = tn.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
 history = model.fit([S_train, Din_train], Dout_train, epochs=3 if QUICK else 12, batch_size=64,
-                    validation_split=0.1, verbose=0)
+                    validation_split=0.1, callbacks=[stopper], verbose=0)
 print("training loss per epoch:  ", [round(v, 3) for v in history.history["loss"]])
 print("validation loss per epoch:", [round(v, 3) for v in history.history["val_loss"]])
+print(f"ran {len(history.history['loss'])} epochs; kept the weights of epoch {stopper.best_epoch + 1}")
 assert history.history["loss"][-1] < history.history["loss"][0]
 
 import matplotlib

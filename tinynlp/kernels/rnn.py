@@ -51,7 +51,9 @@ def lstm_forward_step_reference(gates, rec, bias, c_prev, h_prev, real, c, tc, h
                  (σ(z) = ½ + ½·tanh(z/2), so every gate is one tanh);
          c ← f ⊙ c_prev + i ⊙ g;   tc ← tanh(c);   h ← o ⊙ tc
          (padded rows: c ← c_prev, tc ← tanh(c_prev), h ← h_prev).
-    ``c`` may be ``c_prev`` and ``h`` may be ``h_prev`` (updated in place).
+    ``c`` may be ``c_prev`` and ``h`` may be ``h_prev`` (updated in place) —
+    correct, but then the fast path's loops run as scalar code (LLVM's overlap
+    check fails), so the fused op alternates between two state buffers.
     """
     H = c.shape[1]
     a = np.tanh(gates + rec + bias)
@@ -70,7 +72,7 @@ def lstm_forward_step_reference(gates, rec, bias, c_prev, h_prev, real, c, tc, h
 @njit(cache=True, error_model="numpy")
 def lstm_forward_step(gates, rec, bias, c_prev, h_prev, real, c, tc, h):
     """Fast path of :func:`lstm_forward_step_reference`: the adds, the five tanh,
-    the cell update and h in three short loops per row, while the row is in cache.
+    the cell update and h in a few short loops per row, while the row is in cache.
 
     Each loop runs from 0 over at most three arrays; measured here, one loop
     over all thirteen row slices, or a loop starting at an offset, did not

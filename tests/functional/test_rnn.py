@@ -588,3 +588,14 @@ def test_lstm_input_projection_in_chunks_of_steps(monkeypatch, masked):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
     for g, w in zip(infer, want_out):
         np.testing.assert_allclose(g.data, w, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_fused_ops_reject_float16_with_a_clear_error(cell):
+    rng = np.random.default_rng(3)
+    arrays = [a.astype(np.float16) for a in make_params(cell, 2, 3, 4, 2, rng)]
+    name = {"elman": "elman_rnn", "lstm": "lstm", "gru": "gru"}[cell]
+    with pytest.raises(TypeError, match=f"{name}: .*float32 or float64, got float16"):
+        op(cell, True)(*arrays)
+    out = op(cell, False)(*arrays)                  # the readable twin computes in NumPy
+    assert out[0].dtype == np.float16

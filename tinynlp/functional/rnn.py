@@ -151,6 +151,7 @@ def _check_inputs(op, x, states, W, U, b, mask, n_gates, gru_bias=False):
     if ba.shape != want_b:
         what = "[input bias; recurrent bias]" if gru_bias else "one bias per unit and gate"
         raise ValueError(f"{op}: b must have shape {want_b} ({what}), got {ba.shape}")
+    dtypes = [xa.dtype, Wa.dtype, Ua.dtype, ba.dtype]
     for name, s in states.items():
         if s is None:
             continue
@@ -158,6 +159,12 @@ def _check_inputs(op, x, states, W, U, b, mask, n_gates, gru_bias=False):
         _check_float(op, name, sa)
         if sa.shape != (B, H):
             raise ValueError(f"{op}: {name} must have shape (B, H) = {(B, H)}, got {sa.shape}")
+        dtypes.append(sa.dtype)
+    dt = np.result_type(*dtypes)
+    if not op.endswith("_reference") and dt not in (np.float32, np.float64):
+        raise TypeError(
+            f"{op}: the fused kernels compute in float32 or float64, got {dt} "
+            f"(cast the inputs, or use {op}_reference)")
     return B, T, D, H, _check_mask(op, mask, B, T)
 
 

@@ -165,3 +165,26 @@ def test_bias_relu_works_in_place():
     out = bias_relu_(z, np.array([0.5, 0.5], np.float32), True)
     assert out is z or np.shares_memory(out, z)
     np.testing.assert_array_equal(z, [[0.0, 2.5], [1.0, 0.0]])
+
+
+def test_fast_tanh_coefficients_are_the_ones_tools_fit_tanh_derives():
+    """The constants in the kernel come from ``python tools/fit_tanh.py``; refitting
+    gives them back (to float32 precision, the precision the kernel uses)."""
+    import importlib.util
+    from pathlib import Path
+
+    from tinynlp.kernels import activations as act
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "fit_tanh.py"
+    spec = importlib.util.spec_from_file_location("fit_tanh", path)
+    fit_tanh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit_tanh)
+    P, Q = fit_tanh.fit()
+    kernel_p = [act._TP0, act._TP1, act._TP2, act._TP3, act._TP4, act._TP5]
+    kernel_q = [act._TQ0, act._TQ1, act._TQ2, act._TQ3]
+    # within 2 float32 spacings: another LAPACK may round the fit's last bits differently
+    np.testing.assert_allclose(P.astype(np.float32), kernel_p, rtol=2.5e-7, atol=0)
+    np.testing.assert_allclose(Q.astype(np.float32), kernel_q, rtol=2.5e-7, atol=0)
+    assert fit_tanh.CLAMP == act._TANH_CLAMP
+    err, _, _ = fit_tanh.evaluate_float32(P, Q, n=200_001)
+    assert err <= 4e-7

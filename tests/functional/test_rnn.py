@@ -599,3 +599,47 @@ def test_fused_ops_reject_float16_with_a_clear_error(cell):
         op(cell, True)(*arrays)
     out = op(cell, False)(*arrays)                  # the readable twin computes in NumPy
     assert out[0].dtype == np.float16
+
+
+@settings(max_examples=30)
+@given(B=st.integers(1, 5), T=st.integers(1, 6), D=st.integers(1, 4), H=st.integers(1, 5),
+       masked=st.sampled_from(["none", "post", "pre"]),
+       activation=st.sampled_from(["tanh", "relu", "sigmoid", "linear"]),
+       with_h0=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**16))
+def test_elman_inference_path_equals_training_forward(B, T, D, H, masked, activation, with_h0,
+                                                      dtype, seed):
+    rng = np.random.default_rng(seed)
+    x, h0, W, U, b = make_params("elman", B, T, D, H, rng, scale=1.5, dtype=dtype)
+    h0 = h0 if with_h0 else None
+    mask = None if masked == "none" else _random_mask(rng, B, T, masked)
+    params = [tn.Tensor(a, requires_grad=True) for a in (W, U, b)]
+    train = F.elman_rnn(x, h0, *params, activation=activation, mask=mask)
+    assert train[0].requires_grad
+    with tn.no_grad():
+        infer = F.elman_rnn(x, h0, *params, activation=activation, mask=mask)
+    frozen = F.elman_rnn(x, h0, W, U, b, activation=activation, mask=mask)
+    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
+    for got in (infer, frozen):
+        assert len(got) == 2
+        for g, want in zip(got, train):
+            assert not g.requires_grad
+            assert g.dtype == want.dtype == dtype
+            assert g.shape == want.shape
+            np.testing.assert_allclose(g.data, want.data, **tol)
+    if mask is not None:
+        np.testing.assert_array_equal(infer[0].data[~mask], 0)
+
+
+def test_elman_inference_path_ignores_padded_inputs():
+    rng = np.random.default_rng(8)
+    x, h0, W, U, b = make_params("elman", 4, 6, 3, 5, rng, dtype=np.float32)
+    mask = F.lengths_to_mask(np.array([6, 2, 0, 4]), 6)[:, ::-1].copy()    # pre-padding
+    x_nan = np.where(mask[:, :, None], x, np.nan).astype(np.float32)
+    with tn.no_grad():
+        hs, h = F.elman_rnn(x_nan, h0, W, U, b, mask=mask)
+        hs2, h2 = F.elman_rnn(x, h0, W, U, b, mask=mask)
+    assert np.isfinite(hs.data).all() and np.isfinite(h.data).all()
+    np.testing.assert_array_equal(hs.data, hs2.data)
+    np.testing.assert_array_equal(h.data, h2.data)
+    np.testing.assert_array_equal(h.data[2], h0[2])            # length 0: the state passes

@@ -343,6 +343,44 @@ def _grad_out_time_major(g_hs, info):
 # Elman RNN
 # --------------------------------------------------------------------------
 
+def _elman_inference(x, h0, W, U, b, mask, activation, dt):
+    """Forward of :class:`ElmanRNN` when no gradient will be asked for.
+
+    The same sums as the training forward, with nothing kept for BPTT: the
+    input projection of all steps is one GEMM on x in its own (B, T) order,
+    written straight into the output, and each step adds h_{t−1} U in place
+    (skipped at the first step when there is no initial state: h_0 = 0).
+    Padded steps keep the state and output zero.
+    """
+    B, T, D = x.shape
+    H = U.shape[0]
+    x2 = x.reshape(B * T, D)
+    out = np.matmul(x2 if x2.dtype == dt else x2.astype(dt), W).reshape(B, T, H)
+    out += b
+    h = None if h0 is None else h0.astype(dt, copy=True)      # the state h_{t−1}
+    rec = np.empty((B, H), dtype=dt)
+    mask_t = None if mask is None else np.ascontiguousarray(mask.T)   # (T, B)
+    for t in range(T):
+        z = out[:, t]
+        if mask_t is not None and not mask_t[t].any():
+            z[...] = 0
+            continue
+        if h is not None:
+            np.matmul(h, U, out=rec)
+            z += rec
+        _activate_(activation, z)
+        if mask_t is None:
+            h = z
+        else:
+            real = mask_t[t][:, None]
+            if h is None:
+                h = np.zeros((B, H), dtype=dt)
+            np.copyto(h, z, where=real)                        # padded rows keep h_{t−1}
+            np.copyto(z, 0, where=~real)                       # ... and output zero
+    h_last = np.zeros((B, H), dtype=dt) if h is None else h.copy()
+    return out, h_last
+
+
 class ElmanRNN(Function):
     """h_t = σ(z_t),  z_t = x_t W + h_{t−1} U + b   (t = 1..T), all steps fused.
 
@@ -359,6 +397,8 @@ class ElmanRNN(Function):
     def forward(ctx, x, h0, W, U, b, mask, activation="tanh"):
         dt = _common_dtype(x, h0, W, U, b)
         W, U, b = (a.astype(dt, copy=False) for a in (W, U, b))
+        if not _grad_needed(ctx):
+            return _elman_inference(x, h0, W, U, b, mask, activation, dt)
         B, T, D = x.shape
         H = U.shape[0]
         info = None if mask is None else _MaskInfo(mask, dt)

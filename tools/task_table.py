@@ -180,7 +180,7 @@ def write_table(path, raw, commands, threads, finished):
                                     "baseline", "extra", "artifacts")}
         fields["task"] = fields.pop("task_name")
         result = TaskResult(**fields)
-        rows += _rows(r["task"], result, r["seconds"])
+        rows += [(*row, r.get("load_1min")) for row in _rows(r["task"], result, r["seconds"])]
         notes.append(_notes(r["task"], result))
     quick = any(r.get("quick") for r in raw)
     dates = sorted({r["date"] for r in raw})
@@ -190,16 +190,20 @@ def write_table(path, raw, commands, threads, finished):
         "Produced by " + " and ".join(f"`{c}`" for c in commands)
         + (" in QUICK MODE (TINYNLP_QUICK=1: tiny data, not real results)" if quick else "")
         + f" on {', '.join(dates)}; {_describe_epochs(raw)}.",
-        (f"Machine: {os.cpu_count()} CPU cores (shared with other jobs while this ran), "
-        f"{threads} BLAS thread(s), Python {platform.python_version()}. "
-        "Times are wall-clock, training plus test evaluation."),
+        (f"Machine: {os.cpu_count()} CPU cores, {threads} BLAS thread(s), Python "
+         f"{platform.python_version()}. Times are wall-clock, training plus test evaluation; "
+         "*load* is the 1-minute load average when the row's training began (above ~1 "
+         "other processes shared the 2 cores and the time includes waiting for them)"
+         + ("; rows without it were trained before it was recorded, while other jobs "
+            "shared the machine." if any(r.get("load_1min") is None for r in raw) else ".")),
         "",
-        "| task | model | metric | value | baseline | baseline value | train time |",
-        "|---|---|---|---|---|---|---|",
+        "| task | model | metric | value | baseline | baseline value | train time | load |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for task, model, metric, value, base, base_value, seconds in rows:
+    for task, model, metric, value, base, base_value, seconds, load in rows:
+        load_text = "–" if load is None else f"{load:.1f}"
         lines.append(f"| {task} | {model} | {metric} | {value} | {base} | {base_value} | "
-                     f"{_duration(seconds)} |")
+                     f"{_duration(seconds)} | {load_text if seconds is not None else ''} |")
     lines += ["", "Notes (also from the run):", ""]
     lines += [f"- {n}" for n in notes if n]
     lines += ["", ("Baselines: *majority class* predicts the most frequent training class; "
@@ -246,6 +250,7 @@ def main(argv=None):
     for task, model in jobs:
         print(f"== {task} {model} ...", flush=True)
         epochs = epochs_for(overrides, task, model)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         t0 = time.perf_counter()
         result = _run(task, model, epochs, str(runs / f"{task}_{model}"), args.seed)
         seconds = time.perf_counter() - t0
@@ -253,7 +258,7 @@ def main(argv=None):
         d = result.to_dict()
         d["task_name"] = d.pop("task")
         d["extra"] = {k: v for k, v in d["extra"].items() if k != "confusion_matrix"}
-        raw.append({"task": task, "model_key": model, "seconds": seconds,
+        raw.append({"task": task, "model_key": model, "seconds": seconds, "load_1min": load,
                     "epochs_override": epochs, "quick": quick,
                     "date": f"{datetime.date.today():%Y-%m-%d}", **d})
         (runs / "results.json").write_text(json.dumps(

@@ -253,8 +253,8 @@ def markdown(rows, torch_rows, settings):
              f"on {settings['machine']} ({settings['cpus']} CPUs, {settings['threads']} thread(s) "
              f"for BLAS, Numba and PyTorch, NumPy {np.__version__}); "
              f"{settings['elapsed']:.0f} s in all.  Load average during the run: "
-             f"{settings['load']} — other jobs shared the machine, so latencies are noisy; "
-             "compare within a column rather than across runs.", "",
+             f"{settings['load']} (1, 5, 15 min; above ~1 other processes share the 2 cores "
+             "and latencies are noisy); compare within a column rather than across runs.", "",
              f"Task: Rotten Tomatoes sentence polarity, {settings['n_train']} training and "
              f"{settings['n_test']} test sentences, vocabulary {settings['vocab']}, "
              f"{settings['maxlen']} tokens.  Model: {settings['arch']}.  Latency: best of up to "

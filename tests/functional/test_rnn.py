@@ -503,6 +503,27 @@ def _random_mask(rng, B, T, kind):
     return m[:, ::-1].copy() if kind == "pre" else m      # 'pre': padding at the start
 
 
+def _assert_inference_paths_match_training(fn, x, states, W, U, b, mask, dtype, **kw):
+    """fn under no_grad and with no input requiring grad (the inference paths) gives the
+    training forward's outputs; padded steps output zero."""
+    params = [tn.Tensor(a, requires_grad=True) for a in (W, U, b)]
+    train = fn(x, *states, *params, mask=mask, **kw)          # records the graph
+    assert train[0].requires_grad
+    with tn.no_grad():
+        infer = fn(x, *states, *params, mask=mask, **kw)      # inference path
+    frozen = fn(x, *states, W, U, b, mask=mask, **kw)        # nothing requires grad
+    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
+    for got in (infer, frozen):
+        assert len(got) == len(train)
+        for g, want in zip(got, train):
+            assert not g.requires_grad
+            assert g.dtype == want.dtype == dtype
+            assert g.shape == want.shape
+            np.testing.assert_allclose(g.data, want.data, **tol)
+    if mask is not None:
+        np.testing.assert_array_equal(infer[0].data[~mask], 0)
+
+
 @settings(max_examples=30)
 @given(B=st.integers(1, 5), T=st.integers(1, 7), D=st.integers(1, 4), H=st.integers(1, 5),
        masked=st.sampled_from(["none", "post", "pre"]),
@@ -511,22 +532,7 @@ def test_lstm_inference_path_equals_training_forward(B, T, D, H, masked, dtype, 
     rng = np.random.default_rng(seed)
     x, h0, c0, W, U, b = make_params("lstm", B, T, D, H, rng, scale=1.5, dtype=dtype)
     mask = None if masked == "none" else _random_mask(rng, B, T, masked)
-    params = [tn.Tensor(a, requires_grad=True) for a in (W, U, b)]
-    train = F.lstm(x, h0, c0, *params, mask=mask)              # records the graph
-    assert train[0].requires_grad
-    with tn.no_grad():
-        infer = F.lstm(x, h0, c0, *params, mask=mask)          # inference path
-    frozen = F.lstm(x, h0, c0, W, U, b, mask=mask)            # nothing requires grad
-    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
-    for got in (infer, frozen):
-        assert len(got) == 3
-        for g, want in zip(got, train):
-            assert not g.requires_grad
-            assert g.dtype == want.dtype == dtype
-            assert g.shape == want.shape
-            np.testing.assert_allclose(g.data, want.data, **tol)
-    if mask is not None:                                       # padded steps output zero
-        np.testing.assert_array_equal(infer[0].data[~mask], 0)
+    _assert_inference_paths_match_training(F.lstm, x, (h0, c0), W, U, b, mask, dtype)
 
 
 @pytest.mark.parametrize("kind", ["post", "pre"])
@@ -590,15 +596,27 @@ def test_lstm_input_projection_in_chunks_of_steps(monkeypatch, masked):
         np.testing.assert_allclose(g.data, w, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("cell", CELLS)
-def test_fused_ops_reject_float16_with_a_clear_error(cell):
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fused_ops_with_numba_kernels_reject_float16_with_a_clear_error(cell):
     rng = np.random.default_rng(3)
     arrays = [a.astype(np.float16) for a in make_params(cell, 2, 3, 4, 2, rng)]
-    name = {"elman": "elman_rnn", "lstm": "lstm", "gru": "gru"}[cell]
-    with pytest.raises(TypeError, match=f"{name}: .*float32 or float64, got float16"):
+    with pytest.raises(TypeError, match=f"{cell}: .*float32 or float64, got float16"):
         op(cell, True)(*arrays)
     out = op(cell, False)(*arrays)                  # the readable twin computes in NumPy
     assert out[0].dtype == np.float16
+
+
+def test_fused_elman_runs_in_float16_like_its_reference():
+    """The fused Elman op is NumPy only (no Numba kernel), so it keeps float16."""
+    rng = np.random.default_rng(3)
+    arrays = [a.astype(np.float16) for a in make_params("elman", 2, 3, 4, 2, rng)]
+    got, want = op("elman", True)(*arrays), op("elman", False)(*arrays)
+    with tn.no_grad():
+        infer = op("elman", True)(*arrays)
+    for g, i, w in zip(got, infer, want):
+        assert g.dtype == i.dtype == np.float16
+        np.testing.assert_allclose(g.data, w.data, rtol=2e-3, atol=2e-3)
+        np.testing.assert_allclose(i.data, w.data, rtol=2e-3, atol=2e-3)
 
 
 @settings(max_examples=30)
@@ -613,22 +631,8 @@ def test_elman_inference_path_equals_training_forward(B, T, D, H, masked, activa
     x, h0, W, U, b = make_params("elman", B, T, D, H, rng, scale=1.5, dtype=dtype)
     h0 = h0 if with_h0 else None
     mask = None if masked == "none" else _random_mask(rng, B, T, masked)
-    params = [tn.Tensor(a, requires_grad=True) for a in (W, U, b)]
-    train = F.elman_rnn(x, h0, *params, activation=activation, mask=mask)
-    assert train[0].requires_grad
-    with tn.no_grad():
-        infer = F.elman_rnn(x, h0, *params, activation=activation, mask=mask)
-    frozen = F.elman_rnn(x, h0, W, U, b, activation=activation, mask=mask)
-    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
-    for got in (infer, frozen):
-        assert len(got) == 2
-        for g, want in zip(got, train):
-            assert not g.requires_grad
-            assert g.dtype == want.dtype == dtype
-            assert g.shape == want.shape
-            np.testing.assert_allclose(g.data, want.data, **tol)
-    if mask is not None:
-        np.testing.assert_array_equal(infer[0].data[~mask], 0)
+    _assert_inference_paths_match_training(F.elman_rnn, x, (h0,), W, U, b, mask, dtype,
+                                           activation=activation)
 
 
 def test_elman_inference_path_ignores_padded_inputs():

@@ -119,10 +119,13 @@ def _check_mask(op, mask, B, T):
     return None if m.all() else m
 
 
-def _check_inputs(op, x, states, W, U, b, mask, n_gates, gru_bias=False):
+def _check_inputs(op, x, states, W, U, b, mask, n_gates, gru_bias=False,
+                  numba_kernels=False):
     """Check shapes and dtypes; return ``(B, T, D, H, mask_or_None)``.
 
     ``states`` maps an argument name (``"h0"``, ``"c0"``) to its value or None.
+    ``numba_kernels``: the op runs Numba step kernels, compiled for float32 and
+    float64 only (NumPy-only ops accept any float dtype).
     """
     xa = _arr(x)
     if xa.ndim != 3 or xa.dtype.kind != "f":
@@ -161,7 +164,7 @@ def _check_inputs(op, x, states, W, U, b, mask, n_gates, gru_bias=False):
             raise ValueError(f"{op}: {name} must have shape (B, H) = {(B, H)}, got {sa.shape}")
         dtypes.append(sa.dtype)
     dt = np.result_type(*dtypes)
-    if not op.endswith("_reference") and dt not in (np.float32, np.float64):
+    if numba_kernels and dt not in (np.float32, np.float64):
         raise TypeError(
             f"{op}: the fused kernels compute in float32 or float64, got {dt} "
             f"(cast the inputs, or use {op}_reference)")
@@ -711,7 +714,8 @@ def lstm(x, h0, c0, W, U, b, mask=None):
     and output zeros.  Returns ``(hs (B, T, H), h_last (B, H), c_last (B, H))``.
     Derivative: see :class:`LSTM`.  Same maths as :func:`lstm_reference`.
     """
-    *_, m = _check_inputs("lstm", x, {"h0": h0, "c0": c0}, W, U, b, mask, 4)
+    *_, m = _check_inputs("lstm", x, {"h0": h0, "c0": c0}, W, U, b, mask, 4,
+                          numba_kernels=True)
     return LSTM.apply(_t(x), None if h0 is None else _t(h0), None if c0 is None else _t(c0),
                       _t(W), _t(U), _t(b), m)
 
@@ -874,7 +878,8 @@ def gru(x, h0, W, U, b, mask=None):
     h0 (B, H) or None; ``mask`` (B, T) bool.  Returns ``(hs (B, T, H), h_last (B, H))``.
     Derivative: see :class:`GRU`.  Same maths as :func:`gru_reference`.
     """
-    *_, m = _check_inputs("gru", x, {"h0": h0}, W, U, b, mask, 3, gru_bias=True)
+    *_, m = _check_inputs("gru", x, {"h0": h0}, W, U, b, mask, 3, gru_bias=True,
+                          numba_kernels=True)
     return GRU.apply(_t(x), None if h0 is None else _t(h0), _t(W), _t(U), _t(b), m)
 
 

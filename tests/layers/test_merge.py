@@ -59,7 +59,9 @@ def test_lower_rank_input_gets_size_one_axes_after_the_batch():
 
 def test_masked_values_follow_keras_rules():
     a, b, ma, mb = padded_pair()
-    spread = lambda m: m[..., None]  # noqa: E731
+    def spread(m):
+        return m[..., None]
+
     # Add ignores masks in the values; output mask is the OR
     np.testing.assert_array_equal(L.Add()([a, b], mask=[ma, mb]).data, a + b)
     np.testing.assert_array_equal(L.Add().compute_mask([a, b], [ma, mb]), ma | mb)

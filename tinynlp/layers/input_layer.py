@@ -85,7 +85,7 @@ class InputLayer(Layer):
                 "dtype": self.dtype.name}
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):  # noqa: N802
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
     """A symbolic model input (Keras' ``keras.Input``): shape without the batch axis.
 
     ``dtype`` defaults to ``"float32"``; token ids use an integer dtype

@@ -405,13 +405,20 @@ def symbolic_call(layer, args, kwargs):
     _prebuild(layer, args, kwargs)
     try:
         runs = _dry_run(node, DRY_RUN_SIZES, batch_sizes, training_kwarg)
-    except Exception as first_error:
-        # a layer that needs longer inputs than the small dummies ('valid' kernels)
-        if not any(d is None for t in parents for d in t.shape[1:]):
-            raise
-        try:
-            runs = _dry_run(node, _RETRY_SIZES, batch_sizes, training_kwarg)
-        except Exception:
+    except Exception as first_error:  # noqa: BLE001 - any failure: retry once, then re-raise
+        runs = None
+        if any(d is None for t in parents for d in t.shape[1:]):
+            try:   # a layer that needs longer inputs than the small dummies ('valid' kernels)
+                runs = _dry_run(node, _RETRY_SIZES, batch_sizes, training_kwarg)
+            except Exception:  # noqa: BLE001, S110 - the first error is the one to report
+                pass
+        if runs is None:
+            if hasattr(first_error, "add_note"):   # Python >= 3.11
+                first_error.add_note(
+                    f"(raised while calling {_layer_desc(layer)} on symbolic inputs of shapes "
+                    f"{[shape_str(t.shape) for t in parents]}: the output shape is inferred "
+                    f"by running it on zeros with batch {batch_sizes[0]} and unknown axes of "
+                    f"size {DRY_RUN_SIZES[0]})")
             raise first_error from None
     if callable(getattr(layer, "reset_states", None)):
         layer.reset_states()   # a stateful layer must not keep the dummies' states

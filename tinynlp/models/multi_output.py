@@ -33,10 +33,22 @@ from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from ..autograd.tensor import Tensor
 
-__all__ = ["LossTracker", "OutputMetric", "Outputs", "Targets", "loss_mask",
-           "prepare_target", "resolve_loss_weights", "resolve_losses", "resolve_metrics",
-           "serialize_loss", "deserialize_loss", "serialize_metric", "split_targets",
-           "stack_targets"]
+__all__ = [
+    "LossTracker",
+    "OutputMetric",
+    "Outputs",
+    "Targets",
+    "deserialize_loss",
+    "loss_mask",
+    "prepare_target",
+    "resolve_loss_weights",
+    "resolve_losses",
+    "resolve_metrics",
+    "serialize_loss",
+    "serialize_metric",
+    "split_targets",
+    "stack_targets",
+]
 
 
 class Outputs:
@@ -288,7 +300,7 @@ def split_targets(y, names, what):
         return [None if v is None else _array(v) for v in y]
     if n == 1:
         return [_array(y)]
-    raise ValueError(f"{what}: the model has {n} outputs {names}; y must be a list of {n} "
+    raise TypeError(f"{what}: the model has {n} outputs {names}; y must be a list of {n} "
                      f"arrays or a dict keyed by output name, got {type(y).__name__}")
 
 

@@ -485,3 +485,15 @@ def test_keras_parity_two_inputs_shared_embedding_with_masks():
     xd = ids(4, 5, seed=1, pad_from=[5, 2, 4, 3])
     for a, b in zip(ours.predict([xe, xd]), theirs.predict([xe, xd], verbose=0)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # several outputs: per-output losses, weights, metric names as Keras reports them
+    y = [np.random.default_rng(3).standard_normal((4, 1)).astype("float32"),
+         np.array([0, 1, 1, 0])]
+    theirs.compile("sgd", loss=["mse", keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True)], loss_weights=[0.3, 2.0], metrics=[[], ["accuracy"]])
+    ours.compile("sgd", loss=["mse", tn.losses.SparseCategoricalCrossentropy(from_logits=True)],
+                 loss_weights=[0.3, 2.0], metrics=[[], ["accuracy"]])
+    k_logs = theirs.evaluate([xe, xd], y, verbose=0, return_dict=True)
+    o_logs = ours.evaluate([xe, xd], y, verbose=0, return_dict=True)
+    assert sorted(o_logs) == sorted(k_logs) == ["aux_accuracy", "aux_loss", "loss", "out_loss"]
+    for key, value in k_logs.items():
+        assert o_logs[key] == pytest.approx(value, rel=1e-5), key

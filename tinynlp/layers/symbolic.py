@@ -48,6 +48,7 @@ built.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import warnings
@@ -405,13 +406,13 @@ def symbolic_call(layer, args, kwargs):
     _prebuild(layer, args, kwargs)
     try:
         runs = _dry_run(node, DRY_RUN_SIZES, batch_sizes, training_kwarg)
-    except Exception as first_error:  # noqa: BLE001 - any failure: retry once, then re-raise
+    except Exception as first_error:   # whatever the layer raised: retry once, or re-raise
         runs = None
         if any(d is None for t in parents for d in t.shape[1:]):
-            try:   # a layer that needs longer inputs than the small dummies ('valid' kernels)
+            # a layer that needs longer inputs than the small dummies ('valid' kernels);
+            # if this fails too, the first error is the one to report
+            with contextlib.suppress(Exception):
                 runs = _dry_run(node, _RETRY_SIZES, batch_sizes, training_kwarg)
-            except Exception:  # noqa: BLE001, S110 - the first error is the one to report
-                pass
         if runs is None:
             if hasattr(first_error, "add_note"):   # Python >= 3.11
                 first_error.add_note(

@@ -214,29 +214,44 @@ class Node:
         self.outputs = list(outputs or [])
         self.single_output = True
         self.output_container = list
-        self._call_names, _ = _signature_params(layer.call)
-        self._dunder_names, self._dunder_var_kw = _signature_params(type(layer).__call__)
-        # names of the arguments the tensors were passed as (for Keras' ``name_mask``)
-        self._arg_names = self._bind_names(layer)
+        self._plan()
 
-    def _bind_names(self, layer):
+    def _plan(self):
+        """Decide once how the node passes training and masks (see the module docstring)."""
+        layer = self.layer
+        call_names, _ = _signature_params(layer.call)
+        dunder_names, dunder_var_kw = _signature_params(type(layer).__call__)
+
+        def accepts(name):   # by layer.call and by layer(...)
+            return name in call_names and (name in dunder_names or dunder_var_kw)
+
+        self._pass_training = "training" not in self.call_kwargs and (
+            "training" in dunder_names or dunder_var_kw)
+        # the arguments holding tensors, by the name call() gives them (Keras' name_mask)
         try:
             bound = inspect.signature(layer.call).bind_partial(*self.call_args,
-                                                               **self.call_kwargs)
-            return {name: value for name, value in bound.arguments.items()}
+                                                               **self.call_kwargs).arguments
         except TypeError:
-            names = {f"arg{i}": a for i, a in enumerate(self.call_args)}
-            names.update(self.call_kwargs)
-            return names
-
-    def _dunder_accepts(self, name):
-        """Whether ``layer(...)`` takes the keyword ``name``."""
-        return name in self._dunder_names or self._dunder_var_kw
-
-    def _first_arg(self):
-        if self.call_args:
-            return self.call_args[0]
-        return next(iter(self.call_kwargs.values()), None)
+            bound = {f"arg{i}": a for i, a in enumerate(self.call_args)}
+            bound.update(self.call_kwargs)
+        tensor_args = [(n, v) for n, v in bound.items() if _contains_symbolic(v)]
+        explicit_mask = "mask" in self.call_kwargs
+        self._mask_source = None   # the argument whose mask is passed as mask=
+        self._name_masks = []      # (keyword, argument) pairs for <name>_mask=
+        if not explicit_mask and len(tensor_args) == 1:
+            self._mask_source = tensor_args[0][1]
+            self._pass_mask = accepts("mask")
+        elif not explicit_mask:
+            self._pass_mask = False
+            self._name_masks = [(f"{n}_mask", v) for n, v in tensor_args
+                                if f"{n}_mask" not in self.call_kwargs and accepts(f"{n}_mask")]
+        else:
+            self._pass_mask = False
+        self._first = self.call_args[0] if self.call_args else \
+            next(iter(self.call_kwargs.values()), None)
+        # the common case: layer(x, <constants>) on one symbolic tensor
+        self._simple = len(self.call_args) == 1 and isinstance(self.call_args[0], SymbolicTensor) \
+            and not any(_contains_symbolic(v) for v in self.call_kwargs.values())
 
     def run(self, value_of, mask_of, training=False):
         """Call the layer on values.
@@ -247,51 +262,50 @@ class Node:
         (or its first argument's), and ``list`` / ``tuple`` if the layer returned
         several tensors (None for one).
         """
-        def values(struct):
-            return map_structure(lambda a: value_of(a) if isinstance(a, SymbolicTensor)
-                                 else a, struct)
-
-        def masks(struct):
-            m = map_structure(lambda a: mask_of(a) if isinstance(a, SymbolicTensor)
-                              else None, struct)
-            return None if all(v is None for v in flatten(m)) else m
-
-        args = values(list(self.call_args))
-        kwargs = values(self.call_kwargs)
-        if "training" not in kwargs and self._dunder_accepts("training"):
-            kwargs["training"] = training
-        previous_mask = kwargs.get("mask")
-        if "mask" not in self.call_kwargs:
-            tensor_args = [(n, v) for n, v in self._arg_names.items() if _contains_symbolic(v)]
-            if len(tensor_args) == 1:
-                m = masks(tensor_args[0][1])
-                if m is not None and "mask" in self._call_names and \
-                        self._dunder_accepts("mask"):
-                    kwargs["mask"] = m
-                previous_mask = m if previous_mask is None else previous_mask
-            else:
-                for name, struct in tensor_args:
-                    key = f"{name}_mask"
-                    m = masks(struct)
-                    if m is not None and key not in self.call_kwargs and \
-                            key in self._call_names and self._dunder_accepts(key):
-                        kwargs[key] = m
-                if previous_mask is None:
-                    previous_mask = masks(self._first_arg())
-        out = self.layer(*args, **kwargs)
-        first = values(self._first_arg())
-        out_mask = self.layer.compute_mask(first, previous_mask)
-        container = None
-        if isinstance(out, (list, tuple)):
-            container = tuple if isinstance(out, tuple) else list
-            outs = list(out)
-            if isinstance(out_mask, (list, tuple)):
-                out_masks = list(out_mask)[:len(outs)]
-                out_masks += [None] * (len(outs) - len(out_masks))
-            else:
-                out_masks = [out_mask] + [None] * (len(outs) - 1)
+        kwargs = dict(self.call_kwargs)
+        if self._simple:
+            first = value_of(self.call_args[0])
+            args = (first,)
+            previous_mask = kwargs.get("mask") if "mask" in kwargs else \
+                mask_of(self.call_args[0])
         else:
-            outs, out_masks = [out], [out_mask]
+            def values(struct):
+                return map_structure(lambda a: value_of(a) if isinstance(a, SymbolicTensor)
+                                     else a, struct)
+
+            def masks(struct):
+                m = map_structure(lambda a: mask_of(a) if isinstance(a, SymbolicTensor)
+                                  else None, struct)
+                return None if all(v is None for v in flatten(m)) else m
+
+            args = values(self.call_args)
+            kwargs = values(kwargs)
+            first = values(self._first)
+            for key, struct in self._name_masks:
+                m = masks(struct)
+                if m is not None:
+                    kwargs[key] = m
+            if "mask" in kwargs:
+                previous_mask = kwargs["mask"]
+            elif self._mask_source is not None:
+                previous_mask = masks(self._mask_source)
+            else:
+                previous_mask = masks(self._first)
+        if self._pass_mask and previous_mask is not None:
+            kwargs["mask"] = previous_mask
+        if self._pass_training:
+            kwargs["training"] = training
+        out = self.layer(*args, **kwargs)
+        out_mask = self.layer.compute_mask(first, previous_mask)
+        if not isinstance(out, (list, tuple)):
+            return [out], [out_mask], previous_mask, None
+        container = tuple if isinstance(out, tuple) else list
+        outs = list(out)
+        if isinstance(out_mask, (list, tuple)):
+            out_masks = list(out_mask)[:len(outs)]
+            out_masks += [None] * (len(outs) - len(out_masks))
+        else:
+            out_masks = [out_mask] + [None] * (len(outs) - 1)
         return outs, out_masks, previous_mask, container
 
     def __repr__(self):

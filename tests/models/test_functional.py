@@ -75,6 +75,36 @@ def test_symbolic_tensors_carry_shape_dtype_mask_and_producer():
         e + e
 
 
+class LearnedPositions(Layer):
+    """x + table[:T]: refuses sequences longer than ``sequence_length`` (naming both)."""
+
+    def __init__(self, sequence_length, **kwargs):
+        super().__init__(**kwargs)
+        self.sequence_length = sequence_length
+
+    def build(self, input_shape):
+        self.table = self.add_weight("table", (self.sequence_length, input_shape[-1]))
+
+    def call(self, x, training=False):
+        if x.shape[1] > self.sequence_length:
+            raise ValueError(f"a sequence of {x.shape[1]} steps is longer than "
+                             f"sequence_length={self.sequence_length}")
+        return x + self.table[:x.shape[1]]
+
+
+def test_unknown_lengths_work_for_layers_with_a_minimum_or_maximum_length():
+    ids_in = tn.Input(shape=(None,), dtype="int32")
+    e = L.Embedding(10, 4)(ids_in)
+    assert LearnedPositions(5)(e).shape == (None, None, 4)      # shorter dummies are tried
+    assert L.Conv1D(2, 40)(e).shape == (None, None, 2)           # longer dummies are tried
+    model = tn.Model(ids_in, LearnedPositions(6, name="pos")(e))
+    assert model.predict(np.ones((2, 6), "int64")).shape == (2, 6, 4)
+    with pytest.raises(ValueError, match="longer than sequence_length=6"):
+        model.predict(np.ones((1, 8), "int64"))
+    with pytest.raises(ValueError, match="longer than sequence_length=0"):
+        LearnedPositions(0)(e)
+
+
 def test_shared_layer_is_one_layer_with_shared_weights():
     model = two_input_model()
     emb = model.get_layer("shared_embedding")

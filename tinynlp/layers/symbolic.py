@@ -15,7 +15,8 @@ Shapes by a dry run
 A layer is called on symbolic tensors the way it will be called on data: the
 output shapes and dtypes come from running the layer twice, without
 gradients, on small dummy batches (zeros; all-True masks), with the unknown
-axes filled with two different sizes.  Output axes that change between the
+axes filled with two different sizes (12 and 29; if the layer rejects those,
+longer then shorter ones).  Output axes that change between the
 two runs are unknown (``None``); the batch axis is always ``None`` unless the
 Input fixed it.  The first run builds the layer's weights, as Keras builds a
 layer on its first symbolic call.  Before the runs, a layer that takes one
@@ -64,7 +65,9 @@ __all__ = ["Node", "SymbolicTensor", "any_symbolic", "flatten", "is_symbolic",
 # strided layers (pooling 2, conv stride 3, ...) give different output lengths
 DRY_RUN_SIZES = (12, 29)
 DRY_RUN_BATCH = (2, 3)
-_RETRY_SIZES = (64, 97)   # for layers that need longer inputs (a wide 'valid' kernel)
+# tried in turn when the first sizes fail: longer (a wide 'valid' kernel) or shorter
+# (a layer with a maximum length, such as a learned position embedding)
+_RETRY_SIZES = ((64, 97), (4, 7), (1, 2))
 
 
 # ---- nested structures (lists, tuples, dicts) -------------------------------------
@@ -423,10 +426,10 @@ def symbolic_call(layer, args, kwargs):
     except Exception as first_error:   # whatever the layer raised: retry once, or re-raise
         runs = None
         if any(d is None for t in parents for d in t.shape[1:]):
-            # a layer that needs longer inputs than the small dummies ('valid' kernels);
-            # if this fails too, the first error is the one to report
-            with contextlib.suppress(Exception):
-                runs = _dry_run(node, _RETRY_SIZES, batch_sizes, training_kwarg)
+            for sizes in _RETRY_SIZES:   # if these fail too, the first error is reported
+                with contextlib.suppress(Exception):
+                    runs = _dry_run(node, sizes, batch_sizes, training_kwarg)
+                    break
         if runs is None:
             if hasattr(first_error, "add_note"):   # Python >= 3.11
                 first_error.add_note(

@@ -53,6 +53,7 @@ _LAZY_MODULES = {
 _LAZY_ATTRS = {
     "Sequential": ("tinynlp.models", "Sequential"),
     "Model": ("tinynlp.models", "Model"),
+    "Input": ("tinynlp.models", "Input"),
 }
 
 

@@ -13,6 +13,8 @@ from . import (
 from .base import Layer, Parameter
 from .convolutional import Conv1D
 from .core import Activation, Concatenate, Dense, Embedding, Flatten, Reshape
+from .input_layer import Input, InputLayer
+from .merge import Add, Average, Dot, Maximum, Minimum, Multiply, Subtract
 from .normalization import LayerNormalization
 from .pooling import (
     AveragePooling1D,
@@ -33,6 +35,7 @@ from .registry import (
     serialize,
 )
 from .regularization import Dropout, SpatialDropout1D
+from .symbolic import SymbolicTensor
 from .wrappers import Bidirectional, TimeDistributed
 
 Convolution1D = Conv1D
@@ -41,6 +44,8 @@ __all__ = [
     "GRU",
     "LSTM",
     "Activation",
+    "Add",
+    "Average",
     "AveragePooling1D",
     "AvgPool1D",
     "Bidirectional",
@@ -48,6 +53,7 @@ __all__ = [
     "Conv1D",
     "Convolution1D",
     "Dense",
+    "Dot",
     "Dropout",
     "Embedding",
     "Flatten",
@@ -55,15 +61,22 @@ __all__ = [
     "GlobalAvgPool1D",
     "GlobalMaxPool1D",
     "GlobalMaxPooling1D",
+    "Input",
+    "InputLayer",
     "Layer",
     "LayerNormalization",
     "MaxPool1D",
     "MaxPooling1D",
+    "Maximum",
+    "Minimum",
+    "Multiply",
     "Parameter",
     "RNNBase",
     "Reshape",
     "SimpleRNN",
     "SpatialDropout1D",
+    "Subtract",
+    "SymbolicTensor",
     "TimeDistributed",
     "deserialize",
     "get_layer_class",

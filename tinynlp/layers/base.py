@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from ..autograd import Tensor
+from .symbolic import symbolic_dispatch
 
 
 class Parameter(Tensor):
@@ -74,6 +75,13 @@ class Layer:
     """
 
     supports_masking = False
+
+    def __init_subclass__(cls, **kwargs):
+        # A layer called on symbolic tensors (from tn.Input) records a graph node instead
+        # of computing: every __call__, also a subclass's own, goes through that check.
+        super().__init_subclass__(**kwargs)
+        if "__call__" in cls.__dict__:
+            cls.__call__ = symbolic_dispatch(cls.__dict__["__call__"])
 
     def __init__(self, name=None, trainable=True, input_shape=None, dtype="float32",
                  input_dim=None, **kwargs):
@@ -194,6 +202,7 @@ class Layer:
         out_shape = out[0].shape if isinstance(out, (list, tuple)) else out.shape
         return (input_shape[0], *out_shape[1:])
 
+    @symbolic_dispatch
     def __call__(self, x, training=False, mask=None, **kwargs):
         if not self.built:
             shape = x.shape if hasattr(x, "shape") else np.shape(x)

@@ -1,13 +1,16 @@
-"""Models (``tn.models``): ``Model`` (subclass it), ``Sequential``, ``load_model``.
+"""Models (``tn.models``): ``Model`` (subclass it), ``Sequential``, ``load_model``, and the
+functional API: ``Input`` and ``Model(inputs, outputs)`` (a ``Functional``).
 
-``tn.Sequential`` and ``tn.Model`` are the same classes.  See
-:mod:`tinynlp.models.model` for the training step and
-:mod:`tinynlp.models.saving` for the checkpoint format.
+``tn.Sequential``, ``tn.Model`` and ``tn.Input`` are the same objects.  See
+:mod:`tinynlp.models.model` for the training step, :mod:`tinynlp.models.functional`
+for graphs of layers and :mod:`tinynlp.models.saving` for the checkpoint format.
 """
 
+from ..layers.input_layer import Input
+from .functional import Functional
 from .model import Model
 from .saving import CheckpointError, load_model, load_weights, save_model, save_weights
 from .sequential import Sequential
 
-__all__ = ["Model", "Sequential", "load_model", "save_model", "save_weights", "load_weights",
-           "CheckpointError"]
+__all__ = ["Functional", "Input", "Model", "Sequential", "load_model", "save_model",
+           "save_weights", "load_weights", "CheckpointError"]

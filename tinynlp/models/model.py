@@ -45,6 +45,7 @@ from ..autograd import no_grad
 from ..autograd.tensor import Tensor
 from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
 from ..layers.base import Layer
+from ..layers.symbolic import is_symbolic
 from .data import ArrayData, class_weights_for, make_data
 
 
@@ -69,6 +70,14 @@ class Model(Layer):
     :class:`tinynlp.losses.Loss`), ``compiled_metrics``.  ``stop_training``
     may be set by callbacks; ``history`` is the last :meth:`fit`'s History.
     """
+
+    def __new__(cls, *args, **kwargs):
+        # tn.Model(inputs, outputs) builds a functional model (Keras' dispatch); subclasses
+        # and Sequential are created as they are.
+        if cls is Model and ("inputs" in kwargs or (args and is_symbolic(args[0]))):
+            from .functional import Functional
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, name=None, trainable=True, dtype="float32", **kwargs):
         super().__init__(name=name, trainable=trainable, dtype=dtype, **kwargs)

@@ -35,6 +35,7 @@ generator and callbacks' internal counters are not saved.)
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import tempfile
@@ -126,12 +127,15 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, epoch=No
     compile_cfg = None
     opt_state = None
     if model.optimizer is not None and include_optimizer:
-        try:
-            loss_cfg = losses_mod.serialize(model.loss)
-        except TypeError:
-            loss_cfg = {"function": getattr(model.loss, "name", "loss")}
-        compile_cfg = {"optimizer": optimizers_mod.serialize(model.optimizer),
-                       "loss": loss_cfg, "metrics": _serialize_metrics(model)}
+        if hasattr(model, "get_compile_config"):   # functional models: losses per output
+            compile_cfg = model.get_compile_config()
+        else:
+            try:
+                loss_cfg = losses_mod.serialize(model.loss)
+            except TypeError:
+                loss_cfg = {"function": getattr(model.loss, "name", "loss")}
+            compile_cfg = {"optimizer": optimizers_mod.serialize(model.optimizer),
+                           "loss": loss_cfg, "metrics": _serialize_metrics(model)}
         state = model.optimizer.get_state(params)
         opt_state = {"iterations": state["iterations"],
                      "slots": [sorted(s) for s in state["slots"]]}
@@ -295,7 +299,8 @@ def _rebuild(reader, custom_objects):
     if not (isinstance(cls, type) and issubclass(cls, Model)):
         raise CheckpointError(f"{reader.path}: {name!r} is not a Model class")
     try:
-        if cls is Sequential or issubclass(cls, Sequential):
+        if cls is Sequential or issubclass(cls, Sequential) or \
+                "custom_objects" in inspect.signature(cls.from_config).parameters:
             model = cls.from_config(dict(arch.get("config", {})), custom_objects=custom_objects)
         else:
             model = cls.from_config(dict(arch.get("config", {})))
@@ -348,7 +353,13 @@ def load_model(filepath, custom_objects=None, compile=True, restore_rng=True):
                 raise CheckpointError(f"{reader.path}: bad optimizer config: {e}") from None
             loss_cfg = cfg.get("loss") or {}
             loss = None
-            if "function" in loss_cfg:
+            if hasattr(model, "compile_from_config"):   # functional models: losses per output
+                try:
+                    model.compile_from_config(dict(cfg, optimizer=optimizer), custom_objects)
+                except (TypeError, ValueError, KeyError) as e:
+                    raise CheckpointError(f"{reader.path}: bad compile config: {e}") from None
+                loss, optimizer = model.loss, model.optimizer
+            elif "function" in loss_cfg:
                 loss = (custom_objects or {}).get(loss_cfg["function"])
             else:
                 try:
@@ -357,7 +368,8 @@ def load_model(filepath, custom_objects=None, compile=True, restore_rng=True):
                     raise CheckpointError(f"{reader.path}: bad loss config: {e}") from None
             if loss is not None:
                 metrics = []
-                for m in cfg.get("metrics", []):
+                for m in cfg.get("metrics", []) if not hasattr(model, "compile_from_config") \
+                        else []:
                     if isinstance(m, str):
                         metrics.append(m)
                     else:
@@ -367,7 +379,8 @@ def load_model(filepath, custom_objects=None, compile=True, restore_rng=True):
                                 metrics.append(cls(name=m.get("name")))
                             except TypeError:
                                 metrics.append(cls())
-                model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+                if not hasattr(model, "compile_from_config"):
+                    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
                 st = reader.config.get("optimizer_state") or {}
                 slot_names = st.get("slots", [])
                 if len(slot_names) != len(params):

@@ -218,14 +218,13 @@ class BPETokenizer:
     def _bpe(self, data: bytes) -> list[int]:
         """Merge a chunk's bytes by rank (lowest merge number first)."""
         ids = list(data)
-        ranks = self._ranks
-        missing = len(ranks)
+        get = self._ranks.get
+        missing = len(self.merges)
         while len(ids) > 1:
-            best = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, missing))
-            r = ranks.get(best)
-            if r is None:
+            r = min([get(p, missing) for p in zip(ids, ids[1:])])
+            if r == missing:
                 break
-            ids = merge_pair(ids, best, 256 + r)
+            ids = merge_pair(ids, self.merges[r], 256 + r)
         return ids
 
     def _encode_chunk(self, chunk: str) -> list[int]:
@@ -293,9 +292,10 @@ class BPETokenizer:
 
     def _encode_ordinary(self, text: str) -> list[int]:
         ids: list[int] = []
-        enc = self._encode_chunk
+        cached = self._cache.get
         for chunk in pre_split_pattern().findall(text):
-            ids.extend(enc(chunk))
+            got = cached(chunk)
+            ids.extend(self._encode_chunk(chunk) if got is None else got)
         return ids
 
     def encode_batch(self, texts, allowed_special="all") -> list[list[int]]:

@@ -25,9 +25,10 @@ round: obviously right, and slow (every round touches every word).
 :func:`learn_merges` gives the same merges (tests assert it) by updating the
 counts incrementally: it keeps the pair counts, an index pair → words that
 contain it, and a max-heap of counts; a merge only revisits the words that
-contain the merged pair.  Correctness of the lazy heap rests on one fact:
-after a merge, a word's pairs that do not involve the new token are a
-sub-multiset of its old pairs, so an existing pair's count can only go down.
+contain the merged pair.  Correctness rests on one fact: after a merge, a
+word's pairs that do not involve the new token are a sub-multiset of its old
+pairs, so an existing pair's count can only go down, and only pairs with the
+new token need indexing (a merged pair never comes back).
 A popped heap entry whose stored count no longer matches is pushed back with
 the current count; an entry that matches is the true maximum, and among equal
 counts the heap order ``(-count, left, right)`` yields the smallest pair.
@@ -186,8 +187,8 @@ def learn_merges(word_counts: dict, num_merges: int, min_frequency: int = 2,
             words[i] = word
             for pair in zip(word, word[1:]):
                 pair_counts[pair] += f
-                where[pair].add(i)
-                if new_id in pair:
+                if new_id in pair:         # other pairs were in the old word: indexed
+                    where[pair].add(i)
                     touched.add(pair)
         for pair in touched:               # new pairs: push their final counts
             heapq.heappush(heap, (-pair_counts[pair], pair[0], pair[1]))

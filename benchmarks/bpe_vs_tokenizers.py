@@ -193,7 +193,8 @@ def report(configs, runs, args, hf_version, load_start, load_end) -> str:
         + (f", tokenizers {hf_version}" if hf_version else "")
         + f"; load average {load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end.", "",
     ]
-    busy = load_start[0] > 0.5 * (os.cpu_count() or 1) or load_end[0] > 0.5 * (os.cpu_count() or 1)
+    half = 0.5 * (os.cpu_count() or 1)
+    busy = load_start[0] > half or load_end[0] > half
     if busy:
         lines += ["**Provisional**: measured on a shared, busy machine (load average above "
                   "half the cores), so wall times are inflated and noisy; CPU seconds are the "

@@ -59,7 +59,8 @@ def main() -> None:
         for t in texts:
             for g in ngrams(t, n):
                 owner[g].add(task)
-    distinct = {task: len({g for t in texts for g in ngrams(t, n)}) for task, texts in tests.items()}
+    distinct = {task: len({g for t in texts for g in ngrams(t, n)})
+                for task, texts in tests.items()}
     shared = defaultdict(set)                       # (task, source) -> n-grams
     docs = (load_pretraining_corpus("train", return_sources=True)
             + load_pretraining_corpus("validation", return_sources=True))

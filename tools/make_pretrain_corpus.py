@@ -49,7 +49,6 @@ Run from the repository root: ``python tools/make_pretrain_corpus.py``.
 from __future__ import annotations
 
 import argparse
-import base64
 import gzip
 import hashlib
 import json
@@ -184,7 +183,8 @@ def _reflow(lines: list[str]) -> str:
 
 
 def devils_dictionary() -> list[dict]:
-    data = gzip.open(DEVIL + ".dict.dz").read()       # dictzip is gzip-compatible
+    with gzip.open(DEVIL + ".dict.dz") as f:          # dictzip is gzip-compatible
+        data = f.read()
     rows = []
     with open(DEVIL + ".index", encoding="utf-8") as f:
         for line in f:

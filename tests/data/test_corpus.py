@@ -186,3 +186,10 @@ def test_detokenize_and_word_count():
         == 'He said "no" (twice) to Jr.'
     assert detokenize(["a", ",", "b", ";", "c", "?"]) == "a, b; c?"
     assert word_count(["a b  c\n", "", " d "]) == 4
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(C)
+    assert result.attempted > 0 and result.failed == 0

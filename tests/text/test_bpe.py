@@ -176,7 +176,8 @@ def _encode_by_replaying_merges(tok, chunk):
     return ids
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(alphabet="the quick brown fox dog's lazy 1234 éü😀\n", max_size=60))
 def test_encode_by_rank_equals_replaying_merges(tok, text):
     want = [i for c in pre_split(text) for i in _encode_by_replaying_merges(tok, c)]
@@ -192,7 +193,8 @@ texts = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(texts)
 def test_round_trip_any_unicode(tok, text):
     for allowed in ("all", "none"):
@@ -324,3 +326,12 @@ def test_load_malformed_files(tok, tmp_path):
         assert str(p) in str(err.value)
     with pytest.raises(FileNotFoundError, match="no such tokenizer file"):
         BPETokenizer.load(tmp_path / "missing.json")
+
+
+def test_docstring_examples():
+    import doctest
+
+    from tinynlp.text import bpe, bpe_train, byte_level
+    for module in (bpe, bpe_train, byte_level):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -5,6 +5,9 @@
     tok = Tokenizer(num_words=10_000, oov_token="<OOV>")
     tok.fit_on_texts(x_train)
     x = pad_sequences(tok.texts_to_sequences(x_train), maxlen=100)   # Keras semantics
+
+    bpe = BPETokenizer.train(tn.datasets.load_pretraining_corpus(), vocab_size=4096)
+    ids = bpe.encode("any text at all 😀"); bpe.decode(ids)           # exact round trip
 """
 
 from .augment import (

@@ -280,6 +280,14 @@ def test_vocabulary_lookups(tok):
         tok.id_to_token("3")
 
 
+def test_two_merges_building_the_same_bytes():
+    # ab, bc, then (ab)c and a(bc): two ids for "abc"
+    t = BPETokenizer([(97, 98), (98, 99), (256, 99), (97, 257)], special_tokens=())
+    assert t.id_to_bytes(258) == t.id_to_bytes(259) == b"abc"
+    assert t.token_to_id("abc") == 258 and t.get_vocab()["abc"] == 258
+    assert t.decode([259, 258]) == "abcabc" and t.encode("abc") == [258]
+
+
 # ----------------------------------------------------------------- save / load
 def test_save_load_round_trip(tok, tmp_path):
     path = tmp_path / "sub" / "bpe.json"

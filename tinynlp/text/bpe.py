@@ -113,7 +113,9 @@ class BPETokenizer:
         self._special_by_id = {i: s for s, i in self.special_tokens.items()}
         self.eos_id = self.special_tokens.get(EOS)
         self._ranks = {pair: r for r, pair in enumerate(self.merges)}
-        self._bytes_to_id = {b: i for i, b in enumerate(self._bytes)}
+        self._bytes_to_id: dict[bytes, int] = {}
+        for i, b in enumerate(self._bytes):   # a+bc and ab+c: the lower id answers
+            self._bytes_to_id.setdefault(b, i)
         self._cache: dict[str, list[int]] = {}
         self._splitters: dict[frozenset, re.Pattern] = {}
 
@@ -197,7 +199,10 @@ class BPETokenizer:
         return token_bytes_to_str(self._bytes[i])
 
     def token_to_id(self, token: str) -> int | None:
-        """Inverse of :meth:`id_to_token`; None for a string that is not a token."""
+        """Inverse of :meth:`id_to_token`; None for a string that is not a token.
+
+        Two merges can build the same bytes (``a`` + ``bc`` after ``ab`` + ``c``);
+        both ids decode alike, and this returns the lower one."""
         if not isinstance(token, str):
             raise TypeError(f"token: expected a str, got {type(token).__name__}")
         if token in self.special_tokens:
@@ -211,8 +216,11 @@ class BPETokenizer:
         return [self.id_to_token(i) for i in range(self.vocab_size)]
 
     def get_vocab(self) -> dict[str, int]:
-        """``{token string: id}`` for all ids."""
-        return {t: i for i, t in enumerate(self.tokens)}
+        """``{token string: id}`` for all ids (a repeated string: its lower id)."""
+        vocab: dict[str, int] = {}
+        for i, t in enumerate(self.tokens):
+            vocab.setdefault(t, i)
+        return vocab
 
     # ----------------------------------------------------------------- encode
     def _bpe(self, data: bytes) -> list[int]:

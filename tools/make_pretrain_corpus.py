@@ -42,7 +42,9 @@ verse is kept in the file with ``"split": "overlap"``).  These are quotations
 (WordNet examples taken from Brown test documents, the Gettysburg Address) and
 the WEB's wording of parallel passages whose King James text is a test verse.
 
-Run from the repository root: ``python tools/make_pretrain_corpus.py``.
+Run from the repository root with a Python that has tinynlp installed (it
+reads the other bundled files through tinynlp's loaders):
+``python tools/make_pretrain_corpus.py``.
 ``--check-only`` skips re-deriving and only assembles and hashes the corpus.
 """
 

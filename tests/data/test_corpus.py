@@ -72,7 +72,7 @@ def test_fresh_lists_subsets_and_determinism(corpus):
     assert any(t.startswith("CYNIC, n.") for t in devil)
     two = load_pretraining_corpus("train", sources=["devils_dictionary", "rotten_tomatoes"])
     assert two[:len(devil)] == devil
-    C._assemble.cache_clear()                     # rebuilt from the files: same documents
+    C._CACHE.clear()                     # rebuilt from the files: same documents
     assert load_pretraining_corpus("train", sources=["devils_dictionary", "rotten_tomatoes"]) \
         == two
 
@@ -169,13 +169,13 @@ def test_ngram_overlap_counts():
 def test_registered_test_split_is_excluded(monkeypatch):
     first = load_pretraining_corpus("train", sources=["rotten_tomatoes"])[0]
     monkeypatch.setitem(C._TEST_SPLITS, "dialogue", lambda: [first, "a later task's reply"])
-    C._assemble.cache_clear()
+    C._CACHE.clear()
     try:
         assert "dialogue" in task_test_texts()
         assert first not in load_pretraining_corpus("train", sources=["rotten_tomatoes"])
     finally:
         monkeypatch.undo()
-        C._assemble.cache_clear()
+        C._CACHE.clear()
     assert first in load_pretraining_corpus("train", sources=["rotten_tomatoes"])
     with pytest.raises(TypeError, match="loader"):
         C.register_test_split("x", ["not callable"])

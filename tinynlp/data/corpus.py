@@ -208,7 +208,7 @@ def register_test_split(name: str, loader) -> None:
         raise TypeError(f"loader: expected a callable returning a list of str, got "
                         f"{type(loader).__name__}")
     _TEST_SPLITS[name] = loader
-    _assemble.cache_clear()
+    _CACHE.clear()
 
 
 def _shakespeare_test():
@@ -244,8 +244,13 @@ def _progress(verbose):
     return lambda msg: print(msg, file=sys.stderr, flush=True)
 
 
-@functools.lru_cache(maxsize=4)
+_CACHE: dict[tuple, dict] = {}     # sources -> {"train": ..., "validation": ...}
+
+
 def _assemble(sources: tuple, verbose) -> dict:
+    """Both splits for ``sources``, built once and kept (cleared by register_test_split)."""
+    if sources in _CACHE:
+        return _CACHE[sources]
     say = _progress(verbose)
     t0 = time.perf_counter()
     held_out = set()
@@ -263,7 +268,8 @@ def _assemble(sources: tuple, verbose) -> dict:
             n += 1
         say(f"pretraining corpus: {name} ({k + 1}/{len(sources)}): {n:,} documents "
             f"({time.perf_counter() - t0:.1f} s)")
-    return {s: tuple(v) for s, v in out.items()}
+    _CACHE[sources] = {s: tuple(v) for s, v in out.items()}
+    return _CACHE[sources]
 
 
 def load_pretraining_corpus(split: str = "train", sources=None, return_sources: bool = False,

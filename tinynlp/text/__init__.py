@@ -1,9 +1,13 @@
-"""Text preprocessing: tokenizers, ``Vocab``, ``pad_sequences`` and EDA augmentation.
+"""Text preprocessing: tokenizers (word, char, byte-level BPE), ``Vocab``,
+``pad_sequences`` and EDA augmentation.
 
     from tinynlp.text import Tokenizer, pad_sequences
     tok = Tokenizer(num_words=10_000, oov_token="<OOV>")
     tok.fit_on_texts(x_train)
     x = pad_sequences(tok.texts_to_sequences(x_train), maxlen=100)   # Keras semantics
+
+    bpe = BPETokenizer.train(tn.datasets.load_pretraining_corpus(), vocab_size=4096)
+    ids = bpe.encode("any text at all 😀"); bpe.decode(ids)           # exact round trip
 """
 
 from .augment import (
@@ -14,13 +18,14 @@ from .augment import (
     random_swap,
     synonym_replacement,
 )
+from .bpe import BPETokenizer
 from .sequence import pad_sequences
 from .tokenize import char_tokenize, word_tokenize
 from .tokenizer import Tokenizer, text_to_word_sequence
 from .vocab import PAD, UNK, Vocab
 
 __all__ = [
-    "Tokenizer", "Vocab", "pad_sequences", "word_tokenize", "char_tokenize",
+    "Tokenizer", "BPETokenizer", "Vocab", "pad_sequences", "word_tokenize", "char_tokenize",
     "text_to_word_sequence", "PAD", "UNK",
     "EDA", "augment_minority", "synonym_replacement", "random_insertion", "random_swap",
     "random_deletion",

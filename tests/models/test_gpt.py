@@ -73,6 +73,8 @@ def test_errors():
         m.generate(ids(), 2, seed=[1, 2])
     with pytest.raises(ValueError, match="prompt 1 is empty"):
         m.generate([[1, 2], []], 2)
+    with pytest.raises(ValueError, match="top_k must be None or an integer >= 1"):
+        m.generate_stream(ids(), 2, top_k=0)              # checked at the call, not lazily
 
 
 def test_fit_with_a_from_logits_loss_and_save_load_round_trip(tmp_path):

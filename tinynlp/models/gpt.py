@@ -198,15 +198,21 @@ class GPT(Model):
         Arguments as :meth:`generate`.  A row that has produced
         ``eos_token_id`` is finished: it yields ``eos_token_id`` again while
         other rows go on, and the stream stops when every row is finished or
-        after ``max_new_tokens`` steps.
+        after ``max_new_tokens`` steps.  The arguments are checked at the call,
+        before the first token.
         """
         check_sampling_args(max_new_tokens, temperature, top_k, top_p, eos_token_id,
                             self.vocab_size)
         ids, real, _ = left_pad_prompts(token_ids)
         self._check_ids(ids)
+        gens = make_generators(seed, ids.shape[0])
         self._ensure_built()
+        return self._stream(ids, real, max_new_tokens, temperature, top_k, top_p, gens,
+                            use_cache, eos_token_id)
+
+    def _stream(self, ids, real, max_new_tokens, temperature, top_k, top_p, gens, use_cache,
+                eos_token_id):
         B, T0 = ids.shape
-        gens = make_generators(seed, B)
         S = self.sequence_length
         buf = np.zeros((B, T0 + max_new_tokens), dtype=np.int64)
         buf[:, :T0] = ids

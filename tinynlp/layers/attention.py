@@ -19,8 +19,9 @@ Masks, as Keras combines them: a ``query_mask`` (B, T), a ``value_mask`` /
 ``key_mask`` (B, S) (e.g. from ``Embedding(mask_zero=True)``), an
 ``attention_mask`` (B, T, S) (True / 1 = may attend) and
 ``use_causal_mask=True`` are ANDed together.  A padded query (every key
-masked) gets a zero attention vector, so its output is the output bias;
-Keras returns an unspecified average there — compare only real positions.
+masked) gets a zero attention vector, so its output is the output bias
+(Keras gives the same or a uniform average over the keys, depending on its
+code path — compare only real positions).
 
 Incremental decoding: a :class:`KVCache` holds the projected keys and values
 of the tokens seen so far, preallocated (B, H, capacity, d).  Called with

@@ -94,6 +94,7 @@ def test_fit_with_a_from_logits_loss_and_save_load_round_trip(tmp_path):
     m.save(path)
     loaded = tn.models.load_model(path)
     assert isinstance(loaded, tn.models.GPT) and loaded.get_config() == m.get_config()
+    assert loaded.loss.from_logits
     np.testing.assert_array_equal(loaded.predict(x[:4]), m.predict(x[:4]))
     np.testing.assert_array_equal(loaded.generate(x[:2, :3], 5, seed=1),
                                   m.generate(x[:2, :3], 5, seed=1))

@@ -161,8 +161,8 @@ def test_multi_head_attention_matches_keras(keras, kw):
                  dict(attention_mask=am, use_causal_mask=True)):
         np.testing.assert_allclose(ours(q, v, k, **call).data, np_(theirs(q, v, k, **call)),
                                    rtol=1e-5, atol=1e-6)
-    o, s = ours(q, v, k, return_attention_scores=True)
-    ko, ks = theirs(q, v, k, return_attention_scores=True)
+    _, s = ours(q, v, k, return_attention_scores=True)
+    _, ks = theirs(q, v, k, return_attention_scores=True)
     np.testing.assert_allclose(s.data, np_(ks), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ours.get_weights()[0], theirs.get_weights()[0])
 

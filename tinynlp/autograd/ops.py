@@ -648,7 +648,7 @@ class Pad(Function):
 
 
 class BroadcastTo(Function):
-    """z = x broadcast to ``shape`` (a read-only view);   dL/dx = g summed over the broadcast axes"""
+    """z = x broadcast to ``shape`` (a read-only view);   dL/dx = g summed over broadcast axes"""
 
     @staticmethod
     def forward(ctx, x, shape):

@@ -276,8 +276,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, dropout=0.
     keep = None
     if training and dropout > 0.0:
         keep = _dropout_keep(shape, float(dropout), dt, seed)
-    return ScaledDotProductAttention.apply(q, k, v, m, shape=shape, kind=kind, is_causal=bool(is_causal),
-                                           scale=scale, keep=keep)
+    return ScaledDotProductAttention.apply(q, k, v, m, shape=shape, kind=kind,
+                                           is_causal=bool(is_causal), scale=scale, keep=keep)
 
 
 def scaled_dot_product_attention_reference(q, k, v, mask=None, is_causal=False, dropout=0.0,

@@ -63,7 +63,8 @@ def _positive(value, arg):
 class GPT(Model):
     """Decoder-only Transformer LM (see the module docstring); ``gpt(ids) → logits (B, T, V)``.
 
-    ``activation`` is the feed-forward activation's name ("gelu" by default).
+    ``activation`` is the feed-forward activation's name ("gelu" by default, the
+    exact erf form; GPT-2 itself used the tanh approximation).
     Weights: token embedding (V, d), position embedding (sequence_length, d),
     each block's 16 (KerasHub's TransformerDecoder order), the final
     LayerNorm's γ, β, then the head's kernel (d, V) if not tied.

@@ -163,3 +163,10 @@ def test_cast_keeps_gradient_dtype():
     y.sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad, [2, 2, 2])
+
+
+def test_broadcast_to():
+    x = t64(rnd((1, 3, 1), 3))
+    check_grad("broadcast_to", lambda x: ops.broadcast_to(x, (2, 4, 3, 5)), [x])
+    with pytest.raises(ValueError, match=r"cannot broadcast shape \(1, 3, 1\) to \(2, 4\)"):
+        ops.broadcast_to(x, (2, 4))

@@ -647,6 +647,23 @@ class Pad(Function):
         return g[ctx.slices]
 
 
+class BroadcastTo(Function):
+    """z = x broadcast to ``shape`` (a read-only view);   dL/dx = g summed over broadcast axes"""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        try:
+            return np.broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") \
+                from None
+
+    @staticmethod
+    def backward(ctx, g):
+        return unbroadcast(g, ctx.shape)
+
+
 # --------------------------------------------------------------------------
 # public functions
 # --------------------------------------------------------------------------
@@ -799,6 +816,10 @@ def clip(x, lo=None, hi=None):
 
 def pad(x, pad_width, value=0.0):
     return Pad.apply(x, pad_width=pad_width, value=value)
+
+
+def broadcast_to(x, shape):
+    return BroadcastTo.apply(x, shape=tuple(shape))
 
 
 def _index(x, index):

@@ -10,7 +10,9 @@ from ..autograd.ops import (  # noqa: F401  primitive ops, re-exported
     abs, clip, concat, exp, expand_dims, log, log_softmax, logsumexp, matmul, maximum, pad,
     relu, reshape, sigmoid, softmax, sqrt, squeeze, stack, swapaxes, tanh, transpose, where,
 )
+from ..autograd.ops import broadcast_to  # noqa: F401
 from .activations import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .dense import *  # noqa: F401,F403
 from .embedding import *  # noqa: F401,F403

@@ -10,6 +10,8 @@ from . import (
     initializers,
     regularizers,
 )
+from .attention import KVCache, MultiHeadAttention
+from .attention_convert import mha_weights_from_torch, mha_weights_to_torch
 from .base import Layer, Parameter
 from .convolutional import Conv1D
 from .core import Activation, Concatenate, Dense, Embedding, Flatten, Reshape
@@ -26,6 +28,7 @@ from .pooling import (
     MaxPool1D,
     MaxPooling1D,
 )
+from .position import PositionEmbedding, SinePositionEncoding, TokenAndPositionEmbedding
 from .recurrent import GRU, LSTM, RNNBase, SimpleRNN
 from .registry import (
     deserialize,
@@ -36,6 +39,7 @@ from .registry import (
 )
 from .regularization import Dropout, SpatialDropout1D
 from .symbolic import SymbolicTensor
+from .transformer import TransformerDecoder, TransformerEncoder
 from .wrappers import Bidirectional, TimeDistributed
 
 Convolution1D = Conv1D
@@ -63,24 +67,33 @@ __all__ = [
     "GlobalMaxPooling1D",
     "Input",
     "InputLayer",
+    "KVCache",
     "Layer",
     "LayerNormalization",
     "MaxPool1D",
     "MaxPooling1D",
     "Maximum",
     "Minimum",
+    "MultiHeadAttention",
     "Multiply",
     "Parameter",
+    "PositionEmbedding",
     "RNNBase",
     "Reshape",
     "SimpleRNN",
+    "SinePositionEncoding",
     "SpatialDropout1D",
     "Subtract",
     "SymbolicTensor",
     "TimeDistributed",
+    "TokenAndPositionEmbedding",
+    "TransformerDecoder",
+    "TransformerEncoder",
     "deserialize",
     "get_layer_class",
     "initializers",
+    "mha_weights_from_torch",
+    "mha_weights_to_torch",
     "register_layer",
     "registered_layers",
     "regularizers",

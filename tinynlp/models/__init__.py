@@ -1,5 +1,5 @@
-"""Models (``tn.models``): ``Model`` (subclass it), ``Sequential``, ``load_model``, and the
-functional API: ``Input`` and ``Model(inputs, outputs)`` (a ``Functional``).
+"""Models (``tn.models``): ``Model`` (subclass it), ``Sequential``, ``GPT``, ``load_model``, and
+the functional API: ``Input`` and ``Model(inputs, outputs)`` (a ``Functional``).
 
 ``tn.Sequential``, ``tn.Model`` and ``tn.Input`` are the same objects.  See
 :mod:`tinynlp.models.model` for the training step, :mod:`tinynlp.models.functional`
@@ -8,9 +8,10 @@ for graphs of layers and :mod:`tinynlp.models.saving` for the checkpoint format.
 
 from ..layers.input_layer import Input
 from .functional import Functional
+from .gpt import GPT
 from .model import Model
 from .saving import CheckpointError, load_model, load_weights, save_model, save_weights
 from .sequential import Sequential
 
-__all__ = ["Functional", "Input", "Model", "Sequential", "load_model", "save_model",
+__all__ = ["Functional", "GPT", "Input", "Model", "Sequential", "load_model", "save_model",
            "save_weights", "load_weights", "CheckpointError"]

@@ -1,0 +1,340 @@
+"""Transformer blocks with KerasHub's names, arguments, semantics and weight order.
+
+An encoder block (post-LN, ``normalize_first=False``, as BERT and the 2017 paper)::
+
+    x = LN₁(x + Dropout(MHA(x, x)))
+    x = LN₂(x + Dropout(W₂ σ(W₁ x + b₁) + b₂))
+
+With ``normalize_first=True`` (pre-LN, as GPT-2) each sub-block normalises
+its input instead and the residual stream is left unnormalised::
+
+    x = x + Dropout(MHA(LN₁(x), LN₁(x)))
+    x = x + Dropout(FFN(LN₂(x)))
+
+A decoder block is the same with causal self-attention (token t sees tokens
+≤ t) and, when it is given an encoder sequence, a cross-attention sub-block
+between the two (queries from the decoder, keys and values from the encoder).
+
+Masks: a padding mask (B, T) (True = real token; e.g. propagated from
+``Embedding(mask_zero=True)``) masks the *keys* — as KerasHub merges it — and
+an attention mask (B, T, S) is ANDed in.  Padded positions still produce an
+output (to be ignored, or masked in the loss).
+
+The head size is ``hidden_dim // num_heads`` (hidden_dim = the input's last
+axis).  Unlike KerasHub, which floors it, tinynlp requires hidden_dim to
+divide by num_heads: a remainder would silently shrink the attention width.
+
+Incremental decoding (:class:`TransformerDecoder`): pass a
+:class:`~tinynlp.layers.KVCache` from :meth:`TransformerDecoder.init_cache`
+as ``self_attention_cache`` and feed the new token(s) only; the cache is
+updated in place (and returned, as KerasHub returns its updated cache).  The
+encoder's keys and values for cross-attention are computed once with
+:meth:`TransformerDecoder.compute_cross_attention_cache`.  (KerasHub passes
+a stacked (B, 2, S, H, d) tensor and an update index instead.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from ._utils import (
+    check_initializer,
+    check_rate,
+    default_name,
+    layer_desc,
+    serialize_activation,
+    serialize_initializer,
+)
+from .attention import MultiHeadAttention
+from .base import Layer
+from .core import Dense
+from .normalization import LayerNormalization
+from .registry import register_layer
+from .regularization import Dropout
+
+__all__ = ["TransformerDecoder", "TransformerEncoder"]
+
+
+class _TransformerBlock(Layer):
+    """What the encoder and the decoder share: arguments, checks, sub-layer factories."""
+
+    supports_masking = True
+
+    def __init__(self, intermediate_dim, num_heads, dropout=0.0, activation="relu",
+                 layer_norm_epsilon=1e-5, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", normalize_first=False, **kwargs):
+        super().__init__(**default_name(type(self), kwargs))
+        owner = type(self).__name__
+        for arg, v in (("intermediate_dim", intermediate_dim), ("num_heads", num_heads)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{owner}: {arg} must be a positive integer, got {v!r}")
+        self.intermediate_dim = int(intermediate_dim)
+        self.num_heads = int(num_heads)
+        self.dropout = check_rate(dropout, "dropout", owner)
+        self.activation = activation
+        F.get_activation(activation)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.kernel_initializer = check_initializer(kernel_initializer,
+                                                    f"{owner}.kernel_initializer")
+        self.bias_initializer = check_initializer(bias_initializer, f"{owner}.bias_initializer")
+        self.normalize_first = bool(normalize_first)
+
+    def _head_dim(self, shape):
+        if len(shape) != 3 or shape[-1] is None:
+            raise ValueError(f"{layer_desc(self)}: expected (batch, time, hidden_dim) inputs with "
+                             f"known hidden_dim, got shape {tuple(shape)}")
+        hidden = int(shape[-1])
+        if hidden % self.num_heads:
+            raise ValueError(f"{layer_desc(self)}: hidden_dim {hidden} (the input's last axis) "
+                             f"must divide by num_heads {self.num_heads}; the head size would be "
+                             f"{hidden / self.num_heads:g}")
+        return hidden, hidden // self.num_heads
+
+    def _sub(self, name):
+        return f"{self.name}/{name}"
+
+    def _mha(self, name, head_dim):
+        return MultiHeadAttention(self.num_heads, head_dim, dropout=self.dropout,
+                                  kernel_initializer=self.kernel_initializer,
+                                  bias_initializer=self.bias_initializer,
+                                  dtype=self.dtype.name, name=self._sub(name))
+
+    def _norm(self, name):
+        return LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype.name,
+                                  name=self._sub(name))
+
+    def _drop(self, name):
+        return Dropout(self.dropout, dtype=self.dtype.name, name=self._sub(name))
+
+    def _dense(self, name, units, activation=None):
+        return Dense(units, activation=activation, kernel_initializer=self.kernel_initializer,
+                     bias_initializer=self.bias_initializer, dtype=self.dtype.name,
+                     name=self._sub(name))
+
+    def _feedforward(self, x, training):
+        residual = x
+        if self.normalize_first:
+            x = self._feedforward_layer_norm(x)
+        x = self._feedforward_output_dense(self._feedforward_intermediate_dense(x))
+        x = self._feedforward_dropout(x, training=training) + residual
+        if not self.normalize_first:
+            x = self._feedforward_layer_norm(x)
+        return x
+
+    def compute_output_shape(self, input_shape, *args):
+        return tuple(input_shape)
+
+    def get_config(self):
+        owner = type(self).__name__
+        config = super().get_config()
+        config.update(
+            intermediate_dim=self.intermediate_dim, num_heads=self.num_heads,
+            dropout=self.dropout,
+            activation=serialize_activation(self.activation, f"{owner}.activation"),
+            layer_norm_epsilon=self.layer_norm_epsilon,
+            kernel_initializer=serialize_initializer(self.kernel_initializer,
+                                                     f"{owner}.kernel_initializer"),
+            bias_initializer=serialize_initializer(self.bias_initializer,
+                                                   f"{owner}.bias_initializer"),
+            normalize_first=self.normalize_first)
+        return config
+
+
+@register_layer
+class TransformerEncoder(_TransformerBlock):
+    """Self-attention + feed-forward block (see the module docstring); KerasHub's arguments.
+
+    Called as ``encoder(x, padding_mask=None, attention_mask=None,
+    return_attention_scores=False, training=False)``; a mask passed along by
+    a model (``mask=``) is used as the padding mask.  Weights, KerasHub order:
+    self-attention (8), its LayerNorm (2), the feed-forward LayerNorm (2),
+    the intermediate Dense (2), the output Dense (2).
+    """
+
+    def __init__(self, intermediate_dim, num_heads, dropout=0.0, activation="relu",
+                 layer_norm_epsilon=1e-5, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", normalize_first=False, **kwargs):
+        super().__init__(intermediate_dim, num_heads, dropout, activation, layer_norm_epsilon,
+                         kernel_initializer, bias_initializer, normalize_first, **kwargs)
+
+    def build(self, input_shape):
+        if self.built:
+            return
+        hidden, head_dim = self._head_dim(tuple(input_shape))
+        # attribute order = weight order (KerasHub's)
+        self._self_attention_layer = self._mha("self_attention_layer", head_dim)
+        self._self_attention_layer.build(tuple(input_shape), tuple(input_shape))
+        self._self_attention_layer_norm = self._norm("self_attention_layer_norm")
+        self._self_attention_layer_norm.build(tuple(input_shape))
+        self._self_attention_dropout = self._drop("self_attention_dropout")
+        self._feedforward_layer_norm = self._norm("feedforward_layer_norm")
+        self._feedforward_layer_norm.build(tuple(input_shape))
+        self._feedforward_intermediate_dense = self._dense(
+            "feedforward_intermediate_dense", self.intermediate_dim, self.activation)
+        self._feedforward_intermediate_dense.build(tuple(input_shape))
+        self._feedforward_output_dense = self._dense("feedforward_output_dense", hidden)
+        self._feedforward_output_dense.build((None, None, self.intermediate_dim))
+        self._feedforward_dropout = self._drop("feedforward_dropout")
+        self.built = True
+
+    def call(self, inputs, training=False, mask=None, padding_mask=None, attention_mask=None,
+             return_attention_scores=False):
+        x = inputs
+        if padding_mask is None:
+            padding_mask = mask
+        residual = x
+        if self.normalize_first:
+            x = self._self_attention_layer_norm(x)
+        out = self._self_attention_layer(x, x, value_mask=padding_mask,
+                                         attention_mask=attention_mask, training=training,
+                                         return_attention_scores=return_attention_scores)
+        x, scores = out if return_attention_scores else (out, None)
+        x = self._self_attention_dropout(x, training=training) + residual
+        if not self.normalize_first:
+            x = self._self_attention_layer_norm(x)
+        x = self._feedforward(x, training)
+        return (x, scores) if return_attention_scores else x
+
+
+@register_layer
+class TransformerDecoder(_TransformerBlock):
+    """Causal self-attention (+ cross-attention) + feed-forward block; KerasHub's arguments.
+
+    Called as ``decoder(decoder_sequence, encoder_sequence=None,
+    decoder_padding_mask=None, decoder_attention_mask=None,
+    encoder_padding_mask=None, encoder_attention_mask=None,
+    self_attention_cache=None, cross_attention_cache=None, use_causal_mask=True,
+    training=False)``.  Whether it has cross-attention is fixed by the first
+    call (with or without an encoder sequence).  Returns the output, or with a
+    self-attention cache ``(output, self_attention_cache)`` — plus the
+    cross-attention cache when the block has cross-attention.
+
+    Weights, KerasHub order: self-attention (8), its LayerNorm (2),
+    [cross-attention (8), its LayerNorm (2)], the intermediate Dense (2), the
+    output Dense (2), the feed-forward LayerNorm (2).
+    """
+
+    def __init__(self, intermediate_dim, num_heads, dropout=0.0, activation="relu",
+                 layer_norm_epsilon=1e-5, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", normalize_first=False, **kwargs):
+        super().__init__(intermediate_dim, num_heads, dropout, activation, layer_norm_epsilon,
+                         kernel_initializer, bias_initializer, normalize_first, **kwargs)
+        self._has_cross_attention = None
+
+    def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        if self.built:
+            return
+        dshape = tuple(decoder_sequence_shape)
+        hidden, head_dim = self._head_dim(dshape)
+        self._self_attention_layer = self._mha("self_attention", head_dim)
+        self._self_attention_layer.build(dshape, dshape)
+        self._self_attention_layer_norm = self._norm("self_attention_layer_norm")
+        self._self_attention_layer_norm.build(dshape)
+        self._self_attention_dropout = self._drop("self_attention_dropout")
+        self._has_cross_attention = encoder_sequence_shape is not None
+        if self._has_cross_attention:
+            eshape = tuple(encoder_sequence_shape)
+            if len(eshape) != 3 or eshape[-1] is None:
+                raise ValueError(f"{layer_desc(self)}: expected an encoder sequence (batch, "
+                                 f"time, features), got shape {eshape}")
+            self._cross_attention_layer = self._mha("cross_attention", head_dim)
+            self._cross_attention_layer.build(dshape, eshape)
+            self._cross_attention_layer_norm = self._norm("cross_attention_layer_norm")
+            self._cross_attention_layer_norm.build(dshape)
+            self._cross_attention_dropout = self._drop("cross_attention_dropout")
+        self._feedforward_intermediate_dense = self._dense(
+            "feedforward_intermediate_dense", self.intermediate_dim, self.activation)
+        self._feedforward_intermediate_dense.build(dshape)
+        self._feedforward_output_dense = self._dense("feedforward_output_dense", hidden)
+        self._feedforward_output_dense.build((None, None, self.intermediate_dim))
+        self._feedforward_layer_norm = self._norm("feedforward_layer_norm")
+        self._feedforward_layer_norm.build(dshape)
+        self._feedforward_dropout = self._drop("feedforward_dropout")
+        self.built = True
+
+    # ---- caches -------------------------------------------------------------------------
+    def init_cache(self, batch_size, capacity, dtype=None):
+        """An empty self-attention :class:`~tinynlp.layers.KVCache` for ``capacity`` tokens."""
+        self._require_built("init_cache")
+        return self._self_attention_layer.init_cache(batch_size, capacity, dtype)
+
+    def compute_cross_attention_cache(self, encoder_sequence, encoder_padding_mask=None):
+        """The cross-attention keys and values of ``encoder_sequence``, computed once (a
+        static :class:`~tinynlp.layers.KVCache`; ``.reorder`` it with the beams)."""
+        self._require_built("compute_cross_attention_cache")
+        if not self._has_cross_attention:
+            raise ValueError(f"{layer_desc(self)}: this decoder was built without "
+                             "cross-attention (first called without an encoder sequence)")
+        return self._cross_attention_layer.compute_cache(encoder_sequence,
+                                                         value_mask=encoder_padding_mask)
+
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(f"{layer_desc(self)}.{what}: call the layer once (or build it) "
+                             "first")
+
+    # ---- calling ----------------------------------------------------------------------
+    def __call__(self, decoder_sequence, encoder_sequence=None, decoder_padding_mask=None,
+                 decoder_attention_mask=None, encoder_padding_mask=None,
+                 encoder_attention_mask=None, self_attention_cache=None,
+                 cross_attention_cache=None, use_causal_mask=True, training=False, mask=None):
+        if not self.built:
+            shape = lambda a: tuple(np.shape(getattr(a, "data", a)))
+            self.build(shape(decoder_sequence),
+                       None if encoder_sequence is None else shape(encoder_sequence))
+        has_encoder = encoder_sequence is not None or cross_attention_cache is not None
+        if has_encoder and not self._has_cross_attention:
+            raise ValueError(f"{layer_desc(self)}: built without cross-attention (first called "
+                             "with the decoder sequence only) but now given an encoder sequence")
+        if self._has_cross_attention and not has_encoder:
+            raise ValueError(f"{layer_desc(self)}: built with cross-attention; call it with the "
+                             "encoder sequence (or a cross_attention_cache) as well")
+        if decoder_padding_mask is None:
+            decoder_padding_mask = mask
+        return self.call(decoder_sequence, encoder_sequence, decoder_padding_mask,
+                         decoder_attention_mask, encoder_padding_mask, encoder_attention_mask,
+                         self_attention_cache, cross_attention_cache, use_causal_mask,
+                         training)
+
+    def call(self, decoder_sequence, encoder_sequence=None, decoder_padding_mask=None,
+             decoder_attention_mask=None, encoder_padding_mask=None,
+             encoder_attention_mask=None, self_attention_cache=None,
+             cross_attention_cache=None, use_causal_mask=True, training=False):
+        x = decoder_sequence
+        residual = x
+        if self.normalize_first:
+            x = self._self_attention_layer_norm(x)
+        x = self._self_attention_layer(x, x, value_mask=decoder_padding_mask,
+                                       attention_mask=decoder_attention_mask,
+                                       use_causal_mask=use_causal_mask, training=training,
+                                       cache=self_attention_cache)
+        x = self._self_attention_dropout(x, training=training) + residual
+        if not self.normalize_first:
+            x = self._self_attention_layer_norm(x)
+
+        if self._has_cross_attention:
+            residual = x
+            if self.normalize_first:
+                x = self._cross_attention_layer_norm(x)
+            if cross_attention_cache is not None:
+                x = self._cross_attention_layer(x, None, attention_mask=encoder_attention_mask,
+                                                training=training, cache=cross_attention_cache)
+            else:
+                x = self._cross_attention_layer(x, encoder_sequence,
+                                                value_mask=encoder_padding_mask,
+                                                attention_mask=encoder_attention_mask,
+                                                training=training)
+            x = self._cross_attention_dropout(x, training=training) + residual
+            if not self.normalize_first:
+                x = self._cross_attention_layer_norm(x)
+
+        x = self._feedforward(x, training)
+        if self_attention_cache is None:
+            return x
+        if self._has_cross_attention:
+            return x, self_attention_cache, cross_attention_cache
+        return x, self_attention_cache
+
+    def get_config(self):
+        return super().get_config()

@@ -114,7 +114,7 @@ def diagnosis(polar_n=50, min_docs=10):
 
     from tinynlp import datasets
     from tinynlp import random as tn_random
-    from tinynlp.layers.pretrained import lookup_rows, prepare_pretrained
+    from tinynlp.layers.embedding_init import lookup_rows, prepare_pretrained
     from tinynlp.text import Tokenizer, text_to_word_sequence
 
     (x, y), _ = datasets.load_rotten_tomatoes()

@@ -6,7 +6,7 @@ import pytest
 import tinynlp as tn
 from tests.layers._util import config_round_trip
 from tinynlp.embeddings import KeyedVectors
-from tinynlp.layers.pretrained import lookup_rows, normalize_rows, prepare_pretrained
+from tinynlp.layers.embedding_init import lookup_rows, normalize_rows, prepare_pretrained
 
 L = tn.layers
 WORDS = ["good", "bad", "film", "plot"]

@@ -373,7 +373,7 @@ class KeyedVectors:
         freeze only the pretrained rows, use
         ``tn.layers.Embedding.from_pretrained(kv, vocab, ...)``.
         """
-        from ..layers.pretrained import lookup_rows
+        from ..layers.embedding_init import lookup_rows
 
         if oov not in ("random", "zeros"):
             raise ValueError(f"to_matrix: oov must be 'random' or 'zeros', got {oov!r}")

@@ -198,7 +198,7 @@ class Embedding(Layer):
           ``"pretrained"`` (only the pretrained rows and the padding row are
           frozen; OOV rows train — see ``frozen_rows``), ``False`` / ``"none"``.
         * ``scale``, ``normalize``, ``oov_init``: see
-          :func:`tinynlp.layers.pretrained.prepare_pretrained` (``normalize``
+          :func:`tinynlp.layers.embedding_init.prepare_pretrained` (``normalize``
           makes pretrained rows unit length, then ``scale`` multiplies them —
           a number, or ``"init"`` to match the std of
           ``embeddings_initializer``; ``oov_init="init"`` draws OOV rows from
@@ -212,7 +212,7 @@ class Embedding(Layer):
         Other keyword arguments go to the constructor (``mask_zero``,
         ``sparse``, ``embeddings_initializer``, ``name`` ...).
         """
-        from .pretrained import lookup_rows, prepare_pretrained
+        from .embedding_init import lookup_rows, prepare_pretrained
 
         modes = {True: "all", "all": "all", "pretrained": "pretrained", False: "none",
                  "none": "none"}

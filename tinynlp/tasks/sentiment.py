@@ -130,7 +130,7 @@ def pretrained_embedding(tokenizer, vectors="glove", **options):
     options = {**PRETRAINED_DEFAULTS, **options}
     layer = L.Embedding.from_pretrained(vectors, tokenizer, **options)
     layer.build()
-    from ..layers.pretrained import lookup_rows
+    from ..layers.embedding_init import lookup_rows
     _, found = lookup_rows(vectors, tokenizer)
     return layer.embeddings.data.copy(), layer.frozen_rows, layer.trainable, int(found.sum())
 

@@ -60,14 +60,14 @@ VARIANTS = [
     ("sub_raw_tuned", "GloVe subset, raw, fine-tuned", "subset", dict(freeze="none", **OLD)),
     ("sub_scaled_frozen", "GloVe subset, ×0.1, all frozen", "subset",
      dict(freeze="all", scale=0.1, oov_init="init")),
-    ("sub_scaled_tuned", "GloVe subset, ×0.1, fine-tuned", "subset",
+    ("sub_scaled_tuned", "GloVe subset, ×0.1, fine-tuned (default)", "subset",
      dict(freeze="none", scale=0.1, oov_init="init")),
-    ("sub_scaled_rows", "GloVe subset, ×0.1, GloVe rows frozen (default)", "subset",
+    ("sub_scaled_rows", "GloVe subset, ×0.1, GloVe rows frozen", "subset",
      dict(freeze="pretrained", scale=0.1, oov_init="init")),
-    ("sub_unit_rows", "GloVe subset, unit rows, GloVe rows frozen", "subset",
-     dict(freeze="pretrained", normalize=True, scale=None, oov_init="init")),
-    ("sub_init_rows", "GloVe subset, std matched to init, GloVe rows frozen", "subset",
-     dict(freeze="pretrained", scale="init", oov_init="init")),
+    ("sub_unit_tuned", "GloVe subset, unit-length rows, fine-tuned", "subset",
+     dict(freeze="none", normalize=True, scale=None, oov_init="init")),
+    ("sub_init_tuned", "GloVe subset, std matched to a fresh Embedding, fine-tuned", "subset",
+     dict(freeze="none", scale="init", oov_init="init")),
 ]
 
 

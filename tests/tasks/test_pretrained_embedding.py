@@ -33,22 +33,25 @@ def test_sentiment_glove_matrix_rows_match_glove():
     np.testing.assert_array_equal(matrix[tok.word_index["king"]], kv["king"])
     np.testing.assert_array_equal(matrix[0], 0.0)
     assert found == sum(w in kv for w in tok.word_index)  # zzzqqq and <unk> are not
-    # the default set-up (sentiment.PRETRAINED_DEFAULTS): GloVe rows × 0.1 and frozen,
-    # the other rows start like a fresh Embedding and train
+    # the default set-up (sentiment.PRETRAINED_DEFAULTS): GloVe rows × 0.1, the other rows
+    # start like a fresh Embedding, the whole table trains
     matrix, frozen, trainable, _ = sentiment.pretrained_embedding(tok, kv)
-    assert trainable and frozen[tok.word_index["king"]] and not frozen[tok.word_index["zzzqqq"]]
+    assert trainable and frozen is None
     np.testing.assert_allclose(matrix[tok.word_index["king"]], np.float32(0.1) * kv["king"],
                                rtol=1e-6)
-    assert np.abs(matrix[tok.word_index["zzzqqq"]]).max() <= 0.05
+    assert 0 < np.abs(matrix[tok.word_index["zzzqqq"]]).max() <= 0.05
+    _, frozen, trainable, _ = sentiment.pretrained_embedding(tok, kv, freeze="pretrained")
+    assert trainable and frozen[tok.word_index["king"]] and not frozen[tok.word_index["zzzqqq"]]
 
 
 def test_sentiment_train_with_glove_freezes_only_the_glove_rows(quick, tmp_path):
-    r = sentiment.train("cnn", pretrained="glove", out=tmp_path, verbose=0, plot=False)
+    r = sentiment.train("cnn", pretrained="glove", freeze="pretrained", out=tmp_path,
+                        verbose=0, plot=False)
     assert "freeze=pretrained" in r.extra["pretrained"] and len(r.extra["val_accuracy"]) == 1
     model, _ = sentiment.load(tmp_path)                    # the saved model keeps the mask
     tok = tn.text.Tokenizer.from_config(
         tn.tasks.common.read_json(tmp_path / "tokenizer.json")["tokenizer"])
-    start, frozen, _, _ = sentiment.pretrained_embedding(tok)
+    start, frozen, _, _ = sentiment.pretrained_embedding(tok, freeze="pretrained")
     np.testing.assert_array_equal(model.embedding.frozen_rows, frozen)
     table = model.embedding.get_weights()[0]
     np.testing.assert_array_equal(table[frozen], start[frozen])      # GloVe rows unchanged

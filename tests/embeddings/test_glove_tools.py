@@ -57,10 +57,11 @@ def test_pretrained_table_script_writes_results_and_keeps_the_notes(tmp_path, mo
     common = ["--seeds", "1", "--epochs", "1", "--raw", str(tmp_path / "runs.jsonl"),
               "--out", str(out)]
     tool.main(["--variants", "random", *common])
-    tool.main(["--variants", "random,sub_scaled_tuned", *common])  # the random run is reused
+    tool.main(["--variants", "random,sub_unit_tuned", *common])    # the random run is reused
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 2
     text = out.read_text(encoding="utf-8")
     assert "| cnn | random init (trainable) |" in text
-    assert "| cnn | GloVe subset, ×0.1, fine-tuned (default) |" in text
+    assert "| cnn | GloVe subset, unit-length rows, fine-tuned — **the default** |" in text
+    assert sum(tool.is_default(key) for key, *_ in tool.VARIANTS) == 1
     assert "## Why the former set-up lost, measured" in text
     assert text.rstrip().endswith(tool.NOTES + "\n\nHand-written.")

@@ -33,11 +33,12 @@ def test_sentiment_glove_matrix_rows_match_glove():
     np.testing.assert_array_equal(matrix[tok.word_index["king"]], kv["king"])
     np.testing.assert_array_equal(matrix[0], 0.0)
     assert found == sum(w in kv for w in tok.word_index)  # zzzqqq and <unk> are not
-    # the default set-up (sentiment.PRETRAINED_DEFAULTS): GloVe rows × 0.1, the other rows
-    # start like a fresh Embedding, the whole table trains
+    # the default set-up (sentiment.PRETRAINED_DEFAULTS): GloVe rows made unit length, the
+    # other rows start like a fresh Embedding, the whole table trains
     matrix, frozen, trainable, _ = sentiment.pretrained_embedding(tok, kv)
     assert trainable and frozen is None
-    np.testing.assert_allclose(matrix[tok.word_index["king"]], np.float32(0.1) * kv["king"],
+    king = kv["king"].astype(np.float64)
+    np.testing.assert_allclose(matrix[tok.word_index["king"]], king / np.linalg.norm(king),
                                rtol=1e-6)
     assert 0 < np.abs(matrix[tok.word_index["zzzqqq"]]).max() <= 0.05
     _, frozen, trainable, _ = sentiment.pretrained_embedding(tok, kv, freeze="pretrained")

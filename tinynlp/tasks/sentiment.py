@@ -10,9 +10,9 @@ Three models, each a few lines:
 ``pretrained="glove"`` starts the embedding from the bundled GloVe 6B 50d
 vectors (or pass any ``KeyedVectors``), set up as
 ``docs/pretrained_results.md`` found works (:data:`PRETRAINED_DEFAULTS`):
-the GloVe rows scaled by 0.1 (their raw entries are ~24× the ±0.05 of a
-fresh Embedding), words GloVe lacks starting like a fresh Embedding, and the
-whole table fine-tuned.  ``freeze`` (``"all"``, or ``"pretrained"`` to
+the GloVe rows made unit length (their raw entries are ~24× the ±0.05 of a
+fresh Embedding; unit rows are ~5×), words GloVe lacks starting like a fresh
+Embedding, and the whole table fine-tuned.  ``freeze`` (``"all"``, or ``"pretrained"`` to
 freeze only the GloVe rows), ``scale``, ``normalize`` and ``oov_init``
 change that (see :meth:`tinynlp.layers.Embedding.from_pretrained`).  ``train()`` prints the
 test accuracy beside the majority-class baseline and saves the model, its
@@ -39,7 +39,7 @@ MODELS = ("rnn", "lstm", "cnn")
 
 #: How ``train(pretrained=...)`` sets up the pretrained embedding by default: the
 #: configuration with the best validation accuracy in ``docs/pretrained_results.md``.
-PRETRAINED_DEFAULTS = dict(freeze="none", scale=0.1, normalize=False, oov_init="init")
+PRETRAINED_DEFAULTS = dict(freeze="none", scale=None, normalize=True, oov_init="init")
 
 
 @L.register_layer

@@ -28,7 +28,7 @@ def test_sentiment_glove_matrix_rows_match_glove():
     tok = tn.text.Tokenizer(num_words=50, oov_token="<unk>")
     tok.fit_on_texts(["the king and the queen", "a zzzqqq word"])
     kv = tn.embeddings.load_glove_6b_50d()
-    matrix, frozen, trainable, found = sentiment.pretrained_embedding(tok, kv, scale=1.0)
+    matrix, frozen, trainable, found = sentiment.pretrained_embedding(tok, kv, normalize=False)
     assert matrix.shape == (50, 50)
     np.testing.assert_array_equal(matrix[tok.word_index["king"]], kv["king"])
     np.testing.assert_array_equal(matrix[0], 0.0)

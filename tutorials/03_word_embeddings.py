@@ -57,8 +57,10 @@ assert np.allclose(table.grad[1], g[0, 0] + g[0, 2]) and not table.grad[3].any()
 # %% [markdown]
 # ## Pretrained GloVe
 #
-# tinynlp bundles the 20,000 most frequent words of GloVe 6B (trained on
-# Wikipedia + Gigaword, 50 dimensions). `load_glove_6b_50d()` returns
+# tinynlp bundles 33,155 words of GloVe 6B (trained on Wikipedia + Gigaword,
+# 50 dimensions): the 20,000 most frequent, plus the words of the bundled
+# tasks' training data (so that, e.g., *unfunny* and *riveting* from the
+# movie reviews have a vector). `load_glove_6b_50d()` returns
 # `KeyedVectors`: a vocabulary plus a matrix, with cosine-similarity queries.
 #
 # Cosine similarity: `cos(u, v) = u·v / (‖u‖ ‖v‖)`, 1 for the same direction,
@@ -90,7 +92,7 @@ for a, b, c in [("man", "king", "woman"), ("france", "paris", "italy"),
 
 # %% [markdown]
 # On the standard Google analogy set (19,544 questions, of which those whose
-# four words are all in our 20,000-word vocabulary are answered), and on
+# four words are all in our 33,155-word vocabulary are answered), and on
 # WordSim-353 (Spearman correlation between cosine similarity and human
 # similarity judgements):
 

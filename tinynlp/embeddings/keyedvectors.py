@@ -360,50 +360,34 @@ class KeyedVectors:
     def to_matrix(self, vocab, oov="random", scale=None, seed=None, pad_index=0, lowercase=True):
         """An ``(len(vocab), dim)`` float32 matrix for an embedding layer.
 
-        ``vocab`` is an object with ``itos`` (list index → token), a dict
+        ``vocab`` is a Keras-style ``Tokenizer`` (its ``word_index`` below
+        ``num_words``), an object with ``itos`` (list index → token), a dict
         ``word → index`` or a plain list of tokens.  Row ``i`` is this word's
         vector (falling back to its lower-case form when ``lowercase``); words
         not found are *OOV* and get ``oov="random"`` (normal, std ``scale``,
         default the std of all vectors) or ``oov="zeros"`` rows.  The row
         ``pad_index`` (``<pad>``, index 0) is all zeros and not counted.
         Returns ``(matrix, n_oov)``.
+
+        To also rescale or normalise the vectors, choose another OOV start or
+        freeze only the pretrained rows, use
+        ``tn.layers.Embedding.from_pretrained(kv, vocab, ...)``.
         """
+        from ..layers.embedding_init import lookup_rows
+
         if oov not in ("random", "zeros"):
             raise ValueError(f"to_matrix: oov must be 'random' or 'zeros', got {oov!r}")
-        if hasattr(vocab, "itos"):
-            itos = list(vocab.itos)
-        elif isinstance(vocab, dict):
-            n = max(vocab.values()) + 1 if vocab else 0
-            itos = [None] * n
-            for w, i in vocab.items():
-                if not isinstance(i, (int, np.integer)) or i < 0:
-                    raise ValueError(f"to_matrix: index of {w!r} must be a non-negative int, got {i!r}")
-                itos[i] = w
-        elif isinstance(vocab, (list, tuple)):
-            itos = list(vocab)
-        else:
-            raise TypeError(
-                "to_matrix: vocab must have .itos, or be a dict word→index or a list of tokens; "
-                f"got {type(vocab).__name__}"
-            )
-        if scale is None:
-            scale = float(np.std(self.vectors)) if len(self) else 0.1
-        rng = np.random.default_rng(seed) if seed is not None else _global_rng()
-        dim = self.vector_size
-        out = np.zeros((len(itos), dim), dtype=np.float32)
-        n_oov = 0
-        for i, w in enumerate(itos):
-            if pad_index is not None and i == pad_index:
-                continue
-            j = self.key_to_index.get(w) if w is not None else None
-            if j is None and lowercase and isinstance(w, str):
-                j = self.key_to_index.get(w.lower())
-            if j is not None:
-                out[i] = self.vectors[j]
-            else:
-                n_oov += 1
-                if oov == "random":
-                    out[i] = rng.normal(0.0, scale, size=dim)
+        out, found = lookup_rows(self, vocab, lowercase=lowercase, pad_index=pad_index)
+        missing = ~found
+        if pad_index is not None and 0 <= pad_index < len(out):
+            missing[pad_index] = False
+        n_oov = int(missing.sum())
+        if oov == "random" and n_oov:
+            if scale is None:
+                scale = float(np.std(self.vectors)) if len(self) else 0.1
+            rng = np.random.default_rng(seed) if seed is not None else _global_rng()
+            for i in np.flatnonzero(missing):  # row by row: the draws of the former loop
+                out[i] = rng.normal(0.0, scale, size=self.vector_size)
         return out, n_oov
 
     # ------------------------------------------------------------- reading

@@ -115,17 +115,28 @@ class Embedding(Layer):
     """Token ids (batch, ...) → vectors (batch, ..., output_dim): rows of ``embeddings``.
 
     ``weights=[matrix]`` starts from a pretrained ``(input_dim, output_dim)``
-    matrix; ``trainable=False`` freezes it (no gradient is computed).
+    matrix; ``trainable=False`` freezes it (no gradient is computed);
+    :meth:`from_pretrained` builds the matrix from word vectors (scaled,
+    normalised, OOV rows filled) and can freeze only the pretrained rows.
     ``mask_zero=True`` treats id 0 as padding: :meth:`compute_mask` returns
     ``ids != 0`` for the layers that follow (so ``input_dim`` must count it).
     ``sparse=True`` makes the table's gradient a :class:`RowSparseGrad`
     touching only the looked-up rows (``Parameter.sparse`` is set, so
     optimizers can update only those rows).
+
+    ``frozen_rows`` (row indices or a boolean ``(input_dim,)`` mask) holds
+    those rows fixed while the others train: the lookup gives them no
+    gradient (PyTorch's ``padding_idx`` generalised to many rows), so with
+    dense gradients they get a zero gradient and with ``sparse=True`` they
+    are left out of the row-sparse gradient altogether.  Like ``padding_idx``
+    it acts on the lookup's gradient only: an ``embeddings_regularizer`` or
+    weight decay still moves frozen rows under a dense update (with
+    ``sparse=True`` and a lazy optimizer, the default, they are never visited).
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  mask_zero=False, input_length=None, weights=None, sparse=False,
-                 embeddings_regularizer=None, **kwargs):
+                 embeddings_regularizer=None, frozen_rows=None, **kwargs):
         if input_length is not None and kwargs.get("input_shape") is None:
             kwargs["input_shape"] = (input_length,) if np.ndim(input_length) == 0 \
                 else tuple(input_length)
@@ -159,6 +170,97 @@ class Embedding(Layer):
                 )
             self._initial_weights = matrix.astype(self.dtype)  # a copy
         self.embeddings = None
+        self.frozen_rows = frozen_rows
+
+    @property
+    def frozen_rows(self):
+        """Boolean ``(input_dim,)`` mask of the rows that get no gradient, or None."""
+        return self._frozen_rows
+
+    @frozen_rows.setter
+    def frozen_rows(self, rows):
+        mask = F.check_frozen_rows(rows, self.input_dim, op=f"{layer_desc(self)}")
+        self._frozen_rows = None if mask is None or not mask.any() else mask
+
+    @classmethod
+    def from_pretrained(cls, embeddings, vocab=None, *, freeze=True, scale=None,
+                        normalize=False, oov_init="init", pretrained_rows=None, pad_index=None,
+                        lowercase=True, input_dim=None, **kwargs):
+        """An Embedding starting from pretrained vectors.
+
+        ``embeddings`` is a ``(V, D)`` matrix (as PyTorch's
+        ``nn.Embedding.from_pretrained``) or word vectors (tinynlp's or gensim's
+        ``KeyedVectors``) with ``vocab`` (a ``Tokenizer``, a ``Vocab``, a dict
+        word → id or a list of words): row ``i`` is then the vector of the word
+        numbered ``i``, and words the vectors lack are OOV rows.
+
+        * ``freeze``: ``True`` / ``"all"`` (the table does not train),
+          ``"pretrained"`` (only the pretrained rows and the padding row are
+          frozen; OOV rows train — see ``frozen_rows``), ``False`` / ``"none"``.
+        * ``scale``, ``normalize``, ``oov_init``: see
+          :func:`tinynlp.layers.embedding_init.prepare_pretrained` (``normalize``
+          makes pretrained rows unit length, then ``scale`` multiplies them —
+          a number, or ``"init"`` to match the std of
+          ``embeddings_initializer``; ``oov_init="init"`` draws OOV rows from
+          ``embeddings_initializer``).
+        * ``pretrained_rows``: for a matrix, which rows are pretrained
+          (default all); ``pad_index``: the padding row, kept zero (default 0
+          with a ``vocab``, none for a matrix); ``lowercase``: look a word up
+          lower-cased when missing as written; ``input_dim``: more rows than
+          the vocabulary has (the extra rows are OOV rows).
+
+        Other keyword arguments go to the constructor (``mask_zero``,
+        ``sparse``, ``embeddings_initializer``, ``name`` ...).
+        """
+        from .embedding_init import lookup_rows, prepare_pretrained
+
+        modes = {True: "all", "all": "all", "pretrained": "pretrained", False: "none",
+                 "none": "none"}
+        mode = modes.get(freeze) if isinstance(freeze, (bool, str)) else None
+        if mode is None:
+            raise ValueError(f"Embedding.from_pretrained: freeze must be True/'all', "
+                             f"'pretrained' or False/'none', got {freeze!r}")
+        if hasattr(embeddings, "key_to_index") and hasattr(embeddings, "vectors"):
+            if vocab is None:
+                raise ValueError("Embedding.from_pretrained: word vectors need a vocab "
+                                 "(Tokenizer, Vocab, dict word→id or list of words)")
+            if pretrained_rows is not None:
+                raise ValueError("Embedding.from_pretrained: pretrained_rows is for a matrix; "
+                                 "with word vectors the rows found in them are pretrained")
+            pad_index = 0 if pad_index is None else pad_index
+            matrix, found = lookup_rows(embeddings, vocab, lowercase=lowercase,
+                                        pad_index=pad_index, op="Embedding.from_pretrained")
+        else:
+            if vocab is not None:
+                raise ValueError("Embedding.from_pretrained: vocab is only for word vectors "
+                                 "(KeyedVectors); a matrix's row i is already id i")
+            matrix = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+            found = (np.ones(len(matrix), dtype=bool) if pretrained_rows is None else
+                     F.check_frozen_rows(pretrained_rows, len(matrix), name="pretrained_rows",
+                                         op="Embedding.from_pretrained"))
+        if matrix.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: expected a 2-D (vocab_size, dim) "
+                             f"matrix, got shape {matrix.shape}")
+        if input_dim is not None and input_dim != len(matrix):
+            if input_dim < len(matrix):
+                raise ValueError(f"Embedding.from_pretrained: input_dim={input_dim} is smaller "
+                                 f"than the {len(matrix)} rows of the vocabulary")
+            extra = input_dim - len(matrix)
+            matrix = np.vstack([matrix, np.zeros((extra, matrix.shape[1]), matrix.dtype)])
+            found = np.concatenate([found, np.zeros(extra, dtype=bool)])
+        init = check_initializer(kwargs.get("embeddings_initializer", "uniform"),
+                                 "Embedding.embeddings_initializer")
+        table = prepare_pretrained(matrix, found, scale=scale, normalize=normalize,
+                                   oov_init=oov_init, init=init, pad_index=pad_index,
+                                   dtype=np.dtype(kwargs.get("dtype", "float32")))
+        if mode == "all":
+            kwargs["trainable"] = False
+        elif mode == "pretrained":
+            frozen = found.copy()
+            if pad_index is not None:
+                frozen[pad_index] = True
+            kwargs["frozen_rows"] = frozen
+        return cls(len(table), table.shape[1], weights=[table], **kwargs)
 
     def build(self, input_shape=None):
         if self.built:
@@ -176,7 +278,8 @@ class Embedding(Layer):
 
     def call(self, x, training=False):
         ids = _as_ids(self, x)
-        return F.embedding(ids, self.embeddings, sparse=self.sparse)
+        return F.embedding(ids, self.embeddings, sparse=self.sparse,
+                           frozen_rows=self._frozen_rows)
 
     def compute_mask(self, x, mask=None):
         if not self.mask_zero:
@@ -198,6 +301,8 @@ class Embedding(Layer):
             sparse=self.sparse,
             embeddings_regularizer=regularizers.serialize(self.embeddings_regularizer),
         )
+        if self._frozen_rows is not None:
+            config["frozen_rows"] = np.flatnonzero(self._frozen_rows).tolist()
         return config
 
 

@@ -8,8 +8,14 @@ Three models, each a few lines:
   max-over-time pooling → concatenate → Dropout → Dense(sigmoid)
 
 ``pretrained="glove"`` starts the embedding from the bundled GloVe 6B 50d
-vectors (frozen unless ``fine_tune=True``).  ``train()`` prints the test
-accuracy beside the majority-class baseline and saves the model, its
+vectors (or pass any ``KeyedVectors``), set up as
+``docs/pretrained_results.md`` found works (:data:`PRETRAINED_DEFAULTS`):
+the GloVe rows made unit length (their raw entries are ~24× the ±0.05 of a
+fresh Embedding; unit rows are ~5×), words GloVe lacks starting like a fresh
+Embedding, and the whole table fine-tuned.  ``freeze`` (``"all"``, or ``"pretrained"`` to
+freeze only the GloVe rows), ``scale``, ``normalize`` and ``oov_init``
+change that (see :meth:`tinynlp.layers.Embedding.from_pretrained`).  ``train()`` prints the
+test accuracy beside the majority-class baseline and saves the model, its
 tokenizer and a learning-curve plot in ``out``.
 """
 
@@ -26,9 +32,14 @@ from ..models import Model, Sequential, load_model
 from ..text import Tokenizer, pad_sequences
 from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
 
-__all__ = ["KimCNN", "build_model", "train", "evaluate", "load", "predict", "MODELS"]
+__all__ = ["KimCNN", "build_model", "pretrained_embedding", "train", "evaluate", "load",
+           "predict", "MODELS", "PRETRAINED_DEFAULTS"]
 
 MODELS = ("rnn", "lstm", "cnn")
+
+#: How ``train(pretrained=...)`` sets up the pretrained embedding by default: the
+#: configuration with the best validation accuracy in ``docs/pretrained_results.md``.
+PRETRAINED_DEFAULTS = dict(freeze="none", scale=None, normalize=True, oov_init="init")
 
 
 @L.register_layer
@@ -41,12 +52,17 @@ class KimCNN(Model):
     """
 
     def __init__(self, vocab_size=20000, embedding_dim=64, kernel_sizes=(3, 4, 5), filters=64,
-                 dropout=0.5, embedding_trainable=True, name=None, **kwargs):
+                 dropout=0.5, embedding_trainable=True, embedding_frozen_rows=None, name=None,
+                 **kwargs):
         super().__init__(name=name, **kwargs)
+        self.embedding = L.Embedding(vocab_size, embedding_dim, trainable=embedding_trainable,
+                                     frozen_rows=embedding_frozen_rows)
+        frozen = self.embedding.frozen_rows
         self.config = dict(vocab_size=vocab_size, embedding_dim=embedding_dim,
                            kernel_sizes=list(kernel_sizes), filters=filters, dropout=dropout,
-                           embedding_trainable=embedding_trainable)
-        self.embedding = L.Embedding(vocab_size, embedding_dim, trainable=embedding_trainable)
+                           embedding_trainable=embedding_trainable,
+                           embedding_frozen_rows=None if frozen is None
+                           else np.flatnonzero(frozen).tolist())
         self.convs = [L.Conv1D(filters, k, activation="relu") for k in kernel_sizes]
         self.pool = L.GlobalMaxPooling1D()
         self.drop = L.Dropout(dropout)
@@ -63,22 +79,26 @@ class KimCNN(Model):
 
 
 def build_model(kind="cnn", vocab_size=20000, embedding_dim=64, units=64,
-                embedding_matrix=None, fine_tune=False):
+                embedding_matrix=None, fine_tune=False, frozen_rows=None):
     """One of :data:`MODELS`, ready to compile.
 
-    ``embedding_matrix`` (vocab_size, dim): pretrained vectors to start from.
+    ``embedding_matrix`` (vocab_size, dim): pretrained vectors to start from,
+    frozen unless ``fine_tune``; ``frozen_rows`` (indices or a boolean mask):
+    freeze only those rows, the others train (implies ``fine_tune``).
     """
     if kind not in MODELS:
         raise ValueError(f"sentiment: unknown model {kind!r}; expected one of {MODELS}")
     if embedding_matrix is not None:
         vocab_size, embedding_dim = embedding_matrix.shape
-    trainable = embedding_matrix is None or fine_tune
+    trainable = embedding_matrix is None or fine_tune or frozen_rows is not None
     if kind == "cnn":
-        model = KimCNN(vocab_size, embedding_dim, embedding_trainable=trainable)
+        model = KimCNN(vocab_size, embedding_dim, embedding_trainable=trainable,
+                       embedding_frozen_rows=frozen_rows)
         embedding = model.embedding
     else:
         rnn = L.SimpleRNN(units) if kind == "rnn" else L.LSTM(units)
-        embedding = L.Embedding(vocab_size, embedding_dim, mask_zero=True, trainable=trainable)
+        embedding = L.Embedding(vocab_size, embedding_dim, mask_zero=True, trainable=trainable,
+                                frozen_rows=frozen_rows)
         model = Sequential([embedding, rnn, L.Dense(1, activation="sigmoid")])
     if embedding_matrix is not None:
         model.predict(np.zeros((1, 16), dtype=np.int64))  # build the weights
@@ -86,27 +106,49 @@ def build_model(kind="cnn", vocab_size=20000, embedding_dim=64, units=64,
     return model
 
 
-def _glove_matrix(tokenizer, vocab_size):
-    """Rows of the bundled GloVe 50d vectors for the tokenizer's top words.
+def pretrained_embedding(tokenizer, vectors="glove", **options):
+    """The starting embedding for ``tokenizer``'s ids from pretrained ``vectors``.
 
-    Returns ``(matrix, found)``; words GloVe lacks get small random rows.
+    ``vectors``: ``"glove"`` (the bundled GloVe 6B 50d) or a ``KeyedVectors``.
+    ``options`` override :data:`PRETRAINED_DEFAULTS` (``freeze``, ``scale``,
+    ``normalize``, ``oov_init``; see :meth:`tinynlp.layers.Embedding.from_pretrained`).
+    Returns ``(matrix, frozen_rows, trainable, found)``: the float32 table
+    (one row per id below ``tokenizer.num_words``), the boolean mask of frozen
+    rows (None unless ``freeze="pretrained"``), whether the table trains, and
+    how many of the tokenizer's words the vectors have.
     """
-    from ..embeddings import load_glove_6b_50d
-    index = {w: i for w, i in tokenizer.word_index.items() if i < vocab_size}
-    index.setdefault("<pad>", 0)
-    matrix, n_oov = load_glove_6b_50d().to_matrix(index, oov="random",
-                                                   seed=tn_random.next_seed())
-    if len(matrix) < vocab_size:  # fewer distinct training words than vocab_size
-        matrix = np.vstack([matrix, np.zeros((vocab_size - len(matrix), matrix.shape[1]),
-                                             dtype=matrix.dtype)])
-    return matrix, len(index) - 1 - n_oov
+    if isinstance(vectors, str):
+        if vectors != "glove":
+            raise ValueError(f"sentiment: pretrained must be None, 'glove' or a KeyedVectors, "
+                             f"got {vectors!r}")
+        from ..embeddings import load_glove_6b_50d
+        vectors = load_glove_6b_50d()
+    unknown = set(options) - set(PRETRAINED_DEFAULTS)
+    if unknown:
+        raise TypeError(f"sentiment: unknown pretrained option(s) {sorted(unknown)}; expected "
+                        f"{sorted(PRETRAINED_DEFAULTS)}")
+    options = {**PRETRAINED_DEFAULTS, **options}
+    layer = L.Embedding.from_pretrained(vectors, tokenizer, **options)
+    layer.build()
+    from ..layers.embedding_init import lookup_rows
+    _, found = lookup_rows(vectors, tokenizer)
+    return layer.embeddings.data.copy(), layer.frozen_rows, layer.trainable, int(found.sum())
 
 
 def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
-          embedding_dim=64, units=64, pretrained=None, fine_tune=False, seed=0,
-          out="runs/sentiment", verbose=1, plot=True, distributed=False) -> TaskResult:
+          embedding_dim=64, units=64, pretrained=None, fine_tune=None, seed=0,
+          out="runs/sentiment", verbose=1, plot=True, distributed=False, *,
+          freeze=PRETRAINED_DEFAULTS["freeze"], scale=PRETRAINED_DEFAULTS["scale"],
+          normalize=PRETRAINED_DEFAULTS["normalize"],
+          oov_init=PRETRAINED_DEFAULTS["oov_init"]) -> TaskResult:
     """Train a sentiment model on Rotten Tomatoes and evaluate it on the test split.
 
+    ``pretrained``: None (random embedding), ``"glove"`` or a ``KeyedVectors``;
+    then ``freeze`` (``"none"``: fine-tune the whole table; ``"pretrained"``:
+    freeze only the rows found in the vectors; ``"all"``), ``scale``,
+    ``normalize`` and ``oov_init`` set the embedding up
+    (:func:`pretrained_embedding`; defaults :data:`PRETRAINED_DEFAULTS`).  ``fine_tune=True`` /
+    ``False`` is the older spelling of ``freeze="none"`` / ``"all"``.
     ``distributed=True``: data-parallel over MPI (launch with ``mpiexec -n N``);
     every rank trains on its shard with averaged gradients, rank 0 saves.
     """
@@ -127,13 +169,16 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
     X_train = pad_sequences(tokenizer.texts_to_sequences(x_train), maxlen=maxlen)
     X_test = pad_sequences(tokenizer.texts_to_sequences(x_test), maxlen=maxlen)
 
-    matrix, found = None, 0
-    if pretrained == "glove":
-        matrix, found = _glove_matrix(tokenizer, vocab_size)
-    elif pretrained is not None:
-        raise ValueError(f"sentiment: pretrained must be None or 'glove', got {pretrained!r}")
+    matrix, frozen, trainable, found = None, None, True, 0
+    if pretrained is not None:
+        if fine_tune is not None:
+            freeze = "none" if fine_tune else "all"
+        matrix, frozen, trainable, found = pretrained_embedding(
+            tokenizer, pretrained, freeze=freeze, scale=scale, normalize=normalize,
+            oov_init=oov_init)
 
-    net = build_model(model, vocab_size, embedding_dim, units, matrix, fine_tune)
+    net = build_model(model, vocab_size, embedding_dim, units, matrix,
+                      fine_tune=trainable, frozen_rows=frozen)
     net.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     history = net.fit(X_train, y_train, epochs=epochs, batch_size=batch_size,
                       validation_split=0.1, verbose=verbose, distributed=distributed)
@@ -157,9 +202,17 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
         artifacts["plot"] = str(folder / "learning_curves.png")
     extra = {"test_loss": float(loss), "epochs": epochs, "train_size": len(x_train),
              "test_size": len(x_test)}
-    if pretrained:
-        extra["pretrained"] = f"{pretrained} ({found} of {min(vocab_size, len(tokenizer.word_index) + 1) - 1} words found)"
-    return TaskResult("sentiment", model + ("+glove" if pretrained else ""), "accuracy",
+    if "val_accuracy" in history.history:
+        extra["val_accuracy"] = [float(a) for a in history.history["val_accuracy"]]
+    name = model
+    if pretrained is not None:
+        words = min(vocab_size, len(tokenizer.word_index) + 1) - 1
+        label = pretrained if isinstance(pretrained, str) else "vectors"
+        setup = (f"freeze={freeze}, scale={scale}, normalize={normalize}, oov_init={oov_init}"
+                 if fine_tune is None else f"fine_tune={fine_tune}, scale={scale}")
+        extra["pretrained"] = f"{label} ({found} of {words} words found; {setup})"
+        name = f"{model}+{label}"
+    return TaskResult("sentiment", name, "accuracy",
                       float(accuracy), "majority class", majority, extra, artifacts)
 
 

@@ -123,6 +123,27 @@ def as_array(value, dtype=None) -> np.ndarray:
     return arr
 
 
+def as_tensor(value) -> "Tensor":
+    """``value`` as a Tensor: a Tensor unchanged, anything else wrapped (no copy of an
+    ndarray; lists and scalars as :func:`as_array` converts them)."""
+    return value if isinstance(value, Tensor) else Tensor(as_array(value), _copy=False)
+
+
+def to_numpy(value) -> np.ndarray:
+    """The ndarray behind ``value``: a Tensor's ``.data``, a PyTorch tensor's values
+    (duck-typed, torch is never imported), else ``np.asarray`` (dtype unchanged)."""
+    if isinstance(value, Tensor):
+        return value.data
+    if not isinstance(value, np.ndarray) and hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def shape_of(value) -> tuple:
+    """The shape of a Tensor, an ndarray or anything ``np.shape`` understands."""
+    return value.shape if isinstance(value, (Tensor, np.ndarray)) else np.shape(value)
+
+
 class RowSparseGrad:
     """A gradient that is zero except on some rows: ``dense[indices] += values``.
 
@@ -393,12 +414,9 @@ class Tensor:
         """Back-propagate from this tensor; see :func:`backward`."""
         backward(self, grad, retain_graph=retain_graph)
 
-    def astype(self, dtype) -> "Tensor":
-        from .ops import Cast
-        return Cast.apply(self, dtype=np.dtype(dtype))
-
-    float = lambda self: self.astype(np.float32)  # noqa: E731
-    double = lambda self: self.astype(np.float64)  # noqa: E731
+    # The operators (``+``, ``@``, ``[]`` ...), the op methods (``sum``, ``reshape``, ``T``,
+    # ``astype`` ...) are the ops of :mod:`tinynlp.autograd.ops`, bound to this class by
+    # :func:`tinynlp.autograd.methods.bind_tensor_methods` (the ops are defined after it).
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:

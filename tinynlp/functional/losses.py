@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.ops import _sigmoid, clip, log, log_softmax, mean, sum as tsum, where
-from ..autograd.tensor import Function, Tensor
+from ..autograd.ops import clip, log, log_softmax, logsumexp, mean, stack, sum as tsum, where
+from ..autograd.tensor import Function, Tensor, as_tensor, shape_of, to_numpy
+from ..kernels.activations import sigmoid
+from ._checks import check_mask
 
 __all__ = [
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse",
@@ -52,16 +54,8 @@ _REDUCTIONS = {"mean": "mean", "sum_over_batch_size": "mean", "sum": "sum", "non
 # argument handling
 # --------------------------------------------------------------------------
 
-def _array(a):
-    return a.data if isinstance(a, Tensor) else np.asarray(a)
-
-
-def _shape(a):
-    return a.shape if isinstance(a, (Tensor, np.ndarray)) else np.shape(a)
-
-
 def _pred_dtype(y_pred, op):
-    dt = y_pred.dtype if isinstance(y_pred, (Tensor, np.ndarray)) else np.asarray(y_pred).dtype
+    dt = to_numpy(y_pred).dtype
     if dt.kind != "f":
         raise TypeError(f"{op}: y_pred must be floating point, got dtype {dt}")
     return dt
@@ -69,7 +63,7 @@ def _pred_dtype(y_pred, op):
 
 def _align(y_true, pred_shape, op):
     """y_true reshaped to ``pred_shape`` by Keras' squeeze/expand of a trailing 1, or an error."""
-    yt = _array(y_true)
+    yt = to_numpy(y_true)
     ps = tuple(pred_shape)
     if yt.shape == ps:
         return yt
@@ -90,7 +84,7 @@ def _reduction(reduction, op):
 
 def _fit_to(a, shape, name, op):
     """``a`` (sample weights) broadcast to the per-sample ``shape`` the Keras way."""
-    a = _array(a)
+    a = to_numpy(a)
     while a.ndim > len(shape) and a.shape[-1] == 1:
         a = a[..., 0]
     if a.ndim < len(shape):
@@ -98,22 +92,12 @@ def _fit_to(a, shape, name, op):
     try:
         return np.broadcast_to(a, shape)
     except ValueError:
-        raise ValueError(f"{op}: {name} of shape {_array(a).shape} does not fit the per-sample "
+        raise ValueError(f"{op}: {name} of shape {to_numpy(a).shape} does not fit the per-sample "
                          f"loss shape {tuple(shape)}") from None
 
 
 def _mask(mask, shape, op):
-    if mask is None:
-        return None
-    m = _array(mask)
-    if m.shape != tuple(shape):
-        raise ValueError(f"{op}: mask must have the per-sample loss shape {tuple(shape)}, "
-                         f"got {m.shape}")
-    if m.dtype != bool:
-        if m.dtype.kind not in "biuf" or not np.isin(m, (0, 1)).all():
-            raise ValueError(f"{op}: mask must be boolean (or 0/1), got dtype {m.dtype}")
-        m = m.astype(bool)
-    return m
+    return check_mask(mask, shape, op, layout="the per-sample loss shape")
 
 
 def reduce_loss(per_sample, sample_weight=None, mask=None, reduction="mean", op="loss"):
@@ -177,12 +161,12 @@ class BinaryCrossentropyWithLogits(Function):
     @staticmethod
     def backward(ctx, g):
         y, z = ctx.saved
-        return None, g * (_sigmoid(z) - y)
+        return None, g * (sigmoid(z) - y)
 
 
 def _binary_inputs(y_true, y_pred, op):
     dt = _pred_dtype(y_pred, op)
-    y = _align(y_true, _shape(y_pred), op).astype(dt, copy=False)
+    y = _align(y_true, shape_of(y_pred), op).astype(dt, copy=False)
     return y
 
 
@@ -206,11 +190,10 @@ def binary_crossentropy_reference(y_true, y_pred, from_logits=False, sample_weig
     """The same from primitive ops (log σ(z) = −softplus(−z) via logsumexp for logits)."""
     op = "binary_crossentropy"
     y = Tensor(_binary_inputs(y_true, y_pred, op), _copy=False)
-    p = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred), _copy=False)
+    p = as_tensor(y_pred)
     if from_logits:
         # log σ(z) = z − log(1 + eᶻ),  log(1 − σ(z)) = −log(1 + eᶻ)
         zeros = p * 0.0
-        from ..autograd.ops import logsumexp, stack
         softplus_z = logsumexp(stack([zeros, p], axis=0), axis=0)
         elementwise = softplus_z - p * y
     else:
@@ -267,10 +250,10 @@ class CategoricalCrossentropyWithLogits(Function):
 
 def _categorical_inputs(y_true, y_pred, op):
     dt = _pred_dtype(y_pred, op)
-    ps = _shape(y_pred)
+    ps = shape_of(y_pred)
     if len(ps) < 1:
         raise ValueError(f"{op}: y_pred must have a class axis, got shape {ps}")
-    yt = _array(y_true)
+    yt = to_numpy(y_true)
     if yt.shape != tuple(ps):
         raise ValueError(f"{op}: y_true (one-hot / probabilities) must have y_pred's shape {ps}, "
                          f"got {yt.shape} (for integer class ids use "
@@ -292,7 +275,7 @@ def categorical_crossentropy_reference(y_true, y_pred, from_logits=False, sample
     """The same from primitive ops: ``−Σ y · log_softmax(z)`` or ``−Σ y · log clip(p / Σp)``."""
     op = "categorical_crossentropy"
     y = Tensor(_categorical_inputs(y_true, y_pred, op), _copy=False)
-    p = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred), _copy=False)
+    p = as_tensor(y_pred)
     if from_logits:
         logp = log_softmax(p, axis=-1)
     else:
@@ -368,11 +351,11 @@ class SparseCategoricalCrossentropy(Function):
 def _sparse_inputs(y_true, y_pred, mask, ignore_index, op):
     """(labels int64 with ignored positions set to 0, count mask or None)."""
     _pred_dtype(y_pred, op)
-    ps = _shape(y_pred)
+    ps = shape_of(y_pred)
     if len(ps) < 1:
         raise ValueError(f"{op}: y_pred must have a class axis (..., C), got shape {ps}")
     c = ps[-1]
-    t = _array(y_true)
+    t = to_numpy(y_true)
     if t.shape != tuple(ps[:-1]):
         if t.ndim == len(ps) and t.shape[-1] == 1 and t.shape[:-1] == tuple(ps[:-1]):
             t = t[..., 0]
@@ -420,7 +403,7 @@ def sparse_categorical_crossentropy_reference(y_true, y_pred, from_logits=False,
     """The same from primitive ops: pick ``log_softmax(z)[t]`` (or ``log clip(p/Σp)[t]``)."""
     op = "sparse_categorical_crossentropy"
     t, m = _sparse_inputs(y_true, y_pred, mask, ignore_index, op)
-    p = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred), _copy=False)
+    p = as_tensor(y_pred)
     c = p.shape[-1]
     if from_logits:
         logp = log_softmax(p, axis=-1)
@@ -441,6 +424,6 @@ def mse(y_true, y_pred, sample_weight=None, reduction="mean", mask=None):
     """Mean squared error ℓ = mean over the last axis of (y − p)²;  dℓ/dp = 2 (p − y) / n."""
     op = "mse"
     y = _binary_inputs(y_true, y_pred, op)
-    p = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred), _copy=False)
+    p = as_tensor(y_pred)
     d = p - Tensor(y, _copy=False)
     return reduce_loss(_mean_last(d * d), sample_weight, mask, reduction, op)

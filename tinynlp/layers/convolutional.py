@@ -15,6 +15,7 @@ import math
 from .. import functional as F
 from . import regularizers
 from ._utils import (
+    as_int,
     as_input,
     check_choice,
     check_initializer,
@@ -25,7 +26,6 @@ from ._utils import (
     default_name,
     is_linear,
     layer_desc,
-    normalize_int,
     serialize_activation,
     serialize_initializer,
 )
@@ -63,12 +63,12 @@ class Conv1D(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  **kwargs):
         super().__init__(**default_name(type(self), kwargs))
-        self.filters = normalize_int(filters, "filters", "Conv1D")
-        self.kernel_size = normalize_int(kernel_size, "kernel_size", "Conv1D")
-        self.strides = normalize_int(strides, "strides", "Conv1D")
+        self.filters = as_int(filters, "filters", "Conv1D", minimum=1)
+        self.kernel_size = as_int(kernel_size, "kernel_size", "Conv1D", minimum=1)
+        self.strides = as_int(strides, "strides", "Conv1D", minimum=1)
         self.padding = check_choice(str(padding).lower(), ("valid", "same", "causal"),
                                     "padding", "Conv1D")
-        self.dilation_rate = normalize_int(dilation_rate, "dilation_rate", "Conv1D")
+        self.dilation_rate = as_int(dilation_rate, "dilation_rate", "Conv1D", minimum=1)
         if self.strides > 1 and self.dilation_rate > 1:
             raise ValueError("Conv1D: strides > 1 together with dilation_rate > 1 is not "
                              "supported (as in Keras)")

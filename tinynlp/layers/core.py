@@ -14,6 +14,7 @@ from .. import functional as F
 from ..autograd import Tensor
 from . import regularizers
 from ._utils import (
+    as_ids,
     as_input,
     check_initializer,
     check_known,
@@ -95,21 +96,6 @@ class Dense(Layer):
         return config
 
 
-def _as_ids(layer, x) -> np.ndarray:
-    """Integer token ids from an int array/Tensor, or a float array holding whole numbers."""
-    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
-    if arr.dtype.kind in "iu":
-        return arr
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise TypeError(
-                f"{layer_desc(layer)}: expected integer token ids, got a {arr.dtype} array "
-                "with non-integer values"
-            )
-        return arr.astype(np.int64)
-    raise TypeError(f"{layer_desc(layer)}: expected integer token ids, got dtype {arr.dtype}")
-
-
 @register_layer
 class Embedding(Layer):
     """Token ids (batch, ...) → vectors (batch, ..., output_dim): rows of ``embeddings``.
@@ -175,13 +161,13 @@ class Embedding(Layer):
         self.built = True
 
     def call(self, x, training=False):
-        ids = _as_ids(self, x)
+        ids = as_ids(self, x)
         return F.embedding(ids, self.embeddings, sparse=self.sparse)
 
     def compute_mask(self, x, mask=None):
         if not self.mask_zero:
             return None
-        return _as_ids(self, x) != 0
+        return as_ids(self, x) != 0
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape), self.output_dim)

@@ -173,15 +173,11 @@ class DistillationLoss(Loss):
             y = y.reshape(out_shape)
         return y, y_packed[:, k:].reshape(out_shape)
 
-    def call(self, y_true, y_pred, sample_weight=None, mask=None):
-        if sample_weight is not None or mask is not None:
-            raise ValueError("DistillationLoss: sample_weight and mask are not supported")
+    def call(self, y_true, y_pred):
+        """The batch's distillation loss (a scalar: sample weights and masks do not apply)."""
         y, t = self.unpack(y_true, tuple(y_pred.shape))
         return distillation_loss(y, y_pred, t, self.temperature, self.alpha, self.from_logits,
                                  self.teacher_from_logits)
-
-    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
-        return self.call(y_true, y_pred, sample_weight=sample_weight, mask=mask)
 
     def get_config(self):
         return {"temperature": self.temperature, "alpha": self.alpha,

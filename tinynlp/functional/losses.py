@@ -26,8 +26,9 @@ against y_pred (B, 1) works (the trailing 1 is squeezed / added), any other
 mismatch is an error — nothing is silently broadcast.  y_true is never
 differentiable.
 
-The fused :class:`Function` s are the fast paths; the ``*_reference``
-versions compose the same formulas from primitive ops and are tested equal.
+The fused ops (the :class:`Function` classes ``*Op``, one per formula) are the
+fast paths; the ``*_reference`` versions compose the same formulas from
+primitive ops and are tested equal.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from ._checks import check_mask
 __all__ = [
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse",
     "binary_crossentropy_reference", "categorical_crossentropy_reference",
-    "sparse_categorical_crossentropy_reference", "reduce_loss", "EPSILON",
+    "sparse_categorical_crossentropy_reference", "reduce_loss", "sparse_targets", "EPSILON",
 ]
 
 EPSILON = 1e-7  # Keras' backend.epsilon()
@@ -124,7 +125,7 @@ def reduce_loss(per_sample, sample_weight=None, mask=None, reduction="mean", op=
 # binary cross-entropy
 # --------------------------------------------------------------------------
 
-class BinaryCrossentropy(Function):
+class BinaryCrossentropyOp(Function):
     """ℓ = −[y log p̃ + (1 − y) log(1 − p̃)],  p̃ = clip(p, ε, 1 − ε);
 
     dℓ/dp = (p̃ − y) / (p̃ (1 − p̃))  inside [ε, 1 − ε], 0 where clipped.
@@ -145,7 +146,7 @@ class BinaryCrossentropy(Function):
         return None, g * inside * (pc - y) / (pc * (1.0 - pc))
 
 
-class BinaryCrossentropyWithLogits(Function):
+class BinaryCrossentropyWithLogitsOp(Function):
     """ℓ = max(z, 0) − z y + log(1 + e^−|z|)  (= −[y log σ(z) + (1 − y) log(1 − σ(z))]);
 
     dℓ/dz = σ(z) − y.
@@ -180,7 +181,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, sample_weight=None,
     """Binary cross-entropy; y_pred probabilities (or logits with ``from_logits=True``)."""
     op = "binary_crossentropy"
     y = _binary_inputs(y_true, y_pred, op)
-    fn = BinaryCrossentropyWithLogits if from_logits else BinaryCrossentropy
+    fn = BinaryCrossentropyWithLogitsOp if from_logits else BinaryCrossentropyOp
     per = _mean_last(fn.apply(y, y_pred))
     return reduce_loss(per, sample_weight, mask, reduction, op)
 
@@ -206,7 +207,7 @@ def binary_crossentropy_reference(y_true, y_pred, from_logits=False, sample_weig
 # categorical cross-entropy (one-hot / probability targets)
 # --------------------------------------------------------------------------
 
-class CategoricalCrossentropy(Function):
+class CategoricalCrossentropyOp(Function):
     """ℓ = −Σ_c y_c log q̃_c,  q = p / Σ p,  q̃ = clip(q, ε, 1 − ε);
 
     with a_c = dℓ/dq_c = −y_c / q̃_c (0 where clipped):  dℓ/dp_c = (a_c − Σ_j a_j q_j) / Σ p.
@@ -230,7 +231,7 @@ class CategoricalCrossentropy(Function):
         return None, g[..., None] * (a - (a * q).sum(axis=-1, keepdims=True)) / s
 
 
-class CategoricalCrossentropyWithLogits(Function):
+class CategoricalCrossentropyWithLogitsOp(Function):
     """ℓ = −Σ_c y_c log softmax(z)_c;   dℓ/dz = softmax(z) · Σ_c y_c − y"""
 
     differentiable = (1,)
@@ -266,7 +267,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, sample_weight=No
     """Cross-entropy against one-hot (or probability) targets y_true (..., C)."""
     op = "categorical_crossentropy"
     y = _categorical_inputs(y_true, y_pred, op)
-    fn = CategoricalCrossentropyWithLogits if from_logits else CategoricalCrossentropy
+    fn = CategoricalCrossentropyWithLogitsOp if from_logits else CategoricalCrossentropyOp
     return reduce_loss(fn.apply(y, y_pred), sample_weight, mask, reduction, op)
 
 
@@ -292,7 +293,7 @@ def _rows(a, c):
     return a.reshape(-1, c)
 
 
-class SparseCategoricalCrossentropyWithLogits(Function):
+class SparseCategoricalCrossentropyWithLogitsOp(Function):
     """ℓ = log Σ_c e^{z_c} − z_t  (fused log-softmax + NLL);   dℓ/dz = softmax(z) − onehot(t)"""
 
     differentiable = (1,)
@@ -319,7 +320,7 @@ class SparseCategoricalCrossentropyWithLogits(Function):
         return None, grad
 
 
-class SparseCategoricalCrossentropy(Function):
+class SparseCategoricalCrossentropyOp(Function):
     """ℓ = −log q̃_t,  q = p / Σ p,  q̃ = clip(q, ε, 1 − ε);
 
     dℓ/dp_c = [ε ≤ q_t ≤ 1 − ε] · (q_t − [c = t]) / (q̃_t Σ p).
@@ -348,8 +349,11 @@ class SparseCategoricalCrossentropy(Function):
         return None, grad
 
 
-def _sparse_inputs(y_true, y_pred, mask, ignore_index, op):
-    """(labels int64 with ignored positions set to 0, count mask or None)."""
+def sparse_targets(y_true, y_pred, mask=None, ignore_index=None,
+                   op="sparse_categorical_crossentropy"):
+    """``(labels, mask)`` for integer targets: the labels as int64 (shape ``y_pred.shape[:-1]``)
+    with masked and ignored positions set to 0, and the mask of the positions that count
+    (``mask`` and ``labels != ignore_index``; None when every position counts)."""
     _pred_dtype(y_pred, op)
     ps = shape_of(y_pred)
     if len(ps) < 1:
@@ -391,9 +395,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, sample_we
     and are not counted in the mean.
     """
     op = "sparse_categorical_crossentropy"
-    t, m = _sparse_inputs(y_true, y_pred, mask, ignore_index, op)
-    fn = SparseCategoricalCrossentropyWithLogits if from_logits else \
-        SparseCategoricalCrossentropy
+    t, m = sparse_targets(y_true, y_pred, mask, ignore_index, op)
+    fn = SparseCategoricalCrossentropyWithLogitsOp if from_logits else \
+        SparseCategoricalCrossentropyOp
     return reduce_loss(fn.apply(t, y_pred), sample_weight, m, reduction, op)
 
 
@@ -402,7 +406,7 @@ def sparse_categorical_crossentropy_reference(y_true, y_pred, from_logits=False,
                                               reduction="mean"):
     """The same from primitive ops: pick ``log_softmax(z)[t]`` (or ``log clip(p/Σp)[t]``)."""
     op = "sparse_categorical_crossentropy"
-    t, m = _sparse_inputs(y_true, y_pred, mask, ignore_index, op)
+    t, m = sparse_targets(y_true, y_pred, mask, ignore_index, op)
     p = as_tensor(y_pred)
     c = p.shape[-1]
     if from_logits:

@@ -32,7 +32,7 @@ from .registry import (
     registered_layers,
     serialize,
 )
-from .regularization import Dropout, SpatialDropout1D
+from .dropout import Dropout, SpatialDropout1D
 from .wrappers import Bidirectional, TimeDistributed
 
 Convolution1D = Conv1D

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from .tokenize import word_tokenize
+from .tokenizer import word_tokenize
 
 __all__ = ["EDA", "synonym_replacement", "random_insertion", "random_swap",
            "random_deletion", "augment_minority", "STOPWORDS", "SynonymSource"]

@@ -39,6 +39,8 @@ import weakref
 
 import numpy as np
 
+from ..kernels.scatter import scatter_add_rows
+
 # --------------------------------------------------------------------------
 # grad mode
 # --------------------------------------------------------------------------
@@ -172,14 +174,12 @@ class RowSparseGrad:
         if len(uniq) == len(self.indices):
             order = np.argsort(self.indices)
             return RowSparseGrad(self.indices[order], self.values[order], self.shape)
-        from ..kernels.scatter import scatter_add_rows
         summed = np.zeros((len(uniq),) + self.values.shape[1:], dtype=self.values.dtype)
         scatter_add_rows(summed.reshape(len(uniq), -1), inverse.astype(np.int64),
                          self.values.reshape(len(self.indices), -1))
         return RowSparseGrad(uniq, summed, self.shape)
 
     def to_dense(self) -> np.ndarray:
-        from ..kernels.scatter import scatter_add_rows
         dense = np.zeros(self.shape, dtype=self.values.dtype)
         scatter_add_rows(dense.reshape(self.shape[0], -1), self.indices,
                          self.values.reshape(len(self.indices), -1))
@@ -196,7 +196,6 @@ class RowSparseGrad:
             return RowSparseGrad(np.concatenate([self.indices, other.indices]),
                                  np.concatenate([self.values, other.values]), self.shape)
         out = np.array(other, copy=True)
-        from ..kernels.scatter import scatter_add_rows
         scatter_add_rows(out.reshape(self.shape[0], -1), self.indices,
                          self.values.reshape(len(self.indices), -1))
         return out

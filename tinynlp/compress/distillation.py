@@ -28,9 +28,10 @@ import time
 import numpy as np
 
 from .. import functional as F
+from .. import optimizers
 from .. import random as tn_random
-from ..autograd import Tensor, no_grad
-from ..autograd import ops
+from ..autograd import Tensor, no_grad, ops
+from ..callbacks import CallbackList
 from ..losses import Loss
 from ._utils import run_model
 from .pruning import zero_pruned_gradients
@@ -223,7 +224,6 @@ def distill(teacher, student, x, y, temperature=2.0, alpha=0.5, epochs=5, batch_
     ``accuracy`` per epoch (and ``val_loss``, ``val_accuracy`` when
     ``validation_data=(x_val, y_val)`` is given).
     """
-    from .. import optimizers
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"distill: epochs must be >= 0 and batch_size >= 1, got {epochs}, "
                          f"{batch_size}")
@@ -242,7 +242,6 @@ def distill(teacher, student, x, y, temperature=2.0, alpha=0.5, epochs=5, batch_
 
     cbs = None
     if callbacks:
-        from ..callbacks import CallbackList
         steps = -(-n // batch_size)
         cbs = CallbackList(callbacks, model=student,
                            params={"epochs": epochs, "steps": steps, "verbose": verbose})

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import embeddings
+
 __all__ = [
     "load_rotten_tomatoes", "load_spam_assassin", "load_brown_pos", "load_brown_genres",
     "load_brown_text", "load_shakespeare", "load_translation_pairs", "load_glove_6b_50d",
@@ -384,6 +386,5 @@ def load_translation_pairs(max_tokens: int | None = 20, direction: str = "es-en"
 
 # -------------------------------------------------------------- embeddings
 def load_glove_6b_50d(*args, **kwargs):
-    """GloVe 6B 50-d vectors; see ``tinynlp.embeddings.load_glove_6b_50d`` (imported lazily)."""
-    from ..embeddings import load_glove_6b_50d as _load
-    return _load(*args, **kwargs)
+    """GloVe 6B 50-d vectors; see :func:`tinynlp.embeddings.load_glove_6b_50d`."""
+    return embeddings.load_glove_6b_50d(*args, **kwargs)

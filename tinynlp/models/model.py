@@ -45,6 +45,7 @@ from .. import random as tn_random
 from ..autograd import no_grad
 from ..autograd.tensor import Tensor
 from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
+from ..distributed import DistributedContext
 from ..layers.base import Layer
 from . import saving
 from .data import ArrayData, BatchData, class_weights_for, make_data
@@ -488,7 +489,6 @@ class Model(Layer):
             raise ImportError("fit(distributed=True) needs mpi4py and an MPI runtime: "
                               "pip install mpi4py mpich, then run the script with "
                               "mpirun -n 2 python train.py") from None
-        from ..distributed import DistributedContext
         return DistributedContext.from_environment()
 
     # ---- summary ------------------------------------------------------------------------

@@ -14,9 +14,9 @@ executes code from the file: arrays are read with ``allow_pickle=False``,
 and only registered classes (or those you pass in ``custom_objects``) are
 instantiated.
 
-Writing is atomic: the zip is written to a temporary file in the same
-folder, flushed and fsync'ed, then renamed over the target with
-``os.replace`` — a crash mid-save leaves the old checkpoint intact.
+Writing is atomic (:mod:`tinynlp.atomic`): the zip is written to a temporary
+file in the same folder, flushed and fsync'ed, then renamed over the target
+with ``os.replace`` — a crash mid-save leaves the old checkpoint intact.
 
 Reading validates everything: a truncated or corrupt file, a missing array,
 a wrong shape or dtype raise :class:`CheckpointError` naming the file and
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 
@@ -47,6 +46,7 @@ from .. import __version__
 from .. import losses as losses_mod
 from .. import optimizers as optimizers_mod
 from .. import random as tn_random
+from ..atomic import atomic_write
 
 __all__ = ["CheckpointError", "CheckpointReader", "save_model", "save_weights", "load_weights",
            "read_weights", "ensure_built", "FORMAT_MODEL", "FORMAT_WEIGHTS", "FORMAT_VERSION"]
@@ -62,39 +62,21 @@ class CheckpointError(ValueError):
 
 # ---- writing -----------------------------------------------------------------------------
 
-def _atomic_write_zip(path, config, arrays, overwrite=True):
+def _write_zip(path, config, arrays, overwrite=True):
+    """The checkpoint zip (config.json + one .npy per array), written atomically."""
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save: {path} exists and overwrite=False")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                zf.writestr("config.json", json.dumps(config, indent=1, allow_nan=False))
-                for name, arr in arrays.items():
-                    arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # keeps 0-d shape
-                    with zf.open(name + ".npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, arr, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX)
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            zf.writestr("config.json", json.dumps(config, indent=1, allow_nan=False))
+            for name, arr in arrays.items():
+                arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # keeps 0-d shape
+                with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, arr, allow_pickle=False)
+
+    atomic_write(path, write)
 
 
 def _weights_manifest(model):
@@ -157,7 +139,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, epoch=No
         "rng_state": tn_random.get_state(),
         "epoch": epoch,
     }
-    _atomic_write_zip(filepath, config, arrays, overwrite)
+    _write_zip(filepath, config, arrays, overwrite)
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -166,7 +148,7 @@ def save_weights(model, filepath, overwrite=True):
     arrays = {f"weights/{i:05d}": p.data for i, p in enumerate(model.weights)}
     config = {"format": FORMAT_WEIGHTS, "format_version": FORMAT_VERSION,
               "tinynlp_version": __version__, "weights": _weights_manifest(model)}
-    _atomic_write_zip(filepath, config, arrays, overwrite)
+    _write_zip(filepath, config, arrays, overwrite)
 
 
 # ---- reading -----------------------------------------------------------------------------

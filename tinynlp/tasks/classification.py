@@ -30,7 +30,9 @@ import numpy as np
 
 from .. import layers as L
 from .. import metrics as tn_metrics
+from .. import plot as tn_plot
 from .. import random as tn_random
+from ..data.datasets import BROWN_GENRES, load_brown_genres
 from ..models import Sequential, load_model
 from ..text import Tokenizer, pad_sequences
 from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
@@ -139,8 +141,6 @@ def train(model="avg", epochs=None, batch_size=32, vocab_size=20000, maxlen=300,
           embedding_dim=64, units=64, seed=0, out="runs/classify", verbose=1,
           plot=True) -> TaskResult:
     """Train a genre classifier on Brown and evaluate it on the test documents."""
-    from ..data.datasets import BROWN_GENRES, load_brown_genres
-
     if model not in MODELS:
         raise ValueError(f"classification: unknown model {model!r}; expected one of {MODELS}")
     tn_random.seed(seed)
@@ -188,7 +188,6 @@ def train(model="avg", epochs=None, batch_size=32, vocab_size=20000, maxlen=300,
                               title=f"Brown genres ({model}): accuracy {accuracy:.3f}, "
                                     f"macro-F1 {macro_f1:.3f}")
         artifacts["confusion_matrix"] = str(folder / "confusion_matrix.png")
-        from .. import plot as tn_plot
         tn_plot.history(history, path=folder / "learning_curves.png",
                         title=f"genre classification ({model}) on Brown")
         artifacts["plot"] = str(folder / "learning_curves.png")
@@ -225,8 +224,6 @@ def predict(texts, folder="runs/classify"):
 
 def evaluate(folder="runs/classify") -> TaskResult:
     """Re-evaluate the model saved by :func:`train` on the full test split."""
-    from ..data.datasets import BROWN_GENRES, load_brown_genres
-
     model, encode, meta = load(folder)
     (_, y_train), (x_test, y_test) = load_brown_genres()
     num_classes = len(BROWN_GENRES)

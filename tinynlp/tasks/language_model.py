@@ -38,8 +38,10 @@ import numpy as np
 from .. import layers as L
 from .. import losses as tn_losses
 from .. import optimizers as tn_optimizers
+from .. import plot as tn_plot
 from .. import random as tn_random
 from ..autograd import no_grad
+from ..data.datasets import load_brown_text, load_shakespeare
 from ..models import Model, load_model
 from ..text import Vocab
 from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
@@ -207,8 +209,6 @@ def sample_next(logits, temperature=1.0, top_k=None, rng=None):
 
 # ---------------------------------------------------------------------------- data
 def _char_data(quick):
-    from ..data.datasets import load_shakespeare
-
     train_text, test_text = load_shakespeare()
     if quick:
         train_text, test_text = train_text[:30000], test_text[:3000]
@@ -225,8 +225,6 @@ def _word_stream(sentences):
 
 
 def _word_tokens(quick):
-    from ..data.datasets import load_brown_text
-
     train_sents, test_sents = load_brown_text(lower=True)
     if quick:
         train_sents, test_sents = train_sents[:1500], test_sents[:150]
@@ -246,8 +244,6 @@ def _encode_splits(level, vocab, quick):
     if level == "word":
         train_tokens, test_tokens = _word_tokens(quick)
         return vocab.encode(train_tokens), vocab.encode(test_tokens)
-    from ..data.datasets import load_shakespeare
-
     train_text, test_text = load_shakespeare()
     if quick:
         train_text, test_text = train_text[:30000], test_text[:3000]
@@ -313,7 +309,6 @@ def train(model="lstm", epochs=None, seq_len=None, batch_size=None, embedding_di
                                               "quick": quick})
     artifacts = {"model": str(folder / "model.tnz"), "vocab": str(folder / "vocab.json")}
     if plot:
-        from .. import plot as tn_plot
         tn_plot.history(history, path=folder / "learning_curves.png",
                         title=f"{level}-level language model ({model})")
         artifacts["plot"] = str(folder / "learning_curves.png")

@@ -21,7 +21,11 @@ import numpy as np
 
 from .. import functional as F
 from .. import layers as L
+from .. import plot as tn_plot
 from .. import random as tn_random
+from ..data import datasets
+from ..distributed import DistributedContext
+from ..embeddings import load_glove_6b_50d
 from ..models import Model, Sequential, load_model
 from ..text import Tokenizer, pad_sequences
 from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
@@ -91,7 +95,6 @@ def _glove_matrix(tokenizer, vocab_size):
 
     Returns ``(matrix, found)``; words GloVe lacks get small random rows.
     """
-    from ..embeddings import load_glove_6b_50d
     index = {w: i for w, i in tokenizer.word_index.items() if i < vocab_size}
     index.setdefault("<pad>", 0)
     matrix, n_oov = load_glove_6b_50d().to_matrix(index, oov="random",
@@ -110,8 +113,6 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
     ``distributed=True``: data-parallel over MPI (launch with ``mpiexec -n N``);
     every rank trains on its shard with averaged gradients, rank 0 saves.
     """
-    from .. import datasets
-
     tn_random.seed(seed)
     quick = quick_mode()
     if epochs is None:
@@ -141,7 +142,6 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
     majority = float(max(np.mean(y_test), 1 - np.mean(y_test)))
 
     if distributed:
-        from ..distributed import DistributedContext
         if not DistributedContext.from_environment().is_root:
             return TaskResult("sentiment", model, "accuracy", float(accuracy), "majority class",
                               majority, {"rank": "non-root: nothing saved"})
@@ -151,7 +151,6 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
                       {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": "sentiment"})
     artifacts = {"model": str(folder / "model.tnz"), "tokenizer": str(folder / "tokenizer.json")}
     if plot:
-        from .. import plot as tn_plot
         tn_plot.history(history, path=folder / "learning_curves.png",
                         title=f"sentiment ({model}) on Rotten Tomatoes")
         artifacts["plot"] = str(folder / "learning_curves.png")
@@ -165,8 +164,6 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
 
 def evaluate(folder="runs/sentiment") -> TaskResult:
     """Re-evaluate the model saved by :func:`train` on the full test split."""
-    from .. import datasets
-
     model, encode = load(folder)
     _, (x_test, y_test) = datasets.load_rotten_tomatoes()
     p = model.predict(encode(x_test), verbose=0).reshape(-1)

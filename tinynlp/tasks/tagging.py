@@ -31,8 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import layers as L
+from .. import plot as tn_plot
 from .. import random as tn_random
 from ..data import BatchLoader
+from ..data.datasets import UNIVERSAL_TAGS, load_brown_pos
 from ..models import Sequential, load_model
 from ..text import Vocab
 from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
@@ -156,8 +158,6 @@ def _predict_tags(model, vocab, tags, sentences, batch_size=128):
 def _data(seed, train_size, quick):
     """The training sentences (seeded shuffle, first ``train_size``) and the test split
     (quick mode: 300 training and 200 random test sentences)."""
-    from ..data.datasets import load_brown_pos
-
     (x_train, y_train), (x_test, y_test) = load_brown_pos()
     order = np.random.default_rng(seed).permutation(len(x_train))
     x_train, y_train = [x_train[i] for i in order], [y_train[i] for i in order]
@@ -178,8 +178,6 @@ def train(model="bilstm", epochs=None, batch_size=32, vocab_size=20000, embeddin
     ``train_size``: use only the first ``train_size`` training sentences (after a
     seeded shuffle); None = all 46,682.
     """
-    from ..data.datasets import UNIVERSAL_TAGS
-
     if model not in MODELS:
         raise ValueError(f"tagging: unknown model {model!r}; expected one of {MODELS}")
     tn_random.seed(seed)
@@ -219,7 +217,6 @@ def train(model="bilstm", epochs=None, batch_size=32, vocab_size=20000, embeddin
                                               "quick": quick})
     artifacts = {"model": str(folder / "model.tnz"), "vocab": str(folder / "vocab.json")}
     if plot:
-        from .. import plot as tn_plot
         tn_plot.history(history, path=folder / "learning_curves.png",
                         title=f"POS tagging ({model}) on Brown")
         artifacts["plot"] = str(folder / "learning_curves.png")

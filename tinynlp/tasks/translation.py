@@ -50,9 +50,11 @@ from .. import functional as F
 from .. import layers as L
 from .. import losses as tn_losses
 from .. import optimizers as tn_optimizers
+from .. import plot as tn_plot
 from .. import random as tn_random
 from ..autograd import Tensor, no_grad
 from ..data.batching import batch_indices
+from ..data.datasets import load_translation_pairs
 from ..metrics.bleu import corpus_bleu
 from ..models import Model, load_model
 from ..text import Vocab, word_tokenize
@@ -306,8 +308,6 @@ def beam_search(model, src, bos, eos, beam_size=4, max_len=50):
 
 # ------------------------------------------------------------------------------ data
 def _data(quick, seed):
-    from ..data.datasets import load_translation_pairs
-
     (src_train, tgt_train), (src_test, tgt_test) = load_translation_pairs(max_tokens=20)
     if quick:
         rng = np.random.default_rng(seed)
@@ -374,7 +374,6 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
                                               "model": model, "seed": seed, "quick": quick})
     artifacts = {"model": str(folder / "model.tnz"), "vocab": str(folder / "vocab.json")}
     if plot:
-        from .. import plot as tn_plot
         tn_plot.history(history, path=folder / "learning_curves.png",
                         title="Spanish→English encoder–decoder")
         artifacts["plot"] = str(folder / "learning_curves.png")

@@ -18,14 +18,10 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tinynlp"
 MAX_LINES = 600
-
-# issue 18 is being done in steps; each marker goes with the step that fixes it
-_IN_PROGRESS = pytest.mark.xfail(strict=True, reason="issue 18 in progress")
 
 #: Imports inside function bodies that stay, each for a reason.  Keys: "module: imported".
 LATE_IMPORTS = {
@@ -222,20 +218,33 @@ def _find_duplicates():
     return mod
 
 
+BODY = """\
+    total = values[0] * weights[0] - offset
+    scale = max(total, offset) / len(values)
+    if scale > offset and total < 10:
+        total = total + scale * weights[1]
+    result = [value * scale for value in values]
+    shifted = sorted(result, key=abs)[: len(weights)]
+    return sum(shifted) + total - offset
+"""
+
+
 def test_duplicate_finder_finds_a_copy(tmp_path):
     fd = _find_duplicates()
-    body = "\n".join(f"    total = total + values[{i}] * weights[{i}] - offset" for i in range(7))
-    (tmp_path / "a.py").write_text(f"def f(values, weights, offset):\n{body}\n")
-    (tmp_path / "b.py").write_text(f"def g(values, weights, offset):\n    x = 1\n{body}\n")
-    renamed = body.replace("values", "xs").replace("weights", "ws")
-    (tmp_path / "c.py").write_text(f"def h(xs, ws, offset):\n{renamed}\n")
+    (tmp_path / "a.py").write_text(f"def f(values, weights, offset):\n{BODY}")
+    (tmp_path / "b.py").write_text(f"def g(values, weights, offset):\n    x = 1\n{BODY}")
+    renamed = BODY.replace("values", "xs").replace("weights", "ws").replace("scale", "k")
+    (tmp_path / "c.py").write_text(f"def h(xs, ws, offset):\n{renamed}")
+    one_shape = "".join(f"    self.a{i} = int(a{i})\n" for i in range(8))
+    (tmp_path / "d.py").write_text(f"def __init__(self):\n{one_shape}")
+    (tmp_path / "e.py").write_text(f"def __init__(this):\n{one_shape.replace('int', 'float')}")
     pairs = fd.scan(sorted(tmp_path.glob("*.py")), min_lines=6)
     kinds = sorted((k, a[0].name, b[0].name) for k, a, b in pairs)
     assert ("exact", "a.py", "b.py") in kinds
     assert any(k == "shape" and "c.py" in (x, y) for k, x, y in kinds)
+    assert not any({"d.py", "e.py"} & {x, y} for _, x, y in kinds)   # a list of one-liners
 
 
-@_IN_PROGRESS
 def test_no_code_written_twice():
     fd = _find_duplicates()
     paths = sorted(PACKAGE.rglob("*.py"))

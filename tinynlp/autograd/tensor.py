@@ -9,21 +9,20 @@ topological order, calling each op's hand-written ``backward`` and
 
 Writing an op::
 
-    class Tanh(Function):
-        '''h = tanh(x);   dL/dx = dL/dh · (1 − h²)'''
+    class Cube(Function):
+        '''y = x³;   dL/dx = dL/dy · 3x²'''
 
         @staticmethod
         def forward(ctx, x):
-            h = np.tanh(x)
-            ctx.save_for_backward(h)
-            return h
+            ctx.save_for_backward(x)
+            return x * x * x
 
         @staticmethod
-        def backward(ctx, grad_h):
-            (h,) = ctx.saved
-            return grad_h * (1.0 - h * h)
+        def backward(ctx, grad_y):
+            (x,) = ctx.saved
+            return grad_y * 3.0 * x * x
 
-    y = Tanh.apply(x)          # x a Tensor; y a Tensor with a graph node
+    y = Cube.apply(x)          # x a Tensor; y a Tensor with a graph node
 
 ``forward`` receives plain arrays (and any keyword arguments); ``backward``
 receives the output gradient(s) and returns one gradient per positional input

@@ -47,14 +47,8 @@ from ..atomic import atomic_write
 from ..autograd.tensor import RowSparseGrad
 from ..callbacks import Callback
 from ._utils import (
-    ArraySource,
-    attach_weight_source,
-    build_now,
-    fill_built_weights,
-    model_architecture,
-    owned_parameters,
-    rebuild_model,
-    short_name,
+    ArraySource, attach_weight_source, build_now, fill_built_weights, model_architecture,
+    owned_parameters, rebuild_model, short_name,
 )
 
 __all__ = [

@@ -41,14 +41,8 @@ from ..atomic import atomic_write, write_json_atomic
 from ..autograd import Tensor, no_grad
 from ..layers.registry import deserialize
 from ._utils import (
-    attach_weight_source,
-    build_now,
-    detach_weight_source,
-    fill_built_weights,
-    iter_layers,
-    model_architecture,
-    parse_size,
-    rebuild_model,
+    attach_weight_source, build_now, detach_weight_source, fill_built_weights, iter_layers,
+    model_architecture, parse_size, rebuild_model,
 )
 
 __all__ = ["save_sharded", "load_sharded", "layer_by_layer_predict", "ShardedCheckpoint",

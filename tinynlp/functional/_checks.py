@@ -4,6 +4,7 @@ One home for what every op validates the same way, so that an error reads the
 same wherever it is raised:
 
 * :func:`check_mask` — THE mask check: a ``(batch, ...)`` boolean (or 0/1) mask;
+* :func:`fit_sample_weight` — sample weights broadcast to per-sample values, Keras' way;
 * :func:`as_int` — a size given as ``3`` or ``(3,)`` (Keras allows 1-tuples for 1-D);
 * :func:`check_float` — a floating-point array.
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from ..autograd.tensor import to_numpy
 
-__all__ = ["MaskError", "check_mask", "as_int", "check_float"]
+__all__ = ["MaskError", "check_mask", "fit_sample_weight", "as_int", "check_float"]
 
 
 class MaskError(TypeError, ValueError):
@@ -45,6 +46,23 @@ def check_mask(mask, shape, op, layout="shape"):
                             f"padding) or hold only 0/1, got dtype {m.dtype}")
         m = m != 0
     return m
+
+
+def fit_sample_weight(w, shape, op):
+    """Sample weights ``w`` broadcast to the per-sample ``shape`` the Keras way: trailing
+    axes of size 1 dropped, missing trailing axes added; a ValueError naming ``op`` if
+    they still do not fit (nothing is silently broadcast into a wrong answer)."""
+    w = to_numpy(w)
+    given = w.shape
+    while w.ndim > len(shape) and w.shape[-1] == 1:
+        w = w[..., 0]
+    if w.ndim < len(shape):
+        w = w.reshape(w.shape + (1,) * (len(shape) - w.ndim))
+    try:
+        return np.broadcast_to(w, shape)
+    except ValueError:
+        raise ValueError(f"{op}: sample_weight of shape {given} does not fit the per-sample "
+                         f"shape {tuple(shape)}") from None
 
 
 def as_int(value, name, op, minimum=None):

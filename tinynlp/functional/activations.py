@@ -12,8 +12,8 @@ import math
 import numpy as np
 
 from ..autograd.ops import relu, sigmoid, softmax, tanh
-from ..kernels.activations import sigmoid as sigmoid_array
 from ..autograd.tensor import Function
+from ..kernels.activations import sigmoid as sigmoid_array
 
 __all__ = ["get_activation", "linear", "gelu", "elu", "selu", "leaky_relu", "softplus",
            "softsign", "silu", "swish", "ACTIVATIONS"]

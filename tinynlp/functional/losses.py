@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.ops import clip, log, log_softmax, logsumexp, mean, stack, sum as tsum, where
+from ..autograd.ops import clip, log, log_softmax, logsumexp, mean, stack, where
+from ..autograd.ops import sum as tsum
 from ..autograd.tensor import Function, Tensor, as_tensor, shape_of, to_numpy
 from ..kernels.activations import sigmoid
-from ._checks import check_mask
+from ._checks import check_mask, fit_sample_weight
 
 __all__ = [
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse",
@@ -83,20 +84,6 @@ def _reduction(reduction, op):
     return _REDUCTIONS[key]
 
 
-def _fit_to(a, shape, name, op):
-    """``a`` (sample weights) broadcast to the per-sample ``shape`` the Keras way."""
-    a = to_numpy(a)
-    while a.ndim > len(shape) and a.shape[-1] == 1:
-        a = a[..., 0]
-    if a.ndim < len(shape):
-        a = a.reshape(a.shape + (1,) * (len(shape) - a.ndim))
-    try:
-        return np.broadcast_to(a, shape)
-    except ValueError:
-        raise ValueError(f"{op}: {name} of shape {to_numpy(a).shape} does not fit the per-sample "
-                         f"loss shape {tuple(shape)}") from None
-
-
 def _mask(mask, shape, op):
     return check_mask(mask, shape, op, layout="the per-sample loss shape")
 
@@ -110,7 +97,7 @@ def reduce_loss(per_sample, sample_weight=None, mask=None, reduction="mean", op=
     if m is not None:
         loss = where(m, loss, 0.0)  # masked positions: no value, no gradient
     if sample_weight is not None:
-        w = _fit_to(sample_weight, shape, "sample_weight", op).astype(per_sample.dtype)
+        w = fit_sample_weight(sample_weight, shape, op).astype(per_sample.dtype)
         loss = loss * Tensor(np.ascontiguousarray(w), _copy=False)
     if reduction == "none":
         return loss

@@ -8,13 +8,14 @@ import numpy as np
 
 from ..autograd import Tensor
 from ..functional._checks import as_int, check_mask
-from ..functional.activations import ACTIVATIONS
-from . import initializers
+from ..functional.activations import ACTIVATIONS, get_activation
+from . import initializers, regularizers
 
 __all__ = ["layer_desc", "as_ids", "as_input", "check_rank", "check_known", "check_last_dim",
            "as_mask", "as_int", "check_choice", "check_rate", "serialize_initializer",
-           "check_initializer", "serialize_activation", "is_linear", "reverse_time",
-           "snake_case", "auto_name", "default_name", "contiguous"]
+           "check_initializer", "serialize_activation", "reverse_time",
+           "snake_case", "auto_name", "default_name", "contiguous", "init_kernel_bias",
+           "build_kernel_bias", "kernel_bias_config"]
 
 
 def layer_desc(layer) -> str:
@@ -134,10 +135,6 @@ def serialize_activation(act, arg):
     )
 
 
-def is_linear(act) -> bool:
-    return act is None or act == "linear"
-
-
 def reverse_time(x):
     """``x[:, ::-1]`` for a Tensor or an ndarray (the time axis is axis 1)."""
     if x is None:
@@ -179,3 +176,44 @@ def contiguous(init):
     """
     fn = initializers.get(init)
     return lambda shape, dtype: np.ascontiguousarray(fn(shape, dtype))
+
+
+# --------------------------------------------------------------------------
+# the options of a kernel-and-bias layer (Dense, Conv1D): h = σ(x ⊛ kernel + bias)
+# --------------------------------------------------------------------------
+
+def init_kernel_bias(layer, activation, use_bias, kernel_initializer, bias_initializer,
+                     kernel_regularizer, bias_regularizer):
+    """Set, validated, the options every kernel-and-bias layer takes (weights not built)."""
+    cls = type(layer).__name__
+    get_activation(activation)  # validate the name now, not at the first call
+    layer.activation = activation
+    layer.use_bias = bool(use_bias)
+    layer.kernel_initializer = check_initializer(kernel_initializer, f"{cls}.kernel_initializer")
+    layer.bias_initializer = check_initializer(bias_initializer, f"{cls}.bias_initializer")
+    layer.kernel_regularizer = regularizers.get(kernel_regularizer)
+    layer.bias_regularizer = regularizers.get(bias_regularizer)
+    layer.kernel = layer.bias = None
+
+
+def build_kernel_bias(layer, kernel_shape, units):
+    """Create ``layer.kernel`` (``kernel_shape``) and, if ``use_bias``, ``layer.bias`` (units,)."""
+    layer.kernel = layer.add_weight("kernel", kernel_shape, contiguous(layer.kernel_initializer),
+                                    regularizer=layer.kernel_regularizer)
+    if layer.use_bias:
+        layer.bias = layer.add_weight("bias", (units,), contiguous(layer.bias_initializer),
+                                      regularizer=layer.bias_regularizer)
+
+
+def kernel_bias_config(layer) -> dict:
+    """The config entries of the options set by :func:`init_kernel_bias`."""
+    cls = type(layer).__name__
+    return dict(
+        activation=serialize_activation(layer.activation, f"{cls}.activation"),
+        use_bias=layer.use_bias,
+        kernel_initializer=serialize_initializer(layer.kernel_initializer,
+                                                 f"{cls}.kernel_initializer"),
+        bias_initializer=serialize_initializer(layer.bias_initializer, f"{cls}.bias_initializer"),
+        kernel_regularizer=regularizers.serialize(layer.kernel_regularizer),
+        bias_regularizer=regularizers.serialize(layer.bias_regularizer),
+    )

@@ -16,12 +16,15 @@ from . import regularizers
 from ._utils import (
     as_ids,
     as_input,
+    build_kernel_bias,
     check_initializer,
     check_known,
     check_last_dim,
     check_rank,
     contiguous,
     default_name,
+    init_kernel_bias,
+    kernel_bias_config,
     layer_desc,
     serialize_activation,
     serialize_initializer,
@@ -48,14 +51,8 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
-        self.activation = activation
-        F.get_activation(activation)  # validate the name now, not at the first call
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = check_initializer(kernel_initializer, "Dense.kernel_initializer")
-        self.bias_initializer = check_initializer(bias_initializer, "Dense.bias_initializer")
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel = self.bias = None
+        init_kernel_bias(self, activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape):
         if self.built:
@@ -63,12 +60,7 @@ class Dense(Layer):
         input_shape = tuple(input_shape)
         check_rank(self, input_shape, 2, "(batch, ..., features)", at_least=True)
         features = check_known(self, input_shape, -1, "features")
-        self.kernel = self.add_weight("kernel", (features, self.units),
-                                      contiguous(self.kernel_initializer),
-                                      regularizer=self.kernel_regularizer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), contiguous(self.bias_initializer),
-                                        regularizer=self.bias_regularizer)
+        build_kernel_bias(self, (features, self.units), self.units)
         self.built = True
 
     def call(self, x, training=False, mask=None):
@@ -82,17 +74,7 @@ class Dense(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            units=self.units,
-            activation=serialize_activation(self.activation, "Dense.activation"),
-            use_bias=self.use_bias,
-            kernel_initializer=serialize_initializer(self.kernel_initializer,
-                                                     "Dense.kernel_initializer"),
-            bias_initializer=serialize_initializer(self.bias_initializer,
-                                                   "Dense.bias_initializer"),
-            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
-            bias_regularizer=regularizers.serialize(self.bias_regularizer),
-        )
+        config.update(units=self.units, **kernel_bias_config(self))
         return config
 
 

@@ -10,15 +10,7 @@ length), so a padded batch gives the same vectors as unpadded sequences.
 from __future__ import annotations
 
 from .. import functional as F
-from ._utils import (
-    as_int,
-    as_input,
-    as_mask,
-    check_choice,
-    check_rank,
-    default_name,
-    layer_desc,
-)
+from ._utils import as_input, as_int, as_mask, check_choice, check_rank, default_name, layer_desc
 from .base import Layer
 from .convolutional import conv_output_length
 from .registry import register_layer

@@ -39,19 +39,8 @@ from ..autograd import Tensor
 from ..kernels.activations import Act
 from . import initializers, regularizers
 from ._utils import (
-    as_input,
-    as_mask,
-    check_initializer,
-    check_known,
-    check_last_dim,
-    check_rank,
-    check_rate,
-    contiguous,
-    default_name,
-    layer_desc,
-    reverse_time,
-    serialize_activation,
-    serialize_initializer,
+    as_input, as_mask, check_initializer, check_known, check_last_dim, check_rank, check_rate,
+    contiguous, default_name, layer_desc, reverse_time, serialize_activation, serialize_initializer,
 )
 from .base import Layer
 from .registry import register_layer

@@ -21,14 +21,13 @@ import numpy as np
 
 from .. import functional as F
 from .. import layers as L
-from .. import plot as tn_plot
 from .. import random as tn_random
 from ..data import datasets
 from ..distributed import DistributedContext
 from ..embeddings import load_glove_6b_50d
 from ..models import Model, Sequential, load_model
 from ..text import Tokenizer, pad_sequences
-from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
+from .common import TaskResult, check_model, quick_mode, read_json, save_run
 
 __all__ = ["KimCNN", "build_model", "train", "evaluate", "load", "predict", "MODELS"]
 
@@ -72,8 +71,7 @@ def build_model(kind="cnn", vocab_size=20000, embedding_dim=64, units=64,
 
     ``embedding_matrix`` (vocab_size, dim): pretrained vectors to start from.
     """
-    if kind not in MODELS:
-        raise ValueError(f"sentiment: unknown model {kind!r}; expected one of {MODELS}")
+    check_model("sentiment", kind, MODELS)
     if embedding_matrix is not None:
         vocab_size, embedding_dim = embedding_matrix.shape
     trainable = embedding_matrix is None or fine_tune
@@ -145,15 +143,9 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
         if not DistributedContext.from_environment().is_root:
             return TaskResult("sentiment", model, "accuracy", float(accuracy), "majority class",
                               majority, {"rank": "non-root: nothing saved"})
-    folder = out_dir(out)
-    net.save(folder / "model.tnz")
-    write_json_atomic(folder / "tokenizer.json",
-                      {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": "sentiment"})
-    artifacts = {"model": str(folder / "model.tnz"), "tokenizer": str(folder / "tokenizer.json")}
-    if plot:
-        tn_plot.history(history, path=folder / "learning_curves.png",
-                        title=f"sentiment ({model}) on Rotten Tomatoes")
-        artifacts["plot"] = str(folder / "learning_curves.png")
+    meta = {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": "sentiment"}
+    _, artifacts = save_run(out, net, "tokenizer.json", meta, history,
+                            f"sentiment ({model}) on Rotten Tomatoes" if plot else None)
     extra = {"test_loss": float(loss), "epochs": epochs, "train_size": len(x_train),
              "test_size": len(x_test)}
     if pretrained:

@@ -77,6 +77,15 @@ def mean(x, axis=None, keepdims=False):
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
+def _extremum(ctx, x, axis, keepdims, reduce):
+    """The forward of Max and Min: ``reduce`` (np.max / np.min) over ``axis``; saves x, z."""
+    axes = normalize_axis(axis, x.ndim)
+    z = np.asarray(reduce(x, axis=axes, keepdims=True))
+    ctx.save_for_backward(x, z)
+    ctx.axes, ctx.keepdims = axes, keepdims
+    return z if keepdims else np.squeeze(z, axis=axes)
+
+
 class Max(Function):
     """z = max x (over ``axis``);   dz/dx = [x = z] / (number of ties)
 
@@ -85,11 +94,7 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        axes = normalize_axis(axis, x.ndim)
-        z = np.asarray(x.max(axis=axes, keepdims=True))
-        ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdims = axes, keepdims
-        return z if keepdims else np.squeeze(z, axis=axes)
+        return _extremum(ctx, x, axis, keepdims, np.max)
 
     @staticmethod
     def backward(ctx, g):
@@ -108,11 +113,7 @@ class Min(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        axes = normalize_axis(axis, x.ndim)
-        z = np.asarray(x.min(axis=axes, keepdims=True))
-        ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdims = axes, keepdims
-        return z if keepdims else np.squeeze(z, axis=axes)
+        return _extremum(ctx, x, axis, keepdims, np.min)
 
     backward = Max.backward
 

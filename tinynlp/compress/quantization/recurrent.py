@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...functional.rnn.checks import sequence_mask
+from ...functional.rnn.common import sequence_mask
 from ...functional.rnn.elman_cell import elman_recurrence
 from ...functional.rnn.gru_cell import gru_gate_scale, gru_recurrence
 from ...functional.rnn.lstm_cell import lstm_gate_scale, lstm_inference, lstm_to_internal

@@ -14,9 +14,9 @@ from ...autograd import ops
 from ...autograd.tensor import Function, as_tensor
 from ...kernels.activations import activation_derivative, apply_activation_
 from ..activations import get_activation
-from .checks import check_activation, check_inputs, common_dtype, zeros_state
+from .common import check_activation, check_inputs, common_dtype, masked_step, zeros_state
 from .workspace import (
-    WORKSPACE, GiveBack, MaskInfo, grad_needed, grad_out_time_major, outputs, sum_rows,
+    WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, sum_rows,
     time_major,
 )
 
@@ -98,15 +98,8 @@ class ElmanRNN(Function):
         activation_derivative(Hs[1:], ctx.act, out=dZ)             # σ'(z_t), all steps
         if info is not None:
             np.copyto(dZ, 0, where=info.pad)
-        G = grad_out_time_major(g_hs, info)
-        dh = np.zeros((B, H), dt) if g_last is None else g_last.astype(dt, copy=True)
-        UT = np.ascontiguousarray(U.T)
-        rec = np.empty((B, H), dtype=dt)
-        for t in range(T - 1, -1, -1):
-            if G is not None:
-                dh += G[t]
-            if info is not None and info.none_real[t]:
-                continue                                           # δ_t = 0, dh passes
+        G, dh, UT, rec = bptt_start(g_hs, g_last, info, U, B, dt)
+        for t, _ in bptt_steps(T, G, dh, info):                  # (all-padding steps: δ_t = 0)
             dz = dZ[t]
             dz *= dh                                               # δ_t
             if info is not None and info.any_pad[t]:
@@ -155,14 +148,9 @@ def elman_rnn_reference(x, h0, W, U, b, activation="tanh", mask=None):
     x, W, U, b = as_tensor(x), as_tensor(W), as_tensor(U), as_tensor(b)
     sigma = get_activation(act.name.lower())
     h = zeros_state(x, B, H, W, U, b) if h0 is None else as_tensor(h0)
-    outputs_ = []
+    hs = []
     for t in range(T):
         h_new = sigma(x[:, t] @ W + h @ U + b)
-        if m is None:
-            h = h_new
-            outputs_.append(h_new)
-        else:
-            real = m[:, t:t + 1]                       # (B, 1): True = real token
-            h = ops.where(real, h_new, h)              # padding: carry the state over
-            outputs_.append(ops.where(real, h_new, 0.0))  # padding: output zero
-    return ops.stack(outputs_, axis=1), h
+        h, out = masked_step(m, t, h_new, h)           # padding: carry h, output zero
+        hs.append(out)
+    return ops.stack(hs, axis=1), h

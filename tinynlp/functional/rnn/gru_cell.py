@@ -14,9 +14,9 @@ import numpy as np
 from ...autograd import ops
 from ...autograd.tensor import Function, as_tensor
 from ...kernels.rnn import gru_backward_step, gru_forward_candidate, gru_forward_state
-from .checks import check_inputs, common_dtype, zeros_state
+from .common import check_inputs, common_dtype, masked_step, zeros_state
 from .workspace import (
-    WORKSPACE, GiveBack, MaskInfo, grad_needed, grad_out_time_major, outputs, sum_rows,
+    WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, sum_rows,
     time_major,
 )
 
@@ -118,19 +118,11 @@ class GRU(Function):
         dt = A.dtype
         dR = WORKSPACE.take((T, B, 3 * H), dt)  # [da_z, da_r, du_h]: grads of h U + b_rec
         dN = WORKSPACE.take((T, B, H), dt)      # da_n: grad of the candidate's input part
-        G = grad_out_time_major(g_hs, info)
-        dh = np.zeros((B, H), dt) if g_last is None else g_last.astype(dt, copy=True)
-        UT = np.ascontiguousarray(U.T)
-        tmp = np.empty((B, H), dtype=dt)
-        all_real = np.ones(B, dtype=bool)
-        for t in range(T - 1, -1, -1):
-            if G is not None:
-                dh += G[t]                                      # dL/dh_t
-            if info is not None and info.none_real[t]:
-                dR[t] = 0                                       # no gradient from this step
-                dN[t] = 0
-                continue
-            real = all_real if info is None else info.m[t]
+        G, dh, UT, tmp = bptt_start(g_hs, g_last, info, U, B, dt)
+        if info is not None:
+            dR[info.none_real] = 0                  # all-padding steps: no gradient, dh passes
+            dN[info.none_real] = 0
+        for t, real in bptt_steps(T, G, dh, info):
             gru_backward_step(A[t], UH[t], Hs[t], real, dh, dR[t], dN[t])  # dh ← dh ⊙ z
             np.matmul(dR[t], UT, out=tmp)
             dh += tmp                                           # dL/dh_{t−1}
@@ -186,19 +178,13 @@ def gru_reference(x, h0, W, U, b, mask=None):
                                  gru_bias=True)
     x, W, U, b = as_tensor(x), as_tensor(W), as_tensor(U), as_tensor(b)
     h = zeros_state(x, B, H, W, U, b) if h0 is None else as_tensor(h0)
-    outputs_ = []
+    hs = []
     for t in range(T):
         xs = x[:, t] @ W + b[0]                  # input part of all three gates
         us = h @ U + b[1]                        # recurrent part of all three gates
         z = ops.sigmoid(xs[:, :H] + us[:, :H])                     # update gate
         r = ops.sigmoid(xs[:, H:2 * H] + us[:, H:2 * H])           # reset gate
         n = ops.tanh(xs[:, 2 * H:] + r * us[:, 2 * H:])            # candidate
-        h_new = z * h + (1.0 - z) * n
-        if m is None:
-            h = h_new
-            outputs_.append(h_new)
-        else:
-            real = m[:, t:t + 1]
-            h = ops.where(real, h_new, h)
-            outputs_.append(ops.where(real, h_new, 0.0))
-    return ops.stack(outputs_, axis=1), h
+        h, out = masked_step(m, t, z * h + (1.0 - z) * n, h)
+        hs.append(out)
+    return ops.stack(hs, axis=1), h

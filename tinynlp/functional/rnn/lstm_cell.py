@@ -19,9 +19,9 @@ import numpy as np
 from ...autograd import ops
 from ...autograd.tensor import Function, as_tensor
 from ...kernels.rnn import lstm_backward_step, lstm_forward_step
-from .checks import check_inputs, common_dtype, zeros_state
+from .common import check_inputs, common_dtype, masked_step, zeros_state
 from .workspace import (
-    WORKSPACE, GiveBack, MaskInfo, grad_needed, grad_out_time_major, outputs, steps_per_chunk,
+    WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, steps_per_chunk,
     sum_rows, time_major,
 )
 
@@ -171,19 +171,11 @@ class LSTM(Function):
         H = Up.shape[0]
         dt = A.dtype
         dA = WORKSPACE.take((T, B, 4 * H), dt)      # dL/da for every step (order o, i, f, g)
-        G = grad_out_time_major(g_hs, info)
-        dh = np.zeros((B, H), dt) if g_h is None else g_h.astype(dt, copy=True)
+        G, dh, UT, tmp = bptt_start(g_hs, g_h, info, Up, B, dt)
         dc = np.zeros((B, H), dt) if g_c is None else g_c.astype(dt, copy=True)
-        UT = np.ascontiguousarray(Up.T)
-        tmp = np.empty((B, H), dtype=dt)
-        all_real = np.ones(B, dtype=bool)
-        for t in range(T - 1, -1, -1):
-            if G is not None:
-                dh += G[t]                                      # dL/dh_t
-            if info is not None and info.none_real[t]:
-                dA[t] = 0                                       # dh, dc pass unchanged
-                continue
-            real = all_real if info is None else info.m[t]
+        if info is not None:
+            dA[info.none_real] = 0                  # all-padding steps: dh, dc pass unchanged
+        for t, real in bptt_steps(T, G, dh, info):
             lstm_backward_step(A[t], TC[t], C[t], real, dh, dc, dA[t])   # da_t; dc ← dL/dc_{t−1}
             if info is not None and info.any_pad[t]:
                 np.matmul(dA[t], UT, out=tmp)
@@ -234,7 +226,7 @@ def lstm_reference(x, h0, c0, W, U, b, mask=None):
     x, W, U, b = as_tensor(x), as_tensor(W), as_tensor(U), as_tensor(b)
     h = zeros_state(x, B, H, W, U, b) if h0 is None else as_tensor(h0)
     c = zeros_state(x, B, H, W, U, b) if c0 is None else as_tensor(c0)
-    outputs_ = []
+    hs = []
     for t in range(T):
         z = x[:, t] @ W + h @ U + b
         i = ops.sigmoid(z[:, 0 * H:1 * H])      # input gate
@@ -242,13 +234,7 @@ def lstm_reference(x, h0, c0, W, U, b, mask=None):
         g = ops.tanh(z[:, 2 * H:3 * H])         # cell candidate
         o = ops.sigmoid(z[:, 3 * H:4 * H])      # output gate
         c_new = f * c + i * g
-        h_new = o * ops.tanh(c_new)
-        if m is None:
-            h, c = h_new, c_new
-            outputs_.append(h_new)
-        else:
-            real = m[:, t:t + 1]
-            h = ops.where(real, h_new, h)
-            c = ops.where(real, c_new, c)
-            outputs_.append(ops.where(real, h_new, 0.0))
-    return ops.stack(outputs_, axis=1), h, c
+        h, out = masked_step(m, t, o * ops.tanh(c_new), h)
+        c, _ = masked_step(m, t, c_new, c)
+        hs.append(out)
+    return ops.stack(hs, axis=1), h, c

@@ -21,9 +21,22 @@ def _bias_or_zeros(bias, n, dtype):
     return np.zeros(n, dtype=dtype) if bias is None else to_numpy(bias)
 
 
-def _check_converter(op, name, a, shape):
-    if a.shape != shape:
-        raise ValueError(f"{op}: {name} must have shape {shape}, got {a.shape}")
+def _transposed_to_torch(W, U, b):
+    """(Wᵀ, Uᵀ, b, 0): Keras' (in, out) weights in PyTorch's (out, in) layout, one bias."""
+    W, U, b = to_numpy(W), to_numpy(U), to_numpy(b)
+    return (np.ascontiguousarray(W.T), np.ascontiguousarray(U.T), b.copy(), np.zeros_like(b))
+
+
+def _from_torch_weights(op, w_ih, w_hh, gates):
+    """``(w_ih, w_hh, H)``: PyTorch's (G·H, D) and (G·H, H) weights as ndarrays, checked."""
+    w_ih, w_hh = to_numpy(w_ih), to_numpy(w_hh)
+    H = w_hh.shape[-1]
+    if w_hh.shape != (gates * H, H):
+        raise ValueError(f"{op}: w_hh must have shape {(gates * H, H)}, got {w_hh.shape}")
+    if w_ih.ndim != 2 or w_ih.shape[0] != gates * H:
+        g = "" if gates == 1 else gates
+        raise ValueError(f"{op}: w_ih must have shape ({g}H, D) with H={H}, got {w_ih.shape}")
+    return w_ih, w_hh, H
 
 
 def rnn_weights_to_torch(W, U, b):
@@ -33,19 +46,13 @@ def rnn_weights_to_torch(W, U, b):
     PyTorch stores (out, in) and has two biases; we put all of ``b`` into
     ``bias_ih`` and zeros into ``bias_hh`` (only their sum matters).
     """
-    W, U, b = to_numpy(W), to_numpy(U), to_numpy(b)
-    return (np.ascontiguousarray(W.T), np.ascontiguousarray(U.T), b.copy(), np.zeros_like(b))
+    return _transposed_to_torch(W, U, b)
 
 
 def rnn_weights_from_torch(w_ih, w_hh, b_ih=None, b_hh=None):
     """``torch.nn.RNN`` weights (H, D), (H, H), (H,), (H,) → ``(W (D, H), U (H, H), b (H,))``
     with ``b = b_ih + b_hh``.  Biases may be None (``bias=False``)."""
-    w_ih, w_hh = to_numpy(w_ih), to_numpy(w_hh)
-    H = w_hh.shape[0]
-    _check_converter("rnn_weights_from_torch", "w_hh", w_hh, (H, H))
-    if w_ih.ndim != 2 or w_ih.shape[0] != H:
-        raise ValueError(f"rnn_weights_from_torch: w_ih must have shape (H, D) with H={H}, "
-                         f"got {w_ih.shape}")
+    w_ih, w_hh, H = _from_torch_weights("rnn_weights_from_torch", w_ih, w_hh, 1)
     b = _bias_or_zeros(b_ih, H, w_ih.dtype) + _bias_or_zeros(b_hh, H, w_ih.dtype)
     return np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b
 
@@ -57,19 +64,13 @@ def lstm_weights_to_torch(W, U, b):
     Gate order: Keras columns i, f, c, o; PyTorch rows i, f, g, o — the same
     blocks (c ≡ g, the cell candidate), so this is a transpose; ``bias_hh`` = 0.
     """
-    W, U, b = to_numpy(W), to_numpy(U), to_numpy(b)
-    return (np.ascontiguousarray(W.T), np.ascontiguousarray(U.T), b.copy(), np.zeros_like(b))
+    return _transposed_to_torch(W, U, b)
 
 
 def lstm_weights_from_torch(w_ih, w_hh, b_ih=None, b_hh=None):
     """``torch.nn.LSTM`` weights (rows i, f, g, o) → ``(W (D, 4H), U (H, 4H), b (4H,))``
     in Keras' column order i, f, c, o (the same order), ``b = b_ih + b_hh``."""
-    w_ih, w_hh = to_numpy(w_ih), to_numpy(w_hh)
-    H = w_hh.shape[1]
-    _check_converter("lstm_weights_from_torch", "w_hh", w_hh, (4 * H, H))
-    if w_ih.ndim != 2 or w_ih.shape[0] != 4 * H:
-        raise ValueError(f"lstm_weights_from_torch: w_ih must have shape (4H, D) with H={H}, "
-                         f"got {w_ih.shape}")
+    w_ih, w_hh, H = _from_torch_weights("lstm_weights_from_torch", w_ih, w_hh, 4)
     b = _bias_or_zeros(b_ih, 4 * H, w_ih.dtype) + _bias_or_zeros(b_hh, 4 * H, w_ih.dtype)
     return np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b
 
@@ -98,12 +99,7 @@ def gru_weights_to_torch(W, U, b):
 def gru_weights_from_torch(w_ih, w_hh, b_ih=None, b_hh=None):
     """``torch.nn.GRU`` weights (rows r, z, n) → ``(W (D, 3H), U (H, 3H), b (2, 3H))``
     in Keras' column order z, r, h; ``b = [b_ih; b_hh]`` (reordered the same way)."""
-    w_ih, w_hh = to_numpy(w_ih), to_numpy(w_hh)
-    H = w_hh.shape[1]
-    _check_converter("gru_weights_from_torch", "w_hh", w_hh, (3 * H, H))
-    if w_ih.ndim != 2 or w_ih.shape[0] != 3 * H:
-        raise ValueError(f"gru_weights_from_torch: w_ih must have shape (3H, D) with H={H}, "
-                         f"got {w_ih.shape}")
+    w_ih, w_hh, H = _from_torch_weights("gru_weights_from_torch", w_ih, w_hh, 3)
     b = np.stack([_bias_or_zeros(b_ih, 3 * H, w_ih.dtype),
                   _bias_or_zeros(b_hh, 3 * H, w_ih.dtype)])
     return (_swap_first_two_blocks(w_ih, H, 0).T.copy(),

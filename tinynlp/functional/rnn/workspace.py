@@ -16,7 +16,8 @@ import numpy as np
 from ...autograd.tensor import is_grad_enabled
 
 __all__ = ["Workspace", "WORKSPACE", "GiveBack", "MaskInfo", "time_major", "outputs",
-           "grad_out_time_major", "grad_needed", "sum_rows", "steps_per_chunk"]
+           "grad_out_time_major", "bptt_start", "bptt_steps", "grad_needed", "sum_rows",
+           "steps_per_chunk"]
 
 
 class Workspace:
@@ -130,6 +131,31 @@ def grad_out_time_major(g_hs, info):
         return None
     G = g_hs.transpose(1, 0, 2)
     return G if info is None else np.where(info.pad, 0, G)
+
+
+def bptt_start(g_hs, g_state, info, U, B, dt):
+    """What a BPTT loop starts from: ``(G, dh, UT, scratch)`` — the output gradient
+    time-major (zero at padded steps; None if there is none), dL/dh_T as a fresh
+    (B, H) array, Uᵀ contiguous, and a (B, H) scratch array."""
+    H = U.shape[0]
+    dh = np.zeros((B, H), dt) if g_state is None else g_state.astype(dt, copy=True)
+    return (grad_out_time_major(g_hs, info), dh, np.ascontiguousarray(U.T),
+            np.empty((B, H), dtype=dt))
+
+
+def bptt_steps(T, G, dh, info):
+    """The steps of a BPTT loop, last to first: yields ``(t, real)`` (``real`` (B,) bool,
+    the rows of step t that are real tokens) after adding the output gradient ``G[t]``
+    into ``dh``.  A step with no real row at all is passed over: it carried the state,
+    so dL/dh goes straight through it (the caller leaves its gradients zero)."""
+    all_real = np.ones(dh.shape[0], dtype=bool)
+    for t in range(T - 1, -1, -1):
+        if G is not None:
+            dh += G[t]                                      # dL/dh_t
+        if info is None:
+            yield t, all_real
+        elif not info.none_real[t]:
+            yield t, info.m[t]
 
 
 def grad_needed(ctx):

@@ -1,15 +1,17 @@
-"""Argument checks of the recurrent ops (shared by the fused ops and their readable twins)."""
+"""What the recurrent ops share besides the fused loops' workspace: argument checks (for
+the fused ops and their readable twins alike) and the masked step of the readable twins."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ...autograd import ops
 from ...autograd.tensor import Tensor, as_array
 from ...kernels.activations import Act
 from .._checks import check_float, check_mask
 
 __all__ = ["lengths_to_mask", "check_inputs", "check_activation", "common_dtype",
-           "zeros_state", "sequence_mask"]
+           "zeros_state", "sequence_mask", "masked_step"]
 
 
 def lengths_to_mask(lengths, maxlen=None) -> np.ndarray:
@@ -105,3 +107,15 @@ def zeros_state(x, B, H, *params):
     """A zero initial state (B, H) in the dtype of the operands (for the readable twins)."""
     dt = common_dtype(as_array(x), *[as_array(p) for p in params])
     return Tensor(np.zeros((B, H), dtype=dt), _copy=False)
+
+
+def masked_step(m, t, new, old):
+    """``(state, output)`` of step ``t`` of a readable twin, for a state Tensor.
+
+    Without a mask (``m`` None) both are ``new``.  With the (B, T) mask ``m``, a
+    padded row keeps the ``old`` state (carried over) and outputs zero.
+    """
+    if m is None:
+        return new, new
+    real = m[:, t:t + 1]                         # (B, 1): True = a real token
+    return ops.where(real, new, old), ops.where(real, new, 0.0)

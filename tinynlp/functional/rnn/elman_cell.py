@@ -18,6 +18,7 @@ from .common import check_activation, check_inputs, common_dtype, masked_step, z
 from .workspace import (
     WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, sum_rows,
     time_major,
+    time_major_view,
 )
 
 __all__ = ["ElmanRNN", "elman_rnn", "elman_rnn_reference", "elman_recurrence"]
@@ -71,7 +72,11 @@ class ElmanRNN(Function):
         B, T, D = x.shape
         H = U.shape[0]
         info = MaskInfo.of(mask, dt)
-        xt = time_major(x, dt, info)                              # (T, B, D)
+        training = grad_needed(ctx)
+        if training:
+            xt, owned = time_major(x, dt, info), True            # (T, B, D), kept for dW
+        else:
+            xt, owned = time_major_view(x, dt, info)   # read in place if nothing to zero
         Hs = np.empty((T + 1, B, H), dtype=dt)                    # Hs[t+1] = h_t
         Hs[0] = 0 if h0 is None else h0
         # input projection of every step at once, written where h_t will live
@@ -79,11 +84,11 @@ class ElmanRNN(Function):
         Hs[1:] += b
         elman_recurrence(Hs, lambda h, out: np.matmul(h, U, out=out), act, info,
                          zero_start=h0 is None)
-        if grad_needed(ctx):
+        if training:
             ctx.save_for_backward(xt, W, U, Hs)
             ctx.info, ctx.act = info, act
             ctx.scratch = GiveBack(xt)
-        else:
+        elif owned:
             WORKSPACE.give(xt)
         return outputs(Hs, info), Hs[T].copy()
 

@@ -22,7 +22,7 @@ from ...kernels.rnn import lstm_backward_step, lstm_forward_step
 from .common import check_inputs, common_dtype, masked_step, zeros_state
 from .workspace import (
     WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, steps_per_chunk,
-    sum_rows, time_major,
+    sum_rows, time_major, time_major_view,
 )
 
 __all__ = ["LSTM", "lstm", "lstm_reference", "lstm_inference", "lstm_to_internal",
@@ -127,15 +127,17 @@ class LSTM(Function):
         half = lstm_gate_scale(H, dt)
         Ws, Us, bs = Wp * half, Up * half, bp * half
         info = MaskInfo.of(mask, dt)
-        xt = time_major(x, dt, info)
         if not grad_needed(ctx):
+            xt, owned = time_major_view(x, dt, info)
             out, h, c = lstm_inference(
                 T, B, H, dt,
                 lambda t0, t1, a: np.matmul(xt[t0:t1].reshape(-1, D), Ws,
                                             out=a.reshape(-1, 4 * H)),
                 lambda h, r: np.matmul(h, Us, out=r), bs, h0, c0, info)
-            WORKSPACE.give(xt)
+            if owned:
+                WORKSPACE.give(xt)
             return out.transpose(1, 0, 2), h, c
+        xt = time_major(x, dt, info)
         A = WORKSPACE.take((T, B, 4 * H), dt)       # x_t W → gate values (o, i, f, g)
         S = steps_per_chunk(B, 4 * H, dt)
         Hs = np.empty((T + 1, B, H), dtype=dt)

@@ -15,9 +15,9 @@ import numpy as np
 
 from ...autograd.tensor import is_grad_enabled
 
-__all__ = ["Workspace", "WORKSPACE", "GiveBack", "MaskInfo", "time_major", "outputs",
-           "grad_out_time_major", "bptt_start", "bptt_steps", "grad_needed", "sum_rows",
-           "steps_per_chunk"]
+__all__ = ["Workspace", "WORKSPACE", "GiveBack", "MaskInfo", "time_major", "time_major_view",
+           "outputs", "grad_out_time_major", "bptt_start", "bptt_steps", "grad_needed",
+           "sum_rows", "steps_per_chunk"]
 
 
 class Workspace:
@@ -116,6 +116,18 @@ def time_major(x, dt, info=None):
     if info is not None:
         np.copyto(xt, 0, where=info.pad)
     return xt
+
+
+def time_major_view(x, dt, info=None):
+    """``(xt, owned)``: x time-major for a forward that only reads it (no backward will).
+
+    Without padding to zero, no copy is made where none is needed (a (B, 1, D)
+    input is already time-major: the one-step seed model pays nothing); else the
+    :func:`time_major` workspace copy, ``owned`` = True: give it back when done.
+    """
+    if info is None:
+        return np.ascontiguousarray(x.transpose(1, 0, 2), dtype=dt), False
+    return time_major(x, dt, info), True
 
 
 def outputs(Hs, info):

@@ -7,14 +7,17 @@ import numpy as np
 import pytest
 
 import tinynlp as tn
+from tests.helpers import check_grad, t64
 from tinynlp import functional as F
 from tinynlp import layers as L
 from tinynlp.functional._checks import MaskError
 from tinynlp.functional.epilogue import activate_, split_activation
 from tinynlp.kernels.activations import (
-    Act, activation_derivative, apply_activation_, sigmoid,
+    Act,
+    activation_derivative,
+    apply_activation_,
+    sigmoid,
 )
-from tests.helpers import check_grad, t64
 
 
 def test_act_names_and_lookup():

@@ -57,7 +57,8 @@ def activation_grad(g, h, act):
     if act == Act.LINEAR:
         return g
     g = np.ascontiguousarray(g, dtype=h.dtype)
-    return activation_backward(g.reshape(-1), h.reshape(-1), act).reshape(h.shape)
+    # int(act): Numba types an IntEnum argument on every call (12 µs against 1 µs)
+    return activation_backward(g.reshape(-1), h.reshape(-1), int(act)).reshape(h.shape)
 
 
 def activate_(z, activation):

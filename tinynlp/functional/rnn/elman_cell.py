@@ -34,13 +34,15 @@ def elman_recurrence(Hs, recur, act, info, zero_start=False):
     at a padded step the state is carried over (h_t = h_{t−1}).  ``zero_start``:
     h_0 = 0, so the first step skips its recurrent product.
     """
-    rec = np.empty_like(Hs[0])
+    rec = None
     for t in range(Hs.shape[0] - 1):
         h_prev, h = Hs[t], Hs[t + 1]
         if info is not None and info.none_real[t]:
             h[...] = h_prev
             continue
         if t or not zero_start:
+            if rec is None:
+                rec = np.empty_like(h)
             recur(h_prev, rec)
             h += rec
         apply_activation_(h, act)

@@ -10,8 +10,10 @@ A loss object is called as ``loss(y_true, y_pred, sample_weight=None,
 mask=None)`` and returns a scalar Tensor: the per-sample (per-position)
 losses weighted by ``sample_weight`` and averaged over the positions the mask
 keeps (Keras' "sum over batch size"; see :mod:`tinynlp.functional.losses`
-for the formulas and gradients).  A plain callable may return either a scalar
-or per-sample losses (which are then weighted and averaged the same way).
+for the formulas and gradients).  That reduction has one home,
+:meth:`Loss.__call__`: a subclass only says what the per-sample losses are
+(``call``).  A plain callable may return either a scalar or per-sample losses
+(which are then weighted and averaged the same way).
 """
 
 from __future__ import annotations
@@ -41,11 +43,16 @@ class Loss:
         self.name = name or _snake(type(self).__name__)
 
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None) -> Tensor:
-        out = self.call(y_true, y_pred)
+        out, mask = self.per_sample(y_true, y_pred, mask)
         return _reduce(out, sample_weight, mask, self.name)
 
     def call(self, y_true, y_pred):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
+
+    def per_sample(self, y_true, y_pred, mask=None):
+        """``(per-sample losses, mask of the positions that count)``: :meth:`call` and
+        ``mask`` unchanged, unless the loss itself leaves positions out (``ignore_index``)."""
+        return self.call(y_true, y_pred), mask
 
     def get_config(self) -> dict:
         return {"name": self.name}
@@ -81,10 +88,6 @@ class BinaryCrossentropy(Loss):
         super().__init__(name)
         self.from_logits = bool(from_logits)
 
-    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
-        return F.binary_crossentropy(y_true, y_pred, from_logits=self.from_logits,
-                                     sample_weight=sample_weight, mask=mask)
-
     def call(self, y_true, y_pred):
         return F.binary_crossentropy(y_true, y_pred, from_logits=self.from_logits,
                                      reduction="none")
@@ -99,10 +102,6 @@ class CategoricalCrossentropy(Loss):
     def __init__(self, from_logits=False, name="categorical_crossentropy"):
         super().__init__(name)
         self.from_logits = bool(from_logits)
-
-    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
-        return F.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits,
-                                          sample_weight=sample_weight, mask=mask)
 
     def call(self, y_true, y_pred):
         return F.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits,
@@ -121,15 +120,16 @@ class SparseCategoricalCrossentropy(Loss):
         self.from_logits = bool(from_logits)
         self.ignore_index = ignore_index
 
-    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
-        return F.sparse_categorical_crossentropy(
-            y_true, y_pred, from_logits=self.from_logits, sample_weight=sample_weight,
-            mask=mask, ignore_index=self.ignore_index)
-
     def call(self, y_true, y_pred):
-        return F.sparse_categorical_crossentropy(
-            y_true, y_pred, from_logits=self.from_logits, ignore_index=self.ignore_index,
-            reduction="none")
+        return self.per_sample(y_true, y_pred)[0]
+
+    def per_sample(self, y_true, y_pred, mask=None):
+        """Masked and ``ignore_index`` positions are left out of the count (and may hold
+        any label, e.g. a padding id outside the classes)."""
+        t, mask = F.sparse_targets(y_true, y_pred, mask, self.ignore_index)
+        per = F.sparse_categorical_crossentropy(t, y_pred, from_logits=self.from_logits,
+                                                mask=mask, reduction="none")
+        return per, mask
 
     def get_config(self):
         return {"from_logits": self.from_logits, "ignore_index": self.ignore_index,
@@ -141,9 +141,6 @@ class MeanSquaredError(Loss):
 
     def __init__(self, name="mean_squared_error"):
         super().__init__(name)
-
-    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
-        return F.mse(y_true, y_pred, sample_weight=sample_weight, mask=mask)
 
     def call(self, y_true, y_pred):
         return F.mse(y_true, y_pred, reduction="none")

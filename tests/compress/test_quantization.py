@@ -8,7 +8,7 @@ from hypothesis.extra import numpy as hnp
 
 import tinynlp as tn
 from tinynlp import compress as C
-from tinynlp.compress.quantization import im2col_1d
+from tinynlp.functional.conv import conv1d_patches as im2col_1d
 from tinynlp.layers.convolutional import Conv1D
 from tinynlp.layers.core import Dense, Embedding
 from tinynlp.layers.recurrent import GRU, LSTM, SimpleRNN

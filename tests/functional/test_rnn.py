@@ -572,7 +572,7 @@ def test_lstm_inference_path_with_zero_initial_state_and_input_grad_only():
 def test_lstm_input_projection_in_chunks_of_steps(monkeypatch, masked):
     """x_t W is computed a few steps at a time (a cache-sized chunk); force chunks of
     2 steps over T = 7 (2 + 2 + 2 + 1) and compare both paths with the reference."""
-    from tinynlp.functional import rnn
+    from tinynlp.functional.rnn import lstm_cell
     rng = np.random.default_rng(11)
     B, T = 3, 7
     arrays = make_params("lstm", B, T, 3, 4, rng)
@@ -583,7 +583,7 @@ def test_lstm_input_projection_in_chunks_of_steps(monkeypatch, masked):
     def two_steps(*args, **kwargs):
         calls.append(args)
         return 2
-    monkeypatch.setattr(rnn, "_steps_per_chunk", two_steps)
+    monkeypatch.setattr(lstm_cell, "steps_per_chunk", two_steps)
     got_out, got_grads = run(op("lstm", True, mask=mask), arrays)
     with tn.no_grad():
         infer = F.lstm(*arrays, mask=mask)

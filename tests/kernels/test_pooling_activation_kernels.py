@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import tinynlp as tn
 from tinynlp import functional as F
-from tinynlp.kernels.activations import activation_backward, activation_backward_reference
+from tinynlp.kernels.activations import Act, activation_backward, activation_backward_reference
 from tinynlp.kernels.pooling import (
     max_pool1d_backward,
     max_pool1d_backward_reference,
@@ -47,7 +47,7 @@ def test_max_pool_nan_wins_like_numpy():
     assert arg[0, 0, 0] == arg2[0, 0, 0] == 1
 
 
-@pytest.mark.parametrize("kind", [0, 1, 2, 3])
+@pytest.mark.parametrize("kind", list(Act))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_activation_backward_matches_reference(kind, dtype):
     rng = np.random.default_rng(kind)

@@ -9,21 +9,20 @@ topological order, calling each op's hand-written ``backward`` and
 
 Writing an op::
 
-    class Tanh(Function):
-        '''h = tanh(x);   dL/dx = dL/dh · (1 − h²)'''
+    class Cube(Function):
+        '''y = x³;   dL/dx = dL/dy · 3x²'''
 
         @staticmethod
         def forward(ctx, x):
-            h = np.tanh(x)
-            ctx.save_for_backward(h)
-            return h
+            ctx.save_for_backward(x)
+            return x * x * x
 
         @staticmethod
-        def backward(ctx, grad_h):
-            (h,) = ctx.saved
-            return grad_h * (1.0 - h * h)
+        def backward(ctx, grad_y):
+            (x,) = ctx.saved
+            return grad_y * 3.0 * x * x
 
-    y = Tanh.apply(x)          # x a Tensor; y a Tensor with a graph node
+    y = Cube.apply(x)          # x a Tensor; y a Tensor with a graph node
 
 ``forward`` receives plain arrays (and any keyword arguments); ``backward``
 receives the output gradient(s) and returns one gradient per positional input
@@ -38,6 +37,8 @@ import threading
 import weakref
 
 import numpy as np
+
+from ..kernels.scatter import scatter_add_rows
 
 # --------------------------------------------------------------------------
 # grad mode
@@ -123,6 +124,27 @@ def as_array(value, dtype=None) -> np.ndarray:
     return arr
 
 
+def as_tensor(value) -> "Tensor":
+    """``value`` as a Tensor: a Tensor unchanged, anything else wrapped (no copy of an
+    ndarray; lists and scalars as :func:`as_array` converts them)."""
+    return value if isinstance(value, Tensor) else Tensor(as_array(value), _copy=False)
+
+
+def to_numpy(value) -> np.ndarray:
+    """The ndarray behind ``value``: a Tensor's ``.data``, a PyTorch tensor's values
+    (duck-typed, torch is never imported), else ``np.asarray`` (dtype unchanged)."""
+    if isinstance(value, Tensor):
+        return value.data
+    if not isinstance(value, np.ndarray) and hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def shape_of(value) -> tuple:
+    """The shape of a Tensor, an ndarray or anything ``np.shape`` understands."""
+    return value.shape if isinstance(value, (Tensor, np.ndarray)) else np.shape(value)
+
+
 class RowSparseGrad:
     """A gradient that is zero except on some rows: ``dense[indices] += values``.
 
@@ -151,14 +173,12 @@ class RowSparseGrad:
         if len(uniq) == len(self.indices):
             order = np.argsort(self.indices)
             return RowSparseGrad(self.indices[order], self.values[order], self.shape)
-        from ..kernels.scatter import scatter_add_rows
         summed = np.zeros((len(uniq),) + self.values.shape[1:], dtype=self.values.dtype)
         scatter_add_rows(summed.reshape(len(uniq), -1), inverse.astype(np.int64),
                          self.values.reshape(len(self.indices), -1))
         return RowSparseGrad(uniq, summed, self.shape)
 
     def to_dense(self) -> np.ndarray:
-        from ..kernels.scatter import scatter_add_rows
         dense = np.zeros(self.shape, dtype=self.values.dtype)
         scatter_add_rows(dense.reshape(self.shape[0], -1), self.indices,
                          self.values.reshape(len(self.indices), -1))
@@ -175,7 +195,6 @@ class RowSparseGrad:
             return RowSparseGrad(np.concatenate([self.indices, other.indices]),
                                  np.concatenate([self.values, other.values]), self.shape)
         out = np.array(other, copy=True)
-        from ..kernels.scatter import scatter_add_rows
         scatter_add_rows(out.reshape(self.shape[0], -1), self.indices,
                          self.values.reshape(len(self.indices), -1))
         return out
@@ -393,12 +412,9 @@ class Tensor:
         """Back-propagate from this tensor; see :func:`backward`."""
         backward(self, grad, retain_graph=retain_graph)
 
-    def astype(self, dtype) -> "Tensor":
-        from .ops import Cast
-        return Cast.apply(self, dtype=np.dtype(dtype))
-
-    float = lambda self: self.astype(np.float32)  # noqa: E731
-    double = lambda self: self.astype(np.float64)  # noqa: E731
+    # The operators (``+``, ``@``, ``[]`` ...), the op methods (``sum``, ``reshape``, ``T``,
+    # ``astype`` ...) are the ops of :mod:`tinynlp.autograd.ops`, bound to this class by
+    # :func:`tinynlp.autograd.methods.bind_tensor_methods` (the ops are defined after it).
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:

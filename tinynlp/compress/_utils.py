@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tempfile
 
 import numpy as np
 
 from ..autograd import Tensor, no_grad
 from ..layers.base import Layer, Parameter
+from ..layers.registry import deserialize, get_layer_class
+from ..models import Model, Sequential
 
 
 def iter_layers(model):
@@ -75,29 +74,6 @@ def parse_size(size) -> int:
     return n
 
 
-def atomic_write(path, write_fn, suffix=""):
-    """Call ``write_fn(tmp_path)`` then rename the temporary file onto ``path``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
-    os.close(fd)
-    try:
-        write_fn(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def write_json(path, obj):
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1)
-    atomic_write(path, write, suffix=".json")
-
-
 # --------------------------------------------------------------------------
 # architectures: what a checkpoint stores to rebuild the model
 # --------------------------------------------------------------------------
@@ -119,12 +95,9 @@ def model_architecture(model) -> dict:
 
 def _model_class(name):
     if name == "Sequential":
-        from ..models import Sequential
         return Sequential
     if name == "Model":
-        from ..models import Model
         return Model
-    from ..layers.registry import get_layer_class
     return get_layer_class(name)
 
 
@@ -139,8 +112,6 @@ def rebuild_model(spec, before_build=None):
         raise ValueError(f"not a model architecture: {spec!r:.200}")
     name, config = spec["class_name"], dict(spec.get("config") or {})
     if name == "Sequential" and isinstance(config.get("layers"), list):
-        from ..layers.registry import deserialize
-        from ..models import Sequential
         layers = [deserialize(s) for s in config["layers"]]
         if before_build is not None:
             for layer in layers:

@@ -28,9 +28,10 @@ import time
 import numpy as np
 
 from .. import functional as F
+from .. import optimizers
 from .. import random as tn_random
-from ..autograd import Tensor, no_grad
-from ..autograd import ops
+from ..autograd import Tensor, no_grad, ops
+from ..callbacks import CallbackList
 from ..losses import Loss
 from ._utils import run_model
 from .pruning import zero_pruned_gradients
@@ -173,15 +174,11 @@ class DistillationLoss(Loss):
             y = y.reshape(out_shape)
         return y, y_packed[:, k:].reshape(out_shape)
 
-    def call(self, y_true, y_pred, sample_weight=None, mask=None):
-        if sample_weight is not None or mask is not None:
-            raise ValueError("DistillationLoss: sample_weight and mask are not supported")
+    def call(self, y_true, y_pred):
+        """The batch's distillation loss (a scalar: sample weights and masks do not apply)."""
         y, t = self.unpack(y_true, tuple(y_pred.shape))
         return distillation_loss(y, y_pred, t, self.temperature, self.alpha, self.from_logits,
                                  self.teacher_from_logits)
-
-    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
-        return self.call(y_true, y_pred, sample_weight=sample_weight, mask=mask)
 
     def get_config(self):
         return {"temperature": self.temperature, "alpha": self.alpha,
@@ -227,7 +224,6 @@ def distill(teacher, student, x, y, temperature=2.0, alpha=0.5, epochs=5, batch_
     ``accuracy`` per epoch (and ``val_loss``, ``val_accuracy`` when
     ``validation_data=(x_val, y_val)`` is given).
     """
-    from .. import optimizers
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"distill: epochs must be >= 0 and batch_size >= 1, got {epochs}, "
                          f"{batch_size}")
@@ -246,7 +242,6 @@ def distill(teacher, student, x, y, temperature=2.0, alpha=0.5, epochs=5, batch_
 
     cbs = None
     if callbacks:
-        from ..callbacks import CallbackList
         steps = -(-n // batch_size)
         cbs = CallbackList(callbacks, model=student,
                            params={"epochs": epochs, "steps": steps, "verbose": verbose})

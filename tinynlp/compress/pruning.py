@@ -43,10 +43,12 @@ import os
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..autograd.tensor import RowSparseGrad
+from ..callbacks import Callback
 from ._utils import (
-    ArraySource, atomic_write, attach_weight_source, build_now, fill_built_weights,
-    model_architecture, owned_parameters, rebuild_model, short_name,
+    ArraySource, attach_weight_source, build_now, fill_built_weights, model_architecture,
+    owned_parameters, rebuild_model, short_name,
 )
 
 __all__ = [
@@ -355,18 +357,7 @@ def polynomial_decay_sparsity(step, final_sparsity, initial_sparsity=0.0, begin_
     return final_sparsity + (initial_sparsity - final_sparsity) * (1.0 - frac) ** power
 
 
-def _callback_base():
-    try:
-        from ..callbacks import Callback
-        return Callback
-    except ImportError:  # callbacks not available: a minimal stand-in
-        class Callback:
-            def set_model(self, model):
-                self.model = model
-        return Callback
-
-
-class PolynomialDecaySparsity(_callback_base()):
+class PolynomialDecaySparsity(Callback):
     """Gradual pruning during ``fit``: every ``frequency`` optimizer steps between
     ``begin_step`` and ``end_step``, prune to the sparsity of the Zhu & Gupta
     schedule (:func:`polynomial_decay_sparsity`); the masks keep pruned weights
@@ -542,10 +533,7 @@ def save_pruned(model, path):
     if not path.endswith(".npz"):
         path += ".npz"
 
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-    atomic_write(path, write, suffix=".npz")
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
     return os.path.getsize(path)
 
 

@@ -37,10 +37,12 @@ import tracemalloc
 
 import numpy as np
 
+from ..atomic import atomic_write, write_json_atomic
 from ..autograd import Tensor, no_grad
+from ..layers.registry import deserialize
 from ._utils import (
     attach_weight_source, build_now, detach_weight_source, fill_built_weights, iter_layers,
-    model_architecture, parse_size, rebuild_model, write_json,
+    model_architecture, parse_size, rebuild_model,
 )
 
 __all__ = ["save_sharded", "load_sharded", "layer_by_layer_predict", "ShardedCheckpoint",
@@ -121,17 +123,12 @@ def save_sharded(model, folder, max_shard_size="2MB"):
     index = {"format": FORMAT, "version": 1, "max_shard_size": max_bytes,
              "architecture": _architecture(model), "weights": weights, "shards": shards}
     path = os.path.join(folder, INDEX)
-    write_json(path, index)
+    write_json_atomic(path, index)
     return path
 
 
 def _write_npy(path, arr):
-    from ._utils import atomic_write
-
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
-    atomic_write(path, write, suffix=".npy")
+    atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
 
 
 # --------------------------------------------------------------------------
@@ -350,7 +347,6 @@ def layer_by_layer_predict(folder, x, batch_size=None):
 
 def _run_one_layer(spec, ckpt, x, mask, batch_size):
     """Create one layer from its config, take its weights from ``ckpt``, run it on ``x``."""
-    from ..layers.registry import deserialize
     layer = deserialize(spec)
     for sub in iter_layers(layer):
         _attach(sub, ckpt, copy=True)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import random as tn_random
+
 
 def as_rng(random_state) -> np.random.Generator:
     """None -> tinynlp's global generator; int -> a new seeded generator; Generator -> itself."""
     if random_state is None:
-        from .. import random as tn_random
         return tn_random.get_rng()
     if isinstance(random_state, np.random.Generator):
         return random_state

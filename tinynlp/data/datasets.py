@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import embeddings
+
 __all__ = [
     "load_rotten_tomatoes", "load_spam_assassin", "load_brown_pos", "load_brown_genres",
     "load_brown_text", "load_shakespeare", "load_translation_pairs", "load_glove_6b_50d",
@@ -384,14 +386,14 @@ def load_translation_pairs(max_tokens: int | None = 20, direction: str = "es-en"
 
 # -------------------------------------------------------------- embeddings
 def load_glove_6b_50d(*args, **kwargs):
-    """GloVe 6B 50-d vectors; see ``tinynlp.embeddings.load_glove_6b_50d`` (imported lazily)."""
-    from ..embeddings import load_glove_6b_50d as _load
-    return _load(*args, **kwargs)
+    """GloVe 6B 50-d vectors; see :func:`tinynlp.embeddings.load_glove_6b_50d`."""
+    return embeddings.load_glove_6b_50d(*args, **kwargs)
 
 
-# ---------------------------------------------------------- pretraining
+# ------------------------------------------------------- pretraining corpus
 def load_pretraining_corpus(*args, **kwargs):
-    """~6 M words of English for pretraining, test splits excluded; see
-    ``tinynlp.data.corpus.load_pretraining_corpus`` (imported lazily)."""
+    """The pretraining corpus (documents as ``str``); see
+    :func:`tinynlp.data.corpus.load_pretraining_corpus`, which assembles it from
+    this module's loaders (hence imported here, when called)."""
     from .corpus import load_pretraining_corpus as _load
     return _load(*args, **kwargs)

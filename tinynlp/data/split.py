@@ -61,6 +61,17 @@ def _split_indices(n, n_test, stratify, shuffle, rng):
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
+def _n_examples(arrays, minimum, how):
+    """The common length of ``arrays`` (checked), at least ``minimum``."""
+    if not arrays:
+        raise ValueError("arrays: expected at least one array to split, got none")
+    n = check_same_length([(f"arrays[{i}]", n_items(a, f"arrays[{i}]"))
+                           for i, a in enumerate(arrays)])
+    if n < minimum:
+        raise ValueError(f"arrays: expected at least {minimum} examples to split{how}, got {n}")
+    return n
+
+
 def train_test_split(*arrays, test_size=0.25, random_state=None, shuffle=True, stratify=None):
     """Split arrays / lists into train and test parts (scikit-learn's order of results).
 
@@ -79,12 +90,7 @@ def train_test_split(*arrays, test_size=0.25, random_state=None, shuffle=True, s
         x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, stratify=y,
                                                   random_state=0)
     """
-    if not arrays:
-        raise ValueError("arrays: expected at least one array to split, got none")
-    n = check_same_length([(f"arrays[{i}]", n_items(a, f"arrays[{i}]"))
-                           for i, a in enumerate(arrays)])
-    if n < 2:
-        raise ValueError(f"arrays: expected at least 2 examples to split, got {n}")
+    n = _n_examples(arrays, 2, "")
     n_test = _n_from(test_size, n, "test_size")
     if n_test >= n:
         raise ValueError(f"test_size: leaves no training example ({n_test} of {n} for test)")
@@ -103,12 +109,7 @@ def train_val_test_split(*arrays, val_size=0.1, test_size=0.1, random_state=None
     ``val_size`` and ``test_size`` are fractions of the *whole* data (or counts).
     With ``stratify`` every class keeps its proportion in all three parts.
     """
-    if not arrays:
-        raise ValueError("arrays: expected at least one array to split, got none")
-    n = check_same_length([(f"arrays[{i}]", n_items(a, f"arrays[{i}]"))
-                           for i, a in enumerate(arrays)])
-    if n < 3:
-        raise ValueError(f"arrays: expected at least 3 examples to split three ways, got {n}")
+    n = _n_examples(arrays, 3, " three ways")
     n_test = _n_from(test_size, n, "test_size")
     n_val = _n_from(val_size, n, "val_size")
     if n_test + n_val >= n:

@@ -34,6 +34,7 @@ import zlib
 
 import numpy as np
 
+from .. import random as tn_random
 from ..autograd.tensor import RowSparseGrad, Tensor
 from .buckets import DEFAULT_BUCKET_BYTES, plan_buckets
 from .sampler import shard_indices as _shard_indices
@@ -309,7 +310,6 @@ class DistributedContext:
         and a different ``n_samples`` on some rank aborts the job.
         """
         if seed is None and (self.size == 1 or self.is_root):
-            from .. import random as tn_random
             seed = tn_random.next_seed()
         if self.size > 1:
             mine = np.array([int(n_samples), -1 if seed is None else int(seed)], dtype=np.int64)

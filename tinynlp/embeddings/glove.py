@@ -22,10 +22,13 @@ from __future__ import annotations
 import sys
 import time
 
+import numba
 import numpy as np
 
+from .. import random as tn_random
+from ..kernels.glove import cooccurrence_pairs, glove_epoch, merge_pairs, weighting
 from .keyedvectors import KeyedVectors
-from .word2vec import _check_reiterable, build_vocab_counts
+from .word2vec import build_vocab_counts, check_reiterable
 
 __all__ = ["GloVe"]
 
@@ -53,15 +56,13 @@ class GloVe:
         self.batch_words = int(batch_words)
         self.progress = bool(progress)
         if seed is None:
-            from .. import random as tn_random
-
             seed = tn_random.next_seed()
         self._rng = np.random.default_rng(seed)
         self.wv = None
         self.loss_history = []  # mean ½ f·diff² per non-zero entry, one per epoch
         self.rows = self.cols = self.counts_x = None
         if sentences is not None:
-            _check_reiterable(sentences)
+            check_reiterable(sentences)
             self.build_vocab(sentences)
             self.count_cooccurrences(sentences)
             self.train()
@@ -78,7 +79,6 @@ class GloVe:
 
     def count_cooccurrences(self, corpus):
         """Build the sparse X (``rows``, ``cols``, ``counts_x``: COO, sorted)."""
-        from ..kernels.glove import cooccurrence_pairs, merge_pairs
 
         V = len(self.index_to_key)
         get = self.key_to_index.get
@@ -108,8 +108,6 @@ class GloVe:
         return self
 
     def train(self, epochs=None):
-        from ..kernels.glove import glove_epoch, weighting
-
         if self.counts_x is None:
             raise RuntimeError("GloVe.train: call build_vocab() and count_cooccurrences() first")
         if self.counts_x.shape[0] == 0:
@@ -132,7 +130,6 @@ class GloVe:
         n = self.counts_x.shape[0]
         parts = max(1, min(self.workers, n))
         bounds = (np.arange(parts + 1, dtype=np.int64) * n) // parts
-        import numba
 
         old = numba.get_num_threads()
         numba.set_num_threads(max(1, min(self.workers, numba.config.NUMBA_NUM_THREADS)))

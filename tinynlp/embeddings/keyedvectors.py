@@ -21,12 +21,16 @@ the row-normalised matrix with the (normalised) query direction.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import warnings
 
 import numpy as np
+
+from .. import random as tn_random
+from ..atomic import atomic_write
+from ..layers.embedding_init import lookup_rows
+from .evaluation import evaluate_analogies, evaluate_similarity
 
 __all__ = ["EmbeddingFormatError", "KeyedVectors"]
 
@@ -46,25 +50,6 @@ def _open(path, mode="rb"):
     if path.endswith(".gz"):
         return gzip.open(path, mode)
     return open(path, mode)
-
-
-def _atomic_write(path, write_fn, binary=True):
-    """Write to ``path + '.tmp'`` then rename, so readers never see half a file."""
-    path = os.fspath(path)
-    tmp = path + ".tmp"
-    if path.endswith(".gz"):
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
-            write_fn(f if binary else io.TextIOWrapper(f, encoding="utf-8", newline="\n"))
-    else:
-        with open(tmp, "wb") as f:
-            if binary:
-                write_fn(f)
-            else:
-                t = io.TextIOWrapper(f, encoding="utf-8", newline="\n")
-                write_fn(t)
-                t.flush()
-                t.detach()
-    os.replace(tmp, path)
 
 
 class _Reader:
@@ -340,7 +325,6 @@ class KeyedVectors:
     # ------------------------------------------------------------- evaluation
     def evaluate_word_analogies(self, analogies=None, restrict_vocab=300000, case_insensitive=True):
         """gensim-style: returns ``(accuracy, sections)``; see :func:`evaluate_analogies`."""
-        from .evaluation import evaluate_analogies
 
         r = evaluate_analogies(self, analogies, restrict_vocab=restrict_vocab,
                                case_insensitive=case_insensitive)
@@ -349,7 +333,6 @@ class KeyedVectors:
     def evaluate_word_pairs(self, pairs=None, delimiter="\t", restrict_vocab=300000,
                             case_insensitive=True):
         """gensim-style: returns ``((pearson_r, p), (spearman_rho, p), oov_percent)``."""
-        from .evaluation import evaluate_similarity
 
         r = evaluate_similarity(self, pairs if pairs is not None else "wordsim353",
                                 delimiter=delimiter, restrict_vocab=restrict_vocab,
@@ -373,7 +356,6 @@ class KeyedVectors:
         freeze only the pretrained rows, use
         ``tn.layers.Embedding.from_pretrained(kv, vocab, ...)``.
         """
-        from ..layers.embedding_init import lookup_rows
 
         if oov not in ("random", "zeros"):
             raise ValueError(f"to_matrix: oov must be 'random' or 'zeros', got {oov!r}")
@@ -504,13 +486,13 @@ class KeyedVectors:
             else:
                 _write_text_rows(f, self.index_to_key, vecs)
 
-        _atomic_write(path, write)
+        atomic_write(path, write)
 
     def save_glove(self, path):
         """Write header-less GloVe text (``.gz`` compresses)."""
         self._check_keys_writable()
         vecs = np.asarray(self.vectors, dtype=np.float32)
-        _atomic_write(path, lambda f: _write_text_rows(f, self.index_to_key, vecs))
+        atomic_write(path, lambda f: _write_text_rows(f, self.index_to_key, vecs))
 
     def _check_keys_writable(self):
         for k in self.index_to_key:
@@ -521,10 +503,10 @@ class KeyedVectors:
         """Native format: ``<path>.npy`` (vectors, memory-mappable) + ``<path>.json`` (keys)."""
         path = os.fspath(path)
         vecs = np.ascontiguousarray(self.vectors, dtype=np.float32)
-        _atomic_write(path + ".npy", lambda f: np.save(f, vecs, allow_pickle=False))
+        atomic_write(path + ".npy", lambda f: np.save(f, vecs, allow_pickle=False))
         meta = {"format": "tinynlp.KeyedVectors", "version": 1, "vector_size": self.vector_size,
                 "keys": self.index_to_key}
-        _atomic_write(path + ".json", lambda f: f.write(json.dumps(meta).encode("utf-8")))
+        atomic_write(path + ".json", lambda f: f.write(json.dumps(meta).encode("utf-8")))
 
     @classmethod
     def load(cls, path, mmap=None):
@@ -539,8 +521,6 @@ class KeyedVectors:
 
 
 def _global_rng():
-    from .. import random as tn_random
-
     return tn_random.get_rng()
 
 

@@ -35,14 +35,18 @@ import time
 from collections import Counter
 from itertools import repeat
 
+import numba
 import numpy as np
 
+from .. import random as tn_random
+from ..atomic import atomic_write, write_json_atomic
+from ..kernels.word2vec import noise_alias_table, train_chunk
 from .keyedvectors import KeyedVectors
 
 __all__ = ["Word2Vec", "build_vocab_counts", "keep_probabilities"]
 
 
-def _check_reiterable(corpus, name="sentences"):
+def check_reiterable(corpus, name="sentences"):
     if corpus is None:
         raise TypeError(f"{name}: expected a re-iterable of token lists, got None")
     if iter(corpus) is corpus:
@@ -134,13 +138,11 @@ class Word2Vec:
         self.running_training_loss = 0.0
         self.epoch_losses = []
         if seed is None:
-            from .. import random as tn_random
-
             self._rng = np.random.default_rng(tn_random.next_seed())
         else:
             self._rng = np.random.default_rng(seed)
         if sentences is not None:
-            _check_reiterable(sentences)
+            check_reiterable(sentences)
             self.build_vocab(sentences)
             self.train(sentences, epochs=self.epochs)
 
@@ -159,7 +161,6 @@ class Word2Vec:
         self.wv = KeyedVectors(words, syn0)
         self.syn1neg = np.zeros_like(syn0)
         self._keep = keep_probabilities(counts, self.sample)
-        from ..kernels.word2vec import noise_alias_table  # numba loads on first use
 
         self._noise_prob, self._noise_alias = noise_alias_table(counts, self.ns_exponent)
         return self
@@ -203,12 +204,10 @@ class Word2Vec:
     def train(self, corpus_iterable, total_examples=None, total_words=None, epochs=None,
               start_alpha=None, end_alpha=None, compute_loss=None, progress=None):
         """Run ``epochs`` passes over the corpus (vocabulary must be built)."""
-        from ..kernels.word2vec import train_chunk
 
         if self.wv is None:
             raise RuntimeError("Word2Vec.train: call build_vocab() first")
-        _check_reiterable(corpus_iterable, "corpus_iterable")
-        import numba
+        check_reiterable(corpus_iterable, "corpus_iterable")
 
         epochs = self.epochs if epochs is None else int(epochs)
         a0 = self.alpha if start_alpha is None else float(start_alpha)
@@ -284,12 +283,9 @@ class Word2Vec:
             "negative", "ns_exponent", "epochs", "workers", "batch_words", "corpus_total_words")}
         meta["format"] = "tinynlp.Word2Vec"
         meta["keys"] = self.wv.index_to_key
-        tmp = path + ".npz.tmp.npz"
-        np.savez(tmp, syn0=np.asarray(self.wv.vectors), syn1neg=self.syn1neg, counts=self.counts)
-        os.replace(tmp, path + ".npz")
-        with open(path + ".json.tmp", "w", encoding="utf-8") as f:
-            json.dump(meta, f)
-        os.replace(path + ".json.tmp", path + ".json")
+        atomic_write(path + ".npz", lambda f: np.savez(
+            f, syn0=np.asarray(self.wv.vectors), syn1neg=self.syn1neg, counts=self.counts))
+        write_json_atomic(path + ".json", meta, indent=None)
 
     @classmethod
     def load(cls, path):
@@ -307,7 +303,6 @@ class Word2Vec:
             model.counts = z["counts"]
         model.corpus_total_words = total
         model._keep = keep_probabilities(model.counts, model.sample)
-        from ..kernels.word2vec import noise_alias_table
 
         model._noise_prob, model._noise_alias = noise_alias_table(model.counts, model.ns_exponent)
         return model

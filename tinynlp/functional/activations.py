@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
-from ..autograd.ops import _sigmoid, relu, sigmoid, softmax, tanh
+from ..autograd.ops import relu, sigmoid, softmax, tanh
 from ..autograd.tensor import Function
+from ..kernels.activations import sigmoid as sigmoid_array
 
 __all__ = ["get_activation", "linear", "gelu", "elu", "selu", "leaky_relu", "softplus",
            "softsign", "silu", "swish", "ACTIVATIONS"]
@@ -124,7 +125,7 @@ class Softplus(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved
-        return g * _sigmoid(x)
+        return g * sigmoid_array(x)
 
 
 class Softsign(Function):
@@ -147,7 +148,7 @@ class Silu(Function):
 
     @staticmethod
     def forward(ctx, x):
-        s = _sigmoid(x)
+        s = sigmoid_array(x)
         ctx.save_for_backward(x, s)
         return x * s
 

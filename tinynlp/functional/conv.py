@@ -35,26 +35,16 @@ import math
 import numpy as np
 
 from ..autograd.ops import pad, stack
-from ..autograd.tensor import Function, Tensor
-from ..kernels.activations import ACTIVATION_KINDS
+from ..autograd.tensor import Function, as_tensor, shape_of, to_numpy
+from ..kernels.activations import Act
 from ..kernels.conv import col2im_1d, im2col_1d
-from .activations import get_activation
-from .dense import activation_grad, add_bias_activation_
+from ._checks import as_int
+from .epilogue import activation_grad, add_bias_activation_, split_activation
 
-__all__ = ["conv1d", "conv1d_reference", "conv1d_flipped_reference", "conv1d_padding"]
+__all__ = ["conv1d", "conv1d_reference", "conv1d_flipped_reference", "conv1d_padding",
+           "conv1d_patches"]
 
 _PADDINGS = ("valid", "same", "causal")
-
-
-def _as_int(value, name):
-    """Keras accepts ``3`` or ``(3,)`` for 1-D sizes."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 1:
-            raise ValueError(f"conv1d: {name} must be an int or a 1-tuple, got {value!r}")
-        value = value[0]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"conv1d: {name} must be an int, got {value!r}")
-    return int(value)
 
 
 def conv1d_padding(length, kernel_size, strides=1, padding="valid", dilation_rate=1):
@@ -63,15 +53,9 @@ def conv1d_padding(length, kernel_size, strides=1, padding="valid", dilation_rat
     Keras / TensorFlow rules (see the module docstring).  Raises ValueError when
     a "valid" window is longer than the input.
     """
-    s = _as_int(strides, "strides")
-    d = _as_int(dilation_rate, "dilation_rate")
-    k = _as_int(kernel_size, "kernel_size")
-    if s < 1:
-        raise ValueError(f"conv1d: strides must be >= 1, got {s}")
-    if d < 1:
-        raise ValueError(f"conv1d: dilation_rate must be >= 1, got {d}")
-    if k < 1:
-        raise ValueError(f"conv1d: kernel_size must be >= 1, got {k}")
+    s = as_int(strides, "strides", "conv1d", minimum=1)
+    d = as_int(dilation_rate, "dilation_rate", "conv1d", minimum=1)
+    k = as_int(kernel_size, "kernel_size", "conv1d", minimum=1)
     if not isinstance(padding, str) or padding.lower() not in _PADDINGS:
         raise ValueError(f"conv1d: padding must be one of {_PADDINGS}, got {padding!r}")
     padding = padding.lower()
@@ -92,12 +76,25 @@ def conv1d_padding(length, kernel_size, strides=1, padding="valid", dilation_rat
     return total // 2, total - total // 2, out_len
 
 
-def _shape(a):
-    return a.shape if isinstance(a, (Tensor, np.ndarray)) else np.shape(a)
+def conv1d_patches(x, kernel_size, strides=1, dilation_rate=1, padding="valid"):
+    """The windows a 1-D convolution reads, one row each: (B, L_out, K·C) for x (B, L, C).
+
+    Row i holds ``x_pad[i·s + k·d]`` for k = 0 … K−1 (channels last), padded by
+    Keras' rules (:func:`conv1d_padding`), so that ``conv1d(x, w, b)`` equals
+    ``conv1d_patches(x, K, ...) @ w.reshape(K·C, F) + b`` — the im2col that the
+    fast path of :class:`Conv1D` multiplies (an int8 layer multiplies it too).
+    """
+    x = np.ascontiguousarray(to_numpy(x))
+    nb, length, nc = x.shape
+    k = as_int(kernel_size, "kernel_size", "conv1d_patches", minimum=1)
+    s = as_int(strides, "strides", "conv1d_patches", minimum=1)
+    d = as_int(dilation_rate, "dilation_rate", "conv1d_patches", minimum=1)
+    pad_left, _, out_len = conv1d_padding(length, k, s, padding, d)
+    return im2col_1d(x, k, s, d, pad_left, out_len).reshape(nb, out_len, k * nc)
 
 
 def _check_args(x, w, b, padding):
-    xs, ws = _shape(x), _shape(w)
+    xs, ws = shape_of(x), shape_of(w)
     if len(xs) != 3:
         raise ValueError(f"conv1d: x must be 3-D (batch, length, channels), got shape {xs}")
     if len(ws) != 3:
@@ -107,11 +104,11 @@ def _check_args(x, w, b, padding):
         raise ValueError(
             f"conv1d: channel mismatch: x has {xs[2]} channels (shape {xs}) but w expects "
             f"{ws[1]} input channels (shape {ws})")
-    if b is not None and tuple(_shape(b)) != (ws[2],):
-        raise ValueError(f"conv1d: b must have shape ({ws[2]},) (filters), got {_shape(b)}")
+    if b is not None and tuple(shape_of(b)) != (ws[2],):
+        raise ValueError(f"conv1d: b must have shape ({ws[2]},) (filters), got {shape_of(b)}")
     for name, a in (("x", x), ("w", w), ("b", b)):
         if a is not None:
-            dt = a.dtype if isinstance(a, (Tensor, np.ndarray)) else np.asarray(a).dtype
+            dt = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
             if dt.kind != "f":
                 raise TypeError(f"conv1d: {name} must be floating point, got dtype {dt}")
 
@@ -123,17 +120,18 @@ class Conv1D(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, w, b, strides=1, dilation_rate=1, pad_left=0, out_len=1, kind=0):
+    def forward(ctx, x, w, b, strides=1, dilation_rate=1, pad_left=0, out_len=1,
+                act=Act.LINEAR):
         nb, length, nc = x.shape
         k, _, nf = w.shape
         cols = im2col_1d(np.ascontiguousarray(x), k, strides, dilation_rate, pad_left, out_len)
         cols = cols.reshape(nb * out_len, k * nc)
         w2 = w.reshape(k * nc, nf)
-        z = add_bias_activation_(cols @ w2, b, kind)   # fused, in place: keep h for σ'(z)
+        z = add_bias_activation_(cols @ w2, b, act)    # fused, in place: keep h for σ'(z)
         ctx.save_for_backward(cols if ctx.needs_input_grad[1] else None, w2,
-                              z if kind else None)
+                              None if act == Act.LINEAR else z)
         ctx.geom = (nb, length, nc, k, strides, dilation_rate, pad_left, out_len)
-        ctx.w_shape, ctx.kind = w.shape, kind
+        ctx.w_shape, ctx.act = w.shape, act
         return z.reshape(nb, out_len, nf)
 
     @staticmethod
@@ -141,8 +139,8 @@ class Conv1D(Function):
         cols, w2, h = ctx.saved
         nb, length, nc, k, s, d, pad_left, out_len = ctx.geom
         g2 = g.reshape(nb * out_len, -1)
-        if ctx.kind:
-            g2 = activation_grad(g2, h, ctx.kind)
+        if h is not None:
+            g2 = activation_grad(g2, h, ctx.act)
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             dcols = (g2 @ w2.T).reshape(nb, out_len, k, nc)
@@ -161,22 +159,17 @@ def conv1d(x, w, b=None, strides=1, padding="valid", dilation_rate=1, activation
     with ``padding`` in {"valid", "same", "causal"} (Keras rules; see the module
     docstring).  Fast path: im2col + one GEMM (:class:`Conv1D`).
     ``activation`` (optional): σ applied to z; "relu", "sigmoid" and "tanh" are
-    fused into the op (in place, σ' from the output), others applied after it.
+    fused into the op (in place, σ' from the output: :mod:`.epilogue`), others
+    ("gelu", ...) applied after it.
     """
     _check_args(x, w, b, padding)
-    length, k = _shape(x)[1], _shape(w)[0]
+    length, k = shape_of(x)[1], shape_of(w)[0]
     pad_left, _, out_len = conv1d_padding(length, k, strides, padding, dilation_rate)
-    kind = ACTIVATION_KINDS.get(activation.lower(), 0) if isinstance(activation, str) else 0
-    z = Conv1D.apply(x, w, b, strides=_as_int(strides, "strides"),
-                     dilation_rate=_as_int(dilation_rate, "dilation_rate"),
-                     pad_left=pad_left, out_len=out_len, kind=kind)
-    if activation is None or kind or activation == "linear":
-        return z
-    return get_activation(activation)(z)
-
-
-def _t(a):
-    return a if isinstance(a, Tensor) else Tensor(np.asarray(a), _copy=False)
+    act, after = split_activation(activation)
+    z = Conv1D.apply(x, w, b, strides=as_int(strides, "strides", "conv1d"),
+                     dilation_rate=as_int(dilation_rate, "dilation_rate", "conv1d"),
+                     pad_left=pad_left, out_len=out_len, act=act)
+    return z if after is None else after(z)
 
 
 def conv1d_reference(x, w, b=None, strides=1, padding="valid", dilation_rate=1):
@@ -185,9 +178,9 @@ def conv1d_reference(x, w, b=None, strides=1, padding="valid", dilation_rate=1):
     ``z_i = Σ_k x_pad[:, i·s + k·d, :] @ w[k] + b`` for every output step i.
     """
     _check_args(x, w, b, padding)
-    x, w = _t(x), _t(w)
+    x, w = as_tensor(x), as_tensor(w)
     k = w.shape[0]
-    s, d = _as_int(strides, "strides"), _as_int(dilation_rate, "dilation_rate")
+    s, d = as_int(strides, "strides", "conv1d"), as_int(dilation_rate, "dilation_rate", "conv1d")
     pad_left, pad_right, out_len = conv1d_padding(x.shape[1], k, s, padding, d)
     xp = pad(x, ((0, 0), (pad_left, pad_right), (0, 0))) if pad_left or pad_right else x
     steps = []
@@ -197,7 +190,7 @@ def conv1d_reference(x, w, b=None, strides=1, padding="valid", dilation_rate=1):
             z_i = z_i + xp[:, i * s + kk * d, :] @ w[kk]
         steps.append(z_i)
     z = stack(steps, axis=1)
-    return z if b is None else z + _t(b)
+    return z if b is None else z + as_tensor(b)
 
 
 def conv1d_flipped_reference(x, w, b=None):
@@ -210,7 +203,7 @@ def conv1d_flipped_reference(x, w, b=None):
     ``conv1d_flipped_reference(x, w, b) == conv1d(x, w[::-1], b)``.
     """
     _check_args(x, w, b, "valid")
-    x, w = _t(x), _t(w)
+    x, w = as_tensor(x), as_tensor(w)
     k, length = w.shape[0], x.shape[1]
     conv1d_padding(length, k)  # the length check
     steps = []
@@ -221,4 +214,4 @@ def conv1d_flipped_reference(x, w, b=None):
             z_i = term if z_i is None else z_i + term
         steps.append(z_i)
     z = stack(steps, axis=1)
-    return z if b is None else z + _t(b)
+    return z if b is None else z + as_tensor(b)

@@ -14,114 +14,51 @@ The fused :class:`Dense` computes z with one GEMM on the rows reshaped to 2-D
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..autograd.ops import _sigmoid
-from ..autograd.tensor import Function, Tensor
-from ..kernels.activations import ACTIVATION_KINDS, activation_backward, bias_relu_
+from ..autograd.tensor import Function, as_tensor, shape_of
+from ..kernels.activations import Act
 from .activations import get_activation
+from .epilogue import activation_grad, add_bias_activation_, split_activation
 
 __all__ = ["dense", "dense_reference"]
 
 
-def _shape(a):
-    return a.shape if isinstance(a, (Tensor, np.ndarray)) else np.shape(a)
-
-
 def _check(x, W, b):
-    xs, ws = _shape(x), _shape(W)
+    xs, ws = shape_of(x), shape_of(W)
     if len(ws) != 2:
         raise ValueError(f"dense: W must be 2-D (in_features, units), got shape {ws}")
     if len(xs) < 1 or xs[-1] != ws[0]:
         raise ValueError(
             f"dense: x's last axis must equal W's first (in_features={ws[0]}); "
             f"got x shape {xs} and W shape {ws}")
-    if b is not None and tuple(_shape(b)) != (ws[1],):
-        raise ValueError(f"dense: b must have shape ({ws[1]},) (units), got {_shape(b)}")
+    if b is not None and tuple(shape_of(b)) != (ws[1],):
+        raise ValueError(f"dense: b must have shape ({ws[1]},) (units), got {shape_of(b)}")
 
 
 class Dense(Function):
-    """z = x W + b  (x reshaped to rows, one GEMM);   dx = G Wᵀ,  dW = xᵀ G,  db = Σ G"""
+    """h = σ(x W + b) in one op (x reshaped to rows, one GEMM; σ an :class:`Act`);
+    dz = dh ⊙ σ'(z) from h,  dx = dz Wᵀ,  dW = xᵀ dz,  db = Σ dz
+
+    σ is applied in place on the GEMM's output and σ' computed from h in one
+    pass (:mod:`tinynlp.functional.epilogue`): one graph node instead of two.
+    """
 
     fresh_grads = True   # dW and db are new GEMM / sum results
 
     @staticmethod
-    def forward(ctx, x, W, b):
+    def forward(ctx, x, W, b, act=Act.LINEAR):
         x2 = x.reshape(-1, W.shape[0])
-        z = add_bias_activation_(x2 @ W, b, 0)
-        ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None, W)
-        ctx.x_shape = x.shape
-        return z.reshape(x.shape[:-1] + (W.shape[1],))
-
-    @staticmethod
-    def backward(ctx, g):
-        x2, W = ctx.saved
-        g2 = g.reshape(-1, W.shape[1])
-        gx = (g2 @ W.T).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
-        gW = x2.T @ g2 if ctx.needs_input_grad[1] else None
-        gb = g2.sum(axis=0) if ctx.needs_input_grad[2] else None
-        return gx, gW, gb
-
-
-def apply_activation_(z, kind):
-    """z ← σ(z) in place for the fused ops (kind from ``ACTIVATION_KINDS``)."""
-    if kind == 1:
-        np.maximum(z, 0, out=z)
-    elif kind == 2:
-        z[...] = _sigmoid(z)            # the overflow-safe form of ops.sigmoid
-    elif kind == 3:
-        np.tanh(z, out=z)
-    return z
-
-
-def add_bias_activation_(z, b, kind):
-    """σ(z + b) for a fresh GEMM output z (rows × units), in place where possible.
-
-    Linear and relu run as one pass (:func:`~tinynlp.kernels.activations.bias_relu_`);
-    sigmoid and tanh add b, then apply σ.  A bias of a wider dtype than z
-    promotes the result (as NumPy's ``z + b`` would) instead of being rounded.
-    """
-    if b is not None:
-        if np.result_type(z, b) != z.dtype:
-            z = z + b
-        elif kind in (0, 1) and b.dtype == z.dtype and z.ndim == 2 and z.flags.c_contiguous:
-            return bias_relu_(z, b, kind == 1)
-        else:
-            z += b
-    return apply_activation_(z, kind)
-
-
-def activation_grad(g, h, kind):
-    """dL/dz from dL/dh and the output h (one pass: :func:`activation_backward`)."""
-    if kind == 0:
-        return g
-    g = np.ascontiguousarray(g, dtype=h.dtype)
-    return activation_backward(g.reshape(-1), h.reshape(-1), kind).reshape(h.shape)
-
-
-class DenseAct(Function):
-    """h = σ(x W + b) in one op (σ ∈ relu, sigmoid, tanh);
-    dz = dh ⊙ σ'(z) from h,  dx = dz Wᵀ,  dW = xᵀ dz,  db = Σ dz
-
-    The fast path of ``F.dense(..., activation=name)``: one graph node instead of
-    two, σ applied in place on the GEMM's output, and σ' computed from h in one
-    pass (:mod:`tinynlp.kernels.activations`).
-    """
-
-    fresh_grads = True
-
-    @staticmethod
-    def forward(ctx, x, W, b, kind=1):
-        x2 = x.reshape(-1, W.shape[0])
-        h = add_bias_activation_(x2 @ W, b, kind)
-        ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None, W, h)
-        ctx.x_shape, ctx.kind = x.shape, kind
+        h = add_bias_activation_(x2 @ W, b, act)
+        ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None, W,
+                              None if act == Act.LINEAR else h)
+        ctx.x_shape, ctx.act = x.shape, act
         return h.reshape(x.shape[:-1] + (W.shape[1],))
 
     @staticmethod
     def backward(ctx, g):
         x2, W, h = ctx.saved
-        g2 = activation_grad(g.reshape(h.shape), h, ctx.kind)
+        g2 = g.reshape(-1, W.shape[1])
+        if h is not None:
+            g2 = activation_grad(g2, h, ctx.act)
         gx = (g2 @ W.T).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
         gW = x2.T @ g2 if ctx.needs_input_grad[1] else None
         gb = g2.sum(axis=0) if ctx.needs_input_grad[2] else None
@@ -131,23 +68,20 @@ class DenseAct(Function):
 def dense(x, W, b=None, activation=None):
     """h = σ(x W + b) over the last axis of x (..., in); W (in, units), b (units,).
 
-    ``activation``: a Keras name ("relu", "tanh", "sigmoid", "softmax", ...), a
-    callable, or None (linear).  relu, sigmoid and tanh are fused into the op
-    (:class:`DenseAct`); the others are applied after it.
+    ``activation``: a Keras name ("relu", "tanh", "sigmoid", "gelu", "softmax", ...),
+    a callable, or None (linear).  linear, relu, sigmoid and tanh are fused into
+    the op (:class:`Dense`); the others are applied after it.
     """
     _check(x, W, b)
-    kind = ACTIVATION_KINDS.get(activation.lower()) if isinstance(activation, str) else None
-    if kind:
-        return DenseAct.apply(x, W, b, kind=kind)
-    act = get_activation(activation)
-    return act(Dense.apply(x, W, b))
+    act, after = split_activation(activation)
+    h = Dense.apply(x, W, b, act=act)
+    return h if after is None else after(h)
 
 
 def dense_reference(x, W, b=None, activation=None):
     """The same from primitive ops: ``σ(matmul(x, W) + b)``."""
     _check(x, W, b)
-    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x), _copy=False)
-    z = x @ W
+    z = as_tensor(x) @ W
     if b is not None:
         z = z + b
     return get_activation(activation)(z)

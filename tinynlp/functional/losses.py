@@ -26,21 +26,25 @@ against y_pred (B, 1) works (the trailing 1 is squeezed / added), any other
 mismatch is an error — nothing is silently broadcast.  y_true is never
 differentiable.
 
-The fused :class:`Function` s are the fast paths; the ``*_reference``
-versions compose the same formulas from primitive ops and are tested equal.
+The fused ops (the :class:`Function` classes ``*Op``, one per formula) are the
+fast paths; the ``*_reference`` versions compose the same formulas from
+primitive ops and are tested equal.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.ops import _sigmoid, clip, log, log_softmax, mean, sum as tsum, where
-from ..autograd.tensor import Function, Tensor
+from ..autograd.ops import clip, log, log_softmax, logsumexp, mean, stack, where
+from ..autograd.ops import sum as tsum
+from ..autograd.tensor import Function, Tensor, as_tensor, shape_of, to_numpy
+from ..kernels.activations import sigmoid
+from ._checks import check_mask, fit_sample_weight
 
 __all__ = [
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse",
     "binary_crossentropy_reference", "categorical_crossentropy_reference",
-    "sparse_categorical_crossentropy_reference", "reduce_loss", "EPSILON",
+    "sparse_categorical_crossentropy_reference", "reduce_loss", "sparse_targets", "EPSILON",
 ]
 
 EPSILON = 1e-7  # Keras' backend.epsilon()
@@ -52,16 +56,8 @@ _REDUCTIONS = {"mean": "mean", "sum_over_batch_size": "mean", "sum": "sum", "non
 # argument handling
 # --------------------------------------------------------------------------
 
-def _array(a):
-    return a.data if isinstance(a, Tensor) else np.asarray(a)
-
-
-def _shape(a):
-    return a.shape if isinstance(a, (Tensor, np.ndarray)) else np.shape(a)
-
-
 def _pred_dtype(y_pred, op):
-    dt = y_pred.dtype if isinstance(y_pred, (Tensor, np.ndarray)) else np.asarray(y_pred).dtype
+    dt = to_numpy(y_pred).dtype
     if dt.kind != "f":
         raise TypeError(f"{op}: y_pred must be floating point, got dtype {dt}")
     return dt
@@ -69,7 +65,7 @@ def _pred_dtype(y_pred, op):
 
 def _align(y_true, pred_shape, op):
     """y_true reshaped to ``pred_shape`` by Keras' squeeze/expand of a trailing 1, or an error."""
-    yt = _array(y_true)
+    yt = to_numpy(y_true)
     ps = tuple(pred_shape)
     if yt.shape == ps:
         return yt
@@ -88,32 +84,8 @@ def _reduction(reduction, op):
     return _REDUCTIONS[key]
 
 
-def _fit_to(a, shape, name, op):
-    """``a`` (sample weights) broadcast to the per-sample ``shape`` the Keras way."""
-    a = _array(a)
-    while a.ndim > len(shape) and a.shape[-1] == 1:
-        a = a[..., 0]
-    if a.ndim < len(shape):
-        a = a.reshape(a.shape + (1,) * (len(shape) - a.ndim))
-    try:
-        return np.broadcast_to(a, shape)
-    except ValueError:
-        raise ValueError(f"{op}: {name} of shape {_array(a).shape} does not fit the per-sample "
-                         f"loss shape {tuple(shape)}") from None
-
-
 def _mask(mask, shape, op):
-    if mask is None:
-        return None
-    m = _array(mask)
-    if m.shape != tuple(shape):
-        raise ValueError(f"{op}: mask must have the per-sample loss shape {tuple(shape)}, "
-                         f"got {m.shape}")
-    if m.dtype != bool:
-        if m.dtype.kind not in "biuf" or not np.isin(m, (0, 1)).all():
-            raise ValueError(f"{op}: mask must be boolean (or 0/1), got dtype {m.dtype}")
-        m = m.astype(bool)
-    return m
+    return check_mask(mask, shape, op, layout="the per-sample loss shape")
 
 
 def reduce_loss(per_sample, sample_weight=None, mask=None, reduction="mean", op="loss"):
@@ -125,7 +97,7 @@ def reduce_loss(per_sample, sample_weight=None, mask=None, reduction="mean", op=
     if m is not None:
         loss = where(m, loss, 0.0)  # masked positions: no value, no gradient
     if sample_weight is not None:
-        w = _fit_to(sample_weight, shape, "sample_weight", op).astype(per_sample.dtype)
+        w = fit_sample_weight(sample_weight, shape, op).astype(per_sample.dtype)
         loss = loss * Tensor(np.ascontiguousarray(w), _copy=False)
     if reduction == "none":
         return loss
@@ -140,7 +112,7 @@ def reduce_loss(per_sample, sample_weight=None, mask=None, reduction="mean", op=
 # binary cross-entropy
 # --------------------------------------------------------------------------
 
-class BinaryCrossentropy(Function):
+class BinaryCrossentropyOp(Function):
     """ℓ = −[y log p̃ + (1 − y) log(1 − p̃)],  p̃ = clip(p, ε, 1 − ε);
 
     dℓ/dp = (p̃ − y) / (p̃ (1 − p̃))  inside [ε, 1 − ε], 0 where clipped.
@@ -161,7 +133,7 @@ class BinaryCrossentropy(Function):
         return None, g * inside * (pc - y) / (pc * (1.0 - pc))
 
 
-class BinaryCrossentropyWithLogits(Function):
+class BinaryCrossentropyWithLogitsOp(Function):
     """ℓ = max(z, 0) − z y + log(1 + e^−|z|)  (= −[y log σ(z) + (1 − y) log(1 − σ(z))]);
 
     dℓ/dz = σ(z) − y.
@@ -177,12 +149,12 @@ class BinaryCrossentropyWithLogits(Function):
     @staticmethod
     def backward(ctx, g):
         y, z = ctx.saved
-        return None, g * (_sigmoid(z) - y)
+        return None, g * (sigmoid(z) - y)
 
 
 def _binary_inputs(y_true, y_pred, op):
     dt = _pred_dtype(y_pred, op)
-    y = _align(y_true, _shape(y_pred), op).astype(dt, copy=False)
+    y = _align(y_true, shape_of(y_pred), op).astype(dt, copy=False)
     return y
 
 
@@ -196,7 +168,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, sample_weight=None,
     """Binary cross-entropy; y_pred probabilities (or logits with ``from_logits=True``)."""
     op = "binary_crossentropy"
     y = _binary_inputs(y_true, y_pred, op)
-    fn = BinaryCrossentropyWithLogits if from_logits else BinaryCrossentropy
+    fn = BinaryCrossentropyWithLogitsOp if from_logits else BinaryCrossentropyOp
     per = _mean_last(fn.apply(y, y_pred))
     return reduce_loss(per, sample_weight, mask, reduction, op)
 
@@ -206,11 +178,10 @@ def binary_crossentropy_reference(y_true, y_pred, from_logits=False, sample_weig
     """The same from primitive ops (log σ(z) = −softplus(−z) via logsumexp for logits)."""
     op = "binary_crossentropy"
     y = Tensor(_binary_inputs(y_true, y_pred, op), _copy=False)
-    p = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred), _copy=False)
+    p = as_tensor(y_pred)
     if from_logits:
         # log σ(z) = z − log(1 + eᶻ),  log(1 − σ(z)) = −log(1 + eᶻ)
         zeros = p * 0.0
-        from ..autograd.ops import logsumexp, stack
         softplus_z = logsumexp(stack([zeros, p], axis=0), axis=0)
         elementwise = softplus_z - p * y
     else:
@@ -223,7 +194,7 @@ def binary_crossentropy_reference(y_true, y_pred, from_logits=False, sample_weig
 # categorical cross-entropy (one-hot / probability targets)
 # --------------------------------------------------------------------------
 
-class CategoricalCrossentropy(Function):
+class CategoricalCrossentropyOp(Function):
     """ℓ = −Σ_c y_c log q̃_c,  q = p / Σ p,  q̃ = clip(q, ε, 1 − ε);
 
     with a_c = dℓ/dq_c = −y_c / q̃_c (0 where clipped):  dℓ/dp_c = (a_c − Σ_j a_j q_j) / Σ p.
@@ -247,7 +218,7 @@ class CategoricalCrossentropy(Function):
         return None, g[..., None] * (a - (a * q).sum(axis=-1, keepdims=True)) / s
 
 
-class CategoricalCrossentropyWithLogits(Function):
+class CategoricalCrossentropyWithLogitsOp(Function):
     """ℓ = −Σ_c y_c log softmax(z)_c;   dℓ/dz = softmax(z) · Σ_c y_c − y"""
 
     differentiable = (1,)
@@ -267,10 +238,10 @@ class CategoricalCrossentropyWithLogits(Function):
 
 def _categorical_inputs(y_true, y_pred, op):
     dt = _pred_dtype(y_pred, op)
-    ps = _shape(y_pred)
+    ps = shape_of(y_pred)
     if len(ps) < 1:
         raise ValueError(f"{op}: y_pred must have a class axis, got shape {ps}")
-    yt = _array(y_true)
+    yt = to_numpy(y_true)
     if yt.shape != tuple(ps):
         raise ValueError(f"{op}: y_true (one-hot / probabilities) must have y_pred's shape {ps}, "
                          f"got {yt.shape} (for integer class ids use "
@@ -283,7 +254,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, sample_weight=No
     """Cross-entropy against one-hot (or probability) targets y_true (..., C)."""
     op = "categorical_crossentropy"
     y = _categorical_inputs(y_true, y_pred, op)
-    fn = CategoricalCrossentropyWithLogits if from_logits else CategoricalCrossentropy
+    fn = CategoricalCrossentropyWithLogitsOp if from_logits else CategoricalCrossentropyOp
     return reduce_loss(fn.apply(y, y_pred), sample_weight, mask, reduction, op)
 
 
@@ -292,7 +263,7 @@ def categorical_crossentropy_reference(y_true, y_pred, from_logits=False, sample
     """The same from primitive ops: ``−Σ y · log_softmax(z)`` or ``−Σ y · log clip(p / Σp)``."""
     op = "categorical_crossentropy"
     y = Tensor(_categorical_inputs(y_true, y_pred, op), _copy=False)
-    p = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred), _copy=False)
+    p = as_tensor(y_pred)
     if from_logits:
         logp = log_softmax(p, axis=-1)
     else:
@@ -309,7 +280,7 @@ def _rows(a, c):
     return a.reshape(-1, c)
 
 
-class SparseCategoricalCrossentropyWithLogits(Function):
+class SparseCategoricalCrossentropyWithLogitsOp(Function):
     """ℓ = log Σ_c e^{z_c} − z_t  (fused log-softmax + NLL);   dℓ/dz = softmax(z) − onehot(t)"""
 
     differentiable = (1,)
@@ -336,7 +307,7 @@ class SparseCategoricalCrossentropyWithLogits(Function):
         return None, grad
 
 
-class SparseCategoricalCrossentropy(Function):
+class SparseCategoricalCrossentropyOp(Function):
     """ℓ = −log q̃_t,  q = p / Σ p,  q̃ = clip(q, ε, 1 − ε);
 
     dℓ/dp_c = [ε ≤ q_t ≤ 1 − ε] · (q_t − [c = t]) / (q̃_t Σ p).
@@ -365,14 +336,17 @@ class SparseCategoricalCrossentropy(Function):
         return None, grad
 
 
-def _sparse_inputs(y_true, y_pred, mask, ignore_index, op):
-    """(labels int64 with ignored positions set to 0, count mask or None)."""
+def sparse_targets(y_true, y_pred, mask=None, ignore_index=None,
+                   op="sparse_categorical_crossentropy"):
+    """``(labels, mask)`` for integer targets: the labels as int64 (shape ``y_pred.shape[:-1]``)
+    with masked and ignored positions set to 0, and the mask of the positions that count
+    (``mask`` and ``labels != ignore_index``; None when every position counts)."""
     _pred_dtype(y_pred, op)
-    ps = _shape(y_pred)
+    ps = shape_of(y_pred)
     if len(ps) < 1:
         raise ValueError(f"{op}: y_pred must have a class axis (..., C), got shape {ps}")
     c = ps[-1]
-    t = _array(y_true)
+    t = to_numpy(y_true)
     if t.shape != tuple(ps[:-1]):
         if t.ndim == len(ps) and t.shape[-1] == 1 and t.shape[:-1] == tuple(ps[:-1]):
             t = t[..., 0]
@@ -408,9 +382,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, sample_we
     and are not counted in the mean.
     """
     op = "sparse_categorical_crossentropy"
-    t, m = _sparse_inputs(y_true, y_pred, mask, ignore_index, op)
-    fn = SparseCategoricalCrossentropyWithLogits if from_logits else \
-        SparseCategoricalCrossentropy
+    t, m = sparse_targets(y_true, y_pred, mask, ignore_index, op)
+    fn = SparseCategoricalCrossentropyWithLogitsOp if from_logits else \
+        SparseCategoricalCrossentropyOp
     return reduce_loss(fn.apply(t, y_pred), sample_weight, m, reduction, op)
 
 
@@ -419,8 +393,8 @@ def sparse_categorical_crossentropy_reference(y_true, y_pred, from_logits=False,
                                               reduction="mean"):
     """The same from primitive ops: pick ``log_softmax(z)[t]`` (or ``log clip(p/Σp)[t]``)."""
     op = "sparse_categorical_crossentropy"
-    t, m = _sparse_inputs(y_true, y_pred, mask, ignore_index, op)
-    p = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred), _copy=False)
+    t, m = sparse_targets(y_true, y_pred, mask, ignore_index, op)
+    p = as_tensor(y_pred)
     c = p.shape[-1]
     if from_logits:
         logp = log_softmax(p, axis=-1)
@@ -441,6 +415,6 @@ def mse(y_true, y_pred, sample_weight=None, reduction="mean", mask=None):
     """Mean squared error ℓ = mean over the last axis of (y − p)²;  dℓ/dp = 2 (p − y) / n."""
     op = "mse"
     y = _binary_inputs(y_true, y_pred, op)
-    p = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred), _copy=False)
+    p = as_tensor(y_pred)
     d = p - Tensor(y, _copy=False)
     return reduce_loss(_mean_last(d * d), sample_weight, mask, reduction, op)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import random as tn_random
-from ..autograd.ops import _normalize_axis, mean, sqrt
+from ..autograd.ops import mean, sqrt
+from ..autograd.ops.reductions import normalize_axis
 from ..autograd.tensor import Function, Tensor
 
 __all__ = ["dropout", "layer_norm", "layer_norm_reference"]
@@ -78,7 +79,7 @@ def _ln_param_shape(x_shape, axes):
 
 def _check_ln(x, gamma, beta, axis):
     xs = x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
-    axes = _normalize_axis(axis, len(xs))
+    axes = normalize_axis(axis, len(xs))
     want = tuple(xs[a] for a in axes)
     for name, p in (("gamma", gamma), ("beta", beta)):
         if p is None:

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.tensor import Function, Tensor
+from ..autograd.tensor import Function, shape_of
 from ..kernels.pooling import max_pool1d_backward, max_pool1d_forward
-from .conv import _as_int, conv1d_padding
+from ._checks import as_int, check_mask
+from .conv import conv1d_padding
 
 __all__ = ["max_pool1d", "avg_pool1d", "global_max_pool1d", "global_avg_pool1d"]
 
@@ -36,12 +37,8 @@ def _fast(x):
     return x.dtype.kind == "f" and x.ndim == 3 and x.shape[1] > 0
 
 
-def _shape(a):
-    return a.shape if isinstance(a, (Tensor, np.ndarray)) else np.shape(a)
-
-
 def _check_x(x, op):
-    xs = _shape(x)
+    xs = shape_of(x)
     if len(xs) != 3:
         raise ValueError(f"{op}: x must be 3-D (batch, steps, channels), got shape {xs}")
     return xs
@@ -55,10 +52,8 @@ def _windows(xp, pool, stride, out_len):
 
 
 def _geometry(x_shape, pool_size, strides, padding, op):
-    pool = _as_int(pool_size, "pool_size")
-    if pool < 1:
-        raise ValueError(f"{op}: pool_size must be >= 1, got {pool}")
-    stride = pool if strides is None else _as_int(strides, "strides")
+    pool = as_int(pool_size, "pool_size", op, minimum=1)
+    stride = pool if strides is None else as_int(strides, "strides", op)
     if isinstance(padding, str) and padding.lower() == "causal":
         raise ValueError(f"{op}: padding must be 'valid' or 'same', got 'causal'")
     try:
@@ -153,18 +148,8 @@ def avg_pool1d(x, pool_size=2, strides=None, padding="valid"):
                            out_len=out_len)
 
 
-def _check_mask(mask, xs, op):
-    if mask is None:
-        return None
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-    if m.shape != tuple(xs[:2]):
-        raise ValueError(f"{op}: mask must have shape (batch, steps) = {tuple(xs[:2])}, "
-                         f"got {m.shape}")
-    if m.dtype != bool:
-        if m.dtype.kind not in "biuf" or not np.isin(m, (0, 1)).all():
-            raise ValueError(f"{op}: mask must be boolean (or 0/1), got dtype {m.dtype}")
-        m = m.astype(bool)
-    return m
+def _steps_mask(mask, xs, op):
+    return check_mask(mask, xs[:2], op, layout="shape (batch, steps) =")
 
 
 class GlobalMaxPool1D(Function):
@@ -230,10 +215,10 @@ class GlobalAvgPool1D(Function):
 def global_max_pool1d(x, mask=None):
     """Max over all (valid) steps: (B, L, C) → (B, C).  Rows with no valid step give 0."""
     xs = _check_x(x, "global_max_pool1d")
-    return GlobalMaxPool1D.apply(x, _check_mask(mask, xs, "global_max_pool1d"))
+    return GlobalMaxPool1D.apply(x, _steps_mask(mask, xs, "global_max_pool1d"))
 
 
 def global_avg_pool1d(x, mask=None):
     """Mean over all (valid) steps: (B, L, C) → (B, C).  Rows with no valid step give 0."""
     xs = _check_x(x, "global_avg_pool1d")
-    return GlobalAvgPool1D.apply(x, _check_mask(mask, xs, "global_avg_pool1d"))
+    return GlobalAvgPool1D.apply(x, _steps_mask(mask, xs, "global_avg_pool1d"))

@@ -1,57 +1,147 @@
-"""The backward of an activation, written from its output h, in one pass.
+"""Activations: the one home of their names, σ, in-place application and σ' from the output.
 
-For h = σ(z) the derivative can be written with h alone::
+The fused ops (``F.dense``, ``F.conv1d``, the RNN ops, the quantized layers)
+apply an activation in place on a fresh GEMM output and keep only its output
+h.  That works for the activations whose derivative can be written with h
+alone::
 
+    linear   σ'(z) = 1
     relu     σ'(z) = [h > 0]
     sigmoid  σ'(z) = h (1 − h)
     tanh     σ'(z) = 1 − h²
-    linear   σ'(z) = 1
 
-so a fused "GEMM + bias + activation" op (``F.dense``, ``F.conv1d`` with an
-``activation``) keeps only h and computes ``dL/dz = dL/dh ⊙ σ'(z)`` here: one
-pass and one new array, where NumPy needs a temporary per factor.
+They are the members of :class:`Act`; ``Act.of(name)`` is None for every other
+activation (gelu, elu, softmax, ...), which the ops apply after the GEMM with
+their own Function (``tinynlp.functional.activations``).  Here, on plain arrays:
+
+* :func:`sigmoid` — σ(x) = 1 / (1 + e^−x) without overflow (the one sigmoid);
+* :func:`apply_activation_` — z ← σ(z) in place;
+* :func:`activation_derivative` — σ'(z) written from h (NumPy), and
+  :func:`activation_backward`, its one-pass Numba product ``dL/dh ⊙ σ'(z)``
+  (one new array, where NumPy needs a temporary per factor).
 """
 
 from __future__ import annotations
 
+import enum
 import math
 
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-__all__ = ["ACTIVATION_KINDS", "activation_backward", "activation_backward_reference",
+__all__ = ["Act", "sigmoid", "apply_activation_", "activation_derivative",
+           "activation_backward", "activation_backward_reference",
            "bias_relu_", "bias_relu_reference_", "fast_tanh", "tanh_f32"]
 
-#: activation name → the integer the kernel switches on
-ACTIVATION_KINDS = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+
+class Act(enum.IntEnum):
+    """An activation the fused ops apply in place and differentiate from their output."""
+
+    LINEAR = 0
+    RELU = 1
+    SIGMOID = 2
+    TANH = 3
+
+    @classmethod
+    def of(cls, activation):
+        """The member for a Keras name (any case; ``None`` is LINEAR) or a member;
+        None for an activation that cannot be fused (another name, a callable)."""
+        if activation is None:
+            return cls.LINEAR
+        if isinstance(activation, cls):
+            return activation
+        if isinstance(activation, str):
+            return _ACT_BY_NAME.get(activation) or _ACT_BY_NAME.get(activation.lower())
+        return None
+
+    @classmethod
+    def names(cls):
+        """The lower-case names, e.g. for an error message."""
+        return tuple(m.name.lower() for m in cls)
 
 
-def activation_backward_reference(g, h, kind):
-    """NumPy twin: ``g ⊙ σ'(z)`` from the output ``h`` (same shapes)."""
-    if kind == 1:
-        return g * (h > 0)
-    if kind == 2:
-        return g * (h * (1 - h))
-    if kind == 3:
-        return g * (1 - h * h)
-    return g.copy()
+_ACT_BY_NAME = {m.name.lower(): m for m in Act}
+_RELU, _SIGMOID, _TANH = Act.RELU, Act.SIGMOID, Act.TANH   # (a global is 4x faster than Act.X)
+
+
+def sigmoid(x, out=None):
+    """σ(x) = 1 / (1 + e^−x) for an array, without overflow for large |x|.
+
+    With e = e^−|x|:  σ = 1 / (1 + e) where x ≥ 0 and e / (1 + e) where x < 0,
+    so e^−x is never evaluated for a large negative x.  ``out`` (may be ``x``
+    itself) receives the result; the dtype is x's.
+    """
+    x = np.asarray(x)
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)                 # e^−|x| ∈ (0, 1]
+    negative = x < 0
+    if out is None:
+        out = np.empty_like(x)
+    out[...] = 1
+    np.copyto(out, e, where=negative)
+    e += 1
+    np.divide(out, e, out=out)
+    return out
+
+
+def apply_activation_(z, act):
+    """z ← σ(z) in place for an :class:`Act`; returns z."""
+    if act == _RELU:
+        np.maximum(z, 0, out=z)
+    elif act == _SIGMOID:
+        sigmoid(z, out=z)
+    elif act == _TANH:
+        np.tanh(z, out=z)
+    return z
+
+
+def activation_derivative(h, act, out=None):
+    """σ'(z) written with the output h = σ(z) alone (see the module docstring).
+
+    ``out`` (h's shape) receives it; a new array otherwise.
+    """
+    if out is None:
+        out = np.empty_like(h)
+    if act == _RELU:
+        np.greater(h, 0, out=out)
+    elif act == _SIGMOID:
+        np.subtract(1, h, out=out)
+        out *= h
+    elif act == _TANH:
+        np.multiply(h, h, out=out)
+        np.subtract(1, out, out=out)
+    else:
+        out.fill(1)
+    return out
+
+
+def activation_backward_reference(g, h, act):
+    """NumPy twin of :func:`activation_backward`: ``g ⊙ σ'(z)`` from the output ``h``."""
+    if act == Act.LINEAR:
+        return g.copy()
+    return g * activation_derivative(h, act)
 
 
 @njit(cache=True, error_model="numpy")
-def activation_backward(g, h, kind):
-    """Fast path: ``g``, ``h`` flat C-contiguous arrays of one dtype → a new array."""
+def activation_backward(g, h, act):
+    """Fast path: ``g``, ``h`` flat C-contiguous arrays of one dtype → a new array.
+
+    Pass ``int(act)``: an :class:`Act` member works too, but Numba types an IntEnum
+    argument on every call (measured 12 µs a call against 1 µs for an int).
+    """
     out = np.empty_like(g)
     one = np.ones(1, dtype=h.dtype)[0]
     zero = one - one
     n = g.shape[0]
-    if kind == 1:
+    if act == Act.RELU:
         for i in range(n):
             out[i] = g[i] if h[i] > zero else zero
-    elif kind == 2:
+    elif act == Act.SIGMOID:
         for i in range(n):
             out[i] = g[i] * (h[i] * (one - h[i]))
-    elif kind == 3:
+    elif act == Act.TANH:
         for i in range(n):
             out[i] = g[i] * (one - h[i] * h[i])
     else:

@@ -52,6 +52,17 @@ def quantize_rows_reference(x):
     return np.clip(q, -QMAX, QMAX).astype(np.int8), scale
 
 
+@njit(cache=True, inline="always")
+def _code(v, s64):
+    """The int8 code of one value: ``clip(rint(v / s), −127, 127)`` (in float64)."""
+    r = np.rint(np.float64(v) / s64)
+    if r > QMAX:
+        r = QMAX
+    elif r < -QMAX:
+        r = -QMAX
+    return np.int8(r)
+
+
 @njit(cache=True)
 def quantize_rows(x):
     """Fast path of :func:`quantize_rows_reference` (same result, bit for bit)."""
@@ -68,12 +79,7 @@ def quantize_rows(x):
         scale[m] = s
         s64 = np.float64(s)
         for k in range(k_cols):
-            r = np.rint(np.float64(x[m, k]) / s64)
-            if r > QMAX:
-                r = QMAX
-            elif r < -QMAX:
-                r = -QMAX
-            q[m, k] = np.int8(r)
+            q[m, k] = _code(x[m, k], s64)
     return q, scale
 
 
@@ -91,12 +97,7 @@ def quantize_static(x, scale):
     s64 = np.float64(scale)
     for m in range(m_rows):
         for k in range(k_cols):
-            r = np.rint(np.float64(x[m, k]) / s64)
-            if r > QMAX:
-                r = QMAX
-            elif r < -QMAX:
-                r = -QMAX
-            q[m, k] = np.int8(r)
+            q[m, k] = _code(x[m, k], s64)
     return q
 
 

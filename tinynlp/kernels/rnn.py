@@ -107,7 +107,7 @@ def lstm_forward_step(gates, rec, bias, c_prev, h_prev, real, c, tc, h):
 
 
 def lstm_backward_step_reference(gates, tc, c_prev, real, dh, dc, dgates):
-    """One step of LSTM BPTT, NumPy twin (see :class:`tinynlp.functional.rnn.LSTM`).
+    """One step of LSTM BPTT, NumPy twin (see :class:`tinynlp.functional.rnn.lstm_cell.LSTM`).
 
     In:  gates (B, 4H) = o, i, f, g;  tc = tanh(c_t);  c_prev = c_{t−1};
          dh = dL/dh_t (read only);  dc = dL/dc_t from later steps.
@@ -217,7 +217,7 @@ def gru_forward_state(gates, h_prev, real, h):
 
 
 def gru_backward_step_reference(gates, uh, h_prev, real, dh, d_rec, d_n):
-    """One step of GRU BPTT, NumPy twin (see :class:`tinynlp.functional.rnn.GRU`).
+    """One step of GRU BPTT, NumPy twin (see :class:`tinynlp.functional.rnn.gru_cell.GRU`).
 
     In:  gates (B, 3H) = z, r, n;  uh = h_{t−1} U_h + b_hh;  h_prev = h_{t−1};
          dh = dL/dh_t.

@@ -30,6 +30,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .activations import sigmoid
+
 MAX_EXP = 6.0
 SIGMOID_TABLE_SIZE = 1000
 _LCG_MUL = 25214903917
@@ -41,7 +43,7 @@ def make_sigmoid_table(size=SIGMOID_TABLE_SIZE, max_exp=MAX_EXP):
     """σ sampled on [−max_exp, max_exp) (word2vec.c's expTable): entry i is
     σ((2i/size − 1)·max_exp)."""
     x = (np.arange(size, dtype=np.float64) / size * 2.0 - 1.0) * max_exp
-    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+    return sigmoid(x).astype(np.float32)
 
 
 SIGMOID_TABLE = make_sigmoid_table()

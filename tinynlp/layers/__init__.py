@@ -37,7 +37,7 @@ from .registry import (
     registered_layers,
     serialize,
 )
-from .regularization import Dropout, SpatialDropout1D
+from .dropout import Dropout, SpatialDropout1D
 from .symbolic import SymbolicTensor
 from .transformer import TransformerDecoder, TransformerEncoder
 from .wrappers import Bidirectional, TimeDistributed

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..autograd import Tensor
-from . import initializers as _initializers
+from ..functional._checks import as_int, check_mask
+from ..functional.activations import ACTIVATIONS, get_activation
+from . import initializers, regularizers
 
-_ACTIVATION_NAMES = ("linear", "relu", "tanh", "sigmoid", "softmax", "gelu", "elu")
+__all__ = ["layer_desc", "as_ids", "as_input", "check_rank", "check_known", "check_last_dim",
+           "as_mask", "as_int", "check_choice", "check_rate", "serialize_initializer",
+           "check_initializer", "serialize_activation", "reverse_time",
+           "snake_case", "auto_name", "default_name", "contiguous", "init_kernel_bias",
+           "build_kernel_bias", "kernel_bias_config"]
 
 
 def layer_desc(layer) -> str:
@@ -27,6 +35,21 @@ def as_input(layer, x) -> Tensor:
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{layer_desc(layer)}: expected numeric input, got dtype {arr.dtype}")
     return Tensor(arr.astype(layer.dtype, copy=False), _copy=False)
+
+
+def as_ids(layer, x) -> np.ndarray:
+    """Integer token ids from an int array/Tensor, or a float array holding whole numbers."""
+    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if arr.dtype.kind in "iu":
+        return arr
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise TypeError(
+                f"{layer_desc(layer)}: expected integer token ids, got a {arr.dtype} array "
+                "with non-integer values"
+            )
+        return arr.astype(np.int64)
+    raise TypeError(f"{layer_desc(layer)}: expected integer token ids, got dtype {arr.dtype}")
 
 
 def check_rank(layer, x, ndim, layout: str, at_least=False):
@@ -59,29 +82,9 @@ def check_last_dim(layer, x, expected: int, what="features"):
 
 
 def as_mask(layer, mask, shape):
-    """``mask`` as a bool ndarray of ``shape`` (batch, time), or None."""
-    if mask is None:
-        return None
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-    if m.shape != tuple(shape):
-        raise ValueError(
-            f"{layer_desc(layer)}: mask must have shape (batch, time) = {tuple(shape)}, "
-            f"got {m.shape}"
-        )
-    return m.astype(bool, copy=False)
-
-
-def normalize_int(value, name, layer_name, minimum=1):
-    """An int from ``3`` or ``(3,)`` (Keras allows 1-tuples for 1-D layers)."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 1:
-            raise ValueError(f"{layer_name}: {name} must be an int or a 1-tuple, got {value!r}")
-        value = value[0]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{layer_name}: {name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{layer_name}: {name} must be >= {minimum}, got {value}")
-    return int(value)
+    """``mask`` as a bool ndarray of ``shape`` (batch, time), or None (the one mask check:
+    :func:`tinynlp.functional._checks.check_mask`)."""
+    return check_mask(mask, shape, layer_desc(layer), layout="shape (batch, time) =")
 
 
 def check_choice(value, choices, name, layer_name):
@@ -100,14 +103,14 @@ def check_rate(value, name, layer_name):
 def serialize_initializer(init, arg):
     """The name of a built-in initializer (a config value), or a ValueError."""
     if isinstance(init, str):
-        _initializers.get(init)  # validates
+        initializers.get(init)  # validates
         return init
-    for name, fn in _initializers._BY_NAME.items():
-        if fn is init:
-            return name
+    name = initializers.name_of(init)
+    if name is not None:
+        return name
     raise ValueError(
         f"{arg}: cannot save the custom initializer {init!r} in a config; use one of "
-        f"{sorted(_initializers._BY_NAME)} by name"
+        f"{initializers.names()} by name"
     )
 
 
@@ -115,7 +118,7 @@ def check_initializer(init, arg):
     if not isinstance(init, str) and not callable(init):
         raise TypeError(f"{arg}: expected an initializer name or a callable, got {init!r}")
     if isinstance(init, str):
-        _initializers.get(init)
+        initializers.get(init)
     return init
 
 
@@ -124,16 +127,12 @@ def serialize_activation(act, arg):
     if act is None or isinstance(act, str):
         return act
     name = getattr(act, "__name__", None)
-    if name in _ACTIVATION_NAMES:
+    if name in ACTIVATIONS:
         return name
     raise ValueError(
         f"{arg}: cannot save the custom activation {act!r} in a config; use one of "
-        f"{list(_ACTIVATION_NAMES)} by name"
+        f"{sorted(ACTIVATIONS)} by name"
     )
-
-
-def is_linear(act) -> bool:
-    return act is None or act == "linear"
 
 
 def reverse_time(x):
@@ -145,16 +144,25 @@ def reverse_time(x):
 
 def snake_case(class_name: str) -> str:
     """Keras' default-name rule: ``SimpleRNN`` → ``simple_rnn``, ``Conv1D`` → ``conv1d``."""
-    import re
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+_name_counts: dict = {}
+
+
+def auto_name(class_name: str) -> str:
+    """A unique Keras-style default name: ``SimpleRNN`` → ``simple_rnn``, ``simple_rnn_1``..."""
+    base = snake_case(class_name)
+    n = _name_counts.get(base, 0)
+    _name_counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
 
 
 def default_name(layer_cls, kwargs: dict) -> dict:
     """Fill ``kwargs["name"]`` with a unique Keras-style name (``lstm``, ``lstm_1``, ...)."""
     if kwargs.get("name") is None:
-        from .base import _auto_name
-        kwargs["name"] = _auto_name(snake_case(layer_cls.__name__))
+        kwargs["name"] = auto_name(layer_cls.__name__)
     return kwargs
 
 
@@ -166,5 +174,46 @@ def contiguous(init):
     parameters that are views of another layout surprise in-place code such as
     ``gradcheck``'s perturbations, so layers always store C order.)
     """
-    fn = _initializers.get(init)
+    fn = initializers.get(init)
     return lambda shape, dtype: np.ascontiguousarray(fn(shape, dtype))
+
+
+# --------------------------------------------------------------------------
+# the options of a kernel-and-bias layer (Dense, Conv1D): h = σ(x ⊛ kernel + bias)
+# --------------------------------------------------------------------------
+
+def init_kernel_bias(layer, activation, use_bias, kernel_initializer, bias_initializer,
+                     kernel_regularizer, bias_regularizer):
+    """Set, validated, the options every kernel-and-bias layer takes (weights not built)."""
+    cls = type(layer).__name__
+    get_activation(activation)  # validate the name now, not at the first call
+    layer.activation = activation
+    layer.use_bias = bool(use_bias)
+    layer.kernel_initializer = check_initializer(kernel_initializer, f"{cls}.kernel_initializer")
+    layer.bias_initializer = check_initializer(bias_initializer, f"{cls}.bias_initializer")
+    layer.kernel_regularizer = regularizers.get(kernel_regularizer)
+    layer.bias_regularizer = regularizers.get(bias_regularizer)
+    layer.kernel = layer.bias = None
+
+
+def build_kernel_bias(layer, kernel_shape, units):
+    """Create ``layer.kernel`` (``kernel_shape``) and, if ``use_bias``, ``layer.bias`` (units,)."""
+    layer.kernel = layer.add_weight("kernel", kernel_shape, contiguous(layer.kernel_initializer),
+                                    regularizer=layer.kernel_regularizer)
+    if layer.use_bias:
+        layer.bias = layer.add_weight("bias", (units,), contiguous(layer.bias_initializer),
+                                      regularizer=layer.bias_regularizer)
+
+
+def kernel_bias_config(layer) -> dict:
+    """The config entries of the options set by :func:`init_kernel_bias`."""
+    cls = type(layer).__name__
+    return dict(
+        activation=serialize_activation(layer.activation, f"{cls}.activation"),
+        use_bias=layer.use_bias,
+        kernel_initializer=serialize_initializer(layer.kernel_initializer,
+                                                 f"{cls}.kernel_initializer"),
+        bias_initializer=serialize_initializer(layer.bias_initializer, f"{cls}.bias_initializer"),
+        kernel_regularizer=regularizers.serialize(layer.kernel_regularizer),
+        bias_regularizer=regularizers.serialize(layer.bias_regularizer),
+    )

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import no_grad
 from .. import functional as F
 from ..autograd import Tensor
 from ..autograd.ops import reshape, transpose
@@ -283,7 +284,6 @@ class MultiHeadAttention(Layer):
         """The projected keys and values of a fixed sequence (the encoder's, for
         cross-attention) as a static :class:`KVCache`, computed once."""
         self._require_built("compute_cache")
-        from ..autograd import no_grad
         value = as_input(self, value)
         key = value if key is None else as_input(self, key)
         with no_grad():

@@ -12,11 +12,11 @@ containing layers, its own weights then each sub-layer's in attribute order.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import Tensor, no_grad
+from ._utils import auto_name
+from .initializers import get as get_initializer
 from .symbolic import symbolic_dispatch
 
 
@@ -83,13 +83,18 @@ class Layer:
         if "__call__" in cls.__dict__:
             cls.__call__ = symbolic_dispatch(cls.__dict__["__call__"])
 
+    @classmethod
+    def overrides(cls, method_name) -> bool:
+        """True when ``cls`` defines its own ``method_name`` instead of :class:`Layer`'s."""
+        return getattr(cls, method_name) is not getattr(Layer, method_name)
+
     def __init__(self, name=None, trainable=True, input_shape=None, dtype="float32",
                  input_dim=None, **kwargs):
         if kwargs:
             raise TypeError(
                 f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}"
             )
-        self.name = name or _auto_name(type(self).__name__)
+        self.name = name or auto_name(type(self).__name__)
         self._trainable = bool(trainable)
         if input_shape is None and input_dim is not None:
             input_shape = (input_dim,)
@@ -102,7 +107,6 @@ class Layer:
     def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True,
                    regularizer=None, dtype=None, sparse=False) -> Parameter:
         """Create, register and return a Parameter (Keras' ``add_weight``)."""
-        from .initializers import get as get_initializer
         dtype = np.dtype(dtype or self.dtype)
         values = get_initializer(initializer)(tuple(shape), dtype)
         p = Parameter(values.astype(dtype, copy=False), name=f"{self.name}/{name}",
@@ -195,7 +199,6 @@ class Layer:
 
     def compute_output_shape(self, input_shape):
         """Output shape (batch axis included); default: computed by a dry run."""
-        from ..autograd import no_grad
         shape = tuple(2 if d is None else d for d in input_shape)
         with no_grad():
             out = self(np.zeros(shape, dtype=self.dtype), training=False)
@@ -226,15 +229,3 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
-
-
-_counters: dict = {}
-
-
-def _auto_name(class_name: str) -> str:
-    """A unique Keras-style default name: ``SimpleRNN`` → ``simple_rnn``, then ``simple_rnn_1``..."""
-    base = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
-    base = re.sub(r"([a-z])([A-Z])", r"\1_\2", base).lower()
-    n = _counters.get(base, 0)
-    _counters[base] = n + 1
-    return base if n == 0 else f"{base}_{n}"

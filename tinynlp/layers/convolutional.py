@@ -13,21 +13,9 @@ from __future__ import annotations
 import math
 
 from .. import functional as F
-from . import regularizers
 from ._utils import (
-    as_input,
-    check_choice,
-    check_initializer,
-    check_known,
-    check_last_dim,
-    check_rank,
-    contiguous,
-    default_name,
-    is_linear,
-    layer_desc,
-    normalize_int,
-    serialize_activation,
-    serialize_initializer,
+    as_input, as_int, build_kernel_bias, check_choice, check_known, check_last_dim, check_rank,
+    default_name, init_kernel_bias, kernel_bias_config, layer_desc,
 )
 from .base import Layer
 from .registry import register_layer
@@ -63,24 +51,17 @@ class Conv1D(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  **kwargs):
         super().__init__(**default_name(type(self), kwargs))
-        self.filters = normalize_int(filters, "filters", "Conv1D")
-        self.kernel_size = normalize_int(kernel_size, "kernel_size", "Conv1D")
-        self.strides = normalize_int(strides, "strides", "Conv1D")
+        self.filters = as_int(filters, "filters", "Conv1D", minimum=1)
+        self.kernel_size = as_int(kernel_size, "kernel_size", "Conv1D", minimum=1)
+        self.strides = as_int(strides, "strides", "Conv1D", minimum=1)
         self.padding = check_choice(str(padding).lower(), ("valid", "same", "causal"),
                                     "padding", "Conv1D")
-        self.dilation_rate = normalize_int(dilation_rate, "dilation_rate", "Conv1D")
+        self.dilation_rate = as_int(dilation_rate, "dilation_rate", "Conv1D", minimum=1)
+        init_kernel_bias(self, activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer)
         if self.strides > 1 and self.dilation_rate > 1:
             raise ValueError("Conv1D: strides > 1 together with dilation_rate > 1 is not "
                              "supported (as in Keras)")
-        self.activation = activation
-        self._act = F.get_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = check_initializer(kernel_initializer,
-                                                    "Conv1D.kernel_initializer")
-        self.bias_initializer = check_initializer(bias_initializer, "Conv1D.bias_initializer")
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel = self.bias = None
 
     def build(self, input_shape):
         if self.built:
@@ -89,12 +70,7 @@ class Conv1D(Layer):
         check_rank(self, input_shape, 3, "(batch, steps, channels)")
         channels = check_known(self, input_shape, -1, "channels")
         self._check_length(input_shape)
-        self.kernel = self.add_weight(
-            "kernel", (self.kernel_size, channels, self.filters),
-            contiguous(self.kernel_initializer), regularizer=self.kernel_regularizer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), contiguous(self.bias_initializer),
-                                        regularizer=self.bias_regularizer)
+        build_kernel_bias(self, (self.kernel_size, channels, self.filters), self.filters)
         self.built = True
 
     def _check_length(self, shape):
@@ -114,13 +90,8 @@ class Conv1D(Layer):
         check_rank(self, x, 3, "(batch, steps, channels)")
         check_last_dim(self, x, self.kernel.shape[1], what="channels")
         self._check_length(x.shape)
-        if isinstance(self.activation, str):     # relu/sigmoid/tanh are fused into the op
-            return F.conv1d(x, self.kernel, self.bias, strides=self.strides,
-                            padding=self.padding, dilation_rate=self.dilation_rate,
-                            activation=self.activation)
-        z = F.conv1d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
-                     dilation_rate=self.dilation_rate)
-        return z if is_linear(self.activation) else self._act(z)
+        return F.conv1d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
+                        dilation_rate=self.dilation_rate, activation=self.activation)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -134,14 +105,5 @@ class Conv1D(Layer):
         config = super().get_config()
         config.update(
             filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-            padding=self.padding, dilation_rate=self.dilation_rate,
-            activation=serialize_activation(self.activation, "Conv1D.activation"),
-            use_bias=self.use_bias,
-            kernel_initializer=serialize_initializer(self.kernel_initializer,
-                                                     "Conv1D.kernel_initializer"),
-            bias_initializer=serialize_initializer(self.bias_initializer,
-                                                   "Conv1D.bias_initializer"),
-            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
-            bias_regularizer=regularizers.serialize(self.bias_regularizer),
-        )
+            padding=self.padding, dilation_rate=self.dilation_rate, **kernel_bias_config(self))
         return config

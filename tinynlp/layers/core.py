@@ -14,18 +14,23 @@ from .. import functional as F
 from ..autograd import Tensor
 from . import regularizers
 from ._utils import (
+    as_ids,
     as_input,
+    build_kernel_bias,
     check_initializer,
     check_known,
     check_last_dim,
     check_rank,
     contiguous,
     default_name,
+    init_kernel_bias,
+    kernel_bias_config,
     layer_desc,
     serialize_activation,
     serialize_initializer,
 )
 from .base import Layer
+from .embedding_init import lookup_rows, prepare_pretrained
 from .registry import register_layer
 
 __all__ = ["Activation", "Concatenate", "Dense", "Embedding", "Flatten", "Reshape"]
@@ -47,14 +52,8 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
-        self.activation = activation
-        F.get_activation(activation)  # validate the name now, not at the first call
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = check_initializer(kernel_initializer, "Dense.kernel_initializer")
-        self.bias_initializer = check_initializer(bias_initializer, "Dense.bias_initializer")
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel = self.bias = None
+        init_kernel_bias(self, activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape):
         if self.built:
@@ -62,12 +61,7 @@ class Dense(Layer):
         input_shape = tuple(input_shape)
         check_rank(self, input_shape, 2, "(batch, ..., features)", at_least=True)
         features = check_known(self, input_shape, -1, "features")
-        self.kernel = self.add_weight("kernel", (features, self.units),
-                                      contiguous(self.kernel_initializer),
-                                      regularizer=self.kernel_regularizer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), contiguous(self.bias_initializer),
-                                        regularizer=self.bias_regularizer)
+        build_kernel_bias(self, (features, self.units), self.units)
         self.built = True
 
     def call(self, x, training=False, mask=None):
@@ -81,33 +75,8 @@ class Dense(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            units=self.units,
-            activation=serialize_activation(self.activation, "Dense.activation"),
-            use_bias=self.use_bias,
-            kernel_initializer=serialize_initializer(self.kernel_initializer,
-                                                     "Dense.kernel_initializer"),
-            bias_initializer=serialize_initializer(self.bias_initializer,
-                                                   "Dense.bias_initializer"),
-            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
-            bias_regularizer=regularizers.serialize(self.bias_regularizer),
-        )
+        config.update(units=self.units, **kernel_bias_config(self))
         return config
-
-
-def _as_ids(layer, x) -> np.ndarray:
-    """Integer token ids from an int array/Tensor, or a float array holding whole numbers."""
-    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
-    if arr.dtype.kind in "iu":
-        return arr
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise TypeError(
-                f"{layer_desc(layer)}: expected integer token ids, got a {arr.dtype} array "
-                "with non-integer values"
-            )
-        return arr.astype(np.int64)
-    raise TypeError(f"{layer_desc(layer)}: expected integer token ids, got dtype {arr.dtype}")
 
 
 @register_layer
@@ -212,7 +181,6 @@ class Embedding(Layer):
         Other keyword arguments go to the constructor (``mask_zero``,
         ``sparse``, ``embeddings_initializer``, ``name`` ...).
         """
-        from .embedding_init import lookup_rows, prepare_pretrained
 
         modes = {True: "all", "all": "all", "pretrained": "pretrained", False: "none",
                  "none": "none"}
@@ -277,14 +245,14 @@ class Embedding(Layer):
         self.built = True
 
     def call(self, x, training=False):
-        ids = _as_ids(self, x)
+        ids = as_ids(self, x)
         return F.embedding(ids, self.embeddings, sparse=self.sparse,
                            frozen_rows=self._frozen_rows)
 
     def compute_mask(self, x, mask=None):
         if not self.mask_zero:
             return None
-        return _as_ids(self, x) != 0
+        return as_ids(self, x) != 0
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape), self.output_dim)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import random as tn_random
 from . import initializers as _initializers
 
 __all__ = ["OOV_SPECIAL", "lookup_rows", "normalize_rows", "prepare_pretrained", "vocab_to_itos"]
@@ -155,7 +156,6 @@ def _oov_rows(oov_init, n, d, pretrained_rows, init):
         return np.broadcast_to(pretrained_rows.mean(axis=0) if len(pretrained_rows)
                                else np.zeros(d), (n, d))
     if oov_init == "like_pretrained":
-        from .. import random as tn_random
         sd = float(pretrained_rows.std()) if pretrained_rows.size else 0.0
         return sd * tn_random.get_rng().standard_normal((n, d))
     if isinstance(oov_init, str) or callable(oov_init):

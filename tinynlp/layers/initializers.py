@@ -86,3 +86,13 @@ def get(name_or_fn):
         raise ValueError(
             f"unknown initializer {name_or_fn!r}; expected one of {sorted(_BY_NAME)} or a callable"
         ) from None
+
+
+def name_of(fn):
+    """The name of a built-in initializer function (its first name), or None."""
+    return next((name for name, f in _BY_NAME.items() if f is fn), None)
+
+
+def names():
+    """The built-in initializers' names."""
+    return sorted(_BY_NAME)

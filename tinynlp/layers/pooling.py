@@ -10,15 +10,7 @@ length), so a padded batch gives the same vectors as unpadded sequences.
 from __future__ import annotations
 
 from .. import functional as F
-from ._utils import (
-    as_input,
-    as_mask,
-    check_choice,
-    check_rank,
-    default_name,
-    layer_desc,
-    normalize_int,
-)
+from ._utils import as_input, as_int, as_mask, check_choice, check_rank, default_name, layer_desc
 from .base import Layer
 from .convolutional import conv_output_length
 from .registry import register_layer
@@ -41,9 +33,9 @@ class _Pooling1D(Layer):
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
         super().__init__(**default_name(type(self), kwargs))
         cls = type(self).__name__
-        self.pool_size = normalize_int(pool_size, "pool_size", cls)
-        self.strides = self.pool_size if strides is None else normalize_int(strides, "strides",
-                                                                            cls)
+        self.pool_size = as_int(pool_size, "pool_size", cls, minimum=1)
+        self.strides = (self.pool_size if strides is None
+                        else as_int(strides, "strides", cls, minimum=1))
         self.padding = check_choice(str(padding).lower(), ("valid", "same"), "padding", cls)
 
     def _check_length(self, shape):

@@ -36,22 +36,11 @@ import numpy as np
 from .. import functional as F
 from .. import random as tn_random
 from ..autograd import Tensor
-from ..functional.rnn import RNN_ACTIVATIONS
+from ..kernels.activations import Act
 from . import initializers, regularizers
 from ._utils import (
-    as_input,
-    as_mask,
-    check_initializer,
-    check_known,
-    check_last_dim,
-    check_rank,
-    check_rate,
-    contiguous,
-    default_name,
-    layer_desc,
-    reverse_time,
-    serialize_activation,
-    serialize_initializer,
+    as_input, as_mask, check_initializer, check_known, check_last_dim, check_rank, check_rate,
+    contiguous, default_name, layer_desc, reverse_time, serialize_activation, serialize_initializer,
 )
 from .base import Layer
 from .registry import register_layer
@@ -245,8 +234,8 @@ class SimpleRNN(RNNBase):
         super().__init__(units, **kwargs)
         if activation is None:
             activation = "linear"
-        if activation not in RNN_ACTIVATIONS:
-            raise ValueError(f"SimpleRNN: activation must be one of {RNN_ACTIVATIONS} (the "
+        if not isinstance(activation, str) or Act.of(activation) is None:
+            raise ValueError(f"SimpleRNN: activation must be one of {Act.names()} (the "
                              f"fused op's), got {activation!r}")
         self.activation = activation
 

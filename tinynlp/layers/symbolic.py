@@ -396,8 +396,7 @@ def _merge_shapes(layer, a, b, known_batch, what):
 
 def _prebuild(layer, args, kwargs):
     """Build a layer that takes one tensor from the symbolic shape (Keras: build(input_shape))."""
-    from .base import Layer
-    if layer.built or type(layer).__call__ is not Layer.__call__:
+    if layer.built or type(layer).overrides("__call__"):
         return
     if len(args) != 1 or not isinstance(args[0], SymbolicTensor) or \
             any(_contains_symbolic(v) for v in kwargs.values()):
@@ -412,7 +411,6 @@ def symbolic_call(layer, args, kwargs):
     See the module docstring: the layer is built, its output shapes come from
     two dry runs, and a :class:`Node` links the outputs to the inputs.
     """
-    from .base import Layer
     _check_not_mixed(layer, args, kwargs)
     node = Node(layer, args, kwargs)
     parents = node.parents
@@ -442,7 +440,7 @@ def symbolic_call(layer, args, kwargs):
         layer.reset_states()   # a stateful layer must not keep the dummies' states
     (outs_a, masks_a, prev_mask, container), (outs_b, masks_b, _, _) = runs
     if prev_mask is not None and not layer.supports_masking and \
-            type(layer).compute_mask is Layer.compute_mask:
+            not type(layer).overrides("compute_mask"):
         warnings.warn(
             f"Layer {layer.name!r} (of type {type(layer).__name__}) was given an input with a "
             "mask, but it does not support masking: the mask stops here and the layers after "

@@ -51,7 +51,7 @@ from .base import Layer
 from .core import Dense
 from .normalization import LayerNormalization
 from .registry import register_layer
-from .regularization import Dropout
+from .dropout import Dropout
 
 __all__ = ["TransformerDecoder", "TransformerEncoder"]
 
@@ -149,14 +149,10 @@ class TransformerEncoder(_TransformerBlock):
     return_attention_scores=False, training=False)``; a mask passed along by
     a model (``mask=``) is used as the padding mask.  Weights, KerasHub order:
     self-attention (8), its LayerNorm (2), the feed-forward LayerNorm (2),
-    the intermediate Dense (2), the output Dense (2).
+    the intermediate Dense (2), the output Dense (2).  Constructor arguments:
+    those of the shared block (``intermediate_dim, num_heads, dropout=0.0,
+    activation="relu", layer_norm_epsilon=1e-5, ..., normalize_first=False``).
     """
-
-    def __init__(self, intermediate_dim, num_heads, dropout=0.0, activation="relu",
-                 layer_norm_epsilon=1e-5, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", normalize_first=False, **kwargs):
-        super().__init__(intermediate_dim, num_heads, dropout, activation, layer_norm_epsilon,
-                         kernel_initializer, bias_initializer, normalize_first, **kwargs)
 
     def build(self, input_shape):
         if self.built:

@@ -31,6 +31,8 @@ import math
 
 import numpy as np
 
+from ..autograd.tensor import to_numpy
+
 __all__ = [
     "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "confusion_matrix", "precision", "recall", "f1_score", "precision_recall_fscore",
@@ -38,28 +40,24 @@ __all__ = [
 ]
 
 
-def _arr(a):
-    return np.asarray(getattr(a, "data", a))
-
-
 def _weighted_mean(values, sample_weight, fn):
     values = np.asarray(values, dtype=np.float64)
     if sample_weight is None:
         return float(values.mean()) if values.size else 0.0
-    w = _arr(sample_weight).astype(np.float64)
+    w = to_numpy(sample_weight).astype(np.float64)
     if w.shape != values.shape:
         w = w.reshape(w.shape + (1,) * (values.ndim - w.ndim)) if w.ndim < values.ndim else w
         try:
             w = np.broadcast_to(w, values.shape)
         except ValueError:
-            raise ValueError(f"{fn}: sample_weight of shape {_arr(sample_weight).shape} does "
+            raise ValueError(f"{fn}: sample_weight of shape {to_numpy(sample_weight).shape} does "
                              f"not fit the per-sample shape {values.shape}") from None
     total = w.sum()
     return float((values * w).sum() / total) if total > 0 else 0.0
 
 
 def _labels_1d(y, name, fn):
-    y = _arr(y)
+    y = to_numpy(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -74,14 +72,14 @@ def _same_length(a, b, fn):
 
 def accuracy(y_true, y_pred, sample_weight=None) -> float:
     """Fraction of labels predicted exactly: mean(y_true == y_pred)."""
-    yt, yp = _arr(y_true), _arr(y_pred)
+    yt, yp = to_numpy(y_true), to_numpy(y_pred)
     if yt.shape != yp.shape:
         raise ValueError(f"accuracy: y_true has shape {yt.shape} but y_pred has {yp.shape}")
     return _weighted_mean(yt == yp, sample_weight, "accuracy")
 
 
 def _align(y_true, y_pred, fn):
-    yt, yp = _arr(y_true), _arr(y_pred)
+    yt, yp = to_numpy(y_true), to_numpy(y_pred)
     if yt.shape == yp.shape:
         return yt, yp
     if yt.ndim == yp.ndim - 1 and yp.shape[-1] == 1 and yt.shape == yp.shape[:-1]:
@@ -105,7 +103,7 @@ def binary_accuracy(y_true, y_pred, threshold=0.5, sample_weight=None) -> float:
 
 
 def categorical_accuracy_values(y_true, y_pred) -> np.ndarray:
-    yt, yp = _arr(y_true), _arr(y_pred)
+    yt, yp = to_numpy(y_true), to_numpy(y_pred)
     if yt.shape != yp.shape:
         raise ValueError(f"categorical_accuracy: y_true (one-hot) has shape {yt.shape} but "
                          f"y_pred has shape {yp.shape}")
@@ -119,7 +117,7 @@ def categorical_accuracy(y_true, y_pred, sample_weight=None) -> float:
 
 
 def sparse_categorical_accuracy_values(y_true, y_pred) -> np.ndarray:
-    yt, yp = _arr(y_true), _arr(y_pred)
+    yt, yp = to_numpy(y_true), to_numpy(y_pred)
     if yt.ndim == yp.ndim and yt.shape[-1] == 1:
         yt = yt[..., 0]
     if yt.shape != yp.shape[:-1]:
@@ -148,7 +146,7 @@ def confusion_matrix(y_true, y_pred, num_classes=None, labels=None, sample_weigh
         labels = np.arange(num_classes) if num_classes is not None else np.union1d(yt, yp)
     labels = np.asarray(labels)
     k = len(labels)
-    w = np.ones(len(yt)) if sample_weight is None else _arr(sample_weight).astype(np.float64)
+    w = np.ones(len(yt)) if sample_weight is None else to_numpy(sample_weight).astype(np.float64)
     cm = np.zeros((k, k), dtype=np.int64 if sample_weight is None else np.float64)
     ti, pi = _positions(labels, yt), _positions(labels, yp)
     keep = (ti >= 0) & (pi >= 0)
@@ -295,6 +293,6 @@ def roc_auc(y_true, y_score, sample_weight=None) -> float:
 
 def perplexity(mean_nll) -> float:
     """exp(mean negative log-likelihood per token, in nats).  An array is averaged first."""
-    v = _arr(mean_nll)
+    v = to_numpy(mean_nll)
     v = float(v.mean()) if v.ndim else float(v)
     return math.exp(v) if v < 709 else float("inf")

@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from ..autograd.tensor import to_numpy
+from ..functional._checks import fit_sample_weight
 from . import functional as M
 
 __all__ = [
@@ -33,21 +35,8 @@ __all__ = [
 ]
 
 
-def _arr(a):
-    return np.asarray(getattr(a, "data", a))
-
-
 def _fit_weight(w, shape, name):
-    w = _arr(w).astype(np.float64)
-    while w.ndim > len(shape) and w.shape[-1] == 1:
-        w = w[..., 0]
-    if w.ndim < len(shape):
-        w = w.reshape(w.shape + (1,) * (len(shape) - w.ndim))
-    try:
-        return np.broadcast_to(w, shape)
-    except ValueError:
-        raise ValueError(f"metric {name!r}: sample_weight of shape {_arr(w).shape} does not "
-                         f"fit the per-sample shape {tuple(shape)}") from None
+    return fit_sample_weight(to_numpy(w).astype(np.float64), shape, f"metric {name!r}")
 
 
 class Metric:
@@ -82,7 +71,7 @@ class Mean(Metric):
         self.count = 0.0
 
     def update_state(self, values, sample_weight=None):
-        v = _arr(values).astype(np.float64)
+        v = to_numpy(values).astype(np.float64)
         if sample_weight is None:
             self.total += float(v.sum())
             self.count += v.size
@@ -104,7 +93,8 @@ class MeanMetricWrapper(Mean):
         super().__init__(name or fn.__name__)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        super().update_state(self.fn(_arr(y_true), _arr(y_pred), **self.fn_kwargs), sample_weight)
+        values = self.fn(to_numpy(y_true), to_numpy(y_pred), **self.fn_kwargs)
+        super().update_state(values, sample_weight)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
@@ -164,7 +154,7 @@ class Accuracy(Mean):
         super().__init__(name)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        yt, yp = _arr(y_true), _arr(y_pred)
+        yt, yp = to_numpy(y_true), to_numpy(y_pred)
         if self.kind is None:
             if yp.ndim == 1 or yp.shape[-1] == 1:
                 self.kind = "binary"
@@ -187,7 +177,7 @@ def _to_labels(y_true, y_pred, threshold):
     Probabilities (…, 1) or (…,) are thresholded; (…, C) take argmax; one-hot
     targets become their argmax.
     """
-    yt, yp = _arr(y_true), _arr(y_pred)
+    yt, yp = to_numpy(y_true), to_numpy(y_pred)
     if yp.ndim >= 1 and (yp.ndim == yt.ndim or yp.ndim == yt.ndim + 1) and \
             yp.shape[-1] > 1 and yp.dtype.kind == "f":
         pred = yp.argmax(axis=-1)
@@ -218,7 +208,7 @@ class _ConfusionMetric(Metric):
         true, pred = _to_labels(y_true, y_pred, self.threshold)
         w = None
         if sample_weight is not None:
-            shape = _arr(y_pred).shape
+            shape = to_numpy(y_pred).shape
             per = shape[:-1] if len(shape) > 1 and shape[-1] >= 1 else shape
             w = _fit_weight(sample_weight, per, self.name).reshape(-1)
             if len(w) != len(true):
@@ -324,7 +314,7 @@ class Perplexity(Mean):
         super().__init__(name)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        yt, yp = _arr(y_true).astype(np.int64), _arr(y_pred).astype(np.float64)
+        yt, yp = to_numpy(y_true).astype(np.int64), to_numpy(y_pred).astype(np.float64)
         if yt.ndim == yp.ndim and yt.shape[-1] == 1:
             yt = yt[..., 0]
         if yt.shape != yp.shape[:-1]:

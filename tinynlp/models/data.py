@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, to_numpy
 
 
 class BatchData(NamedTuple):
@@ -32,10 +32,9 @@ class BatchData(NamedTuple):
 
 
 def _as_array(a, name):
-    if isinstance(a, Tensor):
-        return a.data
-    if isinstance(a, np.ndarray):
-        return a
+    """An ndarray of user data, with a clear error for ragged lists."""
+    if isinstance(a, (Tensor, np.ndarray)):
+        return to_numpy(a)
     try:
         arr = np.asarray(a)
     except Exception as e:  # ragged lists and the like

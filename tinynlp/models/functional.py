@@ -43,6 +43,7 @@ from ..layers.registry import get_layer_class, register_layer, serialize
 from ..layers.symbolic import SymbolicTensor, is_symbolic, map_structure, shape_str
 from .functional_training import FunctionalTraining
 from .model import Model
+from .summary import totals_lines
 
 __all__ = ["Functional"]
 
@@ -307,12 +308,7 @@ class Functional(FunctionalTraining, Model):
             lines += [" " * (w1 + w2 + w3) + link for link in links[1:]]
             if i < len(rows) - 1:
                 lines.append("_" * width)
-        trainable = sum(p.size for p in self.weights if p.trainable)
-        total = sum(p.size for p in self.weights)
-        nbytes = sum(p.data.nbytes for p in self.weights)
-        lines += ["=" * width, f"Total params: {total:,} ({_human_bytes(nbytes)})",
-                  f"Trainable params: {trainable:,}",
-                  f"Non-trainable params: {total - trainable:,}", "_" * width]
+        lines += totals_lines(self, width)
         for line in lines:
             print_fn(line)
 
@@ -441,9 +437,3 @@ def _carried_mask(mask, out):
         return m
     return None
 
-
-def _human_bytes(n):
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024

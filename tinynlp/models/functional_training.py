@@ -19,6 +19,7 @@ from ..autograd.tensor import Tensor
 from ..layers.symbolic import flatten
 from . import multi_output as mo
 from .data import ArrayData, make_data
+from .targets import loss_mask, prepare_target
 
 __all__ = ["FunctionalTraining"]
 
@@ -97,8 +98,8 @@ class FunctionalTraining:
                 raise ValueError(f"{self.name}: no target for output {names[i]!r}, which has a "
                                  f"loss; y must give one for each of "
                                  f"{[k for k, v in zip(names, self.loss) if v is not None]}")
-            y = ys[i] = mo.prepare_target(loss, y, pred)
-            mask = mo.loss_mask(self._output_masks[i], pred, batch.mask, y)
+            y = ys[i] = prepare_target(loss, y, pred)
+            mask = loss_mask(self._output_masks[i], pred, batch.mask, y)
             value = loss(y, pred, sample_weight=batch.sample_weight, mask=mask)
             values.append(float(value.data))
             masks.append(mask)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,23 +45,18 @@ from .. import random as tn_random
 from ..autograd import no_grad
 from ..autograd.tensor import Tensor
 from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
+from ..distributed import DistributedContext
 from ..layers.base import Layer
 from ..layers.symbolic import is_symbolic
-from .data import ArrayData, class_weights_for, make_data
+from . import saving
+from .data import ArrayData, BatchData, class_weights_for, make_data
+from .summary import summary_lines
+from .targets import loss_mask, prepare_target
 
 
 def _float_dtype(dtype):
     dtype = np.dtype(dtype)
     return dtype if dtype.kind == "f" else np.dtype(np.float32)
-
-
-def _shape_str(shape):
-    if shape is None:
-        return "?"
-    if isinstance(shape, list):
-        return ", ".join(_shape_str(s) for s in shape)
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
-        ("," if len(shape) == 1 else "") + ")"
 
 
 class Model(Layer):
@@ -196,28 +192,12 @@ class Model(Layer):
         if y is None:
             raise ValueError("fit/evaluate: the batch has no targets y")
         y = y.data if isinstance(y, Tensor) else np.asarray(y)
-        if y.dtype.kind == "f" and y.dtype != y_pred.dtype:
-            y = y.astype(y_pred.dtype)
-        elif y.dtype.kind in "biu" and isinstance(
-                self.loss, (losses_mod.BinaryCrossentropy, losses_mod.CategoricalCrossentropy,
-                            losses_mod.MeanSquaredError)):
-            y = y.astype(y_pred.dtype)
-        return y
+        return prepare_target(self.loss, y, y_pred)
 
     def _loss_mask(self, y_pred, loader_mask, y):
         """The mask for the loss: the model's output mask, else a loader's padding mask
         when the targets are per position (same (B, T) shape)."""
-        m = self._output_mask
-        if m is None and loader_mask is not None and y is not None:
-            lm = np.asarray(loader_mask)
-            if np.shape(y)[:lm.ndim] == lm.shape and np.ndim(y) in (lm.ndim, lm.ndim + 1):
-                m = lm
-        if m is None:
-            return None
-        m = np.asarray(getattr(m, "data", m), dtype=bool)
-        if y_pred.ndim == m.ndim + 1 and y_pred.shape[:m.ndim] == m.shape:
-            return m
-        return None
+        return loss_mask(self._output_mask, y_pred, loader_mask, y)
 
     def _forward(self, x, training, loader_mask):
         self._output_mask = None
@@ -263,17 +243,29 @@ class Model(Layer):
                 p.data[...] = p.constraint(p.data)
         self.optimizer.zero_grad(params)
 
+    def _train_step(self, batch, class_weight, update_metrics=True):
+        """One training step on ``batch``: forward (dropout on), loss, and — when the loss
+        is finite — backward, the optimizer update and the metrics.
+
+        Returns ``(loss value, batch size)``; a NaN or infinite loss comes back
+        without an update (the caller decides how to report it).
+        """
+        y_pred = self._forward(batch.x, True, batch.mask)
+        total, y, mask = self._compute_loss(batch, y_pred, class_weight)
+        value = float(total.data)
+        if math.isfinite(value):
+            self._apply_gradients(total)
+            if update_metrics:
+                self._update_metrics(y, y_pred.data, mask)
+        return value, len(y)
+
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One optimizer step on one batch; returns the loss (float)."""
         self._require_compiled("train_on_batch")
-        from .data import BatchData
-        batch = BatchData(x, y, sample_weight, None)
-        y_pred = self._forward(batch.x, True, None)
-        total, _, _ = self._compute_loss(batch, y_pred, class_weight)
-        value = float(total.data)
+        value, _ = self._train_step(BatchData(x, y, sample_weight, None), class_weight,
+                                    update_metrics=False)
         if not math.isfinite(value):
             raise FloatingPointError(f"train_on_batch: the loss is {value}")
-        self._apply_gradients(total)
         return value
 
     # ---- fit -----------------------------------------------------------------------
@@ -294,58 +286,25 @@ class Model(Layer):
         data-parallel over MPI ranks (run under ``mpirun``; needs mpi4py).
         """
         self._require_compiled("fit")
-        batch_size = 32 if batch_size is None else batch_size
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
-        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-        if verbose == "auto":
-            verbose = 1
-        if verbose not in (0, 1, 2):
-            raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
-        if class_weight is not None and not isinstance(class_weight, dict):
-            raise TypeError(f"fit: class_weight must be a dict {{class: weight}}, got "
-                            f"{type(class_weight).__name__}")
-
-        train = make_data(x, y, sample_weight, "fit")
-        val = None
-        if validation_data is not None:
-            val = self._validation_data(validation_data)
-        elif validation_split:
-            if not isinstance(train, ArrayData):
-                raise ValueError("fit: validation_split needs array inputs; pass "
-                                 "validation_data with a batch iterable")
-            train, val = train.split_last(validation_split)
-
+        batch_size, verbose = _check_fit_args(batch_size, epochs, verbose, class_weight)
+        train, val = self._fit_data(x, y, sample_weight, validation_split, validation_data)
         ctx = self._distributed_context() if distributed else None
         if ctx is not None and not isinstance(train, ArrayData):
             raise ValueError("fit(distributed=True) shards array inputs by sample; for a batch "
                              "iterable, shard the data yourself and use fit(distributed=False) "
                              "with model._gradient_hooks")
-        is_root = ctx is None or ctx.is_root
-
-        if isinstance(train, ArrayData):
-            n_local = train.n
-            if ctx is not None:
-                n_local = len(ctx.shard_indices(train.n, initial_epoch, 0, shuffle=False))
-            steps = train.num_batches(batch_size, n_local)
-        else:
-            steps = train.num_batches()
-        if steps_per_epoch is not None:
-            steps = steps_per_epoch if steps is None else min(steps, steps_per_epoch)
-
+        steps = _steps_per_epoch(train, batch_size, steps_per_epoch, ctx, initial_epoch)
         history = History()
         cbs = [ProgressBar(verbose)] if verbose else []
         cbs += list(callbacks or [])
         cbs.append(history)
-        cblist = CallbackList(cbs, model=self, is_root=is_root,
+        cblist = CallbackList(cbs, model=self, is_root=ctx is None or ctx.is_root,
                               params={"epochs": epochs, "steps": steps, "verbose": verbose,
                                       "batch_size": batch_size})
-        nan_handlers = [cb for cb in cblist if isinstance(cb, TerminateOnNaN)]
+        run = _FitRun(epochs, steps, batch_size, shuffle, steps_per_epoch, class_weight, ctx,
+                      cblist, [cb for cb in cblist if isinstance(cb, TerminateOnNaN)])
         self.history = history
         self.stop_training = False
-
         if ctx is not None:
             self._build_on(train)
             ctx.broadcast_weights(self)
@@ -353,9 +312,7 @@ class Model(Layer):
         try:
             cblist.on_train_begin()
             for epoch in range(initial_epoch, epochs):
-                logs = self._train_epoch(epoch, epochs, steps, train, batch_size, shuffle,
-                                         steps_per_epoch, class_weight, ctx, cblist,
-                                         nan_handlers)
+                logs = self._train_epoch(epoch, train, run)
                 if val is not None:
                     val_logs = self._evaluate_data(val, validation_batch_size or batch_size)
                     logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -367,6 +324,18 @@ class Model(Layer):
             if ctx is not None:
                 self._gradient_hooks.remove(ctx.allreduce_gradients)
         return history
+
+    def _fit_data(self, x, y, sample_weight, validation_split, validation_data):
+        """(training data, validation data or None) from fit's arguments."""
+        train = make_data(x, y, sample_weight, "fit")
+        if validation_data is not None:
+            return train, self._validation_data(validation_data)
+        if validation_split:
+            if not isinstance(train, ArrayData):
+                raise ValueError("fit: validation_split needs array inputs; pass "
+                                 "validation_data with a batch iterable")
+            return train.split_last(validation_split)
+        return train, None
 
     def _validation_data(self, validation_data):
         if isinstance(validation_data, tuple) and len(validation_data) in (2, 3) and \
@@ -385,58 +354,56 @@ class Model(Layer):
             with no_grad():
                 self._forward(first.x, False, None)
 
-    def _train_epoch(self, epoch, epochs, steps, train, batch_size, shuffle, steps_per_epoch,
-                     class_weight, ctx, cblist, nan_handlers):
+    def _epoch_batches(self, epoch, train, run):
+        """This epoch's batches: shuffled (or this rank's shard) for array data."""
+        if not isinstance(train, ArrayData):
+            return train.batches()
+        if run.ctx is not None:
+            seed = tn_random.next_seed()  # drawn on every rank; rank 0's is used
+            indices = run.ctx.shard_indices(train.n, epoch, seed, shuffle=bool(run.shuffle))
+        elif run.shuffle:
+            indices = tn_random.get_rng().permutation(train.n)
+        else:
+            indices = None
+        return train.batches(run.batch_size, indices)
+
+    def _train_epoch(self, epoch, train, run):
         for m in self.compiled_metrics:
             m.reset_state()
-        cblist.on_epoch_begin(epoch)
-        if isinstance(train, ArrayData):
-            if ctx is not None:
-                seed = tn_random.next_seed()  # drawn on every rank; rank 0's is used
-                indices = ctx.shard_indices(train.n, epoch, seed, shuffle=bool(shuffle))
-            elif shuffle:
-                indices = tn_random.get_rng().permutation(train.n)
-            else:
-                indices = None
-            batches = train.batches(batch_size, indices)
-        else:
-            batches = train.batches()
+        run.callbacks.on_epoch_begin(epoch)
         loss_sum, seen = 0.0, 0
-        for b, batch in enumerate(batches):
-            if steps_per_epoch is not None and b >= steps_per_epoch:
+        for b, batch in enumerate(self._epoch_batches(epoch, train, run)):
+            if run.steps_per_epoch is not None and b >= run.steps_per_epoch:
                 break
-            cblist.on_batch_begin(b)
-            y_pred = self._forward(batch.x, True, batch.mask)
-            total, y, mask = self._compute_loss(batch, y_pred, class_weight)
-            value = float(total.data)
-            n = len(y)
-            if not math.isfinite(value):
-                where = (f"epoch {epoch + 1} (of {epochs}), batch {b + 1}"
-                         + (f" (of {steps})" if steps else ""))
-                message = (f"fit: the loss became {value} at {where}; the update was not "
-                           "applied. Common causes: a learning rate too high (try 10x lower "
-                           "or clipnorm=1.0), log of 0 in a custom loss, or NaN/inf in the "
-                           "inputs or targets.")
-                if not nan_handlers:
-                    raise FloatingPointError(message)
-                loss_sum += value * n
-                seen += n
-                for h in nan_handlers:
-                    h.on_nan(epoch, b, message)
-                self.stop_training = True
-                break
-            self._apply_gradients(total)
+            run.callbacks.on_batch_begin(b)
+            value, n = self._train_step(batch, run.class_weight)
             loss_sum += value * n
             seen += n
-            self._update_metrics(y, y_pred.data, mask)
-            cblist.on_batch_end(b, self._logs(loss_sum, seen))
+            if not math.isfinite(value):
+                self._stop_on_nan(value, epoch, b, run)
+                break
+            run.callbacks.on_batch_end(b, self._logs(loss_sum, seen))
             if self.stop_training:
                 break
         logs = self._logs(loss_sum, seen)
-        if ctx is not None:
-            logs = ctx.allreduce_mean(logs, seen)
+        if run.ctx is not None:
+            logs = run.ctx.allreduce_mean(logs, seen)
             logs = {k: logs[k] for k in self._logs(loss_sum, seen)}  # keep Keras' key order
         return logs
+
+    def _stop_on_nan(self, value, epoch, b, run):
+        """A NaN / infinite loss: raise, or (with TerminateOnNaN callbacks) stop training."""
+        where = (f"epoch {epoch + 1} (of {run.epochs}), batch {b + 1}"
+                 + (f" (of {run.steps})" if run.steps else ""))
+        message = (f"fit: the loss became {value} at {where}; the update was not "
+                   "applied. Common causes: a learning rate too high (try 10x lower "
+                   "or clipnorm=1.0), log of 0 in a custom loss, or NaN/inf in the "
+                   "inputs or targets.")
+        if not run.nan_handlers:
+            raise FloatingPointError(message)
+        for h in run.nan_handlers:
+            h.on_nan(epoch, b, message)
+        self.stop_training = True
 
     def _logs(self, loss_sum, seen):
         logs = {"loss": loss_sum / seen if seen else float("nan")}
@@ -516,41 +483,19 @@ class Model(Layer):
             raise ImportError("fit(distributed=True) needs mpi4py and an MPI runtime: "
                               "pip install mpi4py mpich, then run the script with "
                               "mpirun -n 2 python train.py") from None
-        from ..distributed import DistributedContext
         return DistributedContext.from_environment()
 
     # ---- summary ------------------------------------------------------------------------
-    def _summary_rows(self):
-        rows = []
-        for layer in self._sublayers():
-            shape = getattr(layer, "_tn_output_shape", None)
-            rows.append((f"{layer.name} ({type(layer).__name__})", _shape_str(shape),
-                         layer.count_params()))
-        return rows
+    def _summary_layers(self):
+        """The layers ``summary()`` lists (Sequential: its stack)."""
+        return self._sublayers()
 
     def summary(self, line_length=None, print_fn=None):
         """Print each layer's name (type), output shape and parameter count, then totals."""
         print_fn = print_fn or print
         if not self.built:
             self._try_build()
-        rows = self._summary_rows()
-        w1 = max([len("Layer (type)")] + [len(r[0]) for r in rows]) + 2
-        w2 = max([len("Output Shape")] + [len(r[1]) for r in rows]) + 2
-        w3 = max(len("Param #"), *(len(f"{r[2]:,}") for r in rows)) if rows else len("Param #")
-        width = line_length or (w1 + w2 + w3)
-        lines = [f'Model: "{self.name}"', "_" * width,
-                 f"{'Layer (type)':<{w1}}{'Output Shape':<{w2}}{'Param #':>{w3}}", "=" * width]
-        for i, (name, shape, n) in enumerate(rows):
-            lines.append(f"{name:<{w1}}{shape:<{w2}}{n:>{w3},}")
-            if i < len(rows) - 1:
-                lines.append("_" * width)
-        trainable = sum(p.size for p in self.weights if p.trainable)
-        total = sum(p.size for p in self.weights)
-        nbytes = sum(p.data.nbytes for p in self.weights)
-        lines += ["=" * width, f"Total params: {total:,} ({_human_bytes(nbytes)})",
-                  f"Trainable params: {trainable:,}",
-                  f"Non-trainable params: {total - trainable:,}", "_" * width]
-        for line in lines:
+        for line in summary_lines(self, self._summary_layers(), line_length):
             print_fn(line)
 
     def _try_build(self):
@@ -559,19 +504,16 @@ class Model(Layer):
     # ---- save / load -----------------------------------------------------------------
     def save(self, filepath, overwrite=True, include_optimizer=True, epoch=None):
         """Write architecture, weights, optimizer and RNG state to one ``.tnz`` file (atomic)."""
-        from .saving import save_model
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer,
+        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer,
                    epoch=epoch)
 
     def save_weights(self, filepath, overwrite=True):
         """Write only the weights (a ``.tnz`` zip of ``.npy`` arrays + a JSON manifest)."""
-        from .saving import save_weights
-        save_weights(self, filepath, overwrite=overwrite)
+        saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
         """Load weights saved by :meth:`save_weights` or :meth:`save` (shapes checked)."""
-        from .saving import load_weights
-        load_weights(self, filepath)
+        saving.load_weights(self, filepath)
 
     def get_config(self):
         return super().get_config()
@@ -587,6 +529,52 @@ class Model(Layer):
             return model
 
 
+class _FitRun(NamedTuple):
+    """The settings of one ``fit`` call that every epoch reads."""
+
+    epochs: int
+    steps: object             # batches per epoch, or None when unknown
+    batch_size: int
+    shuffle: bool
+    steps_per_epoch: object
+    class_weight: object
+    ctx: object               # the distributed context, or None
+    callbacks: object         # the CallbackList
+    nan_handlers: list        # TerminateOnNaN callbacks
+
+
+def _check_fit_args(batch_size, epochs, verbose, class_weight):
+    """Validated ``(batch_size, verbose)`` (Keras' defaults filled in)."""
+    batch_size = 32 if batch_size is None else batch_size
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    if verbose == "auto":
+        verbose = 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+    if class_weight is not None and not isinstance(class_weight, dict):
+        raise TypeError(f"fit: class_weight must be a dict {{class: weight}}, got "
+                        f"{type(class_weight).__name__}")
+    return batch_size, verbose
+
+
+def _steps_per_epoch(train, batch_size, steps_per_epoch, ctx, initial_epoch):
+    """Batches per epoch (this rank's share when distributed), capped by ``steps_per_epoch``."""
+    if isinstance(train, ArrayData):
+        n_local = train.n
+        if ctx is not None:
+            n_local = len(ctx.shard_indices(train.n, initial_epoch, 0, shuffle=False))
+        steps = train.num_batches(batch_size, n_local)
+    else:
+        steps = train.num_batches()
+    if steps_per_epoch is not None:
+        steps = steps_per_epoch if steps is None else min(steps, steps_per_epoch)
+    return steps
+
+
 def _broadcast_mul(a, b):
     """a · b for per-sample weights of possibly different ranks ((B,) and (B, T))."""
     if a.ndim < b.ndim:
@@ -594,11 +582,3 @@ def _broadcast_mul(a, b):
     elif b.ndim < a.ndim:
         b = b.reshape(b.shape + (1,) * (a.ndim - b.ndim))
     return a * b
-
-
-def _human_bytes(n):
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024
-

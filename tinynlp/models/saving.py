@@ -8,15 +8,15 @@ Layout (readable with ``zipfile``; ``np.load`` also opens it)::
     optimizer/00000/m.npy ...   optimizer slots (moments, accumulators) per weight
 
 The architecture is JSON (each layer's class name + ``get_config()``),
-rebuilt by looking class names up in the layer registry
+rebuilt (by :mod:`tinynlp.models.loading`) by looking class names up in the layer registry
 (:func:`tinynlp.layers.get_layer_class`) — loading never unpickles and never
 executes code from the file: arrays are read with ``allow_pickle=False``,
 and only registered classes (or those you pass in ``custom_objects``) are
 instantiated.
 
-Writing is atomic: the zip is written to a temporary file in the same
-folder, flushed and fsync'ed, then renamed over the target with
-``os.replace`` — a crash mid-save leaves the old checkpoint intact.
+Writing is atomic (:mod:`tinynlp.atomic`): the zip is written to a temporary
+file in the same folder, flushed and fsync'ed, then renamed over the target
+with ``os.replace`` — a crash mid-save leaves the old checkpoint intact.
 
 Reading validates everything: a truncated or corrupt file, a missing array,
 a wrong shape or dtype raise :class:`CheckpointError` naming the file and
@@ -35,17 +35,21 @@ generator and callbacks' internal counters are not saved.)
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
 
 from .. import __version__
+from .. import losses as losses_mod
+from .. import optimizers as optimizers_mod
 from .. import random as tn_random
+from ..atomic import atomic_write
+
+__all__ = ["CheckpointError", "CheckpointReader", "save_model", "save_weights", "load_weights",
+           "read_weights", "ensure_built", "FORMAT_MODEL", "FORMAT_WEIGHTS", "FORMAT_VERSION"]
 
 FORMAT_MODEL = "tinynlp.model"
 FORMAT_WEIGHTS = "tinynlp.weights"
@@ -58,39 +62,21 @@ class CheckpointError(ValueError):
 
 # ---- writing -----------------------------------------------------------------------------
 
-def _atomic_write_zip(path, config, arrays, overwrite=True):
+def _write_zip(path, config, arrays, overwrite=True):
+    """The checkpoint zip (config.json + one .npy per array), written atomically."""
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save: {path} exists and overwrite=False")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                zf.writestr("config.json", json.dumps(config, indent=1, allow_nan=False))
-                for name, arr in arrays.items():
-                    arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # keeps 0-d shape
-                    with zf.open(name + ".npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, arr, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX)
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            zf.writestr("config.json", json.dumps(config, indent=1, allow_nan=False))
+            for name, arr in arrays.items():
+                arr = np.ascontiguousarray(arr).reshape(np.shape(arr))  # keeps 0-d shape
+                with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, arr, allow_pickle=False)
+
+    atomic_write(path, write)
 
 
 def _weights_manifest(model):
@@ -98,7 +84,7 @@ def _weights_manifest(model):
              "trainable": bool(p.trainable)} for p in model.weights]
 
 
-def _ensure_built(model, what):
+def ensure_built(model, what):
     if not model.built:
         model._try_build()
     if not model.built:
@@ -119,9 +105,7 @@ def _serialize_metrics(model):
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True, epoch=None):
     """Save architecture + weights (+ optimizer and RNG state) to one file; see module doc."""
-    from .. import losses as losses_mod
-    from .. import optimizers as optimizers_mod
-    _ensure_built(model, "save")
+    ensure_built(model, "save")
     params = model.weights
     arrays = {f"weights/{i:05d}": p.data for i, p in enumerate(params)}
     compile_cfg = None
@@ -158,21 +142,21 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, epoch=No
         "rng_state": tn_random.get_state(),
         "epoch": epoch,
     }
-    _atomic_write_zip(filepath, config, arrays, overwrite)
+    _write_zip(filepath, config, arrays, overwrite)
 
 
 def save_weights(model, filepath, overwrite=True):
     """Save only the weights (+ a manifest of names, shapes and dtypes)."""
-    _ensure_built(model, "save_weights")
+    ensure_built(model, "save_weights")
     arrays = {f"weights/{i:05d}": p.data for i, p in enumerate(model.weights)}
     config = {"format": FORMAT_WEIGHTS, "format_version": FORMAT_VERSION,
               "tinynlp_version": __version__, "weights": _weights_manifest(model)}
-    _atomic_write_zip(filepath, config, arrays, overwrite)
+    _write_zip(filepath, config, arrays, overwrite)
 
 
 # ---- reading -----------------------------------------------------------------------------
 
-class _Reader:
+class CheckpointReader:
     """Validating access to a checkpoint zip; every failure names the file."""
 
     def __init__(self, path):
@@ -248,7 +232,7 @@ class _Reader:
         self.close()
 
 
-def _read_weights(reader, params):
+def read_weights(reader, params):
     manifest = reader.config.get("weights")
     if not isinstance(manifest, list):
         raise CheckpointError(f"{reader.path}: config.json has no weight manifest")
@@ -266,142 +250,9 @@ def _read_weights(reader, params):
 
 def load_weights(model, filepath):
     """Set ``model``'s weights from a weights or model file (count, shapes checked first)."""
-    with _Reader(filepath) as reader:
-        _ensure_built(model, "load_weights")
+    with CheckpointReader(filepath) as reader:
+        ensure_built(model, "load_weights")
         params = model.weights
-        values = _read_weights(reader, params)
+        values = read_weights(reader, params)
     for p, v in zip(params, values):
         p.data[...] = v.astype(p.dtype, copy=False)
-
-
-def _rebuild(reader, custom_objects):
-    from ..layers import get_layer_class
-    from .model import Model
-    from .sequential import Sequential
-    arch = reader.config.get("architecture")
-    if not isinstance(arch, dict) or "class_name" not in arch:
-        raise CheckpointError(f"{reader.path}: config.json has no architecture")
-    name = arch["class_name"]
-    custom_objects = dict(custom_objects or {})
-    if name in custom_objects:
-        cls = custom_objects[name]
-    elif name == "Sequential":
-        cls = Sequential
-    else:
-        try:
-            cls = get_layer_class(name)
-        except ValueError:
-            raise CheckpointError(
-                f"{reader.path}: the model class {name!r} is not registered; for a subclassed "
-                f"model pass custom_objects={{{name!r}: {name}}} (and give it "
-                "get_config/from_config), or rebuild it yourself and call load_weights"
-            ) from None
-    if not (isinstance(cls, type) and issubclass(cls, Model)):
-        raise CheckpointError(f"{reader.path}: {name!r} is not a Model class")
-    try:
-        if cls is Sequential or issubclass(cls, Sequential) or \
-                "custom_objects" in inspect.signature(cls.from_config).parameters:
-            model = cls.from_config(dict(arch.get("config", {})), custom_objects=custom_objects)
-        else:
-            model = cls.from_config(dict(arch.get("config", {})))
-    except (TypeError, ValueError, KeyError) as e:
-        raise CheckpointError(f"{reader.path}: cannot rebuild the architecture: {e}") from None
-    spec = reader.config.get("build_input_spec")
-    if spec and not model.weights:
-        try:
-            dummies = [np.zeros((1, *[1 if d is None else int(d) for d in shape]),
-                                dtype=np.dtype(dtype)) for shape, dtype in spec]
-        except (TypeError, ValueError) as e:
-            raise CheckpointError(f"{reader.path}: bad build_input_spec {spec!r}: {e}") from None
-        if isinstance(model, Sequential):
-            model._build_input_spec = spec
-            model.built = False
-            model._try_build()
-        else:
-            from ..autograd import no_grad
-            with no_grad():
-                model(dummies if len(dummies) > 1 else dummies[0], training=False)
-            model._build_input_spec = spec
-    return model
-
-
-def load_model(filepath, custom_objects=None, compile=True, restore_rng=True):
-    """Rebuild a model saved by ``model.save`` (architecture, weights, optimizer, RNG state).
-
-    ``custom_objects``: ``{"ClassName": class}`` for your own layer / model
-    classes and loss functions.  ``compile=False`` skips the optimizer.
-    ``restore_rng=True`` puts ``tn.random`` back in the state it had at save
-    time, so a resumed ``fit`` repeats the uninterrupted run exactly.
-    """
-    from .. import losses as losses_mod
-    from .. import metrics as metrics_mod
-    from .. import optimizers as optimizers_mod
-    with _Reader(filepath) as reader:
-        if reader.config.get("format") != FORMAT_MODEL:
-            raise CheckpointError(f"{reader.path}: holds only weights; rebuild the model and "
-                                  "call model.load_weights(path)")
-        model = _rebuild(reader, custom_objects)
-        params = model.weights
-        values = _read_weights(reader, params)
-        for p, v in zip(params, values):
-            p.data[...] = v.astype(p.dtype, copy=False)
-        cfg = reader.config.get("compile")
-        if compile and cfg:
-            try:
-                optimizer = optimizers_mod.get(cfg["optimizer"])
-            except (TypeError, ValueError, KeyError) as e:
-                raise CheckpointError(f"{reader.path}: bad optimizer config: {e}") from None
-            loss_cfg = cfg.get("loss") or {}
-            loss = None
-            if hasattr(model, "compile_from_config"):   # functional models: losses per output
-                try:
-                    model.compile_from_config(dict(cfg, optimizer=optimizer), custom_objects)
-                except (TypeError, ValueError, KeyError) as e:
-                    raise CheckpointError(f"{reader.path}: bad compile config: {e}") from None
-                loss, optimizer = model.loss, model.optimizer
-            elif "function" in loss_cfg:
-                loss = (custom_objects or {}).get(loss_cfg["function"])
-            else:
-                try:
-                    loss = losses_mod.get(loss_cfg)
-                except (TypeError, ValueError) as e:
-                    raise CheckpointError(f"{reader.path}: bad loss config: {e}") from None
-            if loss is not None:
-                metrics = []
-                for m in cfg.get("metrics", []) if not hasattr(model, "compile_from_config") \
-                        else []:
-                    if isinstance(m, str):
-                        metrics.append(m)
-                    else:
-                        cls = getattr(metrics_mod, str(m.get("class_name")), None)
-                        if isinstance(cls, type) and issubclass(cls, metrics_mod.Metric):
-                            try:
-                                metrics.append(cls(name=m.get("name")))
-                            except TypeError:
-                                metrics.append(cls())
-                if not hasattr(model, "compile_from_config"):
-                    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-                st = reader.config.get("optimizer_state") or {}
-                slot_names = st.get("slots", [])
-                if len(slot_names) != len(params):
-                    raise CheckpointError(f"{reader.path}: optimizer state covers "
-                                          f"{len(slot_names)} weights, the model has "
-                                          f"{len(params)}")
-                slots = []
-                for i, (p, names) in enumerate(zip(params, slot_names)):
-                    slots.append({k: reader.array(f"optimizer/{i:05d}/{k}", p.shape,
-                                                  what=f"optimizer slot {k!r} of {p.name!r}")
-                                  for k in names})
-                try:
-                    optimizer.set_state({"iterations": int(st.get("iterations", 0)),
-                                         "slots": slots}, params)
-                except ValueError as e:
-                    raise CheckpointError(f"{reader.path}: {e}") from None
-        model.saved_epoch = reader.config.get("epoch")
-        if restore_rng and reader.config.get("rng_state") is not None:
-            try:
-                tn_random.set_state(reader.config["rng_state"])
-            except (TypeError, ValueError, KeyError) as e:
-                raise CheckpointError(f"{reader.path}: bad random-generator state: {e}") \
-                    from None
-    return model

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..layers.base import Layer
-from ..layers.registry import register_layer
+from ..layers.registry import get_layer_class, register_layer, serialize
 from .model import Model
 
 
@@ -111,24 +111,16 @@ class Sequential(Model):
         return self._output_mask
 
     # ---- summary / config --------------------------------------------------------------
-    def _summary_rows(self):
-        rows = []
-        from .model import _shape_str
-        for layer in self.layers:
-            rows.append((f"{layer.name} ({type(layer).__name__})",
-                         _shape_str(getattr(layer, "_tn_output_shape", None)),
-                         layer.count_params()))
-        return rows
+    def _summary_layers(self):
+        return self.layers
 
     def get_config(self):
-        from ..layers import serialize
         config = {"name": self.name, "trainable": self._trainable,
                   "layers": [serialize(layer) for layer in self.layers]}
         return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from ..layers import get_layer_class
         config = dict(config)
         specs = config.pop("layers", [])
         layers = []

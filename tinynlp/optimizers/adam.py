@@ -49,13 +49,15 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
         self._slot_names = ("m", "v", "v_max") if self.amsgrad else ("m", "v")
 
-    _decoupled = False
+    def _decay(self, w, lr, rows=None):
+        """Decoupled weight decay of ``w`` (or of its ``rows``) before the step: AdamW's.
+        Plain Adam decays through the gradient instead (:meth:`_grad`)."""
 
-    def _decay_weights(self, w, lr):
-        """AdamW's decoupled decay hook; plain Adam folds decay into g instead."""
-
-    def _grad(self, w, g):
-        return self._l2_grad(w, g)
+    def _grad(self, w, g, rows=None):
+        """The gradient the step uses: g + λ·w (L2 folded in), for ``w`` or its ``rows``."""
+        if rows is None:
+            return self._l2_grad(w, g)
+        return g + self.weight_decay * w[rows] if self.weight_decay else g
 
     def _scalars(self, dtype, lr, t):
         """(η, β₁, β₂, ε, 1 − β₁ᵗ, √(1 − β₂ᵗ)) in the parameter's dtype, for the kernels."""
@@ -65,7 +67,7 @@ class Adam(Optimizer):
                 c(math.sqrt(1.0 - b2 ** t)))
 
     def _update_dense(self, w, g, state, lr, t):
-        self._decay_weights(w, lr)
+        self._decay(w, lr)
         g = self._grad(w, g)
         m, v = state["m"], state["v"]
         if (not self.amsgrad and w.flags.c_contiguous and g.dtype == w.dtype
@@ -99,10 +101,8 @@ class Adam(Optimizer):
 
     def _update_rows(self, w, rows, g, state, lr, t):
         b1, b2 = self.beta_1, self.beta_2
-        if self.weight_decay and self._decoupled:
-            w[rows] *= 1.0 - lr * self.weight_decay
-        elif self.weight_decay:
-            g = g + self.weight_decay * w[rows]
+        self._decay(w, lr, rows)
+        g = self._grad(w, g, rows)
         if (not self.amsgrad and w.ndim == 2 and w.flags.c_contiguous and g.dtype == w.dtype
                 and w.dtype.kind == "f"):
             # fast path: touched rows only, one pass (rows are unique after coalesce)
@@ -142,11 +142,13 @@ class AdamW(Adam):
         super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          amsgrad=amsgrad, weight_decay=weight_decay, **kwargs)
 
-    _decoupled = True
-
-    def _decay_weights(self, w, lr):
-        if self.weight_decay:
+    def _decay(self, w, lr, rows=None):
+        if not self.weight_decay:
+            return
+        if rows is None:
             w *= 1.0 - lr * self.weight_decay
+        else:
+            w[rows] *= 1.0 - lr * self.weight_decay
 
-    def _grad(self, w, g):
+    def _grad(self, w, g, rows=None):
         return g

@@ -50,9 +50,6 @@ class Optimizer:
     """
 
     _slot_names: tuple = ()
-    #: True when updating only the touched rows equals the dense update
-    #: (the rule leaves a zero-gradient row unchanged).
-    _rows_exact = False
 
     def __init__(self, learning_rate=0.001, *, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, weight_decay=0.0, lazy=True, name=None):

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 
+from ..callbacks import ReduceLROnPlateau  # noqa: F401  a callback (it watches validation metrics)
+
 
 class LearningRateSchedule:
     """Base class: ``__call__(step) -> float`` and ``get_config()``."""
@@ -171,14 +173,6 @@ def deserialize(config: dict) -> LearningRateSchedule:
     if name not in _SCHEDULES:
         raise ValueError(f"deserialize: unknown schedule {name!r}; known: {sorted(_SCHEDULES)}")
     return _SCHEDULES[name].from_config(config.get("config", {}))
-
-
-def __getattr__(name):
-    # ReduceLROnPlateau is a callback (it watches validation metrics); re-exported lazily.
-    if name == "ReduceLROnPlateau":
-        from ..callbacks import ReduceLROnPlateau
-        return ReduceLROnPlateau
-    raise AttributeError(name)
 
 
 __all__ = ["LearningRateSchedule", "StepDecay", "ExponentialDecay", "CosineDecay",

@@ -30,10 +30,11 @@ import numpy as np
 
 from .. import layers as L
 from .. import metrics as tn_metrics
-from .. import random as tn_random
+from .. import plot as tn_plot
+from ..data.datasets import BROWN_GENRES, load_brown_genres
 from ..models import Sequential, load_model
 from ..text import Tokenizer, pad_sequences
-from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
+from .common import TaskResult, check_model, read_json, save_run, start_run
 
 __all__ = [
     "MODELS",
@@ -53,8 +54,7 @@ TASK = "classification"
 def build_model(kind="cnn", vocab_size=20000, num_classes=15, embedding_dim=64, units=64,
                 filters=128, kernel_size=5, dropout=0.5):
     """One of :data:`MODELS` as a :class:`~tinynlp.models.Sequential`, ready to compile."""
-    if kind not in MODELS:
-        raise ValueError(f"classification: unknown model {kind!r}; expected one of {MODELS}")
+    check_model("classification", kind, MODELS)
     out = L.Dense(num_classes, activation="softmax")
     if kind == "cnn":
         return Sequential([
@@ -139,12 +139,7 @@ def train(model="avg", epochs=None, batch_size=32, vocab_size=20000, maxlen=300,
           embedding_dim=64, units=64, seed=0, out="runs/classify", verbose=1,
           plot=True) -> TaskResult:
     """Train a genre classifier on Brown and evaluate it on the test documents."""
-    from ..data.datasets import BROWN_GENRES, load_brown_genres
-
-    if model not in MODELS:
-        raise ValueError(f"classification: unknown model {model!r}; expected one of {MODELS}")
-    tn_random.seed(seed)
-    quick = quick_mode()
+    quick = start_run("classification", model, MODELS, seed)
     if epochs is None:
         epochs = 1 if quick else {"cnn": 8, "bilstm": 4, "avg": 15}[model]
     (x_train, y_train), (x_test, y_test) = load_brown_genres()
@@ -177,18 +172,14 @@ def train(model="avg", epochs=None, batch_size=32, vocab_size=20000, maxlen=300,
     accuracy, macro_f1, cm = _scores(y_test, pred, num_classes)
     base_acc, base_f1, majority = majority_baseline(y_train, y_test, num_classes)
 
-    folder = out_dir(out)
-    net.save(folder / "model.tnz")
-    write_json_atomic(folder / "tokenizer.json",
-                      {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": TASK,
-                       "model": model, "classes": list(BROWN_GENRES), "majority": majority})
-    artifacts = {"model": str(folder / "model.tnz"), "tokenizer": str(folder / "tokenizer.json")}
+    meta = {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": TASK, "model": model,
+            "classes": list(BROWN_GENRES), "majority": majority}
+    folder, artifacts = save_run(out, net, "tokenizer.json", meta)
     if plot:
         plot_confusion_matrix(cm, BROWN_GENRES, folder / "confusion_matrix.png",
                               title=f"Brown genres ({model}): accuracy {accuracy:.3f}, "
                                     f"macro-F1 {macro_f1:.3f}")
         artifacts["confusion_matrix"] = str(folder / "confusion_matrix.png")
-        from .. import plot as tn_plot
         tn_plot.history(history, path=folder / "learning_curves.png",
                         title=f"genre classification ({model}) on Brown")
         artifacts["plot"] = str(folder / "learning_curves.png")
@@ -225,8 +216,6 @@ def predict(texts, folder="runs/classify"):
 
 def evaluate(folder="runs/classify") -> TaskResult:
     """Re-evaluate the model saved by :func:`train` on the full test split."""
-    from ..data.datasets import BROWN_GENRES, load_brown_genres
-
     model, encode, meta = load(folder)
     (_, y_train), (x_test, y_test) = load_brown_genres()
     num_classes = len(BROWN_GENRES)

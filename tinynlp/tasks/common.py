@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["quick_mode", "TaskResult", "write_json_atomic", "read_json", "out_dir"]
+from .. import plot as tn_plot
+from .. import random as tn_random
+from ..atomic import write_json_atomic  # noqa: F401  (the recipes' writer, re-exported)
+
+__all__ = ["quick_mode", "TaskResult", "write_json_atomic", "read_json", "out_dir", "check_model",
+           "start_run", "save_run"]
 
 
 def quick_mode() -> bool:
     """True when ``TINYNLP_QUICK=1``: tests and CI shrink data and epochs."""
     return os.environ.get("TINYNLP_QUICK", "") not in ("", "0", "false", "False")
+
+
+def check_model(task, model, models):
+    """``model`` if it is one of the recipe's ``models``, else a ValueError naming them."""
+    if model not in models:
+        raise ValueError(f"{task}: unknown model {model!r}; expected one of {models}")
+    return model
+
+
+def start_run(task, model, models, seed):
+    """The start of every recipe's ``train``: check ``model``, seed ``tn.random``;
+    returns :func:`quick_mode`."""
+    check_model(task, model, models)
+    tn_random.seed(seed)
+    return quick_mode()
 
 
 @dataclass
@@ -51,22 +70,6 @@ def out_dir(path) -> Path:
     return p
 
 
-def write_json_atomic(path, obj) -> None:
-    """Write JSON to ``path`` via a temporary file and a rename (never half-written)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def read_json(path) -> dict:
     path = Path(path)
     if not path.is_file():
@@ -76,3 +79,22 @@ def read_json(path) -> dict:
             return json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from None
+
+
+def save_run(out, net, meta_name, meta, history=None, title=None):
+    """Save what a recipe's ``train`` leaves behind in the folder ``out``: the model
+    (``model.tnz``), its preprocessing state (``meta_name``, JSON) and, given a ``title``,
+    the learning curves of ``history`` (``learning_curves.png``).
+
+    Returns ``(folder, artifacts)``, artifacts mapping "model", the meta file's stem
+    (e.g. "vocab") and "plot" to the paths written.
+    """
+    folder = out_dir(out)
+    net.save(folder / "model.tnz")
+    write_json_atomic(folder / meta_name, meta)
+    artifacts = {"model": str(folder / "model.tnz"),
+                 Path(meta_name).stem: str(folder / meta_name)}
+    if title is not None:
+        tn_plot.history(history, path=folder / "learning_curves.png", title=title)
+        artifacts["plot"] = str(folder / "learning_curves.png")
+    return folder, artifacts

@@ -34,8 +34,13 @@ import numpy as np
 
 from .. import metrics as tn_metrics
 from .. import random as tn_random
-from ..text import Tokenizer, pad_sequences
-from .common import TaskResult, out_dir, quick_mode, write_json_atomic
+from ..data import RandomOverSampler, RandomUnderSampler, class_weight_dict
+from ..data.datasets import load_rotten_tomatoes
+from ..embeddings import load_glove_6b_50d
+from ..models import load_model
+from ..text import EDA, Tokenizer, augment_minority, pad_sequences
+from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
+from .sentiment import build_model
 
 __all__ = [
     "MODELS",
@@ -74,17 +79,12 @@ def make_imbalanced(texts, labels, minority=MINORITY, fraction=0.1, seed=0):
 
 
 def _eda(seed):
-    from ..embeddings import load_glove_6b_50d
-    from ..text import EDA
     return EDA(alpha_sr=0.1, alpha_ri=0.1, alpha_rs=0.1, p_rd=0.1, num_aug=4,
                synonyms=load_glove_6b_50d(), random_state=seed)
 
 
 def resample(strategy, texts, labels, seed=0):
     """The training texts, labels and ``class_weight`` (or None) for ``strategy``."""
-    from ..data import RandomOverSampler, RandomUnderSampler, class_weight_dict
-    from ..text import augment_minority
-
     y = np.asarray(labels)
     if strategy == "none":
         return list(texts), y, None
@@ -114,8 +114,6 @@ def _scores(y_true, p):
 
 
 def _load(quick, fraction, seed):
-    from ..data.datasets import load_rotten_tomatoes
-
     (x_train, y_train), (x_test, y_test) = load_rotten_tomatoes()
     x_train, y_train = make_imbalanced(list(x_train), y_train, fraction=fraction, seed=seed)
     if quick:
@@ -131,8 +129,6 @@ def _load(quick, fraction, seed):
 
 def _fit_one(strategy, data, seed, epochs, batch_size, vocab_size, maxlen, embedding_dim,
              verbose):
-    from .sentiment import build_model
-
     (x_train, y_train), (x_test, y_test) = data
     tn_random.seed(seed)
     start = time.perf_counter()
@@ -191,9 +187,6 @@ def train(model="none", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
 
 def evaluate(folder="runs/imbalance") -> TaskResult:
     """Re-score the model saved by :func:`train` on its test split."""
-    from ..models import load_model
-    from .common import read_json
-
     meta = read_json(f"{folder}/tokenizer.json")
     tokenizer = Tokenizer.from_config(meta["tokenizer"])
     net = load_model(f"{folder}/model.tnz", restore_rng=False)

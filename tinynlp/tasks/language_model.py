@@ -40,9 +40,10 @@ from .. import losses as tn_losses
 from .. import optimizers as tn_optimizers
 from .. import random as tn_random
 from ..autograd import no_grad
+from ..data.datasets import load_brown_text, load_shakespeare
 from ..models import Model, load_model
 from ..text import Vocab
-from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
+from .common import TaskResult, quick_mode, read_json, save_run, start_run
 
 __all__ = [
     "MODELS",
@@ -207,8 +208,6 @@ def sample_next(logits, temperature=1.0, top_k=None, rng=None):
 
 # ---------------------------------------------------------------------------- data
 def _char_data(quick):
-    from ..data.datasets import load_shakespeare
-
     train_text, test_text = load_shakespeare()
     if quick:
         train_text, test_text = train_text[:30000], test_text[:3000]
@@ -225,8 +224,6 @@ def _word_stream(sentences):
 
 
 def _word_tokens(quick):
-    from ..data.datasets import load_brown_text
-
     train_sents, test_sents = load_brown_text(lower=True)
     if quick:
         train_sents, test_sents = train_sents[:1500], test_sents[:150]
@@ -246,8 +243,6 @@ def _encode_splits(level, vocab, quick):
     if level == "word":
         train_tokens, test_tokens = _word_tokens(quick)
         return vocab.encode(train_tokens), vocab.encode(test_tokens)
-    from ..data.datasets import load_shakespeare
-
     train_text, test_text = load_shakespeare()
     if quick:
         train_text, test_text = train_text[:30000], test_text[:3000]
@@ -274,10 +269,7 @@ def train(model="lstm", epochs=None, seq_len=None, batch_size=None, embedding_di
     (``vocab_size`` most frequent).  Each epoch reads ``tokens_per_epoch``
     tokens in random windows of ``seq_len``.
     """
-    if model not in MODELS:
-        raise ValueError(f"language_model: unknown model {model!r}; expected one of {MODELS}")
-    tn_random.seed(seed)
-    quick = quick_mode()
+    quick = start_run("language_model", model, MODELS, seed)
     d = dict(_DEFAULTS[model])
     if quick:
         d.update(epochs=1, tokens_per_epoch=8 * 20 * 16, seq_len=20, batch_size=16,
@@ -306,17 +298,10 @@ def train(model="lstm", epochs=None, seq_len=None, batch_size=None, embedding_di
     positions = _predicted_positions(len(test_ids), streams)
     base = math.exp(-_unigram_logp(train_ids, len(vocab))[np.asarray(test_ids)[positions]].mean())
 
-    folder = out_dir(out)
-    net.save(folder / "model.tnz")
-    write_json_atomic(folder / "vocab.json", {"itos": vocab.itos, "level": level, "task": TASK,
-                                              "model": model, "streams": streams,
-                                              "quick": quick})
-    artifacts = {"model": str(folder / "model.tnz"), "vocab": str(folder / "vocab.json")}
-    if plot:
-        from .. import plot as tn_plot
-        tn_plot.history(history, path=folder / "learning_curves.png",
-                        title=f"{level}-level language model ({model})")
-        artifacts["plot"] = str(folder / "learning_curves.png")
+    meta = {"itos": vocab.itos, "level": level, "task": TASK, "model": model,
+            "streams": streams, "quick": quick}
+    _, artifacts = save_run(out, net, "vocab.json", meta, history,
+                            f"{level}-level language model ({model})" if plot else None)
     sample = _generate(net, vocab, level, "ROMEO:\n" if level == "char" else "the",
                        length=200 if level == "char" else 40, temperature=0.8, top_k=None,
                        seed=seed)

@@ -28,9 +28,13 @@ import numpy as np
 from .. import functional as F
 from .. import layers as L
 from .. import random as tn_random
+from ..data import datasets
+from ..distributed import DistributedContext
+from ..embeddings import load_glove_6b_50d
+from ..layers.embedding_init import lookup_rows
 from ..models import Model, Sequential, load_model
 from ..text import Tokenizer, pad_sequences
-from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
+from .common import TaskResult, check_model, quick_mode, read_json, save_run
 
 __all__ = ["KimCNN", "build_model", "pretrained_embedding", "train", "evaluate", "load",
            "predict", "MODELS", "PRETRAINED_DEFAULTS"]
@@ -86,8 +90,7 @@ def build_model(kind="cnn", vocab_size=20000, embedding_dim=64, units=64,
     frozen unless ``fine_tune``; ``frozen_rows`` (indices or a boolean mask):
     freeze only those rows, the others train (implies ``fine_tune``).
     """
-    if kind not in MODELS:
-        raise ValueError(f"sentiment: unknown model {kind!r}; expected one of {MODELS}")
+    check_model("sentiment", kind, MODELS)
     if embedding_matrix is not None:
         vocab_size, embedding_dim = embedding_matrix.shape
     trainable = embedding_matrix is None or fine_tune or frozen_rows is not None
@@ -121,7 +124,6 @@ def pretrained_embedding(tokenizer, vectors="glove", **options):
         if vectors != "glove":
             raise ValueError(f"sentiment: pretrained must be None, 'glove' or a KeyedVectors, "
                              f"got {vectors!r}")
-        from ..embeddings import load_glove_6b_50d
         vectors = load_glove_6b_50d()
     unknown = set(options) - set(PRETRAINED_DEFAULTS)
     if unknown:
@@ -130,7 +132,6 @@ def pretrained_embedding(tokenizer, vectors="glove", **options):
     options = {**PRETRAINED_DEFAULTS, **options}
     layer = L.Embedding.from_pretrained(vectors, tokenizer, **options)
     layer.build()
-    from ..layers.embedding_init import lookup_rows
     _, found = lookup_rows(vectors, tokenizer)
     return layer.embeddings.data.copy(), layer.frozen_rows, layer.trainable, int(found.sum())
 
@@ -152,8 +153,6 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
     ``distributed=True``: data-parallel over MPI (launch with ``mpiexec -n N``);
     every rank trains on its shard with averaged gradients, rank 0 saves.
     """
-    from .. import datasets
-
     tn_random.seed(seed)
     quick = quick_mode()
     if epochs is None:
@@ -186,20 +185,12 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
     majority = float(max(np.mean(y_test), 1 - np.mean(y_test)))
 
     if distributed:
-        from ..distributed import DistributedContext
         if not DistributedContext.from_environment().is_root:
             return TaskResult("sentiment", model, "accuracy", float(accuracy), "majority class",
                               majority, {"rank": "non-root: nothing saved"})
-    folder = out_dir(out)
-    net.save(folder / "model.tnz")
-    write_json_atomic(folder / "tokenizer.json",
-                      {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": "sentiment"})
-    artifacts = {"model": str(folder / "model.tnz"), "tokenizer": str(folder / "tokenizer.json")}
-    if plot:
-        from .. import plot as tn_plot
-        tn_plot.history(history, path=folder / "learning_curves.png",
-                        title=f"sentiment ({model}) on Rotten Tomatoes")
-        artifacts["plot"] = str(folder / "learning_curves.png")
+    meta = {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": "sentiment"}
+    _, artifacts = save_run(out, net, "tokenizer.json", meta, history,
+                            f"sentiment ({model}) on Rotten Tomatoes" if plot else None)
     extra = {"test_loss": float(loss), "epochs": epochs, "train_size": len(x_train),
              "test_size": len(x_test)}
     if "val_accuracy" in history.history:
@@ -218,8 +209,6 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
 
 def evaluate(folder="runs/sentiment") -> TaskResult:
     """Re-evaluate the model saved by :func:`train` on the full test split."""
-    from .. import datasets
-
     model, encode = load(folder)
     _, (x_test, y_test) = datasets.load_rotten_tomatoes()
     p = model.predict(encode(x_test), verbose=0).reshape(-1)

@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import layers as L
-from .. import random as tn_random
 from ..data import BatchLoader
+from ..data.datasets import UNIVERSAL_TAGS, load_brown_pos
 from ..models import Sequential, load_model
 from ..text import Vocab
-from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
+from .common import TaskResult, check_model, quick_mode, read_json, save_run, start_run
 
 __all__ = [
     "MODELS",
@@ -121,8 +121,7 @@ def token_accuracy(gold, pred, only=None) -> float:
 def build_model(kind="bilstm", vocab_size=20000, num_tags=12, embedding_dim=64, units=64):
     """One of :data:`MODELS`: Embedding(mask_zero) → (Bi)RNN(return_sequences) →
     TimeDistributed(Dense(num_tags, softmax))."""
-    if kind not in MODELS:
-        raise ValueError(f"tagging: unknown model {kind!r}; expected one of {MODELS}")
+    check_model("tagging", kind, MODELS)
     if kind == "bilstm":
         rnn = L.Bidirectional(L.LSTM(units, return_sequences=True))
     elif kind == "bigru":
@@ -156,8 +155,6 @@ def _predict_tags(model, vocab, tags, sentences, batch_size=128):
 def _data(seed, train_size, quick):
     """The training sentences (seeded shuffle, first ``train_size``) and the test split
     (quick mode: 300 training and 200 random test sentences)."""
-    from ..data.datasets import load_brown_pos
-
     (x_train, y_train), (x_test, y_test) = load_brown_pos()
     order = np.random.default_rng(seed).permutation(len(x_train))
     x_train, y_train = [x_train[i] for i in order], [y_train[i] for i in order]
@@ -178,12 +175,7 @@ def train(model="bilstm", epochs=None, batch_size=32, vocab_size=20000, embeddin
     ``train_size``: use only the first ``train_size`` training sentences (after a
     seeded shuffle); None = all 46,682.
     """
-    from ..data.datasets import UNIVERSAL_TAGS
-
-    if model not in MODELS:
-        raise ValueError(f"tagging: unknown model {model!r}; expected one of {MODELS}")
-    tn_random.seed(seed)
-    quick = quick_mode()
+    quick = start_run("tagging", model, MODELS, seed)
     if epochs is None:
         epochs = 1 if quick else 2
     if quick:
@@ -212,17 +204,10 @@ def train(model="bilstm", epochs=None, batch_size=32, vocab_size=20000, embeddin
     base_acc = token_accuracy(y_test, base_pred)
     unseen = [[w not in baseline.table for w in s] for s in x_test]
 
-    folder = out_dir(out)
-    net.save(folder / "model.tnz")
-    write_json_atomic(folder / "vocab.json", {"itos": vocab.itos, "tags": tags, "task": TASK,
-                                              "model": model, "train_size": len(x_train), "seed": seed,
-                                              "quick": quick})
-    artifacts = {"model": str(folder / "model.tnz"), "vocab": str(folder / "vocab.json")}
-    if plot:
-        from .. import plot as tn_plot
-        tn_plot.history(history, path=folder / "learning_curves.png",
-                        title=f"POS tagging ({model}) on Brown")
-        artifacts["plot"] = str(folder / "learning_curves.png")
+    meta = {"itos": vocab.itos, "tags": tags, "task": TASK, "model": model,
+            "train_size": len(x_train), "seed": seed, "quick": quick}
+    _, artifacts = save_run(out, net, "vocab.json", meta, history,
+                            f"POS tagging ({model}) on Brown" if plot else None)
     extra = {"unseen_word_accuracy": token_accuracy(y_test, pred, unseen),
              "baseline_unseen_word_accuracy": token_accuracy(y_test, base_pred, unseen),
              "epochs": epochs, "train_sentences": len(x_train),

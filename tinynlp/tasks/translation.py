@@ -53,10 +53,11 @@ from .. import optimizers as tn_optimizers
 from .. import random as tn_random
 from ..autograd import Tensor, no_grad
 from ..data.batching import batch_indices
+from ..data.datasets import load_translation_pairs
 from ..metrics.bleu import corpus_bleu
 from ..models import Model, load_model
 from ..text import Vocab, word_tokenize
-from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
+from .common import TaskResult, quick_mode, read_json, save_run, start_run
 
 __all__ = [
     "MODELS",
@@ -306,8 +307,6 @@ def beam_search(model, src, bos, eos, beam_size=4, max_len=50):
 
 # ------------------------------------------------------------------------------ data
 def _data(quick, seed):
-    from ..data.datasets import load_translation_pairs
-
     (src_train, tgt_train), (src_test, tgt_test) = load_translation_pairs(max_tokens=20)
     if quick:
         rng = np.random.default_rng(seed)
@@ -327,10 +326,7 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
           out="runs/translate", verbose=1, plot=True) -> TaskResult:
     """Train the encoder–decoder on Spanish→English Bible verses; BLEU on the test verses
     (beam search with ``beam_size``; greedy BLEU in ``extra``) beside copy-the-source."""
-    if model not in MODELS:
-        raise ValueError(f"translation: unknown model {model!r}; expected one of {MODELS}")
-    tn_random.seed(seed)
-    quick = quick_mode()
+    quick = start_run("translation", model, MODELS, seed)
     if epochs is None:
         epochs = 1 if quick else 8
     if quick:
@@ -368,16 +364,10 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
         beam, beam_bleu = greedy, greedy_bleu
     copy_bleu = _bleu([tokenize(s) for s in src_test], refs)
 
-    folder = out_dir(out)
-    net.save(folder / "model.tnz")
-    write_json_atomic(folder / "vocab.json", {"source": sv.itos, "target": tv.itos, "task": TASK,
-                                              "model": model, "seed": seed, "quick": quick})
-    artifacts = {"model": str(folder / "model.tnz"), "vocab": str(folder / "vocab.json")}
-    if plot:
-        from .. import plot as tn_plot
-        tn_plot.history(history, path=folder / "learning_curves.png",
-                        title="Spanish→English encoder–decoder")
-        artifacts["plot"] = str(folder / "learning_curves.png")
+    meta = {"source": sv.itos, "target": tv.itos, "task": TASK, "model": model, "seed": seed,
+            "quick": quick}
+    _, artifacts = save_run(out, net, "vocab.json", meta, history,
+                            "Spanish→English encoder–decoder" if plot else None)
     examples = [f"{src_test[i]}  =>  {detokenize(beam[i])}  [ref: {tgt_test[i]}]"
                 for i in range(min(3, len(src_test)))]
     extra = {"greedy_bleu": float(greedy_bleu), "beam_size": beam_size,

@@ -20,8 +20,7 @@ from .augment import (
 )
 from .bpe import BPETokenizer
 from .sequence import pad_sequences
-from .tokenize import char_tokenize, word_tokenize
-from .tokenizer import Tokenizer, text_to_word_sequence
+from .tokenizer import Tokenizer, char_tokenize, text_to_word_sequence, word_tokenize
 from .vocab import PAD, UNK, Vocab
 
 __all__ = [

@@ -26,7 +26,8 @@ import math
 
 import numpy as np
 
-from .tokenize import word_tokenize
+from .. import random as tn_random
+from .tokenizer import word_tokenize
 
 __all__ = ["EDA", "synonym_replacement", "random_insertion", "random_swap",
            "random_deletion", "augment_minority", "STOPWORDS", "SynonymSource"]
@@ -46,7 +47,6 @@ your yours yourself yourselves
 
 def _rng(random_state) -> np.random.Generator:
     if random_state is None:
-        from .. import random as tn_random
         return tn_random.get_rng()
     if isinstance(random_state, np.random.Generator):
         return random_state

@@ -40,12 +40,12 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 
 import numpy as np
 
+from ..atomic import atomic_write
 from .bpe_train import count_chunks, learn_merges, merge_pair
 from .byte_level import (
     PRE_SPLIT_RULE,
@@ -363,21 +363,9 @@ class BPETokenizer:
 
     def save(self, path) -> None:
         """Write the tokenizer as UTF-8 JSON, atomically (temporary file, then rename)."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                                   dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                json.dump(self.to_dict(), f, ensure_ascii=False, indent=None,
-                          separators=(",", ":"))
-                f.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=None,
+                          separators=(",", ":")) + "\n"
+        atomic_write(path, lambda f: f.write(text), mode="w")
 
     @classmethod
     def load(cls, path) -> "BPETokenizer":

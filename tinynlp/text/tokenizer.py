@@ -1,6 +1,12 @@
-"""A Keras-style ``Tokenizer``: text -> lists of word indices.
+"""Splitting text into tokens, and a Keras-style ``Tokenizer``: text -> lists of word indices.
 
-Semantics follow ``keras.preprocessing.text.Tokenizer``:
+Splitting: ``word_tokenize`` splits on a regular expression: a *word* is a run of
+letters or digits, optionally joined by inner apostrophes or hyphens ("don't",
+"well-known"); a number may carry inner separators ("3.14", "1,000"); every
+other visible character is a punctuation token on its own.  ``char_tokenize``
+splits into characters; ``text_to_word_sequence`` is Keras' filter-and-split.
+
+``Tokenizer`` semantics follow ``keras.preprocessing.text.Tokenizer``:
 
 * index 0 is reserved (it is the padding value of ``pad_sequences``) and is
   never given to a word;
@@ -15,11 +21,67 @@ Semantics follow ``keras.preprocessing.text.Tokenizer``:
 from __future__ import annotations
 
 import math
+import re
 from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-__all__ = ["Tokenizer", "text_to_word_sequence", "DEFAULT_FILTERS"]
+__all__ = ["Tokenizer", "text_to_word_sequence", "DEFAULT_FILTERS", "word_tokenize",
+           "char_tokenize", "WORD_PATTERN"]
+
+#: number with inner separators | word with inner ' ’ - | any other visible char
+WORD_PATTERN = r"\d+(?:[.,:]\d+)+|\w+(?:['’\-]\w+)*|[^\w\s]"
+_TOKEN_RE = re.compile(WORD_PATTERN)
+_IS_WORD_RE = re.compile(r"\w")
+
+
+def _check_text(text, name: str = "text") -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"{name}: expected a str, got {type(text).__name__} ({text!r:.60})")
+    return text
+
+
+def word_tokenize(text: str, lower: bool = False, keep_punct: bool = True) -> list[str]:
+    """Split ``text`` into word and punctuation tokens.
+
+    >>> word_tokenize("Don't panic: it's 3.14!")
+    ["Don't", 'panic', ':', "it's", '3.14', '!']
+    >>> word_tokenize("Don't panic: it's 3.14!", lower=True, keep_punct=False)
+    ["don't", 'panic', "it's", '3.14']
+
+    Args:
+        text: the string to split.
+        lower: lowercase the tokens.
+        keep_punct: keep punctuation characters as tokens (``True``) or drop
+            them (``False``).
+    """
+    _check_text(text)
+    if lower:
+        text = text.lower()
+    tokens = _TOKEN_RE.findall(text)
+    if not keep_punct:
+        tokens = [t for t in tokens if _IS_WORD_RE.search(t)]
+    return tokens
+
+
+def char_tokenize(text: str, lower: bool = False, keep_whitespace: bool = True) -> list[str]:
+    """Split ``text`` into single characters.
+
+    >>> char_tokenize("Hi there")
+    ['H', 'i', ' ', 't', 'h', 'e', 'r', 'e']
+
+    Args:
+        text: the string to split.
+        lower: lowercase first.
+        keep_whitespace: keep spaces, tabs and newlines as tokens.
+    """
+    _check_text(text)
+    if lower:
+        text = text.lower()
+    if keep_whitespace:
+        return list(text)
+    return [c for c in text if not c.isspace()]
+
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
@@ -27,8 +89,7 @@ DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool = True,
                           split: str = " ") -> list[str]:
     """Keras' splitter: lowercase, replace every ``filters`` char by ``split``, split."""
-    if not isinstance(text, str):
-        raise TypeError(f"text: expected a str, got {type(text).__name__}")
+    _check_text(text)
     if lower:
         text = text.lower()
     if filters:

@@ -6,6 +6,8 @@ import json
 import os
 from collections import Counter
 
+from ..atomic import atomic_write
+
 __all__ = ["Vocab", "PAD", "UNK"]
 
 PAD = "<pad>"
@@ -140,10 +142,7 @@ class Vocab:
                     raise ValueError(
                         f"token {i} ({t!r}) contains a line break: save as .json instead")
             data = "\n".join(self.itos) + "\n"
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: f.write(data), mode="w")
 
     @classmethod
     def load(cls, path) -> "Vocab":

@@ -1,0 +1,246 @@
+"""int8 layers: Dense, Embedding and Conv1D with int8 weights (inference only).
+
+Each holds its kernel as int8 codes with one float32 scale per output channel
+and runs int8 × int8 → int32 products (:func:`tinynlp.kernels.int8.quantized_linear`);
+the input rows are quantized on the fly (dynamic scales) or with a calibrated
+static scale.  Everything else comes from the floors below: Keras' padding and
+the im2col of the convolution (:func:`tinynlp.functional.conv1d_patches`), the
+activations (:func:`tinynlp.functional.epilogue.activate_`), the layers' checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd.tensor import Tensor, to_numpy
+from ...functional.conv import conv1d_patches
+from ...functional.epilogue import activate_
+from ...kernels.int8 import QMAX, quantized_linear
+from ...layers._utils import as_ids, as_input, check_last_dim, check_rank, layer_desc
+from ...layers.convolutional import Conv1D
+from ...layers.core import Dense, Embedding
+from ...layers.registry import register_layer
+from .tensors import quantize_tensor
+
+__all__ = ["QuantizedMixin", "QuantizedDense", "QuantizedEmbedding", "QuantizedConv1D"]
+
+
+class QuantizedMixin:
+    """Weights as int8 Parameters, activation scales (dynamic or calibrated), calibration."""
+
+    quantized = True
+
+    # ---- weights -----------------------------------------------------------------
+    def _int8_weight(self, name, shape):
+        p = self.add_weight(name, shape, "zeros", trainable=False, dtype="float32")
+        if p.data.dtype != np.int8:  # (a checkpoint loader may already have put codes there)
+            p.data = np.zeros(shape, np.int8)  # int8 storage: get_weights/set_weights keep it
+        return p
+
+    def _scale_weight(self, name, shape=(1,)):
+        return self.add_weight(name, shape, "zeros", trainable=False, dtype="float32")
+
+    def _float_weight(self, name, shape):
+        return self.add_weight(name, shape, "zeros", trainable=False)
+
+    @classmethod
+    def _from_float_layer(cls, layer, per_channel, input_shape):
+        """A built quantized copy of the float ``layer`` (its bias copied, kernels not yet)."""
+        if not layer.built:
+            raise ValueError(
+                f"quantize_dynamic: layer {layer.name!r} is not built yet; run the model once "
+                "(e.g. model.predict on a small batch) before quantizing it")
+        q = cls.from_config({**layer.get_config(), "per_channel": per_channel})
+        q.build(input_shape)
+        if getattr(layer, "use_bias", False):
+            q.bias.data[...] = layer.bias.data
+        return q
+
+    def _set_int8_kernel(self, name, w):
+        """``<name>_q`` ← the codes of the float kernel ``w`` (..., out), stored transposed
+        (out, ...) for the int8 product; ``<name>_scale`` ← one scale per output channel."""
+        codes, scale = quantize_tensor(w, self.per_channel, axis=-1)
+        getattr(self, name + "_q").data[...] = codes.reshape(-1, codes.shape[-1]).T
+        param = getattr(self, name + "_scale")
+        param.data[...] = np.broadcast_to(np.asarray(scale, np.float32), param.shape)
+
+    # ---- int8 products and activation scales ---------------------------------------
+    def _qlinear(self, x2, w_q, w_scale, bias, scale_name):
+        """int8 product of the rows of ``x2`` with the int8 weight ``w_q`` (N, K): arrays.
+
+        While calibrating, records the largest |x| the product sees under ``scale_name``;
+        otherwise uses that layer weight's static scale (0 = dynamic per-row scales).
+        """
+        x2 = np.ascontiguousarray(x2, dtype=np.float32)
+        observed = getattr(self, "_calibration", None)
+        static = None
+        if observed is not None:
+            if x2.size:
+                observed[scale_name] = max(observed.get(scale_name, 0.0),
+                                           float(np.abs(x2).max()))
+        else:
+            s = float(getattr(self, scale_name).data[0])
+            static = s if s > 0 else None
+        b = None if bias is None else np.asarray(bias, dtype=np.float32)
+        return quantized_linear(x2, w_q, w_scale, b, x_scale=static)
+
+    def start_calibration(self):
+        self._calibration = {}
+
+    def finish_calibration(self):
+        observed = self._calibration
+        self._calibration = None
+        for name, amax in (observed or {}).items():
+            getattr(self, name).data[...] = amax / QMAX if amax > 0 else 0.0
+
+    @property
+    def is_static(self):
+        return any(float(getattr(self, name).data[0]) > 0
+                   for name in ("input_scale", "state_scale") if hasattr(self, name))
+
+    def _out(self, y):
+        return Tensor(np.asarray(y).astype(self.dtype, copy=False), _copy=False)
+
+    def _bias_array(self):
+        return None if self.bias is None else self.bias.data
+
+    def get_config(self):
+        config = super().get_config()
+        config["per_channel"] = self.per_channel
+        config["trainable"] = False
+        return config
+
+
+class _QuantizedKernelMixin(QuantizedMixin):
+    """One int8 kernel ``kernel_q`` (out, in), its scales, a float bias and ``input_scale``."""
+
+    def _build_kernel(self, units, fan_in):
+        self.kernel_q = self._int8_weight("kernel_q", (units, fan_in))
+        self.kernel_scale = self._scale_weight("kernel_scale", (units,))
+        if self.use_bias:
+            self.bias = self._float_weight("bias", (units,))
+        self.input_scale = self._scale_weight("input_scale")
+        self.built = True
+
+    def _project(self, rows):
+        """σ(rows · W + b) for the 2-D ``rows`` with the int8 kernel."""
+        y = self._qlinear(rows, self.kernel_q.data, self.kernel_scale.data, self._bias_array(),
+                          "input_scale")
+        return activate_(y, self.activation)
+
+
+@register_layer
+class QuantizedDense(_QuantizedKernelMixin, Dense):
+    """Dense with an int8 kernel: ``h = σ(s_x s_w · (q_x · q_w) + b)``.
+
+    Weights: ``kernel_q`` (units, in) int8 (stored transposed for the kernel),
+    ``kernel_scale`` (units,), ``bias`` (units,), ``input_scale`` (1,) — 0 means
+    dynamic per-row scales, > 0 a calibrated static scale.
+    """
+
+    def __init__(self, units, per_channel=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.per_channel = bool(per_channel)
+        self.kernel_q = self.kernel_scale = self.input_scale = None
+
+    def build(self, input_shape):
+        if not self.built:
+            self._build_kernel(self.units, int(tuple(input_shape)[-1]))
+
+    @classmethod
+    def from_float(cls, layer, per_channel=True):
+        q = cls._from_float_layer(layer, per_channel, (None, layer.kernel.shape[0]))
+        q._set_int8_kernel("kernel", layer.kernel.data)
+        return q
+
+    def call(self, x, training=False, mask=None):
+        x = as_input(self, x)
+        check_rank(self, x, 2, "(batch, ..., features)", at_least=True)
+        check_last_dim(self, x, self.kernel_q.shape[1])
+        xa = x.data
+        y = self._project(xa.reshape(-1, xa.shape[-1]))
+        return self._out(y.reshape(*xa.shape[:-1], self.units))
+
+
+@register_layer
+class QuantizedEmbedding(QuantizedMixin, Embedding):
+    """Embedding with an int8 table and one float32 scale per row (per token).
+
+    A lookup returns ``scale[id] · q[id]`` — no product, so no activation scale.
+    Weights: ``embeddings_q`` (input_dim, output_dim) int8, ``embeddings_scale``
+    (input_dim,).
+    """
+
+    def __init__(self, input_dim, output_dim, per_channel=True, **kwargs):
+        super().__init__(input_dim, output_dim, **kwargs)
+        self.per_channel = bool(per_channel)
+        self.embeddings_q = self.embeddings_scale = None
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.embeddings_q = self._int8_weight("embeddings_q", (self.input_dim, self.output_dim))
+        self.embeddings_scale = self._scale_weight("embeddings_scale", (self.input_dim,))
+        self.built = True
+
+    @classmethod
+    def from_float(cls, layer, per_channel=True):
+        q = cls._from_float_layer(layer, per_channel, None)
+        codes, scale = quantize_tensor(layer.embeddings.data, per_channel, axis=0)
+        q.embeddings_q.data[...] = codes
+        q.embeddings_scale.data[...] = np.broadcast_to(np.asarray(scale, np.float32),
+                                                       q.embeddings_scale.shape)
+        return q
+
+    def _ids(self, x):
+        ids = as_ids(self, x)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
+            bad = ids.min() if ids.min() < 0 else ids.max()
+            raise ValueError(f"{layer_desc(self)}: token id {int(bad)} is out of "
+                             f"range [0, input_dim={self.input_dim})")
+        return ids
+
+    def call(self, x, training=False):
+        ids = self._ids(x)
+        rows = self.embeddings_q.data[ids].astype(np.float32)
+        return self._out(rows * self.embeddings_scale.data[ids][..., None])
+
+    def compute_mask(self, x, mask=None):
+        if not self.mask_zero:
+            return None
+        return self._ids(to_numpy(x)) != 0
+
+
+@register_layer
+class QuantizedConv1D(_QuantizedKernelMixin, Conv1D):
+    """Conv1D with an int8 kernel: im2col patches (quantized per patch) × int8 filters.
+
+    Weights: ``kernel_q`` (filters, kernel_size·channels) int8,
+    ``kernel_scale`` (filters,), ``bias`` (filters,), ``input_scale`` (1,).
+    """
+
+    def __init__(self, filters, kernel_size, per_channel=True, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        self.per_channel = bool(per_channel)
+        self.kernel_q = self.kernel_scale = self.input_scale = None
+
+    def build(self, input_shape):
+        if not self.built:
+            self._build_kernel(self.filters, self.kernel_size * int(tuple(input_shape)[-1]))
+
+    @classmethod
+    def from_float(cls, layer, per_channel=True):
+        q = cls._from_float_layer(layer, per_channel, (None, None, layer.kernel.shape[1]))
+        q._set_int8_kernel("kernel", layer.kernel.data)
+        return q
+
+    def call(self, x, training=False):
+        x = as_input(self, x)
+        check_rank(self, x, 3, "(batch, steps, channels)")
+        channels = self.kernel_q.shape[1] // self.kernel_size
+        check_last_dim(self, x, channels, what="channels")
+        self._check_length(x.shape)
+        cols = conv1d_patches(x.data, self.kernel_size, self.strides, self.dilation_rate,
+                              self.padding)
+        b, steps, kc = cols.shape
+        return self._out(self._project(cols.reshape(b * steps, kc)).reshape(b, steps, -1))

@@ -1,0 +1,252 @@
+"""The LSTM (Keras gate order i, f, c, o): readable twin, fused op, inference path.
+
+:func:`lstm_reference` is the cell one step at a time in primitive ops;
+:class:`LSTM` runs all steps fused (one pass of
+:func:`~tinynlp.kernels.rnn.lstm_forward_step` per step after its recurrent GEMM,
+BPTT by hand).  Without a gradient to compute it runs :func:`lstm_inference`,
+which keeps only the current state instead of every step's cells.
+
+Internally the gates are in the order o, i, f, c (the three sigmoid gates
+contiguous, and the three blocks multiplied by dL/dc in the backward too), and
+the sigmoid gates' columns of W, U and b are halved, so that one tanh per gate
+does the work: σ(z) = ½ + ½·tanh(z/2) (halving is exact in floating point).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd import ops
+from ...autograd.tensor import Function, as_tensor
+from ...kernels.rnn import lstm_backward_step, lstm_forward_step
+from .common import check_inputs, common_dtype, masked_step, zeros_state
+from .workspace import (
+    WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, steps_per_chunk,
+    sum_rows, time_major, time_major_view,
+)
+
+__all__ = ["LSTM", "lstm", "lstm_reference", "lstm_inference", "lstm_to_internal",
+           "lstm_from_internal", "lstm_gate_scale"]
+
+
+def lstm_to_internal(a, axis=-1):
+    """Keras gate blocks (i, f, c, o) → the internal order (o, i, f, c) along ``axis``
+    (the last or the first; a copy)."""
+    return _move_blocks(a, 3, axis)
+
+
+def lstm_from_internal(a, axis=-1):
+    """The internal gate order (o, i, f, c) → Keras' (i, f, c, o) along ``axis`` (a copy)."""
+    return _move_blocks(a, 1, axis)
+
+
+def _move_blocks(a, k, axis):
+    """The last 4 − k of the four gate blocks first, then the first k (one concatenate:
+    measured 5× faster than ``np.roll`` on these small arrays)."""
+    cut = k * (a.shape[axis] // 4)
+    if axis == 0:
+        return np.concatenate([a[cut:], a[:cut]], axis=0)
+    return np.concatenate([a[..., cut:], a[..., :cut]], axis=-1)
+
+
+def lstm_gate_scale(H, dtype):
+    """(4H,) factors: ½ on the internal order's sigmoid gates (o, i, f), 1 on c."""
+    s = np.full(4 * H, 0.5, dtype=dtype)
+    s[3 * H:] = 1
+    return s
+
+
+def lstm_inference(T, B, H, dt, project, recur, bs, h0, c0, info):
+    """The forward of :class:`LSTM` when no gradient will be asked for.
+
+    The same arithmetic, in the same order, as the training forward (so the
+    outputs agree bit for bit), but nothing is kept for backpropagation: only
+    the (B, H) state h, c and tanh(c) scratch and the output are written per
+    step, instead of the (T+1, B, H) cells and tanh(c) of every step.  Time-major,
+    so that every slab the per-step kernel touches is contiguous (a strided slab
+    keeps LLVM from vectorising it: measured 2× slower for the whole forward).
+
+    ``project(t0, t1, out)`` writes x_t W of steps t0 ≤ t < t1 into ``out``
+    (t1 − t0, B, 4H) and ``recur(h, out)`` writes h U into ``out`` (B, 4H), both in
+    the internal order with halved sigmoid columns; ``bs`` is the bias likewise.
+    (A float GEMM here; a quantized layer passes its int8 products.)
+    Returns time-major ``(out (T, B, H), h_last, c_last)``.
+    """
+    S = steps_per_chunk(B, 4 * H, dt)
+    A = WORKSPACE.take((S, B, 4 * H), dt)                 # x_t W of S steps at a time
+    out = np.empty((T, B, H), dtype=dt)
+    # two buffers each for h and c, swapped every step: the kernel's vectorised
+    # loop falls back to scalar code when an output overlaps an input
+    hs = np.empty((2, B, H), dtype=dt)
+    cs = np.empty((2, B, H), dtype=dt)
+    hs[0] = 0 if h0 is None else h0
+    cs[0] = 0 if c0 is None else c0
+    rec = np.empty((B, 4 * H), dtype=dt)
+    tc = np.empty((B, H), dtype=dt)
+    real = np.ones(B, dtype=bool)
+    cur = 0                                     # hs[cur], cs[cur]: the current state
+    h_prev = hs[0]                              # without a mask h_t lives in out[t]
+    for t in range(T):
+        if t % S == 0:
+            t1 = min(t + S, T)
+            project(t, t1, A[:t1 - t])
+        if info is not None:
+            if info.none_real[t]:
+                out[t] = 0
+                continue
+            real = info.m[t]
+        recur(h_prev, rec)
+        nxt = 1 - cur
+        h_new = out[t] if info is None else hs[nxt]
+        # gates, c_t, tanh(c_t), h_t = o tanh(c_t) in one pass (padded rows keep h, c)
+        lstm_forward_step(A[t % S], rec, bs, cs[cur], h_prev, real, cs[nxt], tc, h_new)
+        if info is not None:
+            np.multiply(h_new, real[:, None], out=out[t])   # padded steps output zero
+        h_prev, cur = h_new, nxt
+    WORKSPACE.give(A)
+    return out, h_prev.copy(), cs[cur].copy()
+
+
+class LSTM(Function):
+    """LSTM over all steps (Keras gate order i, f, c, o; fused, hand-written BPTT).
+
+        [a_i a_f a_c a_o] = x_t W + h_{t−1} U + b
+        i = σ(a_i),  f = σ(a_f),  g = tanh(a_c),  o = σ(a_o)
+        c_t = f ⊙ c_{t−1} + i ⊙ g,     h_t = o ⊙ tanh(c_t)
+
+    BPTT (dh = dL/dh_t incl. the output grad, dc = dL/dc_t incl. the path from h_t):
+        dc += dh ⊙ o ⊙ (1 − tanh² c_t)
+        da_o = dh ⊙ tanh c_t ⊙ o(1 − o)      da_i = dc ⊙ g ⊙ i(1 − i)
+        da_f = dc ⊙ c_{t−1} ⊙ f(1 − f)       da_c = dc ⊙ i ⊙ (1 − g²)
+        dL/dc_{t−1} = dc ⊙ f,   dL/dh_{t−1} = da Uᵀ,   dW = Σ x_tᵀ da, dU = Σ h_{t−1}ᵀ da
+    Each backward step is one pass of :func:`~tinynlp.kernels.rnn.lstm_backward_step`
+    (the lines above) and one GEMM; gates are stored internally in the order
+    o, i, f, c so that the three sigmoid gates are contiguous.
+    """
+
+    differentiable = (0, 1, 2, 3, 4, 5)
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, W, U, b, mask):
+        dt = common_dtype(x, h0, c0, W, U, b)
+        B, T, D = x.shape
+        H = U.shape[0]
+        Wp, Up, bp = (lstm_to_internal(a).astype(dt, copy=False) for a in (W, U, b))
+        # σ(z) = ½ + ½ tanh(z/2): halve the sigmoid gates' columns so that one tanh
+        # over all four blocks does the work (halving is exact in floating point)
+        half = lstm_gate_scale(H, dt)
+        Ws, Us, bs = Wp * half, Up * half, bp * half
+        info = MaskInfo.of(mask, dt)
+        if not grad_needed(ctx):
+            xt, owned = time_major_view(x, dt, info)
+            out, h, c = lstm_inference(
+                T, B, H, dt,
+                lambda t0, t1, a: np.matmul(xt[t0:t1].reshape(-1, D), Ws,
+                                            out=a.reshape(-1, 4 * H)),
+                lambda h, r: np.matmul(h, Us, out=r), bs, h0, c0, info)
+            if owned:
+                WORKSPACE.give(xt)
+            return out.transpose(1, 0, 2), h, c
+        xt = time_major(x, dt, info)
+        A = WORKSPACE.take((T, B, 4 * H), dt)       # x_t W → gate values (o, i, f, g)
+        S = steps_per_chunk(B, 4 * H, dt)
+        Hs = np.empty((T + 1, B, H), dtype=dt)
+        C = WORKSPACE.take((T + 1, B, H), dt)
+        TC = WORKSPACE.take((T, B, H), dt)          # tanh(c_t)
+        Hs[0] = 0 if h0 is None else h0
+        C[0] = 0 if c0 is None else c0
+        rec = np.empty((B, 4 * H), dtype=dt)
+        all_real = np.ones(B, dtype=bool)
+        for t in range(T):
+            if t % S == 0:                               # x_t W for the next S steps
+                t1 = min(t + S, T)
+                np.matmul(xt[t:t1].reshape(-1, D), Ws, out=A[t:t1].reshape(-1, 4 * H))
+            if info is not None and info.none_real[t]:
+                Hs[t + 1] = Hs[t]
+                C[t + 1] = C[t]
+                continue
+            real = all_real if info is None else info.m[t]
+            np.matmul(Hs[t], Us, out=rec)
+            # one pass: gates A[t] ← σ/tanh(A[t] + rec + b), c_t = f c_{t−1} + i g,
+            # TC[t] = tanh(c_t), h_t = o tanh(c_t)  (padded rows keep h and c)
+            lstm_forward_step(A[t], rec, bs, C[t], Hs[t], real, C[t + 1], TC[t], Hs[t + 1])
+        ctx.save_for_backward(xt, Wp, Up, A, Hs, C, TC)
+        ctx.info = info
+        ctx.scratch = GiveBack(xt, A, C, TC)
+        return outputs(Hs, info), Hs[T].copy(), C[T].copy()
+
+    @staticmethod
+    def backward(ctx, g_hs, g_h, g_c):
+        xt, Wp, Up, A, Hs, C, TC = ctx.saved
+        info = ctx.info
+        T, B, D = xt.shape
+        H = Up.shape[0]
+        dt = A.dtype
+        dA = WORKSPACE.take((T, B, 4 * H), dt)      # dL/da for every step (order o, i, f, g)
+        G, dh, UT, tmp = bptt_start(g_hs, g_h, info, Up, B, dt)
+        dc = np.zeros((B, H), dt) if g_c is None else g_c.astype(dt, copy=True)
+        if info is not None:
+            dA[info.none_real] = 0                  # all-padding steps: dh, dc pass unchanged
+        for t, real in bptt_steps(T, G, dh, info):
+            lstm_backward_step(A[t], TC[t], C[t], real, dh, dc, dA[t])   # da_t; dc ← dL/dc_{t−1}
+            if info is not None and info.any_pad[t]:
+                np.matmul(dA[t], UT, out=tmp)
+                dh *= info.keep[t]
+                dh += tmp
+            else:
+                np.matmul(dA[t], UT, out=dh)                    # dL/dh_{t−1} = da_t Uᵀ
+        needs = ctx.needs_input_grad
+        dA2 = dA.reshape(T * B, 4 * H)
+        dx = dW = dU = db = None
+        if needs[0]:
+            dx = (dA2 @ Wp.T).reshape(T, B, D).transpose(1, 0, 2)
+        if needs[3]:
+            dW = lstm_from_internal(xt.reshape(T * B, D).T @ dA2)
+        if needs[4]:
+            dU = lstm_from_internal(Hs[:-1].reshape(T * B, H).T @ dA2)
+        if needs[5]:
+            db = lstm_from_internal(sum_rows(dA2))
+        WORKSPACE.give(dA)
+        return (dx, dh if needs[1] else None, dc if needs[2] else None, dW, dU, db, None)
+
+
+def lstm(x, h0, c0, W, U, b, mask=None):
+    """LSTM over a whole sequence (fused, hand-written BPTT).
+
+    Keras layout and gate order **i, f, c, o** (input, forget, cell candidate,
+    output) along the columns of W (D, 4H), U (H, 4H) and b (4H,) — the same
+    order as PyTorch's i, f, g, o rows (see :func:`lstm_weights_to_torch`)::
+
+        i = σ(x_t W_i + h U_i + b_i)    f = σ(x_t W_f + h U_f + b_f)
+        g = tanh(x_t W_c + h U_c + b_c) o = σ(x_t W_o + h U_o + b_o)
+        c_t = f ⊙ c_{t−1} + i ⊙ g       h_t = o ⊙ tanh(c_t)
+
+    h0, c0 (B, H) or None (zeros); ``mask`` (B, T) bool: padded steps keep h and c
+    and output zeros.  Returns ``(hs (B, T, H), h_last (B, H), c_last (B, H))``.
+    Derivative: see :class:`LSTM`.  Same maths as :func:`lstm_reference`.
+    """
+    *_, m = check_inputs("lstm", x, {"h0": h0, "c0": c0}, W, U, b, mask, 4,
+                         numba_kernels=True)
+    return LSTM.apply(as_tensor(x), None if h0 is None else as_tensor(h0),
+                      None if c0 is None else as_tensor(c0), as_tensor(W), as_tensor(U),
+                      as_tensor(b), m)
+
+
+def lstm_reference(x, h0, c0, W, U, b, mask=None):
+    """Readable twin of :func:`lstm`: the cell equations, one step at a time."""
+    B, T, D, H, m = check_inputs("lstm_reference", x, {"h0": h0, "c0": c0}, W, U, b, mask, 4)
+    x, W, U, b = as_tensor(x), as_tensor(W), as_tensor(U), as_tensor(b)
+    h = zeros_state(x, B, H, W, U, b) if h0 is None else as_tensor(h0)
+    c = zeros_state(x, B, H, W, U, b) if c0 is None else as_tensor(c0)
+    hs = []
+    for t in range(T):
+        z = x[:, t] @ W + h @ U + b
+        i = ops.sigmoid(z[:, 0 * H:1 * H])      # input gate
+        f = ops.sigmoid(z[:, 1 * H:2 * H])      # forget gate
+        g = ops.tanh(z[:, 2 * H:3 * H])         # cell candidate
+        o = ops.sigmoid(z[:, 3 * H:4 * H])      # output gate
+        c_new = f * c + i * g
+        h, out = masked_step(m, t, o * ops.tanh(c_new), h)
+        c, _ = masked_step(m, t, c_new, c)
+        hs.append(out)
+    return ops.stack(hs, axis=1), h, c

@@ -1,0 +1,157 @@
+"""``load_model``: rebuild a model from a checkpoint written by ``model.save``.
+
+The checkpoint format (and the writer) is :mod:`tinynlp.models.saving`; this
+module rebuilds the architecture from its JSON (class names looked up in the
+layer registry — never unpickled), sets the weights, and restores the compile
+settings, the optimizer state and ``tn.random``'s state.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .. import losses as losses_mod
+from .. import metrics as metrics_mod
+from .. import optimizers as optimizers_mod
+from .. import random as tn_random
+from ..autograd import no_grad
+from ..layers.registry import get_layer_class
+from .model import Model
+from .saving import FORMAT_MODEL, CheckpointError, CheckpointReader, read_weights
+from .sequential import Sequential
+
+__all__ = ["load_model"]
+
+
+def _rebuild(reader, custom_objects):
+    """The model described by the checkpoint's architecture, built (weights not set)."""
+    arch = reader.config.get("architecture")
+    if not isinstance(arch, dict) or "class_name" not in arch:
+        raise CheckpointError(f"{reader.path}: config.json has no architecture")
+    name = arch["class_name"]
+    custom_objects = dict(custom_objects or {})
+    if name in custom_objects:
+        cls = custom_objects[name]
+    elif name == "Sequential":
+        cls = Sequential
+    else:
+        try:
+            cls = get_layer_class(name)
+        except ValueError:
+            raise CheckpointError(
+                f"{reader.path}: the model class {name!r} is not registered; for a subclassed "
+                f"model pass custom_objects={{{name!r}: {name}}} (and give it "
+                "get_config/from_config), or rebuild it yourself and call load_weights"
+            ) from None
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise CheckpointError(f"{reader.path}: {name!r} is not a Model class")
+    try:
+        if cls is Sequential or issubclass(cls, Sequential) or \
+                "custom_objects" in inspect.signature(cls.from_config).parameters:
+            model = cls.from_config(dict(arch.get("config", {})), custom_objects=custom_objects)
+        else:
+            model = cls.from_config(dict(arch.get("config", {})))
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{reader.path}: cannot rebuild the architecture: {e}") from None
+    spec = reader.config.get("build_input_spec")
+    if spec and not model.weights:
+        try:
+            dummies = [np.zeros((1, *[1 if d is None else int(d) for d in shape]),
+                                dtype=np.dtype(dtype)) for shape, dtype in spec]
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{reader.path}: bad build_input_spec {spec!r}: {e}") from None
+        if isinstance(model, Sequential):
+            model._build_input_spec = spec
+            model.built = False
+            model._try_build()
+        else:
+            with no_grad():
+                model(dummies if len(dummies) > 1 else dummies[0], training=False)
+            model._build_input_spec = spec
+    return model
+
+
+def _metrics_from_config(specs):
+    """Metric names and registered Metric objects from a saved compile config."""
+    metrics = []
+    for m in specs:
+        if isinstance(m, str):
+            metrics.append(m)
+        else:
+            cls = getattr(metrics_mod, str(m.get("class_name")), None)
+            if isinstance(cls, type) and issubclass(cls, metrics_mod.Metric):
+                try:
+                    metrics.append(cls(name=m.get("name")))
+                except TypeError:
+                    metrics.append(cls())
+    return metrics
+
+
+def load_model(filepath, custom_objects=None, compile=True, restore_rng=True):
+    """Rebuild a model saved by ``model.save`` (architecture, weights, optimizer, RNG state).
+
+    ``custom_objects``: ``{"ClassName": class}`` for your own layer / model
+    classes and loss functions.  ``compile=False`` skips the optimizer.
+    ``restore_rng=True`` puts ``tn.random`` back in the state it had at save
+    time, so a resumed ``fit`` repeats the uninterrupted run exactly.
+    """
+    with CheckpointReader(filepath) as reader:
+        if reader.config.get("format") != FORMAT_MODEL:
+            raise CheckpointError(f"{reader.path}: holds only weights; rebuild the model and "
+                                  "call model.load_weights(path)")
+        model = _rebuild(reader, custom_objects)
+        params = model.weights
+        values = read_weights(reader, params)
+        for p, v in zip(params, values):
+            p.data[...] = v.astype(p.dtype, copy=False)
+        cfg = reader.config.get("compile")
+        if compile and cfg:
+            try:
+                optimizer = optimizers_mod.get(cfg["optimizer"])
+            except (TypeError, ValueError, KeyError) as e:
+                raise CheckpointError(f"{reader.path}: bad optimizer config: {e}") from None
+            loss_cfg = cfg.get("loss") or {}
+            loss = None
+            if hasattr(model, "compile_from_config"):   # functional models: losses per output
+                try:
+                    model.compile_from_config(dict(cfg, optimizer=optimizer), custom_objects)
+                except (TypeError, ValueError, KeyError) as e:
+                    raise CheckpointError(f"{reader.path}: bad compile config: {e}") from None
+                loss, optimizer = model.loss, model.optimizer
+            elif "function" in loss_cfg:
+                loss = (custom_objects or {}).get(loss_cfg["function"])
+            else:
+                try:
+                    loss = losses_mod.get(loss_cfg)
+                except (TypeError, ValueError) as e:
+                    raise CheckpointError(f"{reader.path}: bad loss config: {e}") from None
+            if loss is not None:
+                if not hasattr(model, "compile_from_config"):
+                    model.compile(optimizer=optimizer, loss=loss,
+                                  metrics=_metrics_from_config(cfg.get("metrics", [])))
+                st = reader.config.get("optimizer_state") or {}
+                slot_names = st.get("slots", [])
+                if len(slot_names) != len(params):
+                    raise CheckpointError(f"{reader.path}: optimizer state covers "
+                                          f"{len(slot_names)} weights, the model has "
+                                          f"{len(params)}")
+                slots = []
+                for i, (p, names) in enumerate(zip(params, slot_names)):
+                    slots.append({k: reader.array(f"optimizer/{i:05d}/{k}", p.shape,
+                                                  what=f"optimizer slot {k!r} of {p.name!r}")
+                                  for k in names})
+                try:
+                    optimizer.set_state({"iterations": int(st.get("iterations", 0)),
+                                         "slots": slots}, params)
+                except ValueError as e:
+                    raise CheckpointError(f"{reader.path}: {e}") from None
+        model.saved_epoch = reader.config.get("epoch")
+        if restore_rng and reader.config.get("rng_state") is not None:
+            try:
+                tn_random.set_state(reader.config["rng_state"])
+            except (TypeError, ValueError, KeyError) as e:
+                raise CheckpointError(f"{reader.path}: bad random-generator state: {e}") \
+                    from None
+    return model

@@ -350,6 +350,7 @@ class GenerationScheduler:
             self._close_row(rows.pop(rid), cancelled=True)
         if gone:
             session.remove(gone)
+            self.stats.running = len(rows)
         if not rows:
             return
         try:

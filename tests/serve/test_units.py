@@ -2,6 +2,7 @@
 the micro-batcher and the generation scheduler (rows joining a running batch write
 what ``generate`` writes), adapters for every task folder."""
 
+import asyncio
 import threading
 import time
 
@@ -11,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinynlp.serve import Limits, load_adapter
-from tinynlp.serve.batcher import GenerationScheduler, MicroBatcher
+from tinynlp.serve.batcher import MicroBatcher
+from tinynlp.serve.scheduler import GenerationScheduler
 from tinynlp.serve.generation import GenerationRow, SamplingParams, StopMatcher, nucleus_mask
 from tinynlp.serve.rnn_lm import WordDecoder
 
@@ -39,11 +41,17 @@ def test_stop_matcher_by_hand():
 
 @given(st.lists(st.text(alphabet="ab\n", min_size=0, max_size=4), max_size=12),
        st.lists(st.text(alphabet="ab\n", min_size=1, max_size=3), min_size=1, max_size=3))
-def test_stop_matcher_equals_cutting_the_whole_text(pieces, stop):
-    text = "".join(pieces)
-    cuts = [text.find(s) for s in stop if s in text]
-    expected = (text[:min(cuts)], True) if cuts else (text, False)
-    assert feed_all(stop, pieces) == expected
+def test_stop_matcher_cuts_when_a_stop_string_first_appears(pieces, stop):
+    """Generation stops at the first piece after which the text holds a stop string;
+    the text is cut where the earliest of them starts."""
+    text, expected = "", None
+    for p in pieces:
+        text += p
+        cuts = [text.find(s) for s in stop if s in text]
+        if cuts:
+            expected = (text[:min(cuts)], True)
+            break
+    assert feed_all(stop, pieces) == (expected or (text, False))
 
 
 # ------------------------------------------------------------------ nucleus
@@ -91,19 +99,17 @@ class FakeAdapter:
         return [x.upper() for x in items]
 
 
-def run_jobs(batcher, jobs):
-    batcher.start()
-    try:
+def run_jobs(batcher, jobs, cancel=()):
+    """Submit ``jobs`` [(items, key)] at once; their results (or exceptions)."""
+    async def main():
+        await batcher.start()
         futures = [batcher.submit(items, key) for items, key in jobs]
-        out = []
-        for f in futures:
-            try:
-                out.append(f.future.result(10))
-            except Exception as e:  # noqa: BLE001
-                out.append(e)
+        for k in cancel:
+            futures[k].cancel()
+        out = await asyncio.gather(*futures, return_exceptions=True)
+        await batcher.stop()
         return out
-    finally:
-        batcher.stop()
+    return asyncio.run(main())
 
 
 def test_micro_batcher_gathers_splits_and_isolates_failures(capsys):
@@ -115,40 +121,49 @@ def test_micro_batcher_gathers_splits_and_isolates_failures(capsys):
     assert out[0] == ["A", "B"] and out[1] == ["C"] and out[3] == ["D", "E"]
     assert out[4] == ["F"] and out[5] == ["G"]
     assert isinstance(out[2], RuntimeError) and "failed" in str(out[2])
-    # one forward for the first four jobs (then each alone after the failure); the
+    # one forward for the jobs with key None (then each alone after the failure); the
     # job with another key never shares a batch
-    assert a.batches[0] == ["a", "b", "c", "boom", "d", "e"]
-    assert ["f"] in a.batches and all("f" not in x or x == ["f"] for x in a.batches)
+    assert a.batches[0] == ["a", "b", "c", "boom", "d", "e", "g"]
+    assert a.batches[1:5] == [["a", "b"], ["c"], ["boom"], ["d", "e"]]
+    assert a.batches[-2:] == [["g"], ["f"]]
     assert b.stats.failed == 1 and b.stats.served == 5 and b.stats.queued == 0
     assert "bad input" in capsys.readouterr().err
 
 
-def test_max_batch_1_is_one_request_at_a_time():
+def test_max_batch_bounds_a_batch_and_1_is_one_request_at_a_time():
     a = FakeAdapter()
-    out = run_jobs(MicroBatcher(a, max_batch=1, max_wait=0.5),
-                   [([c], None) for c in "abcd"])
+    out = run_jobs(MicroBatcher(a, max_batch=1, max_wait=0.5), [([c], None) for c in "abcd"])
     assert out == [["A"], ["B"], ["C"], ["D"]]
     assert a.batches == [["a"], ["b"], ["c"], ["d"]]
-
-
-def test_cancelled_jobs_are_skipped():
     a = FakeAdapter()
-    gate = threading.Event()
-    slow = FakeAdapter()
-    slow.run_batch = lambda items: (gate.wait(5), [x.upper() for x in items])[1]
-    b = MicroBatcher(slow, max_batch=1, max_wait=0.0)
-    b.start()
-    try:
-        first = b.submit(["a"])
-        time.sleep(0.2)
-        second = b.submit(["b"])
-        second.cancel()
-        gate.set()
-        assert first.future.result(5) == ["A"]
-        assert second.future.cancelled()
-    finally:
-        b.stop()
-    assert b.stats.cancelled == 1 and a.batches == []
+    run_jobs(MicroBatcher(a, max_batch=3, max_wait=0.5), [([c], None) for c in "abcdefg"])
+    assert a.batches == [["a", "b", "c"], ["d", "e", "f"], ["g"]]
+    a = FakeAdapter()       # a request larger than max_batch runs alone, never split
+    run_jobs(MicroBatcher(a, max_batch=3, max_wait=0.5), [(list("wxyz"), None), (["a"], None)])
+    assert a.batches == [["w", "x", "y", "z"], ["a"]]
+
+
+def test_cancelled_requests_are_skipped():
+    a = FakeAdapter()
+    b = MicroBatcher(a, max_batch=8, max_wait=0.2)
+    out = run_jobs(b, [(["a"], None), (["b"], None), (["c"], None)], cancel=[1])
+    assert out[0] == ["A"] and out[2] == ["C"] and isinstance(out[1], asyncio.CancelledError)
+    assert a.batches == [["a", "c"]] and b.stats.cancelled == 1
+
+
+def test_a_lone_request_does_not_wait_for_max_wait():
+    a = FakeAdapter()
+    b = MicroBatcher(a, max_batch=32, max_wait=30.0)   # a 6 s idle gap
+    async def main():
+        await b.start()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        first = await b.submit(["a"])
+        waited = loop.time() - t0
+        await b.stop()
+        return first, waited
+    first, waited = asyncio.run(main())
+    assert first == ["A"] and waited < 30.0
 
 
 # ------------------------------------------------------------------ generation scheduler

@@ -31,7 +31,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .batcher import GenerationScheduler, MicroBatcher
+from .batcher import MicroBatcher
+from .scheduler import GenerationScheduler
 from .generation import GenerationRow
 from .validation import (
     ApiError,
@@ -139,6 +140,12 @@ class EventStream:
             await self.events.aclose()
 
 
+def _settle(pairs):
+    """In the event loop: hand each request its events of a generation step."""
+    for emit, events in pairs:
+        emit(events)
+
+
 def _sse(obj) -> str:
     return "data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n\n"
 
@@ -188,15 +195,19 @@ class _Service:
     # ---- batched tasks
     async def run_batch(self, items, key=None):
         self.check_room()
-        job = self.worker.submit(items, key)
+        result = self.worker.submit(items, key)
+
+        def expire():
+            if not result.done():
+                result.set_exception(ApiError(504, "the request took longer than "
+                                                   f"{self.limits.timeout:g} s"))
+        timer = asyncio.get_running_loop().call_later(self.limits.timeout, expire)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(job.future), self.limits.timeout)
-        except asyncio.TimeoutError:
-            job.cancel()
-            raise ApiError(504, f"the request took longer than {self.limits.timeout:g} s") \
-                from None
+            return await result
         except RuntimeError as e:
             raise ApiError(500, str(e)) from None
+        finally:
+            timer.cancel()
 
     def _listing(self, results):
         return JSONResponse({"object": "list", "model": self.model_id,
@@ -233,13 +244,8 @@ class _Service:
 
     def _start(self, rows, prompts):
         self.check_room()
-        loop = asyncio.get_running_loop()
         events = asyncio.Queue()
-
-        def emit(evs):
-            loop.call_soon_threadsafe(events.put_nowait, evs)
-
-        job = self.worker.submit(rows, prompts, emit)
+        job = self.worker.submit(rows, prompts, events.put_nowait)
         return job, events
 
     async def _events(self, job, events, n_rows, deadline):
@@ -395,11 +401,21 @@ def create_app(adapter, model_id="model", max_batch=32, max_wait_ms=5.0, limits=
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        svc.worker.start()
+        worker = svc.worker
+        if isinstance(worker, MicroBatcher):
+            await worker.start()
+        else:
+            loop = asyncio.get_running_loop()
+            # one wake-up of the event loop per generation step, whatever the batch
+            worker.deliver = lambda pairs: loop.call_soon_threadsafe(_settle, pairs)
+            worker.start()
         try:
             yield
         finally:
-            await asyncio.to_thread(svc.worker.stop)
+            if isinstance(worker, MicroBatcher):
+                await worker.stop()
+            else:
+                await asyncio.to_thread(worker.stop)
 
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: not_found})

@@ -1,42 +1,39 @@
-"""Dynamic micro-batching: the model's work runs in one worker thread, off the event loop.
+"""Dynamic micro-batching for the batch tasks (classification, tagging, translation).
 
-:class:`MicroBatcher` (classification, tagging, translation): a request is
-a list of inputs.  The worker takes the first waiting request, then keeps
-gathering requests until it holds ``max_batch`` inputs or ``max_wait``
-seconds have passed since it took the first; the inputs of the batch go
-through the model in one forward pass (the adapter pads them), and each
-request gets its slice of the results.  A request is never split, and a
-request larger than ``max_batch`` runs on its own.  ``max_batch = 1`` is
-one-request-at-a-time serving.
+A request is a list of inputs.  Requests are gathered in the event loop
+(no thread is woken per request) and handed, a batch at a time, to one
+worker thread that runs the model off the event loop:
 
-:class:`GenerationScheduler` (language models): rows — one per prompt —
-step together in a session (:mod:`tinynlp.serve.generation`), one token
-per row per step.  A new row joins the running session at the next step
-when the model allows it (continuous batching), up to ``max_batch`` rows;
-a finished or cancelled row leaves at once, freeing its slot.
+* when the worker is free and a request waits, gathering starts; it ends
+  when ``max_batch`` inputs wait, when ``max_wait`` seconds have passed, or
+  when no new request has come for a fifth of ``max_wait`` (the clients that
+  are sending have sent: waiting longer would only add latency, e.g. for a
+  single client);
+* the inputs of the batch go through the model in one forward pass (the
+  adapter pads them), and each request gets its slice of the results, all
+  in one wake-up of the event loop;
+* while the worker runs a batch, new requests queue up and form the next
+  one (under load, batches fill without waiting).
 
-Both are thread-safe to call from the event loop: ``submit`` returns a
-handle whose ``cancel()`` drops the work if it has not run yet (batches)
-or stops the row at the next step (generation).  A failing forward pass
-fails only the requests in it (each is then retried alone, so that one bad
-input cannot fail its neighbours); the worker carries on.
+A request is never split; one larger than ``max_batch`` runs on its own.
+``max_batch = 1`` is one-request-at-a-time serving.  Requests with
+different batch keys (e.g. translation beam sizes) never share a batch.  A
+failing forward pass fails only the requests in it: each is then retried
+alone, so that one bad input cannot fail its neighbours; the worker carries
+on.  The generation scheduler is in :mod:`tinynlp.serve.scheduler`.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import queue
 import threading
-import time
 import traceback
 from collections import deque
-from concurrent.futures import Future
 
-from .generation import GenerationRow, StopMatcher
+__all__ = ["MicroBatcher", "Stats"]
 
-__all__ = ["MicroBatcher", "GenerationScheduler", "Stats"]
-
-_STOP = object()
+IDLE_FRACTION = 5   # gathering also stops when no request came for max_wait / IDLE_FRACTION
 
 
 class Stats:
@@ -67,17 +64,18 @@ class Stats:
 
 
 class _Job:
-    __slots__ = ("items", "key", "future")
+    __slots__ = ("items", "key", "future", "timer")
 
-    def __init__(self, items, key):
-        self.items, self.key, self.future = items, key, Future()
-
-    def cancel(self):
-        self.future.cancel()
+    def __init__(self, items, key, future):
+        self.items, self.key, self.future, self.timer = items, key, future, None
 
 
 class MicroBatcher:
-    """Gathers requests for ``adapter.run_batch`` (see the module docstring)."""
+    """Gathers requests for ``adapter.run_batch`` (see the module docstring).
+
+    Use from an event loop: ``await start()``, ``submit(...)`` → an asyncio
+    future of the results, ``await stop()``.
+    """
 
     def __init__(self, adapter, max_batch=32, max_wait=0.005, max_queue=4096):
         if max_batch < 1:
@@ -87,79 +85,132 @@ class MicroBatcher:
         self.adapter, self.max_batch, self.max_wait = adapter, int(max_batch), float(max_wait)
         self.max_queue = max_queue
         self.stats = Stats()
-        self._q = queue.Queue()
-        self._held = deque()     # taken from the queue but not fitting into the last batch
-        self._thread = None
-
-    def start(self):
-        self._thread = threading.Thread(target=self._run, name="tinynlp-batcher", daemon=True)
-        self._thread.start()
-
-    def stop(self):
-        """Finish what is queued, then end the worker."""
-        if self._thread is not None:
-            self._q.put(_STOP)
-            self._thread.join()
-            self._thread = None
+        self._pending = deque()
+        self._waiting_items = 0
+        self._arrivals = 0
+        self._waker = None        # a future the gatherer sleeps on
+        self._stopping = False
+        self._task = self._thread = None
+        self._batches = queue.Queue()
 
     def full(self):
-        return self._q.qsize() + len(self._held) >= self.max_queue
+        return len(self._pending) >= self.max_queue
 
-    def submit(self, items, key=None) -> _Job:
-        """Queue one request (a non-empty list of inputs sharing ``key``); its
-        ``future`` gets the list of results."""
-        job = _Job(list(items), key)
+    # ---- event-loop side
+    async def start(self):
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._work, name="tinynlp-batcher", daemon=True)
+        self._thread.start()
+        self._task = asyncio.ensure_future(self._gather())
+
+    async def stop(self):
+        """Run what is waiting, then end the gatherer and the worker thread."""
+        self._stopping = True
+        self._wake()
+        if self._task is not None:
+            await self._task
+        self._batches.put(None)
+        await asyncio.to_thread(self._thread.join)
+
+    def submit(self, items, key=None) -> asyncio.Future:
+        """Queue a request (a non-empty list of inputs sharing ``key``): a future of its
+        list of results (a ``RuntimeError`` if the model failed on them).  Cancel the
+        future to drop the request if it has not run yet."""
+        job = _Job(list(items), key, self._loop.create_future())
+        self._pending.append(job)
+        self._waiting_items += len(job.items)
+        self._arrivals += 1
         self.stats.submitted += 1
-        self._q.put(job)
-        return job
+        if self._waiting_items >= self.max_batch or len(self._pending) == 1:
+            self._wake()
+        return job.future
 
-    # ---- worker
-    def _next(self, timeout=None):
-        if self._held:
-            return self._held.popleft()
-        return self._q.get() if timeout is None else self._q.get(timeout=timeout)
+    def _wake(self):
+        if self._waker is not None and not self._waker.done():
+            self._waker.set_result(None)
 
-    def _run(self):
-        stopping = False
-        while not (stopping and not self._held and self._q.empty()):
-            try:
-                first = self._next(timeout=0.05 if stopping else None)
-            except queue.Empty:
-                continue
-            if first is _STOP:
-                stopping = True
-                continue
-            batch, n = [first], len(first.items)
-            deadline = time.monotonic() + self.max_wait
-            while n < self.max_batch:
-                left = deadline - time.monotonic()
-                try:
-                    job = self._next(timeout=max(left, 0.0)) if left > 0 or self._held \
-                        else self._q.get_nowait()
-                except queue.Empty:
-                    break
-                if job is _STOP:
-                    stopping = True
-                    break
-                if n + len(job.items) > self.max_batch or job.key != first.key:
-                    self._held.append(job)      # first in the next batch
-                    break
-                batch.append(job)
-                n += len(job.items)
-            self._run_batch(batch)
+    async def _sleep(self, timeout=None):
+        """Until :meth:`_wake` (or ``timeout`` seconds)."""
+        self._waker = self._loop.create_future()
+        timer = None if timeout is None else self._loop.call_later(timeout, self._wake)
+        try:
+            await self._waker
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._waker = None
 
-    def _run_batch(self, batch):
-        live = []
-        for job in batch:
-            self.stats.taken += 1
-            if job.future.set_running_or_notify_cancel():
-                live.append(job)
-            else:
+    async def _gather(self):
+        loop = self._loop
+        while True:
+            while not self._pending:
+                if self._stopping:
+                    return
+                await self._sleep()
+            deadline = loop.time() + self.max_wait
+            while self._waiting_items < self.max_batch and not self._stopping:
+                left = min(deadline - loop.time(), self.max_wait / IDLE_FRACTION)
+                if left <= 0:
+                    break
+                seen = self._arrivals
+                await self._sleep(left)
+                if self._arrivals == seen:
+                    break           # nobody came for a while: do not wait longer
+            batch = self._take()
+            if batch:
+                done = loop.create_future()
+                self._batches.put((batch, done))
+                await done          # meanwhile requests queue up for the next batch
+
+    def _take(self):
+        """The oldest live requests sharing the first one's key, up to max_batch inputs
+        (requests with another key keep their place in the queue)."""
+        batch, n, rest = [], 0, deque()
+        while self._pending:
+            job = self._pending.popleft()
+            if job.future.done():               # timed out or cancelled while waiting
+                self._waiting_items -= len(job.items)
+                self.stats.taken += 1
                 self.stats.cancelled += 1
-        if not live:
-            return
-        self.stats.running = len(live)
-        items = [x for job in live for x in job.items]
+                continue
+            if batch and (job.key != batch[0].key or n + len(job.items) > self.max_batch):
+                rest.append(job)
+                if job.key == batch[0].key:
+                    break                       # the batch is full
+                continue
+            self._waiting_items -= len(job.items)
+            self.stats.taken += 1
+            batch.append(job)
+            n += len(job.items)
+            if n >= self.max_batch:
+                break
+        rest.extend(self._pending)
+        self._pending = rest
+        return batch
+
+    # ---- worker thread
+    def _work(self):
+        while True:
+            got = self._batches.get()
+            if got is None:
+                return
+            batch, done = got
+            out = self._run(batch)
+            self._loop.call_soon_threadsafe(self._settle, out, done)
+
+    @staticmethod
+    def _settle(out, done):
+        for fut, value in out:
+            if not fut.done():
+                if isinstance(value, BaseException):
+                    fut.set_exception(value)
+                else:
+                    fut.set_result(value)
+        done.set_result(None)
+
+    def _run(self, batch):
+        self.stats.running = len(batch)
+        items = [x for job in batch for x in job.items]
         self.stats.batches += 1
         self.stats.batch_items += len(items)
         try:
@@ -168,255 +219,27 @@ class MicroBatcher:
                 raise RuntimeError(f"{type(self.adapter).__name__}.run_batch returned "
                                    f"{len(results)} results for {len(items)} inputs")
         except Exception:
-            if len(live) == 1:
-                self._fail(live[0])
-            else:
-                for job in live:    # retry alone: one bad input fails only its request
-                    self._run_alone(job)
+            # retry each request alone: one bad input fails only its own request
+            out = [(job.future, self._run_alone(job) if len(batch) > 1 else self._fail())
+                   for job in batch]
         else:
-            start = 0
-            for job in live:
-                job.future.set_result(results[start:start + len(job.items)])
+            out, start = [], 0
+            for job in batch:
+                out.append((job.future, results[start:start + len(job.items)]))
                 start += len(job.items)
                 self.stats.served += 1
         self.stats.running = 0
+        return out
 
     def _run_alone(self, job):
         try:
-            job.future.set_result(self.adapter.run_batch(job.items))
-            self.stats.served += 1
+            results = self.adapter.run_batch(job.items)
         except Exception:
-            self._fail(job)
+            return self._fail()
+        self.stats.served += 1
+        return results
 
-    def _fail(self, job):
+    def _fail(self):
         self.stats.failed += 1
         traceback.print_exc()
-        job.future.set_exception(RuntimeError("the model failed on this input (see the "
-                                              "server log)"))
-
-
-# ------------------------------------------------------------------- generation
-class _GenJob:
-    """One request: its rows, and ``emit(events)`` called from the worker thread with
-    the events of one step: ``("text", row, str)``, ``("done", row, finish_reason,
-    n_tokens)`` or ``("error", row, message)``."""
-
-    __slots__ = ("rows", "prompts", "key", "emit", "cancelled", "open_rows")
-
-    def __init__(self, rows, prompts, key, emit):
-        self.rows, self.prompts, self.key, self.emit = rows, prompts, key, emit
-        self.cancelled = False
-        self.open_rows = len(rows)
-
-    def cancel(self):
-        self.cancelled = True
-
-
-class _RowState:
-    __slots__ = ("job", "index", "params", "decoder", "stop", "n")
-
-    def __init__(self, job, index, params, decoder):
-        self.job, self.index, self.params, self.decoder = job, index, params, decoder
-        self.stop = StopMatcher(params.stop)
-        self.n = 0
-
-
-class GenerationScheduler:
-    """Steps the rows of all generation requests together (see the module docstring)."""
-
-    def __init__(self, adapter, max_batch=32, max_wait=0.005, max_queue=4096):
-        if max_batch < 1:
-            raise ValueError(f"max_batch: expected an int >= 1, got {max_batch!r}")
-        self.adapter, self.max_batch, self.max_wait = adapter, int(max_batch), float(max_wait)
-        self.max_queue = max_queue
-        self.stats = Stats()
-        self._q = queue.Queue()
-        self._waiting = deque()
-        self._ids = itertools.count()
-        self._thread = None
-
-    def start(self):
-        self._thread = threading.Thread(target=self._run, name="tinynlp-generator", daemon=True)
-        self._thread.start()
-
-    def stop(self):
-        if self._thread is not None:
-            self._q.put(_STOP)
-            self._thread.join()
-            self._thread = None
-
-    def full(self):
-        return self._q.qsize() + len(self._waiting) >= self.max_queue
-
-    def submit(self, rows: list, prompts: list, emit) -> _GenJob:
-        """Queue a request: ``rows`` (:class:`GenerationRow`), their prompt texts, and
-        ``emit(list_of_events)`` (called from the worker thread)."""
-        keys = {self.adapter.session_key(r.params) for r in rows}
-        if len(keys) != 1:
-            raise ValueError("the rows of one request must share their sampling settings")
-        job = _GenJob(rows, prompts, keys.pop(), emit)
-        self.stats.submitted += 1
-        self._q.put(job)
-        return job
-
-    # ---- worker
-    def _pull(self, block, timeout=None):
-        """Move queued jobs into ``_waiting``; False when asked to stop."""
-        try:
-            job = self._q.get(block=block, timeout=timeout)
-        except queue.Empty:
-            return True
-        if job is _STOP:
-            return False
-        self._waiting.append(job)
-        while True:
-            try:
-                job = self._q.get_nowait()
-            except queue.Empty:
-                return True
-            if job is _STOP:
-                return False
-            self._waiting.append(job)
-
-    def _admit(self, rows, session, key, room):
-        """Take waiting jobs with ``key`` (in order) while they fit in ``room`` rows."""
-        taken = {}
-        for job in list(self._waiting):
-            if job.key != key:
-                continue
-            if job.cancelled:
-                self._waiting.remove(job)
-                self.stats.taken += 1
-                self.stats.cancelled += 1
-                continue
-            if len(job.rows) > room and (rows or taken):
-                break
-            self._waiting.remove(job)
-            self.stats.taken += 1
-            for i, (row, prompt) in enumerate(zip(job.rows, job.prompts)):
-                rid = next(self._ids)
-                taken[rid] = _RowState(job, i, row.params,
-                                       self.adapter.text_decoder(prompt, row.prompt_ids))
-            room -= len(job.rows)
-        if not taken:
-            return
-        try:
-            session.add({rid: GenerationRow(st.job.rows[st.index].prompt_ids, st.params)
-                         for rid, st in taken.items()})
-        except Exception:
-            traceback.print_exc()
-            for st in taken.values():
-                self._finish_error(st, "the model failed to read this prompt")
-            return
-        rows.update(taken)
-        self.stats.running = len(rows)
-
-    def _run(self):
-        rows, session, key, stopping = {}, None, None, False
-        while True:
-            if not rows:
-                if session is not None:
-                    session.close()
-                    session = None
-                if not self._waiting:
-                    if stopping:
-                        break
-                    stopping = not self._pull(block=True)
-                    if not self._waiting:
-                        continue
-                # gather for at most max_wait (or until max_batch rows wait)
-                deadline = time.monotonic() + self.max_wait
-                while not stopping and sum(len(j.rows) for j in self._waiting) < self.max_batch:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    n = len(self._waiting)
-                    stopping = not self._pull(block=True, timeout=left)
-                    if len(self._waiting) == n:
-                        break
-                key = self._waiting[0].key
-                session = self.adapter.open_session()
-                self._admit(rows, session, key, self.max_batch)
-            elif self.adapter.can_join and len(rows) < self.max_batch:
-                if not stopping:
-                    stopping = not self._pull(block=False)
-                self._admit(rows, session, key, self.max_batch - len(rows))
-            if rows:
-                self._step(rows, session)
-
-    def _step(self, rows, session):
-        gone = [rid for rid, st in rows.items() if st.job.cancelled]
-        for rid in gone:
-            self._close_row(rows.pop(rid), cancelled=True)
-        if gone:
-            session.remove(gone)
-            self.stats.running = len(rows)
-        if not rows:
-            return
-        try:
-            tokens = session.step()
-        except Exception:
-            traceback.print_exc()
-            for st in rows.values():
-                self._finish_error(st, "the model failed while generating")
-            session.remove(list(rows))
-            rows.clear()
-            return
-        self.stats.batches += 1
-        self.stats.batch_items += len(tokens)
-        self.stats.tokens += len(tokens)
-        events = {}
-        finished = []
-        eos = self.adapter.eos_id
-        for rid, tok in tokens.items():
-            st = rows[rid]
-            st.n += 1
-            out, reason = "", None
-            if eos is not None and tok == eos:
-                piece, hit = st.stop.feed(st.decoder.flush())
-                out, reason = piece + ("" if hit else st.stop.flush()), "stop"
-            else:
-                piece, hit = st.stop.feed(st.decoder.push(tok))
-                out = piece
-                if hit:
-                    reason = "stop"
-                elif st.n >= st.params.max_tokens:
-                    piece, hit = st.stop.feed(st.decoder.flush())
-                    out += piece + ("" if hit else st.stop.flush())
-                    reason = "stop" if hit else "length"
-            ev = events.setdefault(st.job, [])
-            if out:
-                ev.append(("text", st.index, out))
-            if reason:
-                ev.append(("done", st.index, reason, st.n))
-                finished.append(rid)
-        for rid in finished:
-            self._close_row(rows.pop(rid))
-        if finished:
-            session.remove(finished)
-        self.stats.running = len(rows)
-        for job, evs in events.items():
-            if evs:
-                self._emit(job, evs)
-
-    def _emit(self, job, events):
-        try:
-            job.emit(events)
-        except Exception:      # the client's loop is gone: stop its rows
-            job.cancelled = True
-
-    def _close_row(self, st, cancelled=False):
-        job = st.job
-        job.open_rows -= 1
-        if job.open_rows == 0:
-            if cancelled:
-                self.stats.cancelled += 1
-            else:
-                self.stats.served += 1
-
-    def _finish_error(self, st, message):
-        job = st.job
-        job.open_rows -= 1
-        if job.open_rows == 0:
-            self.stats.failed += 1
-        self._emit(job, [("error", st.index, message)])
+        return RuntimeError("the model failed on this input (see the server log)")

@@ -32,7 +32,7 @@ def set_threads(n):
 
 
 def run(model, host="127.0.0.1", port=8000, max_batch=32, max_wait_ms=5.0, limits=None,
-        model_name=None, threads=None, log_level="info"):
+        model_name=None, threads=None, log_level="info", switch_interval=0.001):
     """Serve the task model saved in the folder ``model`` until SIGTERM / Ctrl-C."""
     import uvicorn
 
@@ -40,6 +40,9 @@ def run(model, host="127.0.0.1", port=8000, max_batch=32, max_wait_ms=5.0, limit
 
     if threads:
         set_threads(threads)
+    # the event loop and the worker thread hand the GIL to each other many times per
+    # batch; Python's default 5 ms switch interval would make each of them wait
+    sys.setswitchinterval(switch_interval)
     limits = limits or Limits()
     adapter = load_adapter(model)
     adapter.warmup()
@@ -54,7 +57,7 @@ def run(model, host="127.0.0.1", port=8000, max_batch=32, max_wait_ms=5.0, limit
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
                             access_log=log_level in ("debug", "trace", "info"), lifespan="on",
                             timeout_graceful_shutdown=int(limits.timeout) + 5,
-                            server_header=False)
+                            server_header=False, proxy_headers=False)
     _after_shutdown_exit_quietly()
     uvicorn.Server(config).run()
 

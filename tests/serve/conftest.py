@@ -128,6 +128,6 @@ def serve(models, tmp_path_factory):
         return server
 
     yield start
-    for server in started:
-        code = server.terminate()
+    codes = [server.terminate() for server in started]   # stop them all, then check
+    for server, code in zip(started, codes):
         assert code == 0, f"the server did not shut down cleanly ({code}):\n{server.output()}"

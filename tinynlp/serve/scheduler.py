@@ -40,9 +40,9 @@ def call_each(pairs):
 
 
 class _GenJob:
-    """One request: its rows, and ``emit(events)`` called from the worker thread with
-    the events of one step: ``("text", row, str)``, ``("done", row, finish_reason,
-    n_tokens)`` or ``("error", row, message)``."""
+    """One request: its rows, and ``emit`` — the target that gets (through ``deliver``)
+    the list of events of each step: ``("text", row, str)``, ``("done", row,
+    finish_reason, n_tokens)`` or ``("error", row, message)``."""
 
     __slots__ = ("rows", "prompts", "key", "emit", "cancelled", "open_rows")
 

@@ -78,6 +78,7 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, model_dir, max_batch, log):
+        """Start the server (see :meth:`wait` for when it answers)."""
         self.port = free_port()
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen(
@@ -85,6 +86,9 @@ class Server:
              "--port", str(self.port), "--max-batch", str(max_batch), "--threads", "1",
              "--log-level", "warning", "--name", "m"],
             stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def wait(self):
+        """Until ``/health`` answers (at most 120 s)."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -197,11 +201,11 @@ def percentile(xs, q):
 
 
 # ----------------------------------------------------------------------------- runs
-def workload(task):
+def workload(task, max_tokens=32):
     if task == "classification":
         reqs = [http_post("/v1/classify", {"input": t, "model": "m"}) for t in TEXTS]
         return reqs, b'"label"'
-    reqs = [http_post("/v1/completions", {"model": "m", "prompt": p, "max_tokens": 32})
+    reqs = [http_post("/v1/completions", {"model": "m", "prompt": p, "max_tokens": max_tokens})
             for p in ("ROMEO:", "JULIET:", "KING HENRY:", "First Citizen:", "")]
     return reqs, b'"finish_reason":"length"'
 
@@ -216,7 +220,7 @@ def measure(server, requests, clients, n, seconds, expect):
             "items": after["batch_items"] - before["batch_items"]}
 
 
-def run_cells(models, args, log):
+def run_cells(models, args, log, keep):
     """Both servers of a task run side by side; at each client count they are measured
     in the order on, off, off, on (each half of the requests), so that a change of the
     machine's load during the run falls on both alike."""
@@ -225,11 +229,13 @@ def run_cells(models, args, log):
     for task, model in (("classification", "sentiment"), ("generation", "lm")):
         if task not in args.tasks:
             continue
-        requests, expect = workload(task)
+        requests, expect = workload(task, args.max_tokens)
         servers = {}
         try:
             for mode, max_batch in modes:
                 servers[mode] = Server(models[model], max_batch, log)
+            for server in servers.values():
+                server.wait()
             for clients in args.concurrency:
                 n = args.requests if task == "classification" else args.gen_requests
                 half = max(n // 2, clients)
@@ -237,8 +243,8 @@ def run_cells(models, args, log):
                 for mode in ("micro-batching", "one at a time", "one at a time",
                              "micro-batching"):
                     if not parts[mode]:       # warm-up at this client count
-                        load(servers[mode].port, requests, clients, max(2 * clients, 20), 10.0,
-                             expect)
+                        load(servers[mode].port, requests, clients,
+                             clients if args.quick else max(2 * clients, 20), 10.0, expect)
                     parts[mode].append(measure(servers[mode], requests, clients, half,
                                                args.seconds / 2, expect))
                 for mode, _ in modes:
@@ -260,18 +266,25 @@ def run_cells(models, args, log):
                           f"failed {row['failed']}  mean batch {row['mean_batch']:.1f}  "
                           f"server CPU {row['cpu_ms']:.2f} ms/request", flush=True)
         finally:
-            for server in servers.values():
-                server.stop()
+            for mode, server in servers.items():
+                if task == "classification" and mode == "micro-batching" and keep is not None:
+                    keep["sentiment"] = server      # for the memory run
+                else:
+                    server.stop()
     rows.sort(key=lambda r: (r["task"], r["serving"] != "micro-batching", r["clients"]))
     return rows
 
 
-def run_memory(models, args, log):
-    """RSS of the micro-batching sentiment server over ``args.memory_requests`` requests."""
+def run_memory(models, args, log, server=None):
+    """RSS of the micro-batching sentiment server (``server``, or a new one) over
+    ``args.memory_requests`` requests."""
     requests, expect = workload("classification")
-    server = Server(models["sentiment"], 32, log)
+    if server is None:
+        server = Server(models["sentiment"], 32, log)
+    warm = min(500, args.memory_requests)
     try:
-        load(server.port, requests, 32, 500, 30.0, expect)     # warm-up
+        server.wait()
+        load(server.port, requests, 32, warm, 30.0, expect)     # warm-up
         samples = [(0, server.rss_mb())]
         done, fails, lat_all = 0, 0, []
         chunk = max(args.memory_requests // 20, 1)
@@ -283,7 +296,7 @@ def run_memory(models, args, log):
             fails += len(f)
             lat_all += lat
             samples.append((done, server.rss_mb()))
-        return {"requests": done, "failed": fails, "samples": samples,
+        return {"requests": done, "failed": fails, "samples": samples, "warm": warm,
                 "seconds": time.perf_counter() - start,
                 "p99_ms": 1000 * percentile(lat_all, 99)}
     finally:
@@ -336,7 +349,7 @@ def report(rows, mem, args, load_before, load_after, wall):
         "(micro-batching) or `--max-batch 1` (one request at a time). Classification: "
         "`POST /v1/classify` with one sentence, sentiment CNN (the task's architecture: "
         "embedding 64, 3 × 64 filters, 60 tokens); generation: `POST /v1/completions` with "
-        f"`max_tokens` 32, character LSTM ({'quick-mode size' if args.quick else '256 units'}); "
+        f"`max_tokens` {args.max_tokens}, character LSTM ({'quick-mode size' if args.quick else '256 units'}); "
         "both trained briefly. Each client keeps one "
         "connection and sends its next request when the answer to the last one has come "
         f"(closed loop). At each client count the two servers are measured in the order "
@@ -376,7 +389,7 @@ def report(rows, mem, args, load_before, load_after, wall):
         trail = ", ".join(f"{x:.1f}" for _, x in s[:: max(1, len(s) // 8)])
         lines += ["", f"Memory: the micro-batching sentiment server's RSS over {mem['requests']:,} "
                   f"requests from 32 clients ({mem['seconds']:.0f} s, {mem['failed']} failed, p99 "
-                  f"{mem['p99_ms']:.0f} ms): {warm:.1f} MB after a 500-request warm-up, "
+                  f"{mem['p99_ms']:.0f} ms): {warm:.1f} MB after a {mem['warm']}-request warm-up, "
                   f"{end:.1f} MB at the end (peak {peak:.1f} MB; change {end - warm:+.1f} MB). "
                   f"Samples (MB): {trail}."]
     fails = [f for r in rows for f in r["failures"]]
@@ -391,6 +404,8 @@ def main(argv=None):
     p.add_argument("--requests", type=int, default=None, help="per classification cell")
     p.add_argument("--gen-requests", type=int, default=None, help="per generation cell")
     p.add_argument("--seconds", type=float, default=None, help="time cap per cell")
+    p.add_argument("--max-tokens", type=int, default=None, help="per generation request "
+                   "(default 32; 8 with --quick)")
     p.add_argument("--memory-requests", type=int, default=None)
     p.add_argument("--memory-seconds", type=float, default=300.0)
     p.add_argument("--concurrency", type=int, nargs="+", default=list(CONCURRENCY))
@@ -401,11 +416,12 @@ def main(argv=None):
     p.add_argument("--out", default=str(HERE / "serve_results.md"))
     args = p.parse_args(argv)
     q = args.quick
-    args.requests = args.requests or (60 if q else 3000)
-    args.gen_requests = args.gen_requests or (30 if q else 600)
+    args.max_tokens = args.max_tokens or (8 if q else 32)
+    args.requests = args.requests or (40 if q else 3000)
+    args.gen_requests = args.gen_requests or (16 if q else 600)
     args.seconds = args.seconds or (5.0 if q else 20.0)
     if args.memory_requests is None:
-        args.memory_requests = 300 if q else 10_000
+        args.memory_requests = 200 if q else 10_000
 
     load_before = loadavg()
     start = time.perf_counter()
@@ -416,8 +432,14 @@ def main(argv=None):
         else:
             models = train_models(tmp, q)
         with open(tmp / "servers.log", "w") as log:
-            rows = run_cells(models, args, log)
-            mem = run_memory(models, args, log) if args.memory_requests > 0 else None
+            kept = {}
+            try:
+                rows = run_cells(models, args, log, kept)
+                mem = (run_memory(models, args, log, kept.pop("sentiment", None))
+                       if args.memory_requests > 0 else None)
+            finally:
+                for server in kept.values():
+                    server.stop()
     text = report(rows, mem, args, load_before, loadavg(), time.perf_counter() - start)
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)

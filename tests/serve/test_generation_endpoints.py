@@ -200,6 +200,7 @@ def test_openai_client_errors(client):
      "expected a number"),
     ("/v1/completions", {"model": "lm", "prompt": "x", "temperature": 3}, 422, "[0.0, 2.0]"),
     ("/v1/completions", {"model": "lm", "prompt": "x", "top_p": 0}, 422, "top_p"),
+    ("/v1/completions", {"model": "lm", "prompt": "x", "seed": -1}, 422, "seed"),
     ("/v1/completions", {"model": "lm", "prompt": "x", "stop": ["a"] * 5}, 422, "at most 4"),
     ("/v1/completions", {"model": "lm", "prompt": "x", "stream": "yes"}, 422, "true or false"),
     ("/v1/completions", {"model": "lm", "prompt": "x", "stream_options": {"include_usage": True}},

@@ -20,6 +20,19 @@ temperature for the whole batch puts the temperature in the key).
 
 Implementations: :mod:`tinynlp.serve.rnn_lm` (the LSTM / SimpleRNN
 language models of :mod:`tinynlp.tasks.language_model`).
+
+Adding a generative model is one module: a ``GenerativeAdapter`` subclass
+(``encode``, ``text_decoder``, ``chat_prompt``, ``open_session``, and
+``session_key`` / ``can_join`` / ``max_context`` / ``eos_id`` as the model
+needs) with its ``GenerationSession``, and a loader registered with
+:func:`tinynlp.serve.adapters.register_adapter` that recognises its saved
+folders.  A model whose generator yields one ``(B,)`` array of new ids per
+step for a fixed batch (e.g. a ``generate_stream``) maps onto a session
+directly: ``add`` starts the generator with the rows' prompts, per-row seeds
+and ``max(max_tokens)``; ``step`` returns the next array as ``{row_id: id}``;
+``remove`` only forgets rows (closing the generator when none is left);
+``can_join = False``; ``session_key`` holds the settings the generator takes
+for the whole batch (temperature, top-k, top-p).
 """
 
 from __future__ import annotations

@@ -309,7 +309,7 @@ def _sampling(body, limits: Limits, default_max_tokens, max_tokens_name="max_tok
         temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
         top_p=_number(body, "top_p", 1.0, 0.0, 1.0),
         top_k=top_k or None,
-        seed=_int(body, "seed", None, -(1 << 63), (1 << 64) - 1),
+        seed=_int(body, "seed", None, 0, (1 << 64) - 1),
         stop=_stop(body, limits))
     if params.top_p == 0.0:
         raise ApiError(422, "top_p: expected a number in (0, 1], got 0", "top_p")

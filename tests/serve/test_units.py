@@ -233,3 +233,13 @@ def test_limits_are_checked():
         Limits(max_tokens=0)
     with pytest.raises(ValueError, match="timeout"):
         Limits(timeout=0)
+
+
+def test_the_serve_command_reports_a_missing_model_folder(tmp_path, capsys):
+    from tinynlp.cli import main
+
+    assert main(["serve", "--model", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err
+    assert "tinynlp serve: error:" in err and "does not exist" in err
+    assert main(["serve", "--model", str(tmp_path), "--timeout", "0"]) == 1
+    assert "Limits.timeout" in capsys.readouterr().err

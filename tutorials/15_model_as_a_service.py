@@ -183,7 +183,7 @@ print("exit status:", server.wait(60))
 # text as `language_model.generate` in Python.
 
 # %%
-import openai  # noqa: E402
+import openai
 
 server, URL = start_server(WORK / "shakespeare", "--name", "shakespeare")
 client = openai.OpenAI(base_url=URL + "/v1", api_key="unused")

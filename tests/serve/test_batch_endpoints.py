@@ -114,11 +114,14 @@ def test_malformed_json_wrong_route_method_and_size(sentiment_server):
     err = error_of(httpx.post(url + "/v1/classify", content=big, timeout=10), 413)
     assert "4096 bytes" in err["message"]
 
-    def chunked():             # no Content-Length: the limit holds while reading
-        for _ in range(10):
-            yield b" " * 1000
-        yield b'{"input": "x"}'
-    error_of(httpx.post(url + "/v1/classify", content=chunked(), timeout=10), 413)
+    def chunked(pieces):       # no Content-Length: the limit holds while reading
+        def gen():
+            for _ in range(pieces):
+                yield b" " * (10_000 // pieces)
+            yield b'{"input": "x"}'
+        return gen()
+    for pieces in (1, 10):     # the whole body in the first read, or over many
+        error_of(httpx.post(url + "/v1/classify", content=chunked(pieces), timeout=10), 413)
     # the server is still fine
     assert post(sentiment_server, "/v1/classify", {"input": "fine"}).status_code == 200
     assert sentiment_server.health()["failed"] == 0

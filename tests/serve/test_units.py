@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from tinynlp.serve import Limits, load_adapter
 from tinynlp.serve.batcher import MicroBatcher
-from tinynlp.serve.scheduler import GenerationScheduler
 from tinynlp.serve.generation import GenerationRow, SamplingParams, StopMatcher, nucleus_mask
 from tinynlp.serve.rnn_lm import WordDecoder
+from tinynlp.serve.scheduler import GenerationScheduler
 
 
 # ------------------------------------------------------------------ stop strings

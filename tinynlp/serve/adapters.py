@@ -46,7 +46,7 @@ class BatchAdapter:
 
     def batch_key(self, item):
         """Items with equal keys may share one forward pass (default: all)."""
-        return None
+        return
 
     def run_batch(self, items: list) -> list:
         """One result per item, in order."""

@@ -32,8 +32,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .batcher import MicroBatcher
-from .scheduler import GenerationScheduler
 from .generation import GenerationRow
+from .scheduler import GenerationScheduler
 from .validation import (
     ApiError,
     Limits,
@@ -45,7 +45,7 @@ from .validation import (
     parse_translate,
 )
 
-__all__ = ["create_app", "ENDPOINTS"]
+__all__ = ["ENDPOINTS", "create_app"]
 
 ENDPOINTS = {
     "classifier": ["/v1/classify"],
@@ -70,7 +70,7 @@ def _endpoint(fn):
             return _error(e)
         except ClientDisconnect:
             return Response(status_code=400)   # nobody is listening any more
-        except Exception as e:  # noqa: BLE001 - a failing request must not end the server
+        except Exception as e:
             traceback.print_exc()
             return _error(ApiError(500, f"internal error: {type(e).__name__}: {e}"))
 
@@ -87,19 +87,21 @@ async def read_json(request: Request, limit: int) -> dict:
         if not declared.isdigit():
             raise ApiError(400, f"Content-Length: expected a number of bytes, got {declared!r}")
         if int(declared) > limit:
-            await _drain(request, 0)
+            await _drain(request.stream())
             raise too_big
     body = bytearray()
-    async for chunk in request.stream():
+    stream = request.stream()
+    async for chunk in stream:
         body += chunk
         if len(body) > limit:
-            await _drain(request, len(body))
+            await _drain(stream, len(body))
             raise too_big
     return parse_body(bytes(body))
 
 
-async def _drain(request, seen):
-    async for chunk in request.stream():
+async def _drain(stream, seen=0):
+    """Read the rest of a body and drop it (at most ``_DRAIN_LIMIT`` bytes in all)."""
+    async for chunk in stream:
         seen += len(chunk)
         if seen > _DRAIN_LIMIT:
             break

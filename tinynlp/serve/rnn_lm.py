@@ -27,7 +27,7 @@ from ..autograd import no_grad
 from ..tasks import language_model as lm
 from .generation import GenerationSession, GenerativeAdapter, TextDecoder, nucleus_mask
 
-__all__ = ["RNNLanguageModelAdapter", "CharDecoder", "WordDecoder"]
+__all__ = ["CharDecoder", "RNNLanguageModelAdapter", "WordDecoder"]
 
 
 class CharDecoder(TextDecoder):

@@ -10,6 +10,7 @@
     tinynlp generate [--prompt P] ...       sample from a trained language model
     tinynlp translate "texto" ...           translate with a trained seq2seq model
     tinynlp bench [--quick]                 the benchmarks against PyTorch / Keras
+    tinynlp serve --model DIR [--port 8000] an HTTP API for a saved model (extra `serve`)
 
 Every sub-command has ``--help``. Errors (unknown task, missing files, bad
 arguments) print one clear line and exit with status 1 (2 for usage errors).
@@ -184,6 +185,45 @@ def cmd_bench(args):
     sys.exit(bench.main(["--quick"] if args.quick else []))
 
 
+def cmd_serve(args):
+    try:
+        from .serve.server import run
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise CLIError(f"`tinynlp serve` needs the serve extra: pip install \"tinynlp[serve]\" "
+                       f"({e})") from None
+    from .serve import Limits
+
+    limits = Limits(max_body_bytes=args.max_body_bytes, max_input_chars=args.max_input_chars,
+                    max_tokens=args.max_tokens_limit, timeout=args.timeout)
+    run(args.model, host=args.host, port=args.port, max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms, limits=limits, model_name=args.name, threads=args.threads,
+        log_level=args.log_level)
+
+
+def _serve_parser(sub):
+    s = sub.add_parser("serve", help="serve a saved task model over HTTP (OpenAI-style "
+                       "completions, classify, tag, translate)")
+    s.add_argument("--model", required=True, help="a folder written by `tinynlp train TASK`")
+    s.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--max-batch", type=int, default=32,
+                   help="most inputs (or generated rows) per forward pass; 1 = no batching")
+    s.add_argument("--max-wait-ms", type=float, default=5.0,
+                   help="how long to gather a batch after its first request")
+    s.add_argument("--name", help="the model id clients send (default: the folder name)")
+    s.add_argument("--max-body-bytes", type=int, default=1 << 20)
+    s.add_argument("--max-input-chars", type=int, default=20_000)
+    s.add_argument("--max-tokens-limit", type=int, default=2048,
+                   help="the largest max_tokens a generation request may ask for")
+    s.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    s.add_argument("--threads", type=int, default=None, help="BLAS / Numba threads")
+    s.add_argument("--log-level", default="info",
+                   choices=["critical", "error", "warning", "info", "debug"])
+    s.set_defaults(func=cmd_serve)
+
+
 # ---------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------
@@ -258,6 +298,8 @@ def build_parser():
     b = sub.add_parser("bench", help="run the benchmarks against PyTorch and Keras")
     b.add_argument("--quick", action="store_true")
     b.set_defaults(func=cmd_bench)
+
+    _serve_parser(sub)
     return p
 
 

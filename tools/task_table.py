@@ -231,7 +231,10 @@ def write_table(path, raw, commands, threads, finished, previous=None):
                                     "baseline", "extra", "artifacts")}
         fields["task"] = fields.pop("task_name")
         result = TaskResult(**fields)
-        rows += [(*row, r.get("load_1min")) for row in _rows(r["task"], result, r["seconds"])]
+        load = r.get("load_1min")
+        if load is not None and r.get("load_1min_end") is not None:
+            load = (load, r["load_1min_end"])
+        rows += [(*row, load) for row in _rows(r["task"], result, r["seconds"])]
         notes.append(_notes(r["task"], result))
     quick = any(r.get("quick") for r in raw)
     dates = sorted({r["date"] for r in raw})
@@ -239,7 +242,9 @@ def write_table(path, raw, commands, threads, finished, previous=None):
     unrecorded_load = any(r.get("load_1min") is None for r in raw)
     row_lines = []
     for task, model, metric, value, base, base_value, seconds, load in rows:
-        load_text = "–" if load is None else f"{load:.1f}"
+        load_text = ("–" if load is None else
+                     f"{load[0]:.1f} → {load[1]:.1f}" if isinstance(load, tuple) else
+                     f"{load:.1f}")
         row_lines.append(((task, model),
                           f"| {task} | {model} | {metric} | {value} | {base} | {base_value} | "
                           f"{_duration(seconds)} | {load_text if seconds is not None else ''} |"))
@@ -261,8 +266,9 @@ def write_table(path, raw, commands, threads, finished, previous=None):
         + f" on {', '.join(dates)}; {epochs_text}.",
         (f"Machine: {os.cpu_count()} CPU cores, {threads} BLAS thread(s), Python "
          f"{platform.python_version()}. Times are wall-clock, training plus test evaluation; "
-         "*load* is the 1-minute load average when the row's training began (above ~1 "
-         "other processes shared the 2 cores and the time includes waiting for them)"
+         "*load* is the 1-minute load average when the row's training began (→ when it "
+         "ended, where recorded; above ~1 other processes shared the 2 cores and the time "
+         "includes waiting for them)"
          + ("; rows without it were trained before it was recorded, while other jobs "
             "shared the machine." if unrecorded_load else ".")),
         "",
@@ -327,11 +333,13 @@ def main(argv=None):
         t0 = time.perf_counter()
         result = _run(task, model, epochs, str(runs / f"{task}_{model}"), args.seed)
         seconds = time.perf_counter() - t0
+        load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         print(result, f"\n  ({_duration(seconds)})", flush=True)
         d = result.to_dict()
         d["task_name"] = d.pop("task")
         d["extra"] = {k: v for k, v in d["extra"].items() if k != "confusion_matrix"}
         raw.append({"task": task, "model_key": model, "seconds": seconds, "load_1min": load,
+                    "load_1min_end": load_end,
                     "epochs_override": epochs, "quick": quick,
                     "date": f"{datetime.date.today():%Y-%m-%d}", **d})
         (runs / "results.json").write_text(json.dumps(

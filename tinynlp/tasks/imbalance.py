@@ -17,8 +17,9 @@ trained with the same settings under each strategy (``STRATEGIES``):
 * ``undersample``  — :class:`tinynlp.data.RandomUnderSampler`: majority examples
   dropped until the classes are equal (far fewer training steps);
 * ``eda``          — :func:`tinynlp.text.augment_minority`: the minority class
-  grown to the majority's size with EDA-perturbed copies (synonyms from the
-  bundled GloVe vectors, random insertion, swap and deletion).
+  grown to the majority's size with EDA-perturbed copies (EDA's defaults:
+  WordNet synonyms of the same part of speech, never antonyms, negations kept;
+  random insertion, swap and deletion).
 
 Reported on the test split at the 0.5 threshold: recall, precision and F1 of
 the minority (rotten) class, and overall accuracy.  :func:`compare` runs every
@@ -74,10 +75,9 @@ def make_imbalanced(texts, labels, minority=MINORITY, fraction=0.1, seed=0):
 
 
 def _eda(seed):
-    from ..embeddings import load_glove_6b_50d
     from ..text import EDA
     return EDA(alpha_sr=0.1, alpha_ri=0.1, alpha_rs=0.1, p_rd=0.1, num_aug=4,
-               synonyms=load_glove_6b_50d(), random_state=seed)
+               random_state=seed)  # synonyms: the bundled WordNet (label-preserving)
 
 
 def resample(strategy, texts, labels, seed=0):

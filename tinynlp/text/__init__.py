@@ -8,11 +8,14 @@
 
 from .augment import (
     EDA,
+    NEGATIONS,
+    WordNetSynonyms,
     augment_minority,
     random_deletion,
     random_insertion,
     random_swap,
     synonym_replacement,
+    wordnet_synonyms,
 )
 from .sequence import pad_sequences
 from .tokenize import char_tokenize, word_tokenize
@@ -23,5 +26,5 @@ __all__ = [
     "Tokenizer", "Vocab", "pad_sequences", "word_tokenize", "char_tokenize",
     "text_to_word_sequence", "PAD", "UNK",
     "EDA", "augment_minority", "synonym_replacement", "random_insertion", "random_swap",
-    "random_deletion",
+    "random_deletion", "wordnet_synonyms", "WordNetSynonyms", "NEGATIONS",
 ]

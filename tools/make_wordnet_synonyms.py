@@ -34,8 +34,8 @@ same bytes): ``{"about": {...}, "pos": {word: "n"|"v"|"a"|"r"}, "synonyms":
 
 WordNet 3.0 licence (Princeton University): use, copy, modify and distribute
 for any purpose without fee, provided its copyright notice and disclaimer
-appear on all copies: ``tinynlp/text/data/LICENSE-WordNet.txt`` ships beside
-the file.
+appear on all copies: ``tinynlp/data/licenses/WordNet-3.0.txt`` ships in the
+package with it.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def main(argv=None):
             synonyms[w], pos_of[w] = found, pos
     about = {
         "source": f"Princeton WordNet 3.0, Debian package wordnet-base {package_version()}",
-        "licence": "WordNet 3.0 licence (see LICENSE-WordNet.txt)",
+        "licence": "WordNet 3.0 licence (tinynlp/data/licenses/WordNet-3.0.txt)",
         "script": "tools/make_wordnet_synonyms.py",
         "senses": args.senses,
         "vocabulary": "bundled GloVe 6B top-20k words of letters, ' and -",

@@ -81,7 +81,7 @@ class WordNetSynonyms:
     GloVe words and never an antonym.  ``wn.antonyms("good")`` lists its
     WordNet antonyms over all senses.  Words outside the subset have none.
     Built by ``tools/make_wordnet_synonyms.py``; WordNet 3.0 licence
-    (``text/data/LICENSE-WordNet.txt``).
+    (``tinynlp/data/licenses/WordNet-3.0.txt``).
     """
 
     def __init__(self, path=WORDNET_PATH):

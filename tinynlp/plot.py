@@ -55,14 +55,14 @@ def in_notebook() -> bool:
     return "inline" in str(matplotlib.get_backend()).lower()
 
 
-def _figure(path, figsize):
+def _figure(path, figsize, layout=None):
     """A pyplot figure (notebook, or nothing to save to) or a standalone Agg one."""
     if path is None or in_notebook():
         import matplotlib.pyplot as plt
-        return plt.figure(figsize=figsize)
+        return plt.figure(figsize=figsize, layout=layout)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    fig = Figure(figsize=figsize)
+    fig = Figure(figsize=figsize, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -346,7 +346,8 @@ def attention_heatmap(weights, query_tokens=None, key_tokens=None, path=None, ti
     cell = 0.42
     width = max(3.5, cell * tk + 1.8)
     height = max(3.0, cell * tq + 1.4)
-    fig = _figure(path, figsize or (width * cols, height * rows))
+    # constrained layout leaves room for the key tokens written above the panels
+    fig = _figure(path, figsize or (width * cols, height * rows), layout="constrained")
     vmax = max(1.0, float(heads.max()))
     for h in range(n_heads):
         ax = fig.add_subplot(rows, cols, h + 1)

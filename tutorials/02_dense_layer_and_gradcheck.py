@@ -250,7 +250,7 @@ print(f"logistic regression test accuracy {lin_acc:.3f}  vs  one hidden layer {t
 # Saved to `02_moons.png`.
 
 # %%
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402
 
 gx, gy = np.meshgrid(np.linspace(-1.5, 2.5, 200), np.linspace(-1.0, 1.5, 200))
 grid = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)

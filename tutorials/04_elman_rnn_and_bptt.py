@@ -174,7 +174,7 @@ for r in [0.5, 0.9, 1.5, 3.0]:
 assert curves[0.5][0] < 1e-10          # 0.5^(T-1) and tanh' <= 1: vanished
 assert curves[0.5][0] < curves[0.9][0]
 
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for r, curve in curves.items():

@@ -220,7 +220,7 @@ for name, r in results.items():
     print(f"{name:18s} {r['accuracy']:8.3f} {r['precision']:9.3f} {r['recall']:7.3f} "
           f"{r['f1']:6.3f} {r['flagged']:7d}")
 
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402
 
 fig, ax = plt.subplots(figsize=(8, 4))
 names = list(results)

@@ -40,7 +40,7 @@ OUT = Path(os.environ.get("TINYNLP_TUTORIAL_OUT")
 tn.random.seed(0)
 rng = np.random.default_rng(0)
 
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402
 
 # %% [markdown]
 # ## Data: a small training set, a validation set, a test set

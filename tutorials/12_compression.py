@@ -231,7 +231,7 @@ print("load_pruned gives back the same predictions:", same)
 assert same
 
 # %%
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402
 
 fig, ax = plt.subplots(figsize=(6, 4))
 for scope, style in (("layer", "-"), ("global", "--")):

@@ -303,25 +303,14 @@ def markdown(rows, torch_rows, settings):
 
 
 def plot(rows, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(10, 5.5))
-    markers = "os^Dv<>PXh*p"
+    """Accuracy against checkpoint size (``tn.plot.accuracy_vs_size``), one marker per
+    variant that has its own checkpoint (the lazy / layer-by-layer rows load the float32 one)."""
     shown = [r for r in rows if "layer-by-layer" not in r["variant"]
              and "sharded" not in r["variant"]]
-    for i, r in enumerate(shown):
-        ax.scatter(r["bytes"] / 1e3, r["accuracy"], s=60, marker=markers[i % len(markers)],
-                   label=f"{r['variant']} ({human(r['bytes'])}, {r['accuracy']:.3f})")
-    ax.set_xscale("log")
-    ax.set_xlabel("bytes on disk (kB, log scale)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("Rotten Tomatoes sentiment: accuracy vs checkpoint size")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return tn.plot.accuracy_vs_size(
+        [r["variant"] for r in shown], [r["bytes"] for r in shown],
+        [r["accuracy"] for r in shown], path=path, ylabel="test accuracy",
+        title="Rotten Tomatoes sentiment: accuracy vs checkpoint size")
 
 
 # --------------------------------------------------------------------------

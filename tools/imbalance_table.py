@@ -44,10 +44,16 @@ def main(argv=None):
     from tinynlp.tasks import imbalance
 
     started = datetime.datetime.now()
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     t0 = time.perf_counter()
     rows = imbalance.compare(seeds=tuple(args.seeds), epochs=args.epochs,
                              minority_fraction=args.fraction)
     minutes = (time.perf_counter() - t0) / 60
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = ("" if load_start is None else
+            f"; 1-minute load average {load_start:.1f} at the start, {load_end:.1f} at the "
+            "end: above 2, other jobs shared the cores and the times include waiting for "
+            "them, which the scores do not depend on")
     quick = imbalance.quick_mode()
     epochs = rows[0]["epochs"]
     cmd = "python tools/imbalance_table.py" + \
@@ -62,7 +68,7 @@ def main(argv=None):
         f"Produced by `{cmd}`"
         + (" in QUICK MODE (TINYNLP_QUICK=1: tiny data, not real results)" if quick else "")
         + f" on {started:%Y-%m-%d} ({minutes:.0f} min, {os.cpu_count()} shared CPU cores, "
-        f"{args.threads} BLAS thread(s), Python {platform.python_version()}).",
+        f"{args.threads} BLAS thread(s), Python {platform.python_version()}{load}).",
         "",
         (f"**Data.** Rotten Tomatoes critic snippets; the *rotten* class (label 0) is cut to "
         f"{100 * args.fraction:.0f} % of the training set: {n_minor} rotten and "
@@ -79,8 +85,9 @@ def main(argv=None):
         "(`tn.data.RandomOverSampler`). *undersample*: fresh snippets dropped until the "
         "classes are equal (`tn.data.RandomUnderSampler`; far fewer training steps). "
         "*eda*: the rotten class grown to the fresh class's size with EDA-perturbed copies "
-        "(synonym replacement and insertion with neighbours from the bundled GloVe 50d "
-        "vectors, random swap, random deletion; `tn.text.augment_minority`)."),
+        "(`tn.text.augment_minority` with `tn.text.EDA`'s defaults: synonym replacement and "
+        "insertion with WordNet synonyms of the same part of speech, never an antonym; "
+        "random swap and deletion, which leave negations such as *not* and *never* in place)."),
         "",
         (f"Mean ± standard deviation over {len(args.seeds)} seed(s) "
         f"({', '.join(map(str, args.seeds))}: resampling, initialisation and batch order "

@@ -29,7 +29,10 @@ def run():
     if code != 0:
         raise SystemExit(f"quickstart failed with exit code {code}")
     text = buffer.getvalue().replace(str(ROOT) + "/", "")
-    text = f"$ tinynlp quickstart\n{text.rstrip()}\n(wall time {seconds:.0f} s on this machine)\n"
+    import os
+    load = f", 1-minute load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    text = (f"$ tinynlp quickstart\n{text.rstrip()}\n(wall time {seconds:.0f} s on this machine: "
+            f"{os.cpu_count()} CPU cores{load})\n")
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)
     (docs / "quickstart_output.txt").write_text(text)

@@ -4,6 +4,8 @@
     python tools/task_table.py --epochs 2            # the same number of epochs everywhere
     python tools/task_table.py --epochs translation=4,lm=2   # only these overridden
     python tools/task_table.py --only tagging,lm     # some tasks (the file is rewritten)
+    python tools/task_table.py --only translation --keep-others
+                                                     # re-measure these rows, keep the rest
     TINYNLP_QUICK=1 python tools/task_table.py --out /tmp/t.md   # smoke test
     python tools/task_table.py --from-results runs/a/results.json runs/b/results.json
                                                      # no training: one table from saved runs
@@ -26,6 +28,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -60,6 +63,9 @@ def parse_args(argv=None):
                    help="where the trained models are saved")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-others", action="store_true",
+                   help="with --only: keep the rows and notes of the other jobs from the "
+                        "existing --out file (its commands and dates are kept in the header)")
     p.add_argument("--from-results", nargs="+", default=None, metavar="RESULTS_JSON",
                    help="train nothing: write the table from the results.json files of "
                         "earlier runs (later files win for the same task and model)")
@@ -111,8 +117,8 @@ def _run(task, model, epochs, out, seed):
 
 
 def _fmt(metric, value):
-    if "BLEU" in metric:
-        return f"{100 * value:.2f}"
+    if "BLEU" in metric:  # the task reports BLEU ×100 already
+        return f"{value:.2f}"
     if metric == "perplexity":
         return f"{value:.2f}"
     return f"{value:.3f}"
@@ -122,9 +128,13 @@ def _rows(task, result, seconds):
     label = TASK_NAMES[task]
     if task == "lm":
         label += f" ({result.extra.get('data', '')})"
-    metric = result.metric.replace("BLEU", "BLEU ×100")
-    rows = [(label, result.model, metric, _fmt(result.metric, result.value),
+    rows = [(label, result.model, result.metric, _fmt(result.metric, result.value),
              result.baseline_name, _fmt(result.metric, result.baseline), seconds)]
+    if result.extra.get("sacrebleu") is not None:
+        # the same beam output, detokenized, scored by sacreBLEU against the raw references
+        metric = "sacreBLEU (detokenized, lowercased, 13a)"
+        rows.append((label, result.model, metric, _fmt("BLEU", result.extra["sacrebleu"]),
+                     result.baseline_name, _fmt("BLEU", result.extra["sacrebleu_copy"]), None))
     if "macro_f1" in result.extra:
         rows.append((label, result.model, "macro-F1", _fmt("f1", result.extra["macro_f1"]),
                      result.baseline_name, _fmt("f1", result.extra["baseline_macro_f1"]),
@@ -140,8 +150,11 @@ def _notes(task, result):
                 f"{e['baseline_unseen_word_accuracy']:.3f}); {e['train_sentences']} training "
                 f"sentences, {e['epochs']} epochs")
     if task == "translation":
-        return (f"{result.model}: greedy BLEU ×100 {100 * e['greedy_bleu']:.2f}; beam: "
-                f"{e['bleu_detail']}; {e['train_pairs']} training pairs, {e['epochs']} epochs")
+        sacre = (f"; sacreBLEU signature `{e['sacrebleu_signature']}`"
+                 if e.get("sacrebleu_signature") else "")
+        return (f"{result.model}: greedy BLEU ×100 {e['greedy_bleu']:.2f}; beam: "
+                f"{e['bleu_detail']}; {e['train_pairs']} training pairs, {e['epochs']} epochs"
+                + sacre)
     if task == "lm":
         return (f"{result.model}: {e['bits_per_token']:.3f} bits per token on "
                 f"{e['test_tokens']} test tokens; {e['train_tokens_seen']} training tokens "
@@ -169,7 +182,45 @@ def _describe_epochs(raw):
         f"{t}:{m} {e}" for t, m, e in overrides) + " epoch(s)** (`--epochs` override)")
 
 
-def write_table(path, raw, commands, threads, finished):
+def _note_key(note):
+    """What a note is about: the text before its first colon ("tagging (bilstm)")."""
+    return note.split(":", 1)[0].strip()
+
+
+def parse_previous(text):
+    """The parts of a table written by this script that ``--keep-others`` carries over:
+    ``(commands, dates, rows, notes)``; rows are ``((task, model), line)``."""
+    lines = text.split("\n")
+    produced = next((line for line in lines if line.startswith("Produced by ")), "")
+    commands = [c for c in re.findall(r"`([^`]+)`", produced) if c.startswith("python ")]
+    dates = re.findall(r"\d{4}-\d{2}-\d{2}", produced)
+    rows = []
+    for line in lines:
+        if line.startswith("| ") and not line.startswith("| task |"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows.append(((cells[0], cells[1]), line))
+    notes = [line[2:] for line in lines if line.startswith("- ")]
+    return commands, dates, rows, notes
+
+
+def _merge(old_items, new_items, key):
+    """Old items with the new ones in place of those sharing their key (new keys that were
+    not there before are appended)."""
+    new_keys = {key(item) for item in new_items}
+    out, placed = [], False
+    for item in old_items:
+        if key(item) in new_keys:
+            if not placed:
+                out += new_items
+                placed = True
+        else:
+            out.append(item)
+    return out if placed else out + new_items
+
+
+def write_table(path, raw, commands, threads, finished, previous=None):
+    """Write the markdown table of ``raw`` results; ``previous`` (from
+    :func:`parse_previous`) supplies the rows and notes of jobs not in ``raw``."""
     from tinynlp.tasks.common import TaskResult
 
     order = {job: i for i, job in enumerate(JOBS)}
@@ -180,30 +231,51 @@ def write_table(path, raw, commands, threads, finished):
                                     "baseline", "extra", "artifacts")}
         fields["task"] = fields.pop("task_name")
         result = TaskResult(**fields)
-        rows += [(*row, r.get("load_1min")) for row in _rows(r["task"], result, r["seconds"])]
+        load = r.get("load_1min")
+        if load is not None and r.get("load_1min_end") is not None:
+            load = (load, r["load_1min_end"])
+        rows += [(*row, load) for row in _rows(r["task"], result, r["seconds"])]
         notes.append(_notes(r["task"], result))
     quick = any(r.get("quick") for r in raw)
     dates = sorted({r["date"] for r in raw})
+    epochs_text = _describe_epochs(raw)
+    unrecorded_load = any(r.get("load_1min") is None for r in raw)
+    row_lines = []
+    for task, model, metric, value, base, base_value, seconds, load in rows:
+        load_text = ("–" if load is None else
+                     f"{load[0]:.1f} → {load[1]:.1f}" if isinstance(load, tuple) else
+                     f"{load:.1f}")
+        row_lines.append(((task, model),
+                          f"| {task} | {model} | {metric} | {value} | {base} | {base_value} | "
+                          f"{_duration(seconds)} | {load_text if seconds is not None else ''} |"))
+    notes = [n for n in notes if n]
+    if previous is not None:
+        old_commands, old_dates, old_rows, old_notes = previous
+        commands = [c for c in old_commands if c not in commands] + list(commands)
+        dates = sorted(set(old_dates) | set(dates))
+        row_lines = _merge(old_rows, row_lines, key=lambda item: item[0])
+        notes = _merge(old_notes, notes, key=_note_key)
+        epochs_text = "each row's epochs are in the notes below"
+        unrecorded_load = unrecorded_load or any(
+            line.rstrip().endswith("| – |") for _, line in row_lines)
     lines = [
         "# Task results",
         "",
         "Produced by " + " and ".join(f"`{c}`" for c in commands)
         + (" in QUICK MODE (TINYNLP_QUICK=1: tiny data, not real results)" if quick else "")
-        + f" on {', '.join(dates)}; {_describe_epochs(raw)}.",
+        + f" on {', '.join(dates)}; {epochs_text}.",
         (f"Machine: {os.cpu_count()} CPU cores, {threads} BLAS thread(s), Python "
          f"{platform.python_version()}. Times are wall-clock, training plus test evaluation; "
-         "*load* is the 1-minute load average when the row's training began (above ~1 "
-         "other processes shared the 2 cores and the time includes waiting for them)"
+         "*load* is the 1-minute load average when the row's training began (→ when it "
+         "ended, where recorded; above ~1 other processes shared the 2 cores and the time "
+         "includes waiting for them)"
          + ("; rows without it were trained before it was recorded, while other jobs "
-            "shared the machine." if any(r.get("load_1min") is None for r in raw) else ".")),
+            "shared the machine." if unrecorded_load else ".")),
         "",
         "| task | model | metric | value | baseline | baseline value | train time | load |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for task, model, metric, value, base, base_value, seconds, load in rows:
-        load_text = "–" if load is None else f"{load:.1f}"
-        lines.append(f"| {task} | {model} | {metric} | {value} | {base} | {base_value} | "
-                     f"{_duration(seconds)} | {load_text if seconds is not None else ''} |")
+    lines += [line for _, line in row_lines]
     lines += ["", "Notes (also from the run):", ""]
     lines += [f"- {n}" for n in notes if n]
     lines += ["", ("Baselines: *majority class* predicts the most frequent training class; "
@@ -222,7 +294,8 @@ def write_table(path, raw, commands, threads, finished):
 
 def _command(args):
     return "python tools/task_table.py" + (f" --epochs {args.epochs}" if args.epochs else "") + \
-        (f" --only {args.only}" if args.only else "")
+        (f" --only {args.only}" if args.only else "") + \
+        (" --keep-others" if args.keep_others else "")
 
 
 def main(argv=None):
@@ -243,6 +316,12 @@ def main(argv=None):
         return 0
     jobs = _selected(args.only)
     overrides = parse_epochs(args.epochs)
+    previous = None
+    if args.keep_others:
+        if not args.only:
+            raise SystemExit("--keep-others needs --only (which rows to re-measure)")
+        if Path(args.out).is_file():
+            previous = parse_previous(Path(args.out).read_text(encoding="utf-8"))
     quick = os.environ.get("TINYNLP_QUICK", "") not in ("", "0", "false", "False")
     raw = []
     runs = Path(args.runs)
@@ -254,18 +333,21 @@ def main(argv=None):
         t0 = time.perf_counter()
         result = _run(task, model, epochs, str(runs / f"{task}_{model}"), args.seed)
         seconds = time.perf_counter() - t0
+        load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         print(result, f"\n  ({_duration(seconds)})", flush=True)
         d = result.to_dict()
         d["task_name"] = d.pop("task")
         d["extra"] = {k: v for k, v in d["extra"].items() if k != "confusion_matrix"}
         raw.append({"task": task, "model_key": model, "seconds": seconds, "load_1min": load,
+                    "load_1min_end": load_end,
                     "epochs_override": epochs, "quick": quick,
                     "date": f"{datetime.date.today():%Y-%m-%d}", **d})
         (runs / "results.json").write_text(json.dumps(
             {"commands": [_command(args)], "threads": args.threads, "results": raw},
             indent=1, ensure_ascii=False), encoding="utf-8")
-        write_table(args.out, raw, [_command(args)], args.threads, None)
-    write_table(args.out, raw, [_command(args)], args.threads, datetime.datetime.now())
+        write_table(args.out, raw, [_command(args)], args.threads, None, previous)
+    write_table(args.out, raw, [_command(args)], args.threads, datetime.datetime.now(),
+                previous)
     print(f"wrote {args.out}")
     return 0
 

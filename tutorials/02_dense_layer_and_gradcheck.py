@@ -11,6 +11,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +20,12 @@ from tinynlp import functional as F
 from tinynlp.autograd.tensor import Function
 
 QUICK = os.environ.get("TINYNLP_QUICK") == "1"
+# Figures (and any file a tutorial writes) go to one git-ignored folder,
+# tutorials/output/ (or $TINYNLP_TUTORIAL_OUT), never the current directory; opened
+# as a notebook, the figures also show under their cells.
+OUT = Path(os.environ.get("TINYNLP_TUTORIAL_OUT")
+           or (Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd())
+           / "output")
 tn.random.seed(0)
 rng = np.random.default_rng(0)
 
@@ -243,9 +250,6 @@ print(f"logistic regression test accuracy {lin_acc:.3f}  vs  one hidden layer {t
 # Saved to `02_moons.png`.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 gx, gy = np.meshgrid(np.linspace(-1.5, 2.5, 200), np.linspace(-1.0, 1.5, 200))
@@ -262,9 +266,7 @@ ax2.set_xlabel("step")
 ax2.set_ylabel("binary cross-entropy")
 ax2.set_title("training loss")
 fig.tight_layout()
-fig.savefig("02_moons.png", dpi=100)
-plt.close(fig)
-print("saved 02_moons.png")
+print("saved", tn.plot.save(fig, OUT / "02_moons.png"))
 
 # %% [markdown]
 # In practice you would write the same network as

@@ -18,6 +18,7 @@
 # %%
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +26,12 @@ import tinynlp as tn
 from tinynlp import functional as F
 
 QUICK = os.environ.get("TINYNLP_QUICK") == "1"
+# Figures (and any file a tutorial writes) go to one git-ignored folder,
+# tutorials/output/ (or $TINYNLP_TUTORIAL_OUT), never the current directory; opened
+# as a notebook, the figures also show under their cells.
+OUT = Path(os.environ.get("TINYNLP_TUTORIAL_OUT")
+           or (Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd())
+           / "output")
 tn.random.seed(0)
 rng = np.random.default_rng(0)
 
@@ -179,28 +186,13 @@ P = Mc @ Vt[:2].T
 explained = S[:2] ** 2 / (S ** 2).sum()
 print(f"the two components explain {explained.sum():.1%} of the variance")
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-fig, ax = plt.subplots(figsize=(7, 6))
-i = 0
-for name, ws in groups.items():
-    pts = P[i:i + len(ws)]
-    ax.scatter(pts[:, 0], pts[:, 1], label=name)
-    for (px, py), w in zip(pts, ws):
-        ax.annotate(w, (px, py), fontsize=9, xytext=(3, 3), textcoords="offset points")
-    i += len(ws)
-for country, capital in zip(groups["countries"], groups["capitals"]):
-    a, b = P[words.index(country)], P[words.index(capital)]
-    ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", alpha=0.3))
-ax.set_title("GloVe 6B 50d, PCA to 2-D")
-ax.legend()
-fig.tight_layout()
-fig.savefig("03_glove_pca.png", dpi=100)
-plt.close(fig)
-print("saved 03_glove_pca.png")
+# `tn.plot.embedding_projection` draws it (same PCA: its points are exactly `P`);
+# `method="tsne"` would use scikit-learn's t-SNE instead.
+fig = tn.plot.embedding_projection(glove, groups=groups, title="GloVe 6B 50d, PCA to 2-D",
+                                   arrows=zip(groups["countries"], groups["capitals"]))
+drawn = np.concatenate([points.get_offsets() for points in fig.axes[0].collections])
+assert np.allclose(drawn, P)
+print("saved", tn.plot.save(fig, OUT / "03_glove_pca.png"))
 
 # %% [markdown]
 # The four groups form separate clusters, and the country → capital arrows

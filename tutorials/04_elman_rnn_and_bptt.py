@@ -19,6 +19,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +27,12 @@ import tinynlp as tn
 from tinynlp import functional as F
 
 QUICK = os.environ.get("TINYNLP_QUICK") == "1"
+# Figures (and any file a tutorial writes) go to one git-ignored folder,
+# tutorials/output/ (or $TINYNLP_TUTORIAL_OUT), never the current directory; opened
+# as a notebook, the figures also show under their cells.
+OUT = Path(os.environ.get("TINYNLP_TUTORIAL_OUT")
+           or (Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd())
+           / "output")
 tn.random.seed(0)
 rng = np.random.default_rng(0)
 
@@ -167,9 +174,6 @@ for r in [0.5, 0.9, 1.5, 3.0]:
 assert curves[0.5][0] < 1e-10          # 0.5^(T-1) and tanh' <= 1: vanished
 assert curves[0.5][0] < curves[0.9][0]
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -180,9 +184,7 @@ ax.set_ylabel("‖∂h_T / ∂h_t‖₂")
 ax.set_title(f"How much h_t can still change h_T (T = {T_long}, tanh)")
 ax.legend()
 fig.tight_layout()
-fig.savefig("04_vanishing.png", dpi=100)
-plt.close(fig)
-print("saved 04_vanishing.png")
+print("saved", tn.plot.save(fig, OUT / "04_vanishing.png"))
 
 # %% [markdown]
 # With ‖U‖ < 1 the influence of a step decays geometrically with its distance
@@ -232,9 +234,7 @@ for fb, pts in lstm_curves.items():
 ax.set_xlabel("t")
 ax.legend(fontsize=8)
 fig.tight_layout()
-fig.savefig("04_lstm_vs_rnn.png", dpi=100)
-plt.close(fig)
-print("saved 04_lstm_vs_rnn.png")
+print("saved", tn.plot.save(fig, OUT / "04_lstm_vs_rnn.png"))
 
 # %% [markdown]
 # With the forget gate near 1 the cell carries gradient across the whole

@@ -18,6 +18,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +26,12 @@ import tinynlp as tn
 from tinynlp import functional as F
 
 QUICK = os.environ.get("TINYNLP_QUICK") == "1"
+# Figures (and any file a tutorial writes) go to one git-ignored folder,
+# tutorials/output/ (or $TINYNLP_TUTORIAL_OUT), never the current directory; opened
+# as a notebook, the figures also show under their cells.
+OUT = Path(os.environ.get("TINYNLP_TUTORIAL_OUT")
+           or (Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd())
+           / "output")
 tn.random.seed(0)
 rng = np.random.default_rng(0)
 
@@ -186,8 +193,5 @@ for f in [int(np.argmax(out_w)), int(np.argmin(out_w))]:
     sign = "fresh" if out_w[f] > 0 else "rotten"
     print(f"filter {f} (pushes towards {sign}):", " | ".join(grams))
 
-import matplotlib
-
-matplotlib.use("Agg")
-tn.plot.history(history, path="05_text_cnn_history.png")
-print("saved 05_text_cnn_history.png")
+tn.plot.history(history, path=OUT / "05_text_cnn_history.png")
+print("saved", OUT / "05_text_cnn_history.png")

@@ -10,12 +10,19 @@
 
 # %%
 import os
+from pathlib import Path
 
 import numpy as np
 
 import tinynlp as tn
 
 QUICK = os.environ.get("TINYNLP_QUICK") == "1"
+# Figures (and any file a tutorial writes) go to one git-ignored folder,
+# tutorials/output/ (or $TINYNLP_TUTORIAL_OUT), never the current directory; opened
+# as a notebook, the figures also show under their cells.
+OUT = Path(os.environ.get("TINYNLP_TUTORIAL_OUT")
+           or (Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd())
+           / "output")
 tn.random.seed(0)
 rng = np.random.default_rng(0)
 EPOCHS = 2 if QUICK else 10
@@ -224,13 +231,15 @@ print(f"majority class: {rt_majority:.3f}")
 # format (the first 2,000 bundled words) and try.
 
 # %%
+small_glove = str(OUT / "glove.small.50d.txt")
+OUT.mkdir(parents=True, exist_ok=True)
 glove.__class__(glove.index_to_key[:2000], np.asarray(glove.vectors[:2000])).save_glove(
-    "glove.small.50d.txt")
-with open("glove.small.50d.txt", encoding="utf-8") as f:
+    small_glove)
+with open(small_glove, encoding="utf-8") as f:
     print("first line:", f.readline()[:70], "...")
 
 try:
-    tn.embeddings.Word2Vec.load("glove.small.50d.txt")
+    tn.embeddings.Word2Vec.load(small_glove)
     loaded = True
 except (ValueError, OSError) as err:
     loaded = False
@@ -243,7 +252,7 @@ except ImportError:
     GensimWord2Vec = None
 if GensimWord2Vec is not None:
     try:
-        GensimWord2Vec.load("glove.small.50d.txt")
+        GensimWord2Vec.load(small_glove)
         gensim_loaded = True
     except Exception as err:                  # gensim raises an un-pickling error
         gensim_loaded = False
@@ -258,7 +267,7 @@ if GensimWord2Vec is not None:
 # 50-d vectors, `tn.embeddings.load_glove_6b_50d()`.
 
 # %%
-kv = tn.embeddings.KeyedVectors.load_glove("glove.small.50d.txt")
+kv = tn.embeddings.KeyedVectors.load_glove(small_glove)
 print(kv, "| most similar to 'good':", [w for w, _ in kv.most_similar("good", topn=5)])
 assert np.allclose(kv["good"], glove["good"], atol=1e-5)
 

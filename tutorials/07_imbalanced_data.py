@@ -27,12 +27,19 @@
 
 # %%
 import os
+from pathlib import Path
 
 import numpy as np
 
 import tinynlp as tn
 
 QUICK = os.environ.get("TINYNLP_QUICK") == "1"
+# Figures (and any file a tutorial writes) go to one git-ignored folder,
+# tutorials/output/ (or $TINYNLP_TUTORIAL_OUT), never the current directory; opened
+# as a notebook, the figures also show under their cells.
+OUT = Path(os.environ.get("TINYNLP_TUTORIAL_OUT")
+           or (Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd())
+           / "output")
 tn.random.seed(0)
 rng = np.random.default_rng(0)
 MINORITY = 0                                # "rotten"
@@ -213,9 +220,6 @@ for name, r in results.items():
     print(f"{name:18s} {r['accuracy']:8.3f} {r['precision']:9.3f} {r['recall']:7.3f} "
           f"{r['f1']:6.3f} {r['flagged']:7d}")
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 fig, ax = plt.subplots(figsize=(8, 4))
@@ -228,9 +232,7 @@ ax.set_xticklabels(names, fontsize=8)
 ax.set_ylabel("minority class (rotten)")
 ax.legend()
 fig.tight_layout()
-fig.savefig("07_imbalance.png", dpi=100)
-plt.close(fig)
-print("saved 07_imbalance.png")
+print("saved", tn.plot.save(fig, OUT / "07_imbalance.png"))
 
 # %% [markdown]
 # What to take away (check it against the table above — the numbers are from

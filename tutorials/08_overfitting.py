@@ -23,6 +23,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -30,12 +31,15 @@ import tinynlp as tn
 from tinynlp import functional as F
 
 QUICK = os.environ.get("TINYNLP_QUICK") == "1"
+# Figures (and any file a tutorial writes) go to one git-ignored folder,
+# tutorials/output/ (or $TINYNLP_TUTORIAL_OUT), never the current directory; opened
+# as a notebook, the figures also show under their cells.
+OUT = Path(os.environ.get("TINYNLP_TUTORIAL_OUT")
+           or (Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd())
+           / "output")
 tn.random.seed(0)
 rng = np.random.default_rng(0)
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 # %% [markdown]
@@ -112,7 +116,7 @@ def run(name, model, x, y, callbacks=None):
     best = int(np.argmin(h["val_loss"]))
     print(f"{name:16s} final train loss {h['loss'][-1]:.3f}, val loss {h['val_loss'][-1]:.3f} "
           f"(best {h['val_loss'][best]:.3f} at epoch {best + 1}); test accuracy {test_acc:.3f}")
-    tn.plot.history(history, path=f"08_{name.replace(' ', '_')}.png", title=name)
+    tn.plot.history(history, path=OUT / f"08_{name.replace(' ', '_')}.png", title=name)
     return history, test_acc
 
 
@@ -204,9 +208,8 @@ ax.set_xlabel("epoch")
 ax.set_ylabel("validation loss")
 ax.legend()
 fig.tight_layout()
-fig.savefig("08_val_loss_all.png", dpi=100)
-plt.close(fig)
-print("saved 08_val_loss_all.png and one learning-curve plot per run (08_<name>.png)")
+tn.plot.save(fig, OUT / "08_val_loss_all.png")
+print(f"saved 08_val_loss_all.png and one learning-curve plot per run (08_<name>.png) in {OUT}")
 
 print(f"\n{'run':16s} {'best val loss':>13s} {'val loss of the final model':>27s} "
       f"{'test acc':>8s}")

@@ -22,6 +22,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +30,12 @@ import tinynlp as tn
 from tinynlp.metrics.bleu import corpus_bleu
 
 QUICK = os.environ.get("TINYNLP_QUICK") == "1"
+# Figures (and any file a tutorial writes) go to one git-ignored folder,
+# tutorials/output/ (or $TINYNLP_TUTORIAL_OUT), never the current directory; opened
+# as a notebook, the figures also show under their cells.
+OUT = Path(os.environ.get("TINYNLP_TUTORIAL_OUT")
+           or (Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd())
+           / "output")
 tn.random.seed(0)
 rng = np.random.default_rng(0)
 
@@ -125,10 +132,7 @@ print("validation loss per epoch:", [round(v, 3) for v in history.history["val_l
 print(f"ran {len(history.history['loss'])} epochs; kept the weights of epoch {stopper.best_epoch + 1}")
 assert history.history["loss"][-1] < history.history["loss"][0]
 
-import matplotlib
-
-matplotlib.use("Agg")
-tn.plot.history(history, path="10_translation_history.png")
+tn.plot.history(history, path=OUT / "10_translation_history.png")
 
 # %% [markdown]
 # ## Greedy decoding

@@ -32,6 +32,12 @@ import tinynlp as tn
 from tinynlp import compress as C
 
 QUICK = os.environ.get("TINYNLP_QUICK") == "1"
+# Figures (and any file a tutorial writes) go to one git-ignored folder,
+# tutorials/output/ (or $TINYNLP_TUTORIAL_OUT), never the current directory; opened
+# as a notebook, the figures also show under their cells.
+OUT = Path(os.environ.get("TINYNLP_TUTORIAL_OUT")
+           or (Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd())
+           / "output")
 tn.random.seed(0)
 WORK = tempfile.mkdtemp(prefix="tn-tutorial12-")    # checkpoints go here
 
@@ -225,10 +231,7 @@ print("load_pruned gives back the same predictions:", same)
 assert same
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402
 
 fig, ax = plt.subplots(figsize=(6, 4))
 for scope, style in (("layer", "-"), ("global", "--")):
@@ -242,8 +245,7 @@ ax.set_ylabel("test accuracy")
 ax.set_title("Magnitude pruning on Rotten Tomatoes")
 ax.legend(fontsize=8)
 fig.tight_layout()
-fig.savefig("12_pruning.png", dpi=100)
-print("saved 12_pruning.png")
+print("saved", tn.plot.save(fig, OUT / "12_pruning.png"))
 
 # %% [markdown]
 # Two more pruning tools, not used here: `structured=True` removes whole
@@ -526,8 +528,7 @@ ax.axvline(total / 1e3, color="gray", ls="--", lw=1, label="all weights")
 ax.set_xlabel("peak allocated memory (kB), load + one batch of 32")
 ax.legend(fontsize=8)
 fig.tight_layout()
-fig.savefig("12_peak_memory.png", dpi=100)
-print("saved 12_peak_memory.png")
+print("saved", tn.plot.save(fig, OUT / "12_peak_memory.png"))
 
 # %% [markdown]
 # What the peaks count: `load_model` reads the compressed checkpoint into

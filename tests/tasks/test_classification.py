@@ -46,12 +46,6 @@ def test_majority_baseline_on_a_toy_split():
     assert f1 == pytest.approx((2 / 3) / 3)
 
 
-def test_confusion_matrix_plot(tmp_path):
-    fig = classification.plot_confusion_matrix([[3, 1], [0, 4]], ["a", "b"], tmp_path / "cm.png")
-    assert (tmp_path / "cm.png").stat().st_size > 0
-    assert fig.axes[0].get_xlabel() == "predicted"
-
-
 def test_unknown_model_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown model 'gpt'"):
         classification.train("gpt")

@@ -48,14 +48,41 @@ def trained(quick_env, tmp_path_factory):
 
 def test_train_quick_and_evaluate_round_trip(trained, quick_env):
     result, out = trained
-    assert result.metric == "BLEU (beam 3)"
-    assert 0.0 <= result.value <= 1.0 and math.isfinite(result.value)
-    assert 0.0 <= result.baseline < 0.2  # Spanish copied as English
+    assert result.metric == "BLEU ×100 (beam 3)"  # one scale everywhere, as sacreBLEU's
+    assert 0.0 <= result.value <= 100.0 and math.isfinite(result.value)
+    assert 0.0 <= result.baseline < 20.0  # Spanish copied as English
+    assert result.extra["bleu_detail"].startswith(f"BLEU = {result.value:.2f} ")
     for name in ("model.tnz", "vocab.json", "learning_curves.png"):
         assert (Path(out) / name).stat().st_size > 0
     again = tr.evaluate(str(out), beam_size=3)
     assert again.value == pytest.approx(result.value)
     assert again.baseline == pytest.approx(result.baseline)
+    if "sacrebleu" in result.extra:  # the `compare` extra is installed
+        assert again.extra["sacrebleu"] == pytest.approx(result.extra["sacrebleu"])
+        assert "case:lc" in result.extra["sacrebleu_signature"]
+
+
+def test_sacre_bleu_scores_detokenized_text_against_raw_references():
+    pytest.importorskip("sacrebleu")
+    refs = ["And God said, Let there be light: and there was light.",
+            "Jesus wept."]
+    hyps = [tr.detokenize(tr.tokenize(r)) for r in refs]  # what a perfect model writes
+    score, signature = tr.sacre_bleu(hyps, refs)
+    assert score == pytest.approx(100.0)  # lowercased output is not penalised
+    assert "tok:13a" in signature and "case:lc" in signature
+    worse, _ = tr.sacre_bleu(["and god said, let there be darkness.", "jesus wept."], refs)
+    assert 0.0 < worse < 100.0
+
+
+def test_default_epochs_are_the_documented_ones():
+    """The CLI and tools/task_table.py train with the recipe's default; the README row
+    states that number of epochs."""
+    assert tr.DEFAULT_EPOCHS == 5
+    text = (Path(__file__).resolve().parents[2] / "docs" / "task_results.md").read_text(
+        encoding="utf-8")
+    for line in text.splitlines():
+        if line.startswith("- lstm seq2seq"):
+            assert f"{tr.DEFAULT_EPOCHS} epochs" in line
 
 
 def test_beam_size_1_is_greedy_decoding(trained):

@@ -357,7 +357,7 @@ def load_translation_pairs(max_tokens: int | None = 20, direction: str = "es-en"
 
     31,084 verses aligned by reference; by default only verses with at most
     ``max_tokens`` whitespace-separated tokens on *both* sides are kept (for
-    20: 10,576 train / 1,155 test pairs; all: 28,006 / 3,078).  Fixed split by
+    20: 10,579 train / 1,156 test pairs; all: 28,006 / 3,078).  Fixed split by
     verse reference: test when CRC-32(reference, e.g. "Genesis 1:1") mod 100 < 10.
 
     Args:

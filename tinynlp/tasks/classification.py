@@ -19,7 +19,8 @@ Models (``MODELS``):
 Trained with ``sparse_categorical_crossentropy``.  :func:`train` reports
 test accuracy and macro-F1 beside the majority-class baseline (the most
 frequent genre of the training set) and saves the model, its tokenizer, the
-learning curves and a confusion-matrix plot in ``out``.
+learning curves and a confusion-matrix plot (:func:`tinynlp.plot.confusion_matrix`)
+in ``out``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ __all__ = [
     "evaluate",
     "load",
     "majority_baseline",
-    "plot_confusion_matrix",
     "predict",
     "train",
 ]
@@ -86,46 +86,6 @@ def majority_baseline(y_train, y_test, num_classes):
             float(tn_metrics.f1_score(y_test, pred, average="macro",
                                       labels=np.arange(num_classes))),
             majority)
-
-
-def plot_confusion_matrix(cm, labels, path, title=None, normalize=True):
-    """Save a confusion matrix (rows: true class, columns: predicted) as an image.
-
-    ``normalize``: show each row as fractions of that class's examples (the
-    recall of each class is on the diagonal); the counts are printed in the
-    cells.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    cm = np.asarray(cm, dtype=np.float64)
-    shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1.0) if normalize else cm
-    k = len(labels)
-    size = max(5.0, 0.45 * k + 2.5)
-    fig = Figure(figsize=(size + 1.0, size))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    im = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
-                 label="fraction of the true class" if normalize else "count")
-    ax.set_xticks(range(k))
-    ax.set_yticks(range(k))
-    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
-    ax.set_yticklabels(labels, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(k):
-        for j in range(k):
-            if cm[i, j]:
-                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=6,
-                        color="white" if shown[i, j] > 0.5 else "black")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return fig
 
 
 def _scores(y_true, y_pred, num_classes):
@@ -176,9 +136,9 @@ def train(model="avg", epochs=None, batch_size=32, vocab_size=20000, maxlen=300,
             "classes": list(BROWN_GENRES), "majority": majority}
     folder, artifacts = save_run(out, net, "tokenizer.json", meta)
     if plot:
-        plot_confusion_matrix(cm, BROWN_GENRES, folder / "confusion_matrix.png",
-                              title=f"Brown genres ({model}): accuracy {accuracy:.3f}, "
-                                    f"macro-F1 {macro_f1:.3f}")
+        tn_plot.confusion_matrix(cm, BROWN_GENRES, path=folder / "confusion_matrix.png",
+                                 title=f"Brown genres ({model}): accuracy {accuracy:.3f}, "
+                                       f"macro-F1 {macro_f1:.3f}")
         artifacts["confusion_matrix"] = str(folder / "confusion_matrix.png")
         tn_plot.history(history, path=folder / "learning_curves.png",
                         title=f"genre classification ({model}) on Brown")

@@ -17,8 +17,9 @@ trained with the same settings under each strategy (``STRATEGIES``):
 * ``undersample``  — :class:`tinynlp.data.RandomUnderSampler`: majority examples
   dropped until the classes are equal (far fewer training steps);
 * ``eda``          — :func:`tinynlp.text.augment_minority`: the minority class
-  grown to the majority's size with EDA-perturbed copies (synonyms from the
-  bundled GloVe vectors, random insertion, swap and deletion).
+  grown to the majority's size with EDA-perturbed copies (EDA's defaults:
+  WordNet synonyms of the same part of speech, never antonyms, negations kept;
+  random insertion, swap and deletion).
 
 Reported on the test split at the 0.5 threshold: recall, precision and F1 of
 the minority (rotten) class, and overall accuracy.  :func:`compare` runs every
@@ -36,7 +37,6 @@ from .. import metrics as tn_metrics
 from .. import random as tn_random
 from ..data import RandomOverSampler, RandomUnderSampler, class_weight_dict
 from ..data.datasets import load_rotten_tomatoes
-from ..embeddings import load_glove_6b_50d
 from ..models import load_model
 from ..text import EDA, Tokenizer, augment_minority, pad_sequences
 from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
@@ -80,7 +80,7 @@ def make_imbalanced(texts, labels, minority=MINORITY, fraction=0.1, seed=0):
 
 def _eda(seed):
     return EDA(alpha_sr=0.1, alpha_ri=0.1, alpha_rs=0.1, p_rd=0.1, num_aug=4,
-               synonyms=load_glove_6b_50d(), random_state=seed)
+               random_state=seed)  # synonyms: the bundled WordNet (label-preserving)
 
 
 def resample(strategy, texts, labels, seed=0):

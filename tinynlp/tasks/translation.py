@@ -38,6 +38,12 @@ score ``(Σ log p) / length``.  With ``beam_size=1`` it is greedy decoding.
 Metric: corpus BLEU (:func:`tinynlp.metrics.bleu.corpus_bleu`) on the test
 verses, beside the copy-the-source baseline (the Spanish sentence offered as
 its own English translation, which scores on names, numbers and punctuation).
+It is computed on this task's own tokens (lowercased words and punctuation), so
+it is not comparable with published figures; when the ``sacrebleu`` package is
+installed (the ``compare`` extra) the results also carry sacreBLEU on the
+detokenized output against the untouched reference verses (13a tokenization,
+lowercased, since the model writes lowercase: :func:`sacre_bleu`).  Every BLEU
+here is on the ×100 scale, as sacreBLEU and the papers print it.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ __all__ = [
     "evaluate",
     "greedy_decode",
     "load",
+    "sacre_bleu",
     "tokenize",
     "train",
     "translate",
@@ -75,6 +82,8 @@ __all__ = [
 
 MODELS = ("lstm", "attention")
 TASK = "translation"
+#: epochs when ``train(epochs=None)`` (the CLI's default too; docs/task_table.md uses it)
+DEFAULT_EPOCHS = 5
 BOS, EOS = "<bos>", "<eos>"
 
 
@@ -318,7 +327,28 @@ def _data(quick, seed):
 
 
 def _bleu(candidates, references):
+    """Corpus BLEU (a :class:`~tinynlp.metrics.bleu.BleuScore` in [0, 1]) of token lists
+    against one reference token list each; reported ×100."""
     return corpus_bleu([[r] for r in references], candidates)
+
+
+def sacre_bleu(hypotheses, references):
+    """``(score ×100, signature)`` of sacreBLEU on detokenized strings, or ``(None, None)``
+    when the ``sacrebleu`` package is not installed.
+
+    ``hypotheses``: one detokenized string per test sentence; ``references``: the
+    reference strings as the data set has them (not tokenized, original case).  The
+    comparison is lowercased (the model writes lowercase) with sacreBLEU's default 13a
+    tokenization, so the figure can be set beside published ones that state the same
+    signature.
+    """
+    try:
+        import sacrebleu
+    except ImportError:
+        return None, None
+    metric = sacrebleu.BLEU(lowercase=True)
+    score = metric.corpus_score(list(hypotheses), [list(references)])
+    return float(score.score), str(metric.get_signature())
 
 
 def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256,
@@ -328,7 +358,7 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
     (beam search with ``beam_size``; greedy BLEU in ``extra``) beside copy-the-source."""
     quick = start_run("translation", model, MODELS, seed)
     if epochs is None:
-        epochs = 1 if quick else 8
+        epochs = 1 if quick else DEFAULT_EPOCHS
     if quick:
         embedding_dim, units = min(embedding_dim, 16), min(units, 32)
     (src_train, tgt_train), (src_test, tgt_test) = _data(quick, seed)
@@ -363,6 +393,8 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
     else:
         beam, beam_bleu = greedy, greedy_bleu
     copy_bleu = _bleu([tokenize(s) for s in src_test], refs)
+    sacre, signature = sacre_bleu([detokenize(t) for t in beam], tgt_test)
+    sacre_copy, _ = sacre_bleu(src_test, tgt_test)
 
     meta = {"source": sv.itos, "target": tv.itos, "task": TASK, "model": model, "seed": seed,
             "quick": quick}
@@ -370,12 +402,15 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
                             "Spanish→English encoder–decoder" if plot else None)
     examples = [f"{src_test[i]}  =>  {detokenize(beam[i])}  [ref: {tgt_test[i]}]"
                 for i in range(min(3, len(src_test)))]
-    extra = {"greedy_bleu": float(greedy_bleu), "beam_size": beam_size,
-             "bleu_detail": repr(beam_bleu), "epochs": epochs, "train_pairs": len(fit_idx),
+    extra = {"greedy_bleu": 100 * greedy_bleu, "beam_size": beam_size,
+             "bleu_detail": repr(beam_bleu), "epochs": epochs,
+             "train_pairs": len(fit_idx),
              "test_pairs": len(src_test), "src_vocab": len(sv), "tgt_vocab": len(tv),
              "examples": "\n    " + "\n    ".join(examples)}
-    return TaskResult(TASK, _display_name(model), f"BLEU (beam {beam_size})", float(beam_bleu),
-                      "copy source", float(copy_bleu), extra, artifacts)
+    if sacre is not None:
+        extra.update(sacrebleu=sacre, sacrebleu_copy=sacre_copy, sacrebleu_signature=signature)
+    return TaskResult(TASK, _display_name(model), f"BLEU ×100 (beam {beam_size})",
+                      100 * beam_bleu, "copy source", 100 * copy_bleu, extra, artifacts)
 
 
 def _display_name(model):
@@ -417,7 +452,11 @@ def evaluate(folder="runs/translate", beam_size=4) -> TaskResult:
     _, (src_test, tgt_test) = _data(quick_mode(), meta.get("seed", 0))
     refs = [tokenize(t) for t in tgt_test]
     hyps = _translate_ids(model, sv, tv, src_test, beam_size)
-    return TaskResult(TASK, _display_name(meta.get("model", "lstm")), f"BLEU (beam {beam_size})",
-                      float(_bleu(hyps, refs)), "copy source",
-                      float(_bleu([tokenize(s) for s in src_test], refs)),
-                      {"test_pairs": len(src_test)})
+    extra = {"test_pairs": len(src_test)}
+    sacre, signature = sacre_bleu([detokenize(t) for t in hyps], tgt_test)
+    if sacre is not None:
+        extra.update(sacrebleu=sacre, sacrebleu_copy=sacre_bleu(src_test, tgt_test)[0],
+                     sacrebleu_signature=signature)
+    return TaskResult(TASK, _display_name(meta.get("model", "lstm")),
+                      f"BLEU ×100 (beam {beam_size})", 100 * _bleu(hyps, refs), "copy source",
+                      100 * _bleu([tokenize(s) for s in src_test], refs), extra)

@@ -12,11 +12,14 @@
 
 from .augment import (
     EDA,
+    NEGATIONS,
+    WordNetSynonyms,
     augment_minority,
     random_deletion,
     random_insertion,
     random_swap,
     synonym_replacement,
+    wordnet_synonyms,
 )
 from .bpe import BPETokenizer
 from .sequence import pad_sequences
@@ -27,5 +30,5 @@ __all__ = [
     "Tokenizer", "BPETokenizer", "Vocab", "pad_sequences", "word_tokenize", "char_tokenize",
     "text_to_word_sequence", "PAD", "UNK",
     "EDA", "augment_minority", "synonym_replacement", "random_insertion", "random_swap",
-    "random_deletion",
+    "random_deletion", "wordnet_synonyms", "WordNetSynonyms", "NEGATIONS",
 ]

@@ -9,20 +9,37 @@ Four operations on a token list, each a small, seeded function:
 
 Synonyms come from any of:
 
+* WordNet (the default, :func:`wordnet_synonyms`): a subset of Princeton
+  WordNet 3.0 bundled with tinynlp (``text/data/``, made by
+  ``tools/make_wordnet_synonyms.py``), where each common word has synonyms in
+  one part of speech only (its usual one in the Brown corpus) and from its two
+  most frequent senses;
 * an embedding model with ``most_similar(word, topn)`` and ``__contains__``
   (``tinynlp.embeddings.KeyedVectors`` or gensim's ``KeyedVectors``): the
-  nearest neighbours are taken as synonyms;
+  nearest neighbours are taken as synonyms — beware: neighbours in a word
+  space are often antonyms or co-hyponyms ("good" → "bad", "film" → "drama");
 * a plain ``dict`` ``{word: [synonym, ...]}``;
 * a callable ``word -> list of synonyms``.
 
-:class:`EDA` composes them as in the paper, and :func:`augment_minority`
-uses it to grow the rare classes of a data set: an alternative to
-``RandomOverSampler``, which only *duplicates* minority examples.
+Whatever the source, a candidate that WordNet lists as an antonym of the word
+is never used (``exclude_antonyms=True``), and :class:`EDA` leaves negations
+(:data:`NEGATIONS`: "not", "never", ...) where they are — never replaced,
+deleted or swapped — because losing or moving one flips a sentence's label
+("a good film, never boring").  Both are departures from the paper, made so
+that augmentation preserves labels; ``keep=()`` restores the paper's behaviour.
+
+:class:`EDA` composes the operations as in the paper, and
+:func:`augment_minority` uses it to grow the rare classes of a data set: an
+alternative to ``RandomOverSampler``, which only *duplicates* minority examples.
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -30,7 +47,8 @@ from .. import random as tn_random
 from .tokenizer import word_tokenize
 
 __all__ = ["EDA", "synonym_replacement", "random_insertion", "random_swap",
-           "random_deletion", "augment_minority", "STOPWORDS", "SynonymSource"]
+           "random_deletion", "augment_minority", "STOPWORDS", "NEGATIONS", "SynonymSource",
+           "WordNetSynonyms", "wordnet_synonyms"]
 
 #: a short English stop-word list: these words are never replaced by synonyms
 STOPWORDS = frozenset("""
@@ -43,6 +61,72 @@ their theirs them themselves then there these they this those through to too und
 until up very was we were what when where which while who whom why will with would you
 your yours yourself yourselves
 """.split())
+
+
+#: negations: EDA never replaces, deletes or swaps them (that would flip the label)
+NEGATIONS = frozenset("""
+not no never nor none nobody nothing neither nowhere cannot without n't hardly barely
+scarcely
+""".split())
+
+WORDNET_PATH = Path(__file__).resolve().parent / "data" / "wordnet_synonyms.json.gz"
+
+
+class WordNetSynonyms:
+    """Synonyms and antonyms from the bundled WordNet 3.0 subset.
+
+    ``wn("film")`` → ``["movie", "picture", "flick", "cinema"]``: the other
+    single-word lemmas of the word's two most frequent WordNet senses, in the
+    part of speech ``wn.pos("film")`` (``"n"``, ``"v"``, ``"a"`` or ``"r"``) the
+    word usually has in the Brown corpus, restricted to the 20k most frequent
+    GloVe words and never an antonym.  ``wn.antonyms("good")`` lists its
+    WordNet antonyms over all senses.  Words outside the subset have none.
+    Built by ``tools/make_wordnet_synonyms.py``; WordNet 3.0 licence
+    (``tinynlp/data/licenses/WordNet-3.0.txt``).
+    """
+
+    def __init__(self, path=WORDNET_PATH):
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"WordNetSynonyms: {path} is missing (re-derive it with "
+                "tools/make_wordnet_synonyms.py)")
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            data = json.load(f)
+        self.about = data["about"]
+        self._synonyms = data["synonyms"]
+        self._pos = data["pos"]
+        self._antonyms = {w: frozenset(a) for w, a in data["antonyms"].items()}
+
+    def __call__(self, word: str) -> list[str]:
+        return list(self._synonyms.get(word.lower(), ()))
+
+    def pos(self, word: str):
+        """The part of speech (``"n"``, ``"v"``, ``"a"``, ``"r"``) of the word's synonyms,
+        or None."""
+        return self._pos.get(word.lower())
+
+    def antonyms(self, word: str) -> frozenset:
+        return self._antonyms.get(word.lower(), frozenset())
+
+    def are_antonyms(self, a: str, b: str) -> bool:
+        a, b = a.lower(), b.lower()
+        return b in self._antonyms.get(a, ()) or a in self._antonyms.get(b, ())
+
+    def __contains__(self, word) -> bool:
+        return isinstance(word, str) and word.lower() in self._synonyms
+
+    def __len__(self) -> int:
+        return len(self._synonyms)
+
+    def __repr__(self):
+        return f"WordNetSynonyms({len(self)} words, {self.about.get('source', '')})"
+
+
+@functools.lru_cache(maxsize=1)
+def wordnet_synonyms() -> WordNetSynonyms:
+    """The bundled WordNet synonyms (loaded once): the default synonym source of EDA."""
+    return WordNetSynonyms()
 
 
 def _rng(random_state) -> np.random.Generator:
@@ -58,11 +142,19 @@ def _rng(random_state) -> np.random.Generator:
 
 
 class SynonymSource:
-    """Uniform view over the synonym providers (embedding model, dict or callable)."""
+    """Uniform view over the synonym providers (WordNet, embedding model, dict or callable).
 
-    def __init__(self, source, topn: int = 5, lower: bool = True):
+    ``source=None`` is the bundled WordNet (:func:`wordnet_synonyms`).
+    ``exclude_antonyms``: drop every candidate that WordNet lists as an antonym of
+    the word (either way), whatever the source.
+    """
+
+    def __init__(self, source=None, topn: int = 5, lower: bool = True,
+                 exclude_antonyms: bool = True):
         if isinstance(source, SynonymSource):
             source = source.source
+        if source is None:
+            source = wordnet_synonyms()
         if not (isinstance(source, dict) or callable(source)
                 or (hasattr(source, "most_similar") and hasattr(source, "__contains__"))):
             raise TypeError(
@@ -72,6 +164,7 @@ class SynonymSource:
         self.source = source
         self.topn = int(topn)
         self.lower = lower
+        self.exclude_antonyms = bool(exclude_antonyms)
         self._cache: dict[str, list[str]] = {}
 
     def __call__(self, word: str) -> list[str]:
@@ -91,6 +184,9 @@ class SynonymSource:
         else:
             found = list(src(word))
         found = [s for s in found if isinstance(s, str) and s.lower() != key]
+        if self.exclude_antonyms:
+            wn = wordnet_synonyms()
+            found = [s for s in found if not wn.are_antonyms(key, s)]
         self._cache[word] = found
         return found
 
@@ -99,15 +195,22 @@ def _as_source(synonyms):
     return synonyms if isinstance(synonyms, SynonymSource) else SynonymSource(synonyms)
 
 
-def synonym_replacement(tokens, n, synonyms, random_state=None, stopwords=STOPWORDS):
-    """Replace up to ``n`` distinct non-stop-words (that have synonyms) by a random synonym.
+def _kept(token, keep):
+    return token.lower() in keep
+
+
+def synonym_replacement(tokens, n, synonyms=None, random_state=None, stopwords=STOPWORDS,
+                        keep=()):
+    """Replace up to ``n`` distinct words (not stop-words, not in ``keep``; with synonyms)
+    by a random synonym (``synonyms=None``: WordNet).
 
     Every occurrence of a chosen word is replaced by the same synonym, as in EDA.
     """
     rng = _rng(random_state)
     syn = _as_source(synonyms)
     out = list(tokens)
-    candidates = list(dict.fromkeys(t for t in out if t.lower() not in stopwords))
+    candidates = list(dict.fromkeys(t for t in out if t.lower() not in stopwords
+                                    and not _kept(t, keep)))
     order = rng.permutation(len(candidates))
     replaced = 0
     for k in order:
@@ -123,8 +226,9 @@ def synonym_replacement(tokens, n, synonyms, random_state=None, stopwords=STOPWO
     return out
 
 
-def random_insertion(tokens, n, synonyms, random_state=None, max_tries: int = 10):
-    """Insert ``n`` times a synonym of a random token at a random position."""
+def random_insertion(tokens, n, synonyms=None, random_state=None, max_tries: int = 10):
+    """Insert ``n`` times a synonym of a random token at a random position
+    (``synonyms=None``: WordNet)."""
     rng = _rng(random_state)
     syn = _as_source(synonyms)
     out = list(tokens)
@@ -140,30 +244,50 @@ def random_insertion(tokens, n, synonyms, random_state=None, max_tries: int = 10
     return out
 
 
-def random_swap(tokens, n, random_state=None):
-    """Swap the tokens at two random (distinct) positions, ``n`` times."""
+def random_swap(tokens, n, random_state=None, keep=()):
+    """Swap the tokens at two random (distinct) positions, ``n`` times.
+
+    Tokens in ``keep`` stay where they are and nothing is swapped across one:
+    the two positions always lie between the same kept tokens, so a swap never
+    changes what a negation applies to ("a good film, never boring" cannot
+    become "a boring film, never good").
+    """
     rng = _rng(random_state)
     out = list(tokens)
-    if len(out) < 2:
+    segments, current = [], []
+    for i, t in enumerate(out):
+        if _kept(t, keep):
+            segments.append(current)
+            current = []
+        else:
+            current.append(i)
+    segments.append(current)
+    # a position to move, uniformly among those that have a partner in their segment
+    movable = [(seg, k) for seg in segments if len(seg) >= 2 for k in range(len(seg))]
+    if not movable:
         return out
     for _ in range(n):
-        i, j = rng.choice(len(out), size=2, replace=False)
+        seg, a = movable[int(rng.integers(len(movable)))]
+        b = int(rng.integers(len(seg) - 1))
+        b += b >= a
+        i, j = seg[a], seg[b]
         out[i], out[j] = out[j], out[i]
     return out
 
 
-def random_deletion(tokens, p, random_state=None):
-    """Delete each token with probability ``p``; a single random token survives if all go."""
+def random_deletion(tokens, p, random_state=None, keep=()):
+    """Delete each token (except those in ``keep``) with probability ``p``; a single
+    random token survives if all go."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p: expected a probability in [0, 1], got {p!r}")
     rng = _rng(random_state)
     out = list(tokens)
     if len(out) <= 1:
         return out
-    keep = rng.random(len(out)) >= p
-    if not keep.any():
+    survive = (rng.random(len(out)) >= p) | np.array([_kept(t, keep) for t in out], bool)
+    if not survive.any():
         return [out[int(rng.integers(len(out)))]]
-    return [t for t, k in zip(out, keep) if k]
+    return [t for t, k in zip(out, survive) if k]
 
 
 class EDA:
@@ -179,41 +303,43 @@ class EDA:
             replacement, random insertion and random swap.
         p_rd: deletion probability of random deletion.
         num_aug: new sentences per input sentence.
-        synonyms: synonym source (see module doc); needed when ``alpha_sr`` or
-            ``alpha_ri`` > 0.
+        synonyms: synonym source (see module doc); default: the bundled
+            WordNet (:func:`wordnet_synonyms`).
         stopwords: words never replaced by synonyms.
+        keep: words never replaced, deleted or swapped (default
+            :data:`NEGATIONS`; ``()`` for the paper's behaviour).
+        exclude_antonyms: never use a candidate that WordNet lists as an
+            antonym of the word it replaces or accompanies.
         topn: neighbours taken from an embedding model.
         tokenizer: ``str -> list of tokens`` for string input (default:
             :func:`word_tokenize`); output strings are tokens joined by spaces.
         random_state: ``None`` (tinynlp's global generator), an int seed, or a
             ``np.random.Generator``.
 
-    >>> eda = EDA(alpha_sr=0, alpha_ri=0, num_aug=2, random_state=0)
+    >>> eda = EDA(num_aug=2, random_state=0)
     >>> len(eda.augment("a quick brown fox jumps"))
     2
     """
 
     def __init__(self, alpha_sr=0.1, alpha_ri=0.1, alpha_rs=0.1, p_rd=0.1, num_aug=4,
                  synonyms=None, stopwords=STOPWORDS, topn=5, tokenizer=None,
-                 random_state=None):
+                 random_state=None, keep=NEGATIONS, exclude_antonyms=True):
         for name, v in (("alpha_sr", alpha_sr), ("alpha_ri", alpha_ri),
                         ("alpha_rs", alpha_rs), ("p_rd", p_rd)):
             if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name}: expected a number in [0, 1], got {v!r}")
         if isinstance(num_aug, bool) or not isinstance(num_aug, int) or num_aug < 1:
             raise ValueError(f"num_aug: expected an int >= 1, got {num_aug!r}")
-        if synonyms is None and (alpha_sr > 0 or alpha_ri > 0):
-            raise ValueError(
-                "synonyms: synonym replacement (alpha_sr) and random insertion (alpha_ri) "
-                "need a synonym source (KeyedVectors, dict or callable), got None; pass one, "
-                "or set alpha_sr=0 and alpha_ri=0")
         if not any((alpha_sr, alpha_ri, alpha_rs, p_rd)):
             raise ValueError("EDA: all of alpha_sr, alpha_ri, alpha_rs and p_rd are 0: "
                              "nothing to do")
         self.alpha_sr, self.alpha_ri, self.alpha_rs, self.p_rd = alpha_sr, alpha_ri, alpha_rs, p_rd
         self.num_aug = num_aug
-        self.synonyms = None if synonyms is None else SynonymSource(synonyms, topn=topn)
+        needs_synonyms = alpha_sr > 0 or alpha_ri > 0
+        self.synonyms = SynonymSource(synonyms, topn=topn, exclude_antonyms=exclude_antonyms) \
+            if needs_synonyms or synonyms is not None else None
         self.stopwords = frozenset(stopwords)
+        self.keep = frozenset(w.lower() for w in keep)
         self.tokenizer = tokenizer or word_tokenize
         self.rng = _rng(random_state)
 
@@ -233,14 +359,15 @@ class EDA:
         n_words = len(tokens)
         if op == "sr":
             n = max(1, int(self.alpha_sr * n_words))
-            return synonym_replacement(tokens, n, self.synonyms, self.rng, self.stopwords)
+            return synonym_replacement(tokens, n, self.synonyms, self.rng, self.stopwords,
+                                       self.keep)
         if op == "ri":
             n = max(1, int(self.alpha_ri * n_words))
             return random_insertion(tokens, n, self.synonyms, self.rng)
         if op == "rs":
             n = max(1, int(self.alpha_rs * n_words))
-            return random_swap(tokens, n, self.rng)
-        return random_deletion(tokens, self.p_rd, self.rng)
+            return random_swap(tokens, n, self.rng, self.keep)
+        return random_deletion(tokens, self.p_rd, self.rng, self.keep)
 
     def augment(self, text):
         """``num_aug`` augmented versions of one text (str -> list of str; tokens -> lists)."""

@@ -323,7 +323,7 @@ def write_markdown(data, path, plot_name="ratios.png"):
              "different optimizer from the dense rows, which update all 2M table entries "
              "every step as `torch.optim.Adam` does.")
     L.append("")
-    L.append(f"## Ratios (tinynlp / other; ≤ 1.0 is the goal)")
+    L.append("## Ratios (tinynlp / other; ≤ 1.0 is the goal)")
     L.append("")
     L.append(f"![ratios]({plot_name})")
     L.append("")

@@ -30,6 +30,11 @@ LATE_IMPORTS = {
     "tinynlp.cli: tinynlp.tasks.sentiment",
     "tinynlp.cli: tinynlp.embeddings",
     "tinynlp.cli: tinynlp",                      # tinynlp.datasets (a lazy alias)
+    "tinynlp.cli: tinynlp.serve",
+    # the server (Starlette, uvicorn) is an optional extra: `import tinynlp.serve` works
+    # without it, and its app and runner are imported when a server is made
+    "tinynlp.serve: tinynlp.serve.app",
+    "tinynlp.serve: tinynlp.serve.server",
     # `python -m tinynlp.distributed.launch` must not find launch imported already
     "tinynlp.distributed: tinynlp.distributed.launch",
     # the pretraining corpus is assembled from the dataset loaders, and tn.datasets

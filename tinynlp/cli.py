@@ -187,19 +187,18 @@ def cmd_bench(args):
 
 def cmd_serve(args):
     try:
-        from .serve.server import run
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise CLIError(f"`tinynlp serve` needs the serve extra: pip install \"tinynlp[serve]\" "
                        f"({e})") from None
-    from .serve import Limits
+    from . import serve
 
-    limits = Limits(max_body_bytes=args.max_body_bytes, max_input_chars=args.max_input_chars,
+    limits = serve.Limits(max_body_bytes=args.max_body_bytes, max_input_chars=args.max_input_chars,
                     max_tokens=args.max_tokens_limit, timeout=args.timeout)
-    run(args.model, host=args.host, port=args.port, max_batch=args.max_batch,
-        max_wait_ms=args.max_wait_ms, limits=limits, model_name=args.name, threads=args.threads,
-        log_level=args.log_level)
+    serve.run(args.model, host=args.host, port=args.port, max_batch=args.max_batch,
+              max_wait_ms=args.max_wait_ms, limits=limits, model_name=args.name,
+              threads=args.threads, log_level=args.log_level)
 
 
 def _serve_parser(sub):

@@ -67,6 +67,15 @@ def _figure(path, figsize, layout=None):
     return fig
 
 
+def _finish(fig, path, dpi=100, tight=True):
+    """Lay the figure out, write it to ``path`` if given (folders created), return it."""
+    if tight:
+        fig.tight_layout()
+    if path is not None:
+        _write(fig, path, dpi)
+    return fig
+
+
 def _write(fig, path, dpi):
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     os.makedirs(folder, exist_ok=True)
@@ -213,10 +222,7 @@ def confusion_matrix(cm, labels=None, path=None, title=None, normalize=True, cma
                         else "black")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    if path is not None:
-        _write(fig, path, 100)
-    return fig
+    return _finish(fig, path)
 
 
 # ------------------------------------------------------------------ embeddings
@@ -320,10 +326,7 @@ def embedding_projection(vectors, words=None, groups=None, method="pca", arrows=
         ax.legend()
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    if path is not None:
-        _write(fig, path, 100)
-    return fig
+    return _finish(fig, path)
 
 
 # ------------------------------------------------------------------ attention
@@ -364,9 +367,7 @@ def attention_heatmap(weights, query_tokens=None, key_tokens=None, path=None, ti
     fig.colorbar(im, ax=fig.axes, fraction=0.046, pad=0.04, label="attention weight")
     if title:
         fig.suptitle(title)
-    if path is not None:
-        _write(fig, path, 100)
-    return fig
+    return _finish(fig, path, tight=False)   # the colour bar spans the axes: no tight layout
 
 
 # ------------------------------------------------------------------ compression
@@ -410,7 +411,4 @@ def accuracy_vs_size(labels, sizes, accuracies, path=None, title=None, ylabel="a
         ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    fig.tight_layout()
-    if path is not None:
-        _write(fig, path, 120)
-    return fig
+    return _finish(fig, path, dpi=120)

@@ -57,7 +57,7 @@ _PUNCT_ONLY = re.compile(r"^[\)\]\}\(\[\{,:;]+$")
 
 
 def _is_import(line: str) -> bool:
-    return line.startswith(("import ", "from ")) and " import " in line + " "
+    return line.startswith("import ") or (line.startswith("from ") and " import " in line)
 
 
 def normalized_lines(text: str):

@@ -135,7 +135,7 @@ def vocabulary():
     sys.path.insert(0, str(REPO))
     from tinynlp.embeddings import load_glove_6b_50d
 
-    return [w for w in load_glove_6b_50d().index_to_key if WORD.match(w)]
+    return [w for w in load_glove_6b_50d(limit=20000).index_to_key if WORD.match(w)]
 
 
 def package_version():

@@ -31,6 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..tasks import classification, sentiment, tagging, translation
+from .rnn_lm import RNNLanguageModelAdapter
+
 __all__ = ["BatchAdapter", "Classifier", "Tagger", "Translator", "load_adapter",
            "register_adapter"]
 
@@ -101,8 +104,6 @@ class Tagger(BatchAdapter):
     task = "tagging"
 
     def __init__(self, folder):
-        from ..tasks import tagging
-
         self.folder = Path(folder)
         self.model, self.vocab, self.tags, self.meta = tagging.load(folder)
         self.description = f"part-of-speech tagger ({len(self.tags)} tags)"
@@ -137,8 +138,6 @@ class Translator(BatchAdapter):
     task = "translation"
 
     def __init__(self, folder, max_len=50):
-        from ..tasks import translation
-
         self.t = translation
         self.folder, self.max_len = Path(folder), max_len
         self.model, self.sv, self.tv, self.meta = translation.load(folder)
@@ -198,14 +197,10 @@ def load_adapter(folder):
                          "`tinynlp train TASK` (or quickstart)")
     if (folder / "tokenizer.json").is_file():
         task = _meta(folder / "tokenizer.json").get("task", "sentiment")
-        if task in ("sentiment", "imbalance"):
-            from ..tasks import sentiment  # the imbalance task saves the same files
-
+        if task in ("sentiment", "imbalance"):   # the imbalance task saves the same files
             model, encode = sentiment.load(folder)
             return Classifier(folder, task, model, encode, SENTIMENT_LABELS)
         if task == "classification":
-            from ..tasks import classification
-
             model, encode, meta = classification.load(folder)
             return Classifier(folder, task, model, encode, meta["classes"])
         raise ValueError(f"{folder}/tokenizer.json: unknown task {task!r}")
@@ -216,8 +211,6 @@ def load_adapter(folder):
         if task == "translation":
             return Translator(folder)
         if task == "language model":
-            from .rnn_lm import RNNLanguageModelAdapter
-
             return RNNLanguageModelAdapter(folder)
         raise ValueError(f"{folder}/vocab.json: unknown task {task!r}")
     raise ValueError(f"{folder} has model.tnz but neither tokenizer.json nor vocab.json: "

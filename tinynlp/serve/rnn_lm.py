@@ -25,7 +25,14 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..tasks import language_model as lm
-from .generation import GenerationSession, GenerativeAdapter, TextDecoder, nucleus_mask
+from .generation import (
+    GenerationRow,
+    GenerationSession,
+    GenerativeAdapter,
+    SamplingParams,
+    TextDecoder,
+    nucleus_mask,
+)
 
 __all__ = ["CharDecoder", "RNNLanguageModelAdapter", "WordDecoder"]
 
@@ -206,7 +213,6 @@ class RNNLanguageModelAdapter(GenerativeAdapter):
 
     def warmup(self):
         s = self.open_session()
-        from .generation import GenerationRow, SamplingParams
         s.add({0: GenerationRow(self.encode("a"), SamplingParams(seed=0)),
                1: GenerationRow(self.encode("ab"), SamplingParams(seed=0))})
         s.step()

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from .adapters import load_adapter
+from .app import create_app
 from .validation import Limits
 
 __all__ = ["run", "set_threads"]
@@ -35,8 +36,6 @@ def run(model, host="127.0.0.1", port=8000, max_batch=32, max_wait_ms=5.0, limit
         model_name=None, threads=None, log_level="info", switch_interval=0.001):
     """Serve the task model saved in the folder ``model`` until SIGTERM / Ctrl-C."""
     import uvicorn
-
-    from .app import create_app
 
     if threads:
         set_threads(threads)

@@ -55,7 +55,7 @@ def test_every_bundled_file_is_in_the_wheel():
 
 def test_every_bundled_data_file_has_its_licence_text_in_the_package():
     index = (LICENSES / "README.md").read_text(encoding="utf-8")
-    bundled = sorted(f for f in data_files() if f.endswith(".gz"))
+    bundled = sorted(f for f in data_files() if f.endswith((".gz", ".xz")))
     assert len(bundled) >= 10
     unlisted = [f for f in bundled if f"`{f.removeprefix('tinynlp/')}`" not in index]
     assert unlisted == []

@@ -47,6 +47,7 @@ _LAZY_MODULES = {
     "distributed": "tinynlp.distributed",
     "tasks": "tinynlp.tasks",
     "plot": "tinynlp.plot",
+    "pretrained": "tinynlp.pretrained",
     "regularizers": "tinynlp.layers.regularizers",
 }
 # name -> (module path, attribute)

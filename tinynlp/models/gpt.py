@@ -141,13 +141,19 @@ class GPT(Model):
         """Logits (B, T, vocab_size) for token ids (B, T).  ``padding_mask`` (B, T) (True =
         real token; a mask passed along by ``fit`` also works) hides padded keys;
         ``positions`` (B, T) overrides each token's position (default 0 … T−1)."""
+        if padding_mask is None:
+            padding_mask = mask
+        return self._logits(self.hidden_states(token_ids, training, padding_mask, positions))
+
+    def hidden_states(self, token_ids, training=False, padding_mask=None, positions=None):
+        """The last block's output after the final LayerNorm, ``LN(h^L)`` (B, T, hidden_dim):
+        what the logits are read from (``z = LN(h^L) Eᵀ``), and the features a fine-tuning
+        head reads (:mod:`tinynlp.pretrained`).  Arguments as :meth:`call`."""
         ids = self._check_ids(token_ids)
         if ids.shape[1] > self.sequence_length:
             raise ValueError(f"{self.name}: a sequence of {ids.shape[1]} tokens is longer than "
                              f"the sequence_length {self.sequence_length} of this GPT")
-        if padding_mask is None:
-            padding_mask = mask
-        return self._logits(self._trunk(ids, training, padding_mask, positions))
+        return self._trunk(ids, training, padding_mask, positions)
 
     # ---- cached decoding --------------------------------------------------------------------
     def _ensure_built(self):

@@ -18,7 +18,7 @@ from tinynlp.text import BPETokenizer
 SPECIALS = ("<|endoftext|>", "<|user|>", "<|bot|>")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tokenizer(vocab_size=320):
     (texts, _), _ = tn.datasets.load_rotten_tomatoes()
     return BPETokenizer.train(texts[:1500], vocab_size=vocab_size, special_tokens=SPECIALS)
@@ -42,7 +42,7 @@ def _fresh(seed, dtype, sequence_length, hidden_dim):
     return gpt
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pretrained_weights(seed, steps, dtype, sequence_length, hidden_dim):
     tok = _tokenizer()
     gpt = _fresh(seed, dtype, sequence_length, hidden_dim)

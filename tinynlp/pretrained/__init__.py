@@ -25,8 +25,20 @@ from .finetune import (
     predict_proba,
 )
 
-__all__ = ["load", "classifier", "GPTClassifier", "fine_tune", "encode_texts", "pad_ids",
-           "pool_hidden", "pooled_features", "predict_proba", "loss_for", "PAD_ID", "POOLINGS"]
+__all__ = [
+    "PAD_ID",
+    "POOLINGS",
+    "GPTClassifier",
+    "classifier",
+    "encode_texts",
+    "fine_tune",
+    "load",
+    "loss_for",
+    "pad_ids",
+    "pool_hidden",
+    "pooled_features",
+    "predict_proba",
+]
 
 
 def load(name: str = "tinygpt") -> GPT:

@@ -58,8 +58,18 @@ from ..models import GPT, Model, Sequential
 from ..optimizers import Adam
 from ..optimizers.schedules import CosineDecay, LinearWarmup
 
-__all__ = ["PAD_ID", "POOLINGS", "GPTClassifier", "encode_texts", "pad_ids", "pool_hidden",
-           "fine_tune", "loss_for", "pooled_features", "predict_proba"]
+__all__ = [
+    "PAD_ID",
+    "POOLINGS",
+    "GPTClassifier",
+    "encode_texts",
+    "fine_tune",
+    "loss_for",
+    "pad_ids",
+    "pool_hidden",
+    "pooled_features",
+    "predict_proba",
+]
 
 #: the padding id of :class:`GPTClassifier` inputs (never a token id)
 PAD_ID = -1
@@ -311,7 +321,7 @@ def fine_tune(model, x, y, validation_data=None, *, head_epochs=10, epochs=3,
             model.set_body_trainable(True)
     steps = max(1, epochs * math.ceil(len(seqs) / batch_size))
     schedule = LinearWarmup(CosineDecay(learning_rate, steps),
-                            max(1, int(round(warmup * steps))))
+                            max(1, round(warmup * steps)))
     model.compile(optimizer=Adam(schedule, clipnorm=clipnorm), loss=loss_for(model),
                   metrics=["accuracy"])
     if epochs:

@@ -6,6 +6,9 @@ Three models, each a few lines:
 * ``lstm`` — Embedding → LSTM → Dense(sigmoid)
 * ``cnn``  — Kim (2014): Embedding → Conv1D with kernel sizes 3, 4, 5 →
   max-over-time pooling → concatenate → Dropout → Dense(sigmoid)
+* ``tinygpt`` — the shipped pretrained GPT (``tn.pretrained.load("tinygpt")``)
+  with a sigmoid head on its last token's state, fine-tuned
+  (:mod:`tinynlp.tasks.gpt_finetune`: BPE tokens, head first, then everything)
 
 ``pretrained="glove"`` starts the embedding from the bundled GloVe 6B 50d
 vectors (or pass any ``KeyedVectors``), set up as
@@ -34,12 +37,13 @@ from ..embeddings import load_glove_6b_50d
 from ..layers.embedding_init import lookup_rows
 from ..models import Model, Sequential, load_model
 from ..text import Tokenizer, pad_sequences
+from . import gpt_finetune
 from .common import TaskResult, check_model, quick_mode, read_json, save_run
 
 __all__ = ["KimCNN", "build_model", "pretrained_embedding", "train", "evaluate", "load",
            "predict", "MODELS", "PRETRAINED_DEFAULTS"]
 
-MODELS = ("rnn", "lstm", "cnn")
+MODELS = ("rnn", "lstm", "cnn", gpt_finetune.MODEL)
 
 #: How ``train(pretrained=...)`` sets up the pretrained embedding by default: the
 #: configuration with the best validation accuracy in ``docs/pretrained_results.md``.
@@ -91,6 +95,9 @@ def build_model(kind="cnn", vocab_size=20000, embedding_dim=64, units=64,
     freeze only those rows, the others train (implies ``fine_tune``).
     """
     check_model("sentiment", kind, MODELS)
+    if kind == gpt_finetune.MODEL:
+        raise ValueError("sentiment: the tinygpt model is built by tn.pretrained.classifier; "
+                         "train it with train(model='tinygpt')")
     if embedding_matrix is not None:
         vocab_size, embedding_dim = embedding_matrix.shape
     trainable = embedding_matrix is None or fine_tune or frozen_rows is not None
@@ -141,7 +148,7 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
           out="runs/sentiment", verbose=1, plot=True, distributed=False, *,
           freeze=PRETRAINED_DEFAULTS["freeze"], scale=PRETRAINED_DEFAULTS["scale"],
           normalize=PRETRAINED_DEFAULTS["normalize"],
-          oov_init=PRETRAINED_DEFAULTS["oov_init"]) -> TaskResult:
+          oov_init=PRETRAINED_DEFAULTS["oov_init"], gpt=None) -> TaskResult:
     """Train a sentiment model on Rotten Tomatoes and evaluate it on the test split.
 
     ``pretrained``: None (random embedding), ``"glove"`` or a ``KeyedVectors``;
@@ -152,9 +159,17 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
     ``False`` is the older spelling of ``freeze="none"`` / ``"all"``.
     ``distributed=True``: data-parallel over MPI (launch with ``mpiexec -n N``);
     every rank trains on its shard with averaged gradients, rank 0 saves.
+    ``model="tinygpt"``: the pretrained GPT fine-tuned (``gpt``: another GPT with
+    ``.tokenizer`` to start from; ``epochs``, ``batch_size`` as above, the rest is
+    :data:`tinynlp.tasks.gpt_finetune.SETTINGS`).
     """
     tn_random.seed(seed)
     quick = quick_mode()
+    if model == gpt_finetune.MODEL:
+        if pretrained is not None or distributed:
+            raise ValueError("sentiment: model 'tinygpt' is pretrained already; it takes "
+                             "neither pretrained= nor distributed=")
+        return _train_tinygpt(epochs, batch_size, seed, out, verbose, plot, quick, gpt)
     if epochs is None:
         epochs = 1 if quick else 4
     (x_train, y_train), (x_test, y_test) = datasets.load_rotten_tomatoes()
@@ -207,6 +222,32 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
                       float(accuracy), "majority class", majority, extra, artifacts)
 
 
+def _train_tinygpt(epochs, batch_size, seed, out, verbose, plot, quick, gpt):
+    (x_train, y_train), (x_test, y_test) = datasets.load_rotten_tomatoes()
+    settings = {"batch_size": batch_size}
+    if quick:
+        x_train, y_train = x_train[:600], y_train[:600]
+        x_test, y_test = x_test[:300], y_test[:300]
+        settings.update(maxlen=32, head_epochs=2, epochs=1)
+    if epochs is not None:
+        settings["epochs"] = epochs
+    clf, history, sizes = gpt_finetune.train_gpt_classifier(
+        x_train, y_train, 1, gpt, seed, verbose, **settings)
+    p = gpt_finetune.predict_texts(clf, x_test).reshape(-1)
+    accuracy = float(np.mean((p >= 0.5) == (y_test == 1)))
+    majority = float(max(np.mean(y_test), 1 - np.mean(y_test)))
+    _, artifacts = gpt_finetune.save_gpt_run(
+        out, clf, {"task": "sentiment"}, history,
+        "sentiment (tinygpt, fine-tuned) on Rotten Tomatoes" if plot else None)
+    extra = {"epochs": len(history["full"].get("loss", [])), "train_size": sizes["fit"],
+             "validation_size": sizes["validation"], "test_size": len(x_test),
+             "maxlen": clf.maxlen}
+    if "val_accuracy" in history["full"]:
+        extra["val_accuracy"] = [float(a) for a in history["full"]["val_accuracy"]]
+    return TaskResult("sentiment", gpt_finetune.MODEL, "accuracy", accuracy, "majority class",
+                      majority, extra, artifacts)
+
+
 def evaluate(folder="runs/sentiment") -> TaskResult:
     """Re-evaluate the model saved by :func:`train` on the full test split."""
     model, encode = load(folder)
@@ -222,6 +263,8 @@ def load(folder="runs/sentiment"):
     """The trained model and a ``texts -> padded ids`` function saved by :func:`train`."""
     folder = Path(folder)
     meta = read_json(folder / "tokenizer.json")
+    if gpt_finetune.is_gpt_run(meta):
+        return gpt_finetune.load_gpt_run(folder, meta)
     tokenizer = Tokenizer.from_config(meta["tokenizer"])
     model = load_model(folder / "model.tnz", restore_rng=False)  # loading must not reseed tn.random
 

@@ -38,7 +38,7 @@ either split: the Brown test documents (genre, tagging and word-LM tests), the
 last 10 % of each Shakespeare work, every translation test verse (for any
 ``max_tokens``), the SpamAssassin and Rotten Tomatoes test texts.
 :func:`task_test_texts` returns all of them, and tasks added later register
-theirs with :func:`register_test_split` (the dialogue corpus will), so that
+theirs with :func:`register_test_split` (the dialogue corpus does), so that
 the n-gram check of :func:`ngram_overlap` (``tools/check_pretrain_overlap.py``)
 covers them too; documents that equal a registered test text exactly are
 dropped from the corpus.
@@ -355,3 +355,5 @@ register_test_split("spam_assassin", lambda: _ds.load_spam_assassin()[1][0])
 register_test_split("brown", _brown_test)
 register_test_split("shakespeare", _shakespeare_test)
 register_test_split("translation_en", lambda: _ds.load_translation_pairs(max_tokens=None)[1][1])
+register_test_split("dialogue", lambda: [line for c in _ds.load_dialogue(as_pairs=False)[1]
+                                         for line in c])

@@ -28,7 +28,7 @@ __all__ = [
     "load_rotten_tomatoes", "load_spam_assassin", "load_brown_pos", "load_brown_genres",
     "load_brown_text", "load_shakespeare", "load_translation_pairs", "load_glove_6b_50d",
     "brown_to_universal", "CLASS_NAMES", "UNIVERSAL_TAGS", "BROWN_GENRES",
-    "SHAKESPEARE_WORKS", "data_path", "load_pretraining_corpus",
+    "SHAKESPEARE_WORKS", "data_path", "load_pretraining_corpus", "load_dialogue",
 ]
 
 FILES = Path(__file__).resolve().parent / "files"
@@ -382,6 +382,38 @@ def load_translation_pairs(max_tokens: int | None = 20, direction: str = "es-en"
         out[r["split"]][0].append(r[src])
         out[r["split"]][1].append(r[tgt])
     return out["train"], out["test"]
+
+
+# -------------------------------------------------------------- dialogue
+def load_dialogue(as_pairs: bool = True):
+    """English conversations of chatterbot-corpus 1.3.3 (BSD-3-Clause), for dialogue.
+
+    899 distinct conversations of 2 to 88 lines (greetings, small talk, AI,
+    emotions, trivia, coding, ...), each line answered by the next.  Fixed
+    split by conversation: test when CRC-32 of its first line (stripped,
+    lowercased) mod 100 < 10, so conversations opening with the same line stay
+    together: 799 train / 100 test conversations.
+
+    Args:
+        as_pairs: True: every (line, reply) pair, 1,045 train / 205 test; False:
+            the conversations themselves.
+
+    Returns:
+        ``(prompts_train, replies_train), (prompts_test, replies_test)``: four
+        lists of str (``as_pairs``), else ``(train, test)``: lists of
+        conversations, each a list of str.
+    """
+    out = {"train": [], "test": []}
+    for r in _rows("dialogue.jsonl.gz"):
+        out[r["split"]].append(list(r["turns"]))
+    if not as_pairs:
+        return out["train"], out["test"]
+    pairs = {}
+    for split, conversations in out.items():
+        prompts = [c[i] for c in conversations for i in range(len(c) - 1)]
+        replies = [c[i + 1] for c in conversations for i in range(len(c) - 1)]
+        pairs[split] = (prompts, replies)
+    return pairs["train"], pairs["test"]
 
 
 # -------------------------------------------------------------- embeddings

@@ -3,7 +3,7 @@
     tinynlp quickstart                      train a sentiment model on bundled data
     tinynlp train TASK [--model M] [--epochs N] [--out DIR] [--distributed]
                                             (TASK: sentiment, classify, tagging, lm, translate,
-                                             imbalance)
+                                             imbalance, dialogue)
     tinynlp evaluate TASK [--out DIR]       re-evaluate a trained model on the test split
     tinynlp predict "some text" [--out DIR] sentiment of a text
     tinynlp embed train|query ...           word vectors
@@ -11,6 +11,8 @@
     tinynlp translate "texto" ...           translate with a trained seq2seq model
     tinynlp bench [--quick]                 the benchmarks against PyTorch / Keras
     tinynlp serve --model DIR [--port 8000] an HTTP API for a saved model (extra `serve`)
+    tinynlp chat --model DIR                talk with a trained dialogue model (also piped:
+                                            one line per turn)
 
 Every sub-command has ``--help``. Errors (unknown task, missing files, bad
 arguments) print one clear line and exit with status 1 (2 for usage errors).
@@ -30,6 +32,7 @@ TASKS = {
     "lm": "tinynlp.tasks.language_model",
     "translate": "tinynlp.tasks.translation",
     "imbalance": "tinynlp.tasks.imbalance",
+    "dialogue": "tinynlp.tasks.dialogue",
 }
 
 
@@ -201,6 +204,31 @@ def cmd_serve(args):
               threads=args.threads, log_level=args.log_level)
 
 
+def cmd_chat(args):
+    module = _task_module("dialogue")
+    _require_dir(args.model, "dialogue")
+    lines = module.interactive_lines() if sys.stdin.isatty() else sys.stdin
+    module.run_chat(args.model, lines, lambda text: print(text, flush=True), window=args.window,
+                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                    seed=args.seed, max_new_tokens=args.max_tokens)
+
+
+def _chat_parser(sub):
+    c = sub.add_parser("chat", help="talk with a trained dialogue model (type a line, get a "
+                       "reply; or pipe lines in, one per turn)")
+    c.add_argument("--model", default="runs/dialogue",
+                   help="a folder written by `tinynlp train dialogue`")
+    c.add_argument("--window", type=int, default=2,
+                   help="earlier turns (user and bot lines) kept as context (default 2)")
+    c.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
+    c.add_argument("--top-k", type=int, default=40)
+    c.add_argument("--top-p", type=float, default=None)
+    c.add_argument("--max-tokens", type=int, default=None, help="longest reply, in BPE tokens")
+    c.add_argument("--seed", type=int, default=None, help="a fixed seed: the same replies "
+                   "to the same lines")
+    c.set_defaults(func=cmd_chat)
+
+
 def _serve_parser(sub):
     s = sub.add_parser("serve", help="serve a saved task model over HTTP (OpenAI-style "
                        "completions, classify, tag, translate)")
@@ -299,6 +327,7 @@ def build_parser():
     b.set_defaults(func=cmd_bench)
 
     _serve_parser(sub)
+    _chat_parser(sub)
     return p
 
 

@@ -4,13 +4,15 @@ Functions (see :mod:`tinynlp.metrics.functional` for the formulas):
 ``accuracy``, ``binary_accuracy``, ``categorical_accuracy``,
 ``sparse_categorical_accuracy``, ``precision``, ``recall``,
 ``f1_score(average="binary"|"macro"|"micro"|"weighted")``, ``confusion_matrix``,
-``roc_auc``, ``perplexity``.
+``roc_auc``, ``perplexity``; ``distinct_n`` (diversity of generated text,
+:mod:`tinynlp.metrics.diversity`).
 
 Streaming objects (see :mod:`tinynlp.metrics.streaming`): ``BinaryAccuracy``,
 ``CategoricalAccuracy``, ``SparseCategoricalAccuracy``, ``Precision``,
 ``Recall``, ``F1Score``, ``AUC``, ``Perplexity``, ``Mean``; ``get(name, loss)``.
 """
 
+from .diversity import distinct_n  # noqa: F401
 from .functional import (  # noqa: F401
     accuracy,
     binary_accuracy,

@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+#: where the section written by tools/dialogue_table.py starts (kept when the file is rewritten)
+SECTION_BEGIN = "<!-- dialogue:begin -->"
 
 # (task key, model, label shown in the table)
 JOBS = [
@@ -286,6 +288,10 @@ def write_table(path, raw, commands, threads, finished, previous=None):
               "Perplexity: lower is better; the others: higher is better.",
               "", f"Finished {finished:%Y-%m-%d %H:%M}." if finished else "(run in progress)",
               ""]
+    if Path(path).is_file():       # the dialogue section (tools/dialogue_table.py) stays
+        old = Path(path).read_text(encoding="utf-8")
+        if SECTION_BEGIN in old:
+            lines += [old[old.index(SECTION_BEGIN):].rstrip("\n"), ""]
     tmp = Path(str(path) + ".tmp")
     tmp.parent.mkdir(parents=True, exist_ok=True)
     tmp.write_text("\n".join(lines), encoding="utf-8")

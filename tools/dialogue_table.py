@@ -56,14 +56,15 @@ def section(results, commands, threads) -> str:
     """The markdown section for ``results`` ({model: run record})."""
     rows = [r for m in MODELS for r in [results.get(m)] if r]
     lines = [BEGIN, "", "## Dialogue (chatterbot-corpus, English)", ""]
-    lines += ["Produced by " + " and ".join(f"`{c}`" for c in commands)
-              + (" in QUICK MODE (TINYNLP_QUICK=1: tiny data, not real results)"
-                 if any(r["quick"] for r in rows) else "")
-              + f" on {', '.join(sorted({r['date'] for r in rows}))}; "
-              f"{os.cpu_count()} CPU cores, {threads} BLAS thread(s), "
-              f"Python {platform.python_version()}.", ""]
-    lines += ["| model | reply perplexity (per BPE token) | BLEU ×100 | distinct-1 | "
-              "distinct-2 | words per reply | epochs | train time | load |",
+    quick = (" in QUICK MODE (TINYNLP_QUICK=1: tiny data, not real results)"
+             if any(r["quick"] for r in rows) else "")
+    machine = (f"{os.cpu_count()} CPU cores, {threads} BLAS thread(s), "
+               f"Python {platform.python_version()}")
+    dates = ", ".join(sorted({r["date"] for r in rows}))
+    lines += ["Produced by " + " and ".join(f"`{c}`" for c in commands) + quick
+              + f" on {dates}; {machine}.", ""]
+    lines += [("| model | reply perplexity (per BPE token) | BLEU ×100 | distinct-1 | "
+              "distinct-2 | words per reply | epochs | train time | load |"),
               "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         e = r["extra"]
@@ -79,12 +80,14 @@ def section(results, commands, threads) -> str:
                      f"{e['retrieval_distinct_2']:.3f} | – | – | – | – |")
         lines.append(f"| {r['baseline_name']} | {r['baseline']:.2f} | – | – | – | – | – | – "
                      "| – |")
-    lines += ["", (f"Test: {rows[0]['extra']['test_pairs']} (line, reply) pairs of the 100 "
-                   f"test conversations ({rows[0]['extra']['test_tokens']} reply tokens); "
-                   f"training: {rows[0]['extra']['train_pairs']} pairs, "
-                   f"{rows[0]['extra']['validation_pairs']} more for early stopping."
-                   if rows else ""), ""]
-    lines += ["*Reply perplexity*: exp of the mean −log p of the reference reply's BPE tokens "
+    if rows:
+        e = rows[0]["extra"]
+        lines += ["", (f"Test: {e['test_pairs']} (line, reply) pairs of the 100 test "
+                       f"conversations ({e['test_tokens']} reply tokens); training: "
+                       f"{e['train_pairs']} pairs, {e['validation_pairs']} more for early "
+                       "stopping.")]
+    lines += [""]
+    lines += [("*Reply perplexity*: exp of the mean −log p of the reference reply's BPE tokens "
               "and its closing `<|endoftext|>`, each given the line and the reply's earlier "
               "tokens — the same tokens for both models (the GPT's BPE tokenizer), so the "
               "figures compare; *unigram*: every token at its frequency in the training "
@@ -94,7 +97,7 @@ def section(results, commands, threads) -> str:
               "is low for every model. *distinct-n*: distinct word n-grams / all n-grams of "
               "the greedy replies (Li et al., 2016). *Retrieval*: the reply of the training "
               "line with the most words in common (Jaccard), chatterbot's own approach. "
-              "Perplexity: lower is better; the others: higher is better.", ""]
+              "Perplexity: lower is better; the others: higher is better."), ""]
     samples = {m: r["extra"]["samples"] for m, r in results.items()}
     if samples:
         first = next(iter(samples.values()))

@@ -39,7 +39,7 @@ import sys
 import numpy as np
 
 __all__ = ["history", "confusion_matrix", "embedding_projection", "pca_2d",
-           "attention_heatmap", "accuracy_vs_size", "save", "in_notebook"]
+           "attention_heatmap", "accuracy_vs_size", "label_efficiency", "save", "in_notebook"]
 
 
 # ------------------------------------------------------------------ figure plumbing
@@ -412,3 +412,43 @@ def accuracy_vs_size(labels, sizes, accuracies, path=None, title=None, ylabel="a
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     return _finish(fig, path, dpi=120)
+
+
+# ------------------------------------------------------------------ label efficiency
+def label_efficiency(panels, path=None, title=None, ylabel="test accuracy", figsize=None):
+    """Accuracy against the fraction of training labels used (log scale), one panel per
+    data set, one line per model with its seeds' spread.
+
+    ``panels``: ``{panel title: {model label: (fractions, means, stds)}}`` (sequences of
+    the same length; a std of 0 draws no bar).  Returns the Figure.
+    """
+    if not isinstance(panels, dict) or not panels:
+        raise ValueError("panels: expected a non-empty dict {panel: {model: (fractions, "
+                         "means, stds)}}")
+    n = len(panels)
+    fig = _figure(path, figsize or (5.2 * n, 4.2))
+    markers = "osD^v<>P"
+    for k, (name, curves) in enumerate(panels.items()):
+        ax = fig.add_subplot(1, n, k + 1)
+        for i, (label, (fractions, means, stds)) in enumerate(curves.items()):
+            f = _array(fractions, f"{label}: fractions", (1,))
+            m = _array(means, f"{label}: means", (1,))
+            sd = _array(stds, f"{label}: stds", (1,))
+            if not len(f) == len(m) == len(sd):
+                raise ValueError(f"{label}: fractions, means and stds must have the same "
+                                 f"length, got {len(f)}, {len(m)}, {len(sd)}")
+            ax.errorbar(100 * f, m, yerr=sd, marker=markers[i % len(markers)], capsize=3,
+                        label=label)
+        ax.set_xscale("log")
+        ticks = sorted({100 * float(x) for c in curves.values() for x in c[0]})
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("training labels used (%, log scale)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(name)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path, dpi=120)
+

@@ -182,3 +182,15 @@ def test_with_a_path_no_pyplot_figure_is_left_open(tmp_path):
     tn.plot.confusion_matrix(np.eye(2), path=tmp_path / "cm.png")
     tn.plot.attention_heatmap(np.eye(2), path=tmp_path / "a.png")
     assert plt.get_fignums() == before
+
+
+def test_label_efficiency_panels(tmp_path):
+    panels = {"RT": {"a": ([0.01, 0.1, 1.0], [0.6, 0.7, 0.8], [0.01, 0.0, 0.02]),
+                     "b": ([0.01, 1.0], [0.5, 0.75], [0.0, 0.0])},
+              "Brown": {"a": ([0.1], [0.3], [0.0])}}
+    fig = tn.plot.label_efficiency(panels, path=tmp_path / "le.png", title="t")
+    assert (tmp_path / "le.png").stat().st_size > 0 and len(fig.axes) == 2
+    with pytest.raises(ValueError, match="same length"):
+        tn.plot.label_efficiency({"RT": {"a": ([0.1, 1.0], [0.5], [0.0])}})
+    with pytest.raises(ValueError, match="panels"):
+        tn.plot.label_efficiency({})

@@ -306,7 +306,7 @@ def write_report(rows, out, plot_path, command):
     if brown_f1:
         lines += ["", "Brown macro-F1 (mean over seeds): " + "; ".join(brown_f1) + "."]
     lines += ["", f"![label efficiency]({Path(plot_path).name})", "",
-              "Set-up: labels = a stratified subset of the training split per seed (each "
+              ("Set-up: labels = a stratified subset of the training split per seed (each "
               "class keeps that fraction, at least one example); a tenth of the subset (at "
               "least 5 examples, stratified) is the validation split for early stopping "
               "(patience 1 for the GPTs, 2 for the CNNs; the best epoch is kept), the same "
@@ -322,7 +322,7 @@ def write_report(rows, out, plot_path, command):
               "`sentiment`'s KimCNN (kernels 3, 4, 5), Brown: `classification`'s cnn; GloVe: "
               "the bundled 50-d subset, unit rows, words it lacks initialised like a fresh "
               "embedding, all fine-tuned (`sentiment.PRETRAINED_DEFAULTS`). Brown chunks are "
-              f"cut to their first {BROWN_WORDS} words for every model.", ""]
+              f"cut to their first {BROWN_WORDS} words for every model."), ""]
     if notes:
         lines += [notes, ""]
     tmp = Path(str(out) + ".tmp")

@@ -73,8 +73,10 @@ BROWN_WORDS = 50
 #: epochs of the GPTs' step 2 / of the CNNs, per fraction of labels (early stopping may end
 #: them sooner); the GPT's head step runs up to GPT_HEAD_EPOCHS on cached features
 GPT_EPOCHS = {0.01: 10, 0.1: 4, 1.0: 2}
-CNN_EPOCHS = {0.01: 30, 0.1: 15, 1.0: 8}
+CNN_EPOCHS = {0.01: 80, 0.1: 40, 1.0: 12}
+CNN_PATIENCE = 3
 GPT_HEAD_EPOCHS = 10
+GPT_PATIENCE = 2
 GPT_LR = {"gpt": 1e-4, "gpt_random": 5e-4}
 MAXLEN = {"rt": 64, "brown": 96}          # BPE tokens for the GPTs
 CNN_MAXLEN = {"rt": 60, "brown": BROWN_WORDS}
@@ -167,7 +169,8 @@ def run_gpt(model, body_path, data, fraction, seed, quick):
     enc = [encode_texts(clf.tokenizer, x, maxlen) for x in (x_fit, x_val, x_test)]
     history = fine_tune(clf, enc[0], y_fit, (enc[1], y_val), head_epochs=GPT_HEAD_EPOCHS,
                         epochs=1 if quick else GPT_EPOCHS[fraction],
-                        learning_rate=GPT_LR[model], batch_size=16 if len(y_fit) < 500 else 32)
+                        learning_rate=GPT_LR[model], patience=GPT_PATIENCE,
+                        batch_size=16 if len(y_fit) < 500 else 32)
     p = predict_proba(clf, enc[2])
     pred = (p[:, 0] >= 0.5).astype(int) if k == 2 else p.argmax(axis=1)
     return (*_accuracy_f1(y_test, pred, k), len(history["head"].get("loss", [])),
@@ -200,7 +203,8 @@ def run_cnn(model, data, fraction, seed, quick):
     net.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
     history = net.fit(X[0], y_fit, epochs=1 if quick else CNN_EPOCHS[fraction],
                       batch_size=16 if len(y_fit) < 500 else 64, validation_data=(X[1], y_val),
-                      verbose=0, callbacks=[EarlyStopping(monitor="val_loss", patience=2,
+                      verbose=0, callbacks=[EarlyStopping(monitor="val_loss",
+                                                          patience=CNN_PATIENCE,
                                                           restore_best_weights=True)])
     p = net.predict(X[2], batch_size=256)
     pred = (p.reshape(-1) >= 0.5).astype(int) if k == 2 else p.argmax(axis=1)
@@ -309,7 +313,8 @@ def write_report(rows, out, plot_path, command):
               ("Set-up: labels = a stratified subset of the training split per seed (each "
               "class keeps that fraction, at least one example); a tenth of the subset (at "
               "least 5 examples, stratified) is the validation split for early stopping "
-              "(patience 1 for the GPTs, 2 for the CNNs; the best epoch is kept), the same "
+              f"(patience {GPT_PATIENCE} for the GPTs, {CNN_PATIENCE} for the CNNs; the best "
+              "epoch is kept), the same "
               "split for every model. GPTs: BPE tokens (RT at most "
               f"{MAXLEN['rt']}, Brown {MAXLEN['brown']}), pooling on the last token "
               "(`<|endoftext|>` appended), dropout 0.1, the head trained first on the frozen "

@@ -73,7 +73,7 @@ BROWN_WORDS = 50
 #: epochs of the GPTs' step 2 / of the CNNs, per fraction of labels (early stopping may end
 #: them sooner); the GPT's head step runs up to GPT_HEAD_EPOCHS on cached features
 GPT_EPOCHS = {0.01: 10, 0.1: 4, 1.0: 2}
-CNN_EPOCHS = {0.01: 80, 0.1: 40, 1.0: 12}
+CNN_EPOCHS = {0.01: 80, 0.1: 80, 1.0: 30}
 CNN_PATIENCE = 3
 GPT_HEAD_EPOCHS = 10
 GPT_PATIENCE = 2

@@ -238,21 +238,26 @@ def summary(rows):
 
 
 def goal_lines(s):
-    """The issue's two goals, checked on the measured means (sentences with the numbers)."""
+    """The issue's two goals, checked on the measured means (sentences with the numbers):
+    at 10 % the fine-tuned GPT ≥ 5 points above every from-scratch model (the random-init
+    GPT and the Kim CNN; the GloVe CNN, itself pretrained, is compared beside)."""
     lines = []
     for d in DATASETS:
         if (d, 0.1, "gpt") not in s:
             continue
-        others = [(s[(d, 0.1, m)][0], m) for m in ("gpt_random", "cnn", "cnn_glove")
-                  if (d, 0.1, m) in s]
-        if not others:
+        gpt = s[(d, 0.1, "gpt")][0]
+        scratch = [(s[(d, 0.1, m)][0], m) for m in ("gpt_random", "cnn") if (d, 0.1, m) in s]
+        if not scratch:
             continue
-        best, which = max(others)
-        gap = 100 * (s[(d, 0.1, "gpt")][0] - best)
-        lines.append(f"- {DATASET_NAMES[d]}, 10 % of the labels: the fine-tuned GPT "
-                     f"{s[(d, 0.1, 'gpt')][0]:.3f} vs the best other model ({MODEL_NAMES[which]}) "
-                     f"{best:.3f}: {gap:+.1f} points — goal (≥ +5) "
-                     f"{'met' if gap >= 5 else 'missed'}.")
+        best, which = max(scratch)
+        gap = 100 * (gpt - best)
+        line = (f"- {DATASET_NAMES[d]}, 10 % of the labels: the fine-tuned GPT {gpt:.3f} vs "
+                f"the best from-scratch model ({MODEL_NAMES[which]}) {best:.3f}: {gap:+.1f} "
+                f"points — goal (≥ +5) {'met' if gap >= 5 else 'missed'}")
+        if (d, 0.1, "cnn_glove") in s:
+            line += (f"; vs {MODEL_NAMES['cnn_glove']} {s[(d, 0.1, 'cnn_glove')][0]:.3f}: "
+                     f"{100 * (gpt - s[(d, 0.1, 'cnn_glove')][0]):+.1f} points")
+        lines.append(line + ".")
     if ("rt", 1.0, "gpt") in s:
         acc = s[("rt", 1.0, "gpt")][0]
         lines.append(f"- Rotten Tomatoes, all labels: the fine-tuned GPT {acc:.3f} vs the Kim "

@@ -46,7 +46,7 @@ from ..autograd import no_grad
 from ..autograd.tensor import Tensor
 from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
 from ..distributed import DistributedContext
-from ..layers.base import Layer
+from ..layers.base import Layer, build_once, needs_build
 from ..layers.symbolic import is_symbolic
 from . import saving
 from .data import ArrayData, BatchData, class_weights_for, make_data
@@ -99,14 +99,8 @@ class Model(Layer):
             self._build_input_spec = [spec(x)]
 
     def __call__(self, x, training=False, mask=None, **kwargs):
-        if not self.built:
-            self._record_input_spec(x)
-            if isinstance(x, (list, tuple)):
-                shape = [tuple(np.shape(getattr(a, "data", a))) for a in x]
-            else:
-                shape = tuple(np.shape(getattr(x, "data", x)))
-            self.build(shape)
-            self.built = True
+        if needs_build(self):
+            build_once(self, lambda: self._build_for(x))   # once, even from several threads
         kw = dict(kwargs)
         if self._call_accepts("training"):
             kw["training"] = training
@@ -114,6 +108,15 @@ class Model(Layer):
             if self._call_accepts("mask"):
                 kw["mask"] = mask
         return self.call(x, **kw)
+
+    def _build_for(self, x):
+        self._record_input_spec(x)
+        if isinstance(x, (list, tuple)):
+            shape = [tuple(np.shape(getattr(a, "data", a))) for a in x]
+        else:
+            shape = tuple(np.shape(getattr(x, "data", x)))
+        self.build(shape)
+        self.built = True
 
     def _call_accepts(self, name):
         cache = self.__dict__.setdefault("_call_params_cache", None)

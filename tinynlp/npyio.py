@@ -29,6 +29,7 @@ import json
 import math
 import os
 import struct
+import tokenize
 import zipfile
 import zlib
 
@@ -92,8 +93,10 @@ def _read_header(f, size, error, where):
                 f, max_header_size=MAX_HEADER)
         else:
             raise ValueError(f".npy format version {version} is not supported")
-    except (ValueError, SyntaxError, TypeError, OverflowError) as e:
-        raise error(where.cannot_read(f"not a valid .npy header ({e})")) from None
+    except (ValueError, SyntaxError, TypeError, OverflowError, tokenize.TokenError,
+            RecursionError) as e:   # (NumPy parses the header with Python's tokenizer)
+        raise error(where.cannot_read(f"not a valid .npy header ({type(e).__name__}: {e})")) \
+            from None
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None \
             or dtype.kind not in "fiubUS":
         raise error(where.cannot_read(f"it holds dtype {dtype}; only plain numeric and text "

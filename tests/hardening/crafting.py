@@ -31,6 +31,17 @@ def sequential_model(input_shape=(5,)):
     return model
 
 
+def pruned_model(amount=0.7):
+    """A Sequential with a kernel big enough to be stored as CSR once pruned."""
+    tn.random.seed(6)
+    model = tn.Sequential([tn.layers.Embedding(40, 8, input_shape=(5,), name="emb"),
+                           tn.layers.GlobalAveragePooling1D(name="pool"),
+                           tn.layers.Dense(32, activation="relu", name="hidden"),
+                           tn.layers.Dense(1, activation="sigmoid", name="out")])
+    C.prune_magnitude(model, amount=amount)
+    return model
+
+
 def functional_model():
     """Two inputs, a shared embedding, attention and a dense head."""
     tn.random.seed(4)

@@ -166,9 +166,7 @@ def _other_cases(tmp, cases, warmup):
         f.write(__import__("gzip").compress(b"w" + b" 0" * 150_000_000, mtime=0))
     _case(cases, "glove_gz_300MB_line", "glove", tmp / "line.txt.gz", "EmbeddingFormatError")
 
-    seq = K.sequential_model()
-    C.prune_magnitude(seq, amount=0.5)
-    C.save_pruned(seq, tmp / "pruned.npz")
+    C.save_pruned(K.pruned_model(), tmp / "pruned.npz")
     warmup.append(["load_pruned", str(tmp / "pruned.npz")])
     members = K.read_members(tmp / "pruned.npz")
     index = json.loads(str(np.load(tmp / "pruned.npz")["__index__"]))

@@ -215,6 +215,9 @@ def read_word2vec(path, binary=False, on_error="raise", limit=None, unicode_erro
         if binary:
             _check_record_size(f, path, n, dim)
             _read_binary(f, reader, n, dim, unicode_errors)
+            if limit is None and isinstance(f, gzip.GzipFile):
+                while f.read(_CHUNK):   # to the end: gzip checks its CRC only there
+                    pass
         else:
             _read_text_records(f, reader, n, count, limit, unicode_errors)
     return reader.result()

@@ -33,6 +33,10 @@ def channel_shape(ndim, axis, n):
     return tuple(shape)
 
 
+#: the smallest positive float32 (a subnormal): the scale when max|w| / 127 underflows
+_SMALLEST = np.nextafter(np.float32(0), np.float32(1))
+
+
 def quantize_tensor(w, per_channel=False, axis=-1):
     """Symmetric int8 quantization: ``s = max|w| / 127``, ``q = clip(round(w / s), ±127)``.
 
@@ -50,11 +54,14 @@ def quantize_tensor(w, per_channel=False, axis=-1):
         others = tuple(i for i in range(w.ndim) if i != axis)
         amax = np.abs(w).max(axis=others) if w.size else np.zeros(w.shape[axis])
         scale = (np.asarray(amax, dtype=np.float64) / QMAX).astype(np.float32)
+        scale[(scale == 0) & (np.asarray(amax) > 0)] = _SMALLEST   # max|w|/127 underflowed
         scale[scale == 0] = 1.0
         s = scale.astype(np.float64).reshape(channel_shape(w.ndim, axis, w.shape[axis]))
     else:
         amax = float(np.abs(w).max()) if w.size else 0.0
         scale = np.asarray(amax / QMAX if amax > 0 else 1.0, dtype=np.float32)
+        if scale == 0:   # max|w| / 127 underflowed (subnormal weights)
+            scale = np.asarray(_SMALLEST, dtype=np.float32)
         s = np.float64(scale)
     q = np.clip(np.rint(w.astype(np.float64) / s), -QMAX, QMAX).astype(np.int8)
     return q, scale

@@ -107,3 +107,14 @@ def test_pad_sequences_with_nan_into_a_float_dtype_still_works():
     out = tn.text.pad_sequences([[1, 2]], maxlen=4, value=np.nan, dtype="float32")
     assert np.isnan(out[0, :2]).all() and out[0, 3] == 2
     assert tn.text.pad_sequences([[1]], maxlen=2, value=-1.0)[0, 0] == -1
+
+
+@pytest.mark.parametrize("topn", [-1, -3, 1.5, True])
+def test_most_similar_refuses_a_negative_topn_instead_of_dropping_results(topn):
+    from . import crafting as K
+    kv = K.small_vectors()
+    with pytest.raises(ValueError, match="most_similar: topn must be None or an integer"):
+        kv.most_similar("cat", topn=topn)
+    assert kv.most_similar("cat", topn=0) == []
+    with pytest.raises(KeyError, match="'zebra' not present"):
+        kv.most_similar("zebra")

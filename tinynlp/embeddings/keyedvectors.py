@@ -189,6 +189,9 @@ class KeyedVectors:
         Returns ``[(word, similarity), ...]`` best first, without the query words.
         ``topn=None`` returns the similarity to every word (an array).
         """
+        if topn is not None and (isinstance(topn, bool) or not isinstance(topn, (int, np.integer))
+                                 or topn < 0):
+            raise ValueError(f"most_similar: topn must be None or an integer >= 0, got {topn!r}")
         query, exclude = self._query(positive, negative)
         normed = self.get_normed_vectors()
         limit = len(self) if restrict_vocab is None else min(int(restrict_vocab), len(self))

@@ -43,6 +43,8 @@ class Dense(Layer):
     Weights (Keras order): ``kernel`` (in, units), ``bias`` (units,).
     """
 
+    float_dtypes = ("float32", "float64")   # its ops run Numba kernels
+
     supports_masking = True
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",

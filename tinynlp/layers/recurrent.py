@@ -263,6 +263,8 @@ class LSTM(RNNBase):
     ``return_state=True`` returns ``[output, h, c]``; ``initial_state=[h0, c0]``.
     """
 
+    float_dtypes = ("float32", "float64")   # its ops run Numba kernels
+
     n_gates = 4
     n_states = 2
     op_name = "lstm"
@@ -310,6 +312,8 @@ class GRU(RNNBase):
     Weights: ``kernel`` (features, 3·units), ``recurrent_kernel`` (units,
     3·units), ``bias`` (2, 3·units) = [input bias; recurrent bias].
     """
+
+    float_dtypes = ("float32", "float64")   # its ops run Numba kernels
 
     n_gates = 3
     op_name = "gru"

@@ -57,6 +57,7 @@ import warnings
 import numpy as np
 
 from ..autograd import Tensor, no_grad
+from .weight_guard import check_build_input
 
 __all__ = ["Node", "SymbolicTensor", "any_symbolic", "flatten", "is_symbolic",
            "map_structure", "symbolic_call", "symbolic_dispatch"]
@@ -325,6 +326,7 @@ def _layer_desc(layer):
 def _dummy(t: SymbolicTensor, fill: int, batch: int):
     shape = [batch if (i == 0 and d is None) else (fill if d is None else d)
              for i, d in enumerate(t.shape)]
+    check_build_input(shape[1:], f"the dummy batch for {t!r}")
     return np.zeros(shape, dtype=t.dtype)
 
 

@@ -46,10 +46,12 @@ from ..autograd import no_grad
 from ..autograd.tensor import Tensor
 from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
 from ..distributed import DistributedContext
-from ..layers.base import Layer
+from ..layers.base import Layer, build_once, needs_build
 from ..layers.symbolic import is_symbolic
 from . import saving
-from .data import ArrayData, BatchData, class_weights_for, make_data
+from .data import (
+    ArrayData, BatchData, check_batch_size, class_weights_for, make_data, require_samples,
+)
 from .summary import summary_lines
 from .targets import loss_mask, prepare_target
 
@@ -99,14 +101,8 @@ class Model(Layer):
             self._build_input_spec = [spec(x)]
 
     def __call__(self, x, training=False, mask=None, **kwargs):
-        if not self.built:
-            self._record_input_spec(x)
-            if isinstance(x, (list, tuple)):
-                shape = [tuple(np.shape(getattr(a, "data", a))) for a in x]
-            else:
-                shape = tuple(np.shape(getattr(x, "data", x)))
-            self.build(shape)
-            self.built = True
+        if needs_build(self):
+            build_once(self, lambda: self._build_for(x))   # once, even from several threads
         kw = dict(kwargs)
         if self._call_accepts("training"):
             kw["training"] = training
@@ -114,6 +110,15 @@ class Model(Layer):
             if self._call_accepts("mask"):
                 kw["mask"] = mask
         return self.call(x, **kw)
+
+    def _build_for(self, x):
+        self._record_input_spec(x)
+        if isinstance(x, (list, tuple)):
+            shape = [tuple(np.shape(getattr(a, "data", a))) for a in x]
+        else:
+            shape = tuple(np.shape(getattr(x, "data", x)))
+        self.build(shape)
+        self.built = True
 
     def _call_accepts(self, name):
         cache = self.__dict__.setdefault("_call_params_cache", None)
@@ -288,6 +293,7 @@ class Model(Layer):
         self._require_compiled("fit")
         batch_size, verbose = _check_fit_args(batch_size, epochs, verbose, class_weight)
         train, val = self._fit_data(x, y, sample_weight, validation_split, validation_data)
+        require_samples(train, "fit")
         ctx = self._distributed_context() if distributed else None
         if ctx is not None and not isinstance(train, ArrayData):
             raise ValueError("fit(distributed=True) shards array inputs by sample; for a batch "
@@ -437,8 +443,9 @@ class Model(Layer):
         (``return_dict=True``: ``{"loss": ..., "accuracy": ...}``).
         """
         self._require_compiled("evaluate")
-        batch_size = 32 if batch_size is None else batch_size
+        batch_size = check_batch_size(batch_size, "evaluate")
         data = make_data(x, y, sample_weight, "evaluate")
+        require_samples(data, "evaluate")
         progress = None
         if verbose:
             progress = ProgressBar(1, epoch_header=False)
@@ -460,7 +467,7 @@ class Model(Layer):
         Returns one array (batches concatenated); if a batch iterable yields
         batches of different lengths, a list of per-batch arrays.
         """
-        batch_size = 32 if batch_size is None else batch_size
+        batch_size = check_batch_size(batch_size, "predict")
         data = make_data(x, None, None, "predict")
         outs = []
         batches = data.batches(batch_size) if isinstance(data, ArrayData) else data.batches()
@@ -545,10 +552,7 @@ class _FitRun(NamedTuple):
 
 def _check_fit_args(batch_size, epochs, verbose, class_weight):
     """Validated ``(batch_size, verbose)`` (Keras' defaults filled in)."""
-    batch_size = 32 if batch_size is None else batch_size
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = check_batch_size(batch_size, "fit")
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
     if verbose == "auto":

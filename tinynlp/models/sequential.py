@@ -7,6 +7,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..layers.base import Layer
 from ..layers.registry import get_layer_class, register_layer, serialize
+from ..layers.weight_guard import check_build_input
 from .model import Model
 
 
@@ -76,6 +77,7 @@ class Sequential(Model):
             dtype = _layer_dtype_for_input(self.layers[0], self.layers[0].dtype).str
         else:
             return
+        check_build_input(shape, f"building Sequential {self.name!r}")
         unknown = any(d is None for d in shape)
         shapes = []
         for fill in ((8, 9) if unknown else (None,)):

@@ -8,7 +8,7 @@ import numpy as np
 from ...autograd import ops
 from ...autograd.tensor import Tensor, as_array
 from ...kernels.activations import Act
-from .._checks import check_float, check_mask
+from .._checks import check_float, check_kernel_dtype, check_mask
 
 __all__ = ["lengths_to_mask", "check_inputs", "check_activation", "common_dtype",
            "zeros_state", "sequence_mask", "masked_step"]
@@ -82,11 +82,8 @@ def check_inputs(op, x, states, W, U, b, mask, n_gates, gru_bias=False,
         if sa.shape != (B, H):
             raise ValueError(f"{op}: {name} must have shape (B, H) = {(B, H)}, got {sa.shape}")
         dtypes.append(sa.dtype)
-    dt = np.result_type(*dtypes)
-    if numba_kernels and dt not in (np.float32, np.float64):
-        raise TypeError(
-            f"{op}: the fused kernels compute in float32 or float64, got {dt} "
-            f"(cast the inputs, or use {op}_reference)")
+    if numba_kernels:
+        check_kernel_dtype(op, *[np.empty(0, dt) for dt in dtypes])
     return B, T, D, H, sequence_mask(mask, B, T, op)
 
 

@@ -141,8 +141,8 @@ class LSTM(Function):
             xt, owned = time_major_view(x, dt, info)
             out, h, c = lstm_inference(
                 T, B, H, dt,
-                lambda t0, t1, a: np.matmul(xt[t0:t1].reshape(-1, D), Ws,
-                                            out=a.reshape(-1, 4 * H)),
+                lambda t0, t1, a: np.matmul(xt[t0:t1].reshape((t1 - t0) * B, D), Ws,
+                                            out=a.reshape((t1 - t0) * B, 4 * H)),
                 lambda h, r: np.matmul(h, Us, out=r), bs, h0, c0, info)
             if owned:
                 WORKSPACE.give(xt)
@@ -160,7 +160,8 @@ class LSTM(Function):
         for t in range(T):
             if t % S == 0:                               # x_t W for the next S steps
                 t1 = min(t + S, T)
-                np.matmul(xt[t:t1].reshape(-1, D), Ws, out=A[t:t1].reshape(-1, 4 * H))
+                np.matmul(xt[t:t1].reshape((t1 - t) * B, D), Ws,
+                          out=A[t:t1].reshape((t1 - t) * B, 4 * H))
             if info is not None and info.none_real[t]:
                 Hs[t + 1] = Hs[t]
                 C[t + 1] = C[t]

@@ -48,6 +48,7 @@ from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
 from ..distributed import DistributedContext
 from ..layers.base import Layer
 from ..layers.symbolic import is_symbolic
+from ..progress import resolve_verbose
 from . import saving
 from .data import ArrayData, BatchData, class_weights_for, make_data
 from .summary import summary_lines
@@ -269,7 +270,7 @@ class Model(Layer):
         return value
 
     # ---- fit -----------------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None,
             validation_batch_size=None, *, distributed=False):
@@ -284,6 +285,8 @@ class Model(Layer):
         the loss.  ``initial_epoch`` continues a run (epochs are counted from
         0; ``epochs`` is the index to stop at).  ``distributed=True`` trains
         data-parallel over MPI ranks (run under ``mpirun``; needs mpi4py).
+        ``verbose``: ``"auto"`` (a live bar on a terminal or in a notebook, one line
+        per epoch in a pipe or a file), 0, 1 (the bar) or 2 (one line per epoch).
         """
         self._require_compiled("fit")
         batch_size, verbose = _check_fit_args(batch_size, epochs, verbose, class_weight)
@@ -429,9 +432,11 @@ class Model(Layer):
                     progress.on_batch_end(b, self._logs(loss_sum, seen))
         return self._logs(loss_sum, seen)
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None,
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  return_dict=False):
         """Loss and metrics on the given data (no updates, dropout off).
+
+        ``verbose``: as :meth:`fit` (``"auto"``: a bar on a terminal, one line elsewhere).
 
         Returns the loss if there are no metrics, else ``[loss, *metrics]``
         (``return_dict=True``: ``{"loss": ..., "accuracy": ...}``).
@@ -440,8 +445,9 @@ class Model(Layer):
         batch_size = 32 if batch_size is None else batch_size
         data = make_data(x, y, sample_weight, "evaluate")
         progress = None
+        verbose = resolve_verbose(verbose, what="evaluate: verbose")
         if verbose:
-            progress = ProgressBar(1, epoch_header=False)
+            progress = ProgressBar(verbose, epoch_header=False)
             steps = data.num_batches(batch_size) if isinstance(data, ArrayData) else \
                 data.num_batches()
             progress.set_params({"epochs": 1, "steps": steps})
@@ -551,10 +557,7 @@ def _check_fit_args(batch_size, epochs, verbose, class_weight):
         raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-    if verbose == "auto":
-        verbose = 1
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+    verbose = resolve_verbose(verbose, what="fit: verbose")
     if class_weight is not None and not isinstance(class_weight, dict):
         raise TypeError(f"fit: class_weight must be a dict {{class: weight}}, got "
                         f"{type(class_weight).__name__}")

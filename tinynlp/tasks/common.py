@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import plot as tn_plot
 from .. import random as tn_random
 from ..atomic import write_json_atomic  # noqa: F401  (the recipes' writer, re-exported)
+from .runs import write_run_info
 
 __all__ = ["quick_mode", "TaskResult", "write_json_atomic", "read_json", "out_dir", "check_model",
            "start_run", "save_run"]
@@ -86,12 +87,15 @@ def save_run(out, net, meta_name, meta, history=None, title=None):
     (``model.tnz``), its preprocessing state (``meta_name``, JSON) and, given a ``title``,
     the learning curves of ``history`` (``learning_curves.png``).
 
-    Returns ``(folder, artifacts)``, artifacts mapping "model", the meta file's stem
-    (e.g. "vocab") and "plot" to the paths written.
+    Also ``run.json`` (:func:`tinynlp.tasks.runs.write_run_info`): the ``task`` and
+    ``model`` named in ``meta``, which the command line uses to find the latest run of
+    a task.  Returns ``(folder, artifacts)``, artifacts mapping "model", the meta file's
+    stem (e.g. "vocab") and "plot" to the paths written.
     """
     folder = out_dir(out)
     net.save(folder / "model.tnz")
     write_json_atomic(folder / meta_name, meta)
+    write_run_info(folder, meta.get("task"), meta.get("model"))
     artifacts = {"model": str(folder / "model.tnz"),
                  Path(meta_name).stem: str(folder / meta_name)}
     if title is not None:

@@ -33,6 +33,7 @@ from ..distributed import DistributedContext
 from ..embeddings import load_glove_6b_50d
 from ..layers.embedding_init import lookup_rows
 from ..models import Model, Sequential, load_model
+from ..optimizers import Adam
 from ..text import Tokenizer, pad_sequences
 from .common import TaskResult, check_model, quick_mode, read_json, save_run
 
@@ -138,8 +139,8 @@ def pretrained_embedding(tokenizer, vectors="glove", **options):
 
 def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
           embedding_dim=64, units=64, pretrained=None, fine_tune=None, seed=0,
-          out="runs/sentiment", verbose=1, plot=True, distributed=False, *,
-          freeze=PRETRAINED_DEFAULTS["freeze"], scale=PRETRAINED_DEFAULTS["scale"],
+          out="runs/sentiment", verbose="auto", plot=True, distributed=False, *,
+          learning_rate=0.001, freeze=PRETRAINED_DEFAULTS["freeze"], scale=PRETRAINED_DEFAULTS["scale"],
           normalize=PRETRAINED_DEFAULTS["normalize"],
           oov_init=PRETRAINED_DEFAULTS["oov_init"]) -> TaskResult:
     """Train a sentiment model on Rotten Tomatoes and evaluate it on the test split.
@@ -178,7 +179,7 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
 
     net = build_model(model, vocab_size, embedding_dim, units, matrix,
                       fine_tune=trainable, frozen_rows=frozen)
-    net.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    net.compile(optimizer=Adam(learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
     history = net.fit(X_train, y_train, epochs=epochs, batch_size=batch_size,
                       validation_split=0.1, verbose=verbose, distributed=distributed)
     loss, accuracy = net.evaluate(X_test, y_test, verbose=0)
@@ -188,7 +189,8 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
         if not DistributedContext.from_environment().is_root:
             return TaskResult("sentiment", model, "accuracy", float(accuracy), "majority class",
                               majority, {"rank": "non-root: nothing saved"})
-    meta = {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": "sentiment"}
+    meta = {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": "sentiment",
+            "model": model}
     _, artifacts = save_run(out, net, "tokenizer.json", meta, history,
                             f"sentiment ({model}) on Rotten Tomatoes" if plot else None)
     extra = {"test_loss": float(loss), "epochs": epochs, "train_size": len(x_train),

@@ -355,7 +355,7 @@ def sacre_bleu(hypotheses, references):
 
 def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256,
           src_vocab=6000, tgt_vocab=5000, beam_size=4, learning_rate=0.002, seed=0,
-          out="runs/translate", verbose=1, plot=True) -> TaskResult:
+          out="runs/translate", verbose="auto", plot=True) -> TaskResult:
     """Train the encoder–decoder on Spanish→English Bible verses; BLEU on the test verses
     (beam search with ``beam_size``; greedy BLEU in ``extra``) beside copy-the-source."""
     quick = start_run("translation", model, MODELS, seed)

@@ -104,7 +104,11 @@ def _one_line(error) -> str:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not getattr(args, "extra_options", False):
+            parser.parse_args(argv)            # the usual "unrecognized arguments" error
+        args.options = extra
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import importlib.util
 import sys
@@ -20,11 +19,12 @@ def add_bench(sub):
         "bench", help="run the benchmarks against PyTorch and Keras (from a checkout)",
         description="Runs `python -m benchmarks` of the tinynlp repository (the benchmarks "
                     "are not in the installed package): found in the current folder or "
-                    "next to an editable install. Needs the `bench` extra (PyTorch, Keras).")
+                    "next to an editable install. Needs the `bench` extra (PyTorch, Keras). "
+                    "Other options go to the harness (`python -m benchmarks --help`), e.g. "
+                    "tinynlp bench --quick --models seed_rnn --frameworks tinynlp,torch")
     b.add_argument("--quick", action="store_true", help="a short run that writes nothing")
-    b.add_argument("options", nargs=argparse.REMAINDER,
-                   help="further options for the harness (see `python -m benchmarks --help`)")
-    b.set_defaults(func=run_bench)
+    # any other option goes to the harness (see `python -m benchmarks --help`)
+    b.set_defaults(func=run_bench, extra_options=True)
 
 
 def find_benchmarks(roots=None):
@@ -56,7 +56,5 @@ def run_bench(args, roots=None):
         sys.path.insert(0, str(root))
     say(f"tinynlp bench: the benchmarks of {root}")
     harness = importlib.import_module("benchmarks.harness")
-    options = list(args.options or [])
-    if options[:1] == ["--"]:
-        options = options[1:]
+    options = list(getattr(args, "options", None) or [])
     sys.exit(harness.main((["--quick"] if args.quick else []) + options))

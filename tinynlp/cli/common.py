@@ -7,7 +7,10 @@ import importlib
 import sys
 from pathlib import Path
 
-from ..tasks.runs import check_output_folder, default_folder, find_runs, run_info, runs_root
+from ..tasks.common import read_json
+from ..tasks.runs import (
+    RUN_INFO, check_output_folder, default_folder, find_runs, run_info, runs_root,
+)
 
 __all__ = ["CLIError", "TASKS", "task_module", "task_models", "run_task_name", "say",
            "positive_int", "positive_float", "verbose_arg", "add_verbose", "model_folder",
@@ -119,8 +122,7 @@ def model_folder(spec, tasks, what, command):
     if path.is_dir():
         run = run_info(path)
         if run is None:
-            raise CLIError(f"{path} holds no trained model (no model.tnz and run.json); give a "
-                           f"folder written by {hint}")
+            _explain_not_a_run(path, hint)
         if lib_tasks is not None and run.task not in lib_tasks:
             raise CLIError(f"{path} holds a {run.task} model; `tinynlp {command}` needs a "
                            f"{what} model (a folder written by {hint})")
@@ -135,6 +137,21 @@ def model_folder(spec, tasks, what, command):
         return runs[0].folder
     raise CLIError(f"--model {spec!r}: no such folder, and not a model name "
                    f"({', '.join(sorted(kinds))})")
+
+
+def _explain_not_a_run(path, hint):
+    """Raise the reason why ``path`` is not a run folder (an unreadable file is named)."""
+    if not (path / "model.tnz").is_file():
+        raise CLIError(f"{path} holds no trained model (no model.tnz); give a folder written "
+                       f"by {hint}")
+    for name in (RUN_INFO, "tokenizer.json", "vocab.json"):
+        if (path / name).is_file():
+            info = read_json(path / name)     # a ValueError naming the file if it is broken
+            if not isinstance(info, dict) or not isinstance(info.get("task"), str):
+                raise CLIError(f"{path / name} does not say which task wrote the model (no "
+                               "\"task\" entry); give a folder written by " + hint)
+    raise CLIError(f"{path} has a model.tnz but no run.json, tokenizer.json or vocab.json; "
+                   f"give a folder written by {hint}")
 
 
 def output_folder(path):

@@ -240,7 +240,7 @@ def load(folder="runs/classify"):
     """``(model, encode, meta)``: the trained model, a ``texts -> padded ids`` function
     and the saved metadata (class names, ...)."""
     folder = Path(folder)
-    meta = read_json(folder / "tokenizer.json")
+    meta = read_json(folder / "tokenizer.json", required=("tokenizer", "maxlen", "classes"))
     tokenizer = Tokenizer.from_config(meta["tokenizer"])
     model = load_model(folder / "model.tnz", restore_rng=False)
 

@@ -71,15 +71,27 @@ def out_dir(path) -> Path:
     return p
 
 
-def read_json(path) -> dict:
+def read_json(path, required=()) -> dict:
+    """The JSON object in ``path``; ``required``: keys it must have.  A missing file, bad
+    JSON, another type or a missing key raise ``FileNotFoundError`` / ``ValueError``
+    naming the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"expected the file {path}, which does not exist")
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            value = json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not UTF-8 text: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} holds a JSON {type(value).__name__}, expected an object")
+    missing = [k for k in required if k not in value]
+    if missing:
+        raise ValueError(f"{path} has no {', '.join(map(repr, missing))} entry (a damaged file, "
+                         "or not one written by tinynlp)")
+    return value
 
 
 def save_run(out, net, meta_name, meta, history=None, title=None):

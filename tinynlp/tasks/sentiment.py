@@ -223,7 +223,7 @@ def evaluate(folder="runs/sentiment") -> TaskResult:
 def load(folder="runs/sentiment"):
     """The trained model and a ``texts -> padded ids`` function saved by :func:`train`."""
     folder = Path(folder)
-    meta = read_json(folder / "tokenizer.json")
+    meta = read_json(folder / "tokenizer.json", required=("tokenizer", "maxlen"))
     tokenizer = Tokenizer.from_config(meta["tokenizer"])
     model = load_model(folder / "model.tnz", restore_rng=False)  # loading must not reseed tn.random
 

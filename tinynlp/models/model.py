@@ -76,7 +76,7 @@ class Model(Layer):
             return super().__new__(Functional)
         return super().__new__(cls)
 
-    def __init__(self, name=None, trainable=True, dtype="float32", **kwargs):
+    def __init__(self, name=None, trainable=True, dtype=None, **kwargs):
         super().__init__(name=name, trainable=trainable, dtype=dtype, **kwargs)
         self.optimizer = None
         self.loss = None
@@ -88,6 +88,7 @@ class Model(Layer):
         self._build_input_spec = None   # [(shape without batch, dtype str), ...] of the inputs
         self._output_mask = None
         self.saved_epoch = None
+        self._building = False   # inside the first call or build(): build() must not recurse
 
     # ---- calling ----------------------------------------------------------------
     def _record_input_spec(self, x):
@@ -106,7 +107,12 @@ class Model(Layer):
                 shape = [tuple(np.shape(getattr(a, "data", a))) for a in x]
             else:
                 shape = tuple(np.shape(getattr(x, "data", x)))
-            self.build(shape)
+            self._building = True
+            try:
+                self.apply_dtype()
+                self._build_on_first_call(shape)
+            finally:
+                self._building = False
             self.built = True
         kw = dict(kwargs)
         if self._call_accepts("training"):
@@ -115,6 +121,12 @@ class Model(Layer):
             if self._call_accepts("mask"):
                 kw["mask"] = mask
         return self.call(x, **kw)
+
+    def _build_on_first_call(self, shape):
+        """Before the first call: a subclass's own ``build(input_shape)`` (Keras style); the
+        layers it holds build themselves as the call reaches them."""
+        if type(self).build is not Model.build:
+            self.build(shape)
 
     def _call_accepts(self, name):
         cache = self.__dict__.setdefault("_call_params_cache", None)
@@ -129,8 +141,55 @@ class Model(Layer):
         return name in names or var_kw
 
     def build(self, input_shape):
-        """Subclassed models build their layers on the first call; nothing to do here."""
-        self.built = True
+        """Create the weights for inputs of ``input_shape`` (batch axis included; a list of
+        shapes for several inputs), as Keras does: the model runs once, without gradients,
+        on zeros of that shape (an unknown axis: batch 1, other axes 8), so that
+        ``summary()``, ``count_params()``, ``get_weights()`` and ``save()`` see every weight.
+        The zeros are floats of the model's dtype, or integer ids if the model refuses
+        floats (an ``Embedding`` first).  A subclass may define its own ``build`` and call
+        ``super().build(input_shape)``."""
+        if self._building or (self.built and self.weights):
+            return
+        self.apply_dtype()
+        shapes = input_shape if _is_shape_list(input_shape) else [input_shape]
+        errors = []
+        for dtype in (self._input_float_dtype(), np.dtype(np.int64)):
+            for fill in (8, 64, 2):
+                dummies = [np.zeros(_dummy_shape(s, fill), dtype=dtype) for s in shapes]
+                x = dummies if len(dummies) > 1 else dummies[0]
+                self._record_input_spec(x)
+                self.built = True   # the call below builds the layers, not this model again
+                try:
+                    self._dry_run(x)
+                    return
+                except (TypeError, ValueError) as e:
+                    errors.append(e)
+                    self.built = False
+        raise ValueError(f"{self.name}.build({input_shape!r}): the model cannot run on zeros "
+                         f"of that shape: {errors[0]}") from errors[0]
+
+    def _dry_run(self, x):
+        """One forward pass on ``x`` (no gradients, dropout off) to build the weights; a
+        stateful layer forgets the dummy's states."""
+        with no_grad():
+            self(x, training=False)
+        self.reset_states()
+
+    def apply_dtype(self):
+        """A model given ``dtype=`` sets it on every layer it holds that was given none
+        (before they build: ``Sequential([...], dtype="float64")`` is float64 throughout);
+        a layer already built in another dtype is an error."""
+        if not self._dtype_given:
+            return
+        for layer in _nested_layers(self):
+            if layer._dtype_given or layer.dtype == self.dtype:
+                continue
+            if layer.built and layer.weights:
+                raise ValueError(
+                    f"{self.name}: dtype={self.dtype.name} cannot apply to layer "
+                    f"{layer.name!r}, already built in {layer.dtype.name}; give the model's "
+                    "dtype before the layers build (or give each layer its dtype)")
+            layer.dtype = self.dtype
 
     def _input_float_dtype(self):
         return _float_dtype(self.dtype)
@@ -533,6 +592,34 @@ class Model(Layer):
             if "name" in config:
                 model.name = config["name"]
             return model
+
+
+def _is_shape_list(shape):
+    """True for a list of shapes (several inputs), False for one shape."""
+    return isinstance(shape, (list, tuple)) and len(shape) > 0 and \
+        all(isinstance(s, (list, tuple)) for s in shape)
+
+
+def _dummy_shape(shape, fill):
+    """A concrete shape for ``shape``: the batch axis 1 if unknown, other unknown axes
+    ``fill``."""
+    shape = tuple(shape)
+    if not shape:
+        raise ValueError("build: an input shape needs at least the batch axis")
+    return tuple((1 if i == 0 else fill) if d is None else int(d) for i, d in enumerate(shape))
+
+
+def _nested_layers(layer):
+    """Every layer held by ``layer``, depth first (not ``layer`` itself)."""
+    out, stack, seen = [], list(reversed(layer._sublayers())), {id(layer)}
+    while stack:
+        sub = stack.pop()
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        out.append(sub)
+        stack.extend(reversed(sub._sublayers()))
+    return out
 
 
 class _FitRun(NamedTuple):

@@ -33,11 +33,13 @@ A NaN or infinite loss is caught before the update: ``fit`` raises
 from __future__ import annotations
 
 import inspect
+import json
 import math
 from typing import NamedTuple
 
 import numpy as np
 
+from .. import __version__
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
@@ -582,6 +584,18 @@ class Model(Layer):
 
     def get_config(self):
         return super().get_config()
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as a JSON string (no weights), Keras' ``to_json``: rebuild it with
+        ``tn.models.model_from_json``.  ``kwargs`` go to ``json.dumps`` (e.g. ``indent=2``)."""
+        architecture = {"class_name": type(self).__name__, "config": self.get_config(),
+                        "tinynlp_version": __version__}
+        try:
+            return json.dumps(architecture, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"to_json: the model's get_config() is not JSON-serialisable ({e}); "
+                            "give your layers a get_config of numbers, strings and lists") \
+                from None
 
     @classmethod
     def from_config(cls, config):

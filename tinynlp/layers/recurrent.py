@@ -31,9 +31,10 @@ gate and per sequence, the same at every step.  When training with it the layer
 runs the cell one step at a time on autograd's primitive ops (the readable twin
 ``F.lstm_reference`` etc., given the masks), since the fused op has no place for a
 mask between steps; ``dropout`` is then drawn per gate too, as Keras does.  That
-path is much slower than the fused op (``benchmarks/recurrent_dropout_cost.py``
-measures it); inference, and training without ``recurrent_dropout``, use the
-fused op.
+path is much slower than the fused op: a training step of batch 32, 40 steps, 64
+units took 13× (SimpleRNN), 24× (LSTM) and 25× (GRU) the fused op's time
+(``python benchmarks/recurrent_dropout_cost.py``, 2 cores, load average 4.2).
+Inference, and training without ``recurrent_dropout``, use the fused op.
 
 Stateful RNNs
 -------------

@@ -106,6 +106,12 @@ def test_model_dtype_applies_to_its_layers_or_is_refused():
     built(np.ones((1, 3), np.float32))
     with pytest.raises(ValueError, match="already built in float32"):
         tn.Sequential([built], dtype="float64")
+    inp = tn.Input(shape=(3,))
+    with pytest.raises(ValueError, match=r"dtype=float64, but its layers 'dense\w*' \(float32\)"):
+        tn.Model(inp, L.Dense(2)(inp), dtype="float64")
+    inp64 = tn.Input(shape=(3,), dtype="float64")
+    ok = tn.Model(inp64, L.Dense(2, dtype="float64")(inp64), dtype="float64")
+    assert ok.dtype == np.float64
     plain = tn.Sequential([L.Dense(2, dtype="float64")])       # no model dtype: the first
     assert plain.dtype == np.float64                             # layer's, as before
 

@@ -89,8 +89,9 @@ def build_parser():
 #: the errors a user can cause and fix: shown as one line (anything else is a bug and
 #: keeps its traceback).  ValueError covers the library's own error types (CheckpointError,
 #: DataFileError, ...) and UnicodeDecodeError; OSError missing files and folders, full
-#: disks and permissions; ImportError a missing optional extra.
-USER_ERRORS = (CLIError, ValueError, OSError, ImportError)
+#: disks, permissions and bad gzip files; EOFError a truncated compressed file;
+#: ImportError a missing optional extra.
+USER_ERRORS = (CLIError, ValueError, OSError, EOFError, ImportError)
 
 
 def _one_line(error) -> str:

@@ -67,13 +67,11 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32):
 
 class Initializer:
     """Base class: ``init(shape, dtype=np.float32) -> ndarray``; ``get_config()`` returns the
-    constructor's arguments (so that a layer's config can hold the initializer)."""
-
-    def __call__(self, shape, dtype=np.float32):  # pragma: no cover - abstract
-        raise NotImplementedError
+    constructor's arguments (so that a layer's config can hold the initializer), which
+    each initializer keeps as attributes of the same names."""
 
     def get_config(self) -> dict:
-        return {}
+        return dict(vars(self))
 
     @classmethod
     def from_config(cls, config):
@@ -106,9 +104,6 @@ class Constant(Initializer):
     def __call__(self, shape, dtype=np.float32):
         return np.full(shape, self.value, dtype=dtype)
 
-    def get_config(self):
-        return {"value": self.value}
-
 
 class RandomUniform(Initializer):
     """U(minval, maxval); Keras' default (±0.05) is the embeddings' initializer."""
@@ -120,9 +115,6 @@ class RandomUniform(Initializer):
 
     def __call__(self, shape, dtype=np.float32):
         return tn_random.get_rng().uniform(self.minval, self.maxval, size=shape).astype(dtype)
-
-    def get_config(self):
-        return {"minval": self.minval, "maxval": self.maxval}
 
 
 class RandomNormal(Initializer):
@@ -136,9 +128,6 @@ class RandomNormal(Initializer):
     def __call__(self, shape, dtype=np.float32):
         return (self.mean + self.stddev * tn_random.get_rng().standard_normal(shape)
                 ).astype(dtype)
-
-    def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev}
 
 
 class TruncatedNormal(RandomNormal):
@@ -182,9 +171,6 @@ class VarianceScaling(Initializer):
         if self.distribution == "untruncated_normal":
             return (math.sqrt(variance) * tn_random.get_rng().standard_normal(shape)).astype(dtype)
         return truncated_normal(shape, 0.0, math.sqrt(variance) / TRUNCATED_STD, dtype)
-
-    def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution}
 
 
 class _Named(VarianceScaling):
@@ -254,9 +240,6 @@ class Orthogonal(Initializer):
         if rows < cols:
             q = q.T
         return np.ascontiguousarray((self.gain * q[:rows, :cols]).reshape(shape), dtype=dtype)
-
-    def get_config(self):
-        return {"gain": self.gain}
 
 
 # one shared object per name; the lower-case names are module attributes too, so that

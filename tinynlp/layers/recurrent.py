@@ -237,9 +237,15 @@ class RNNBase(Layer):
         return output
 
     def _run_stepwise(self, x, states, mask, input_masks, recurrent_masks):
-        """The cell one step at a time on primitive ops, with dropout masks."""
-        raise NotImplementedError(f"{type(self).__name__} has no per-step path for "
-                                  "recurrent_dropout")
+        """The cell one step at a time on primitive ops (the op's readable twin,
+        ``stepwise_op``), with dropout masks."""
+        return type(self).stepwise_op(x, *states, self.kernel, self.recurrent_kernel,
+                                      self._bias_or_zeros(), mask=mask, input_masks=input_masks,
+                                      recurrent_masks=recurrent_masks, **self._op_options())
+
+    def _op_options(self) -> dict:
+        """Keyword arguments of the cell's ops besides the tensors (SimpleRNN: activation)."""
+        return {}
 
     def _run(self, x, states, mask):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -301,6 +307,7 @@ class SimpleRNN(RNNBase):
     """
 
     op_name = "elman_rnn"
+    stepwise_op = staticmethod(F.elman_rnn_reference)
 
     def __init__(self, units, activation="tanh", **kwargs):
         super().__init__(units, **kwargs)
@@ -315,11 +322,8 @@ class SimpleRNN(RNNBase):
         return F.elman_rnn(x, states[0], self.kernel, self.recurrent_kernel,
                            self._bias_or_zeros(), activation=self.activation, mask=mask)
 
-    def _run_stepwise(self, x, states, mask, input_masks, recurrent_masks):
-        return F.elman_rnn_reference(x, states[0], self.kernel, self.recurrent_kernel,
-                                     self._bias_or_zeros(), activation=self.activation,
-                                     mask=mask, input_masks=input_masks,
-                                     recurrent_masks=recurrent_masks)
+    def _op_options(self):
+        return {"activation": self.activation}
 
     def get_config(self):
         config = super().get_config()
@@ -344,6 +348,7 @@ class LSTM(RNNBase):
     n_gates = 4
     n_states = 2
     op_name = "lstm"
+    stepwise_op = staticmethod(F.lstm_reference)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  unit_forget_bias=True, **kwargs):
@@ -368,10 +373,6 @@ class LSTM(RNNBase):
         return F.lstm(x, states[0], states[1], self.kernel, self.recurrent_kernel,
                       self._bias_or_zeros(), mask=mask)
 
-    def _run_stepwise(self, x, states, mask, input_masks, recurrent_masks):
-        return F.lstm_reference(x, states[0], states[1], self.kernel, self.recurrent_kernel,
-                                self._bias_or_zeros(), mask=mask, input_masks=input_masks,
-                                recurrent_masks=recurrent_masks)
 
     def get_config(self):
         config = super().get_config()
@@ -396,6 +397,7 @@ class GRU(RNNBase):
 
     n_gates = 3
     op_name = "gru"
+    stepwise_op = staticmethod(F.gru_reference)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  reset_after=True, **kwargs):
@@ -418,10 +420,6 @@ class GRU(RNNBase):
         return F.gru(x, states[0], self.kernel, self.recurrent_kernel, self._bias_or_zeros(),
                      mask=mask)
 
-    def _run_stepwise(self, x, states, mask, input_masks, recurrent_masks):
-        return F.gru_reference(x, states[0], self.kernel, self.recurrent_kernel,
-                               self._bias_or_zeros(), mask=mask, input_masks=input_masks,
-                               recurrent_masks=recurrent_masks)
 
     def get_config(self):
         config = super().get_config()

@@ -35,8 +35,6 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from typing import NamedTuple
-
 import numpy as np
 
 from .. import __version__
@@ -52,6 +50,8 @@ from ..layers.base import Layer
 from ..layers.symbolic import is_symbolic
 from ..progress import resolve_verbose
 from . import saving
+from .building import apply_model_dtype, build_by_dry_run
+from .fit_setup import FitRun, check_fit_args, steps_per_epoch_of
 from .data import ArrayData, BatchData, class_weights_for, make_data
 from .summary import summary_lines
 from .targets import loss_mask, prepare_target
@@ -150,25 +150,7 @@ class Model(Layer):
         The zeros are floats of the model's dtype, or integer ids if the model refuses
         floats (an ``Embedding`` first).  A subclass may define its own ``build`` and call
         ``super().build(input_shape)``."""
-        if self._building or (self.built and self.weights):
-            return
-        self.apply_dtype()
-        shapes = input_shape if _is_shape_list(input_shape) else [input_shape]
-        errors = []
-        for dtype in (self._input_float_dtype(), np.dtype(np.int64)):
-            for fill in (8, 64, 2):
-                dummies = [np.zeros(_dummy_shape(s, fill), dtype=dtype) for s in shapes]
-                x = dummies if len(dummies) > 1 else dummies[0]
-                self._record_input_spec(x)
-                self.built = True   # the call below builds the layers, not this model again
-                try:
-                    self._dry_run(x)
-                    return
-                except (TypeError, ValueError) as e:
-                    errors.append(e)
-                    self.built = False
-        raise ValueError(f"{self.name}.build({input_shape!r}): the model cannot run on zeros "
-                         f"of that shape: {errors[0]}") from errors[0]
+        build_by_dry_run(self, input_shape)
 
     def _dry_run(self, x):
         """One forward pass on ``x`` (no gradients, dropout off) to build the weights; a
@@ -181,17 +163,7 @@ class Model(Layer):
         """A model given ``dtype=`` sets it on every layer it holds that was given none
         (before they build: ``Sequential([...], dtype="float64")`` is float64 throughout);
         a layer already built in another dtype is an error."""
-        if not self._dtype_given:
-            return
-        for layer in _nested_layers(self):
-            if layer._dtype_given or layer.dtype == self.dtype:
-                continue
-            if layer.built and layer.weights:
-                raise ValueError(
-                    f"{self.name}: dtype={self.dtype.name} cannot apply to layer "
-                    f"{layer.name!r}, already built in {layer.dtype.name}; give the model's "
-                    "dtype before the layers build (or give each layer its dtype)")
-            layer.dtype = self.dtype
+        apply_model_dtype(self)
 
     def _input_float_dtype(self):
         return _float_dtype(self.dtype)
@@ -350,14 +322,14 @@ class Model(Layer):
         per epoch in a pipe or a file), 0, 1 (the bar) or 2 (one line per epoch).
         """
         self._require_compiled("fit")
-        batch_size, verbose = _check_fit_args(batch_size, epochs, verbose, class_weight)
+        batch_size, verbose = check_fit_args(batch_size, epochs, verbose, class_weight)
         train, val = self._fit_data(x, y, sample_weight, validation_split, validation_data)
         ctx = self._distributed_context() if distributed else None
         if ctx is not None and not isinstance(train, ArrayData):
             raise ValueError("fit(distributed=True) shards array inputs by sample; for a batch "
                              "iterable, shard the data yourself and use fit(distributed=False) "
                              "with model._gradient_hooks")
-        steps = _steps_per_epoch(train, batch_size, steps_per_epoch, ctx, initial_epoch)
+        steps = steps_per_epoch_of(train, batch_size, steps_per_epoch, ctx, initial_epoch)
         history = History()
         cbs = [ProgressBar(verbose)] if verbose else []
         cbs += list(callbacks or [])
@@ -365,7 +337,7 @@ class Model(Layer):
         cblist = CallbackList(cbs, model=self, is_root=ctx is None or ctx.is_root,
                               params={"epochs": epochs, "steps": steps, "verbose": verbose,
                                       "batch_size": batch_size})
-        run = _FitRun(epochs, steps, batch_size, shuffle, steps_per_epoch, class_weight, ctx,
+        run = FitRun(epochs, steps, batch_size, shuffle, steps_per_epoch, class_weight, ctx,
                       cblist, [cb for cb in cblist if isinstance(cb, TerminateOnNaN)])
         self.history = history
         self.stop_training = False
@@ -606,77 +578,6 @@ class Model(Layer):
             if "name" in config:
                 model.name = config["name"]
             return model
-
-
-def _is_shape_list(shape):
-    """True for a list of shapes (several inputs), False for one shape."""
-    return isinstance(shape, (list, tuple)) and len(shape) > 0 and \
-        all(isinstance(s, (list, tuple)) for s in shape)
-
-
-def _dummy_shape(shape, fill):
-    """A concrete shape for ``shape``: the batch axis 1 if unknown, other unknown axes
-    ``fill``."""
-    shape = tuple(shape)
-    if not shape:
-        raise ValueError("build: an input shape needs at least the batch axis")
-    return tuple((1 if i == 0 else fill) if d is None else int(d) for i, d in enumerate(shape))
-
-
-def _nested_layers(layer):
-    """Every layer held by ``layer``, depth first (not ``layer`` itself)."""
-    out, stack, seen = [], list(reversed(layer._sublayers())), {id(layer)}
-    while stack:
-        sub = stack.pop()
-        if id(sub) in seen:
-            continue
-        seen.add(id(sub))
-        out.append(sub)
-        stack.extend(reversed(sub._sublayers()))
-    return out
-
-
-class _FitRun(NamedTuple):
-    """The settings of one ``fit`` call that every epoch reads."""
-
-    epochs: int
-    steps: object             # batches per epoch, or None when unknown
-    batch_size: int
-    shuffle: bool
-    steps_per_epoch: object
-    class_weight: object
-    ctx: object               # the distributed context, or None
-    callbacks: object         # the CallbackList
-    nan_handlers: list        # TerminateOnNaN callbacks
-
-
-def _check_fit_args(batch_size, epochs, verbose, class_weight):
-    """Validated ``(batch_size, verbose)`` (Keras' defaults filled in)."""
-    batch_size = 32 if batch_size is None else batch_size
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-    verbose = resolve_verbose(verbose, what="fit: verbose")
-    if class_weight is not None and not isinstance(class_weight, dict):
-        raise TypeError(f"fit: class_weight must be a dict {{class: weight}}, got "
-                        f"{type(class_weight).__name__}")
-    return batch_size, verbose
-
-
-def _steps_per_epoch(train, batch_size, steps_per_epoch, ctx, initial_epoch):
-    """Batches per epoch (this rank's share when distributed), capped by ``steps_per_epoch``."""
-    if isinstance(train, ArrayData):
-        n_local = train.n
-        if ctx is not None:
-            n_local = len(ctx.shard_indices(train.n, initial_epoch, 0, shuffle=False))
-        steps = train.num_batches(batch_size, n_local)
-    else:
-        steps = train.num_batches()
-    if steps_per_epoch is not None:
-        steps = steps_per_epoch if steps is None else min(steps, steps_per_epoch)
-    return steps
 
 
 def _broadcast_mul(a, b):

@@ -36,6 +36,7 @@ from ..models import Model, Sequential, load_model
 from ..optimizers import Adam
 from ..text import Tokenizer, pad_sequences
 from .common import TaskResult, check_model, quick_mode, read_json, save_run
+from .runs import run_info
 
 __all__ = ["KimCNN", "build_model", "pretrained_embedding", "train", "evaluate", "load",
            "predict", "MODELS", "PRETRAINED_DEFAULTS"]
@@ -216,7 +217,9 @@ def evaluate(folder="runs/sentiment") -> TaskResult:
     p = model.predict(encode(x_test), verbose=0).reshape(-1)
     accuracy = float(np.mean((p >= 0.5) == (y_test == 1)))
     majority = float(max(np.mean(y_test), 1 - np.mean(y_test)))
-    return TaskResult("sentiment", type(model).__name__, "accuracy", accuracy,
+    run = run_info(folder)
+    name = run.model if run is not None and run.model else type(model).__name__
+    return TaskResult("sentiment", name, "accuracy", accuracy,
                       "majority class", majority, {"test_size": len(x_test)})
 
 

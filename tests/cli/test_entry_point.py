@@ -112,6 +112,17 @@ def test_bad_checkpoint_and_tokenizer_files_are_one_line(tmp_path):
     (run / "tokenizer.json").write_text('{"task": "sentiment", "maxlen": 10}')
     proc = tinynlp("predict", "hello", "--model", run, cwd=tmp_path)
     one_line_error(proc, "predict", "tokenizer")
+    (run / "tokenizer.json").write_text('{"task": "sentiment", "maxlen": 10, "tokenizer": '
+                                        '{"num_words": 5}}')
+    proc = tinynlp("predict", "hello", "--model", run, cwd=tmp_path)
+    one_line_error(proc, "predict", "the tokenizer's settings are damaged")
+    (run / "tokenizer.json").write_text('{"task": "sentiment", "maxlen": 10, "tokenizer": '
+                                        '{"num_words": 5, "filters": "", "lower": true, '
+                                        '"split": " ", "char_level": false, "oov_token": null,'
+                                        ' "document_count": 1, "word_counts": [["a", 1]], '
+                                        '"word_docs": {"a": 1}}}')
+    proc = tinynlp("predict", "hello", "--model", run, cwd=tmp_path)
+    one_line_error(proc, "predict", "model.tnz")     # the corrupt checkpoint, named
     proc = tinynlp("predict", "x", "--out", run, cwd=tmp_path)
     one_line_error(proc, "predict", "the model folder is --model")
 
@@ -130,6 +141,11 @@ def test_embed_query_and_train(tmp_path):
     bad.write_text("3 4\nking 0.1 0.2 0.3 0.4\nqueen 0.1 zero 0.3 0.4\n")
     proc = tinynlp("embed", "query", "king", "--vectors", bad, cwd=tmp_path)
     one_line_error(proc, "embed", "bad.txt")
+    import gzip
+    cut = tmp_path / "cut.txt.gz"
+    cut.write_bytes(gzip.compress(b"2 2\nking 0.1 0.2\nqueen 0.3 0.4\n")[:-10])
+    proc = tinynlp("embed", "query", "king", "--vectors", cut, cwd=tmp_path)
+    one_line_error(proc, "embed", "cut.txt.gz")
     proc = tinynlp("embed", "train", "--epochs", "1", "--dim", "8", "--min-count", "50",
                    "--output", tmp_path / "v.txt", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -65,11 +65,17 @@ def run_embed(args):
         path = Path(args.vectors)
         if not path.is_file():
             raise CLIError(f"vectors file {args.vectors!r} does not exist")
-        if args.format == "glove":
-            kv = embeddings.KeyedVectors.load_glove(path)
-        else:
-            kv = embeddings.KeyedVectors.load_word2vec_format(
-                path, binary=args.format == "word2vec-binary")
+        try:
+            if args.format == "glove":
+                kv = embeddings.KeyedVectors.load_glove(path)
+            else:
+                kv = embeddings.KeyedVectors.load_word2vec_format(
+                    path, binary=args.format == "word2vec-binary")
+        except (ValueError, OSError, EOFError) as e:
+            message = str(e)
+            if str(path) not in message:
+                message = f"cannot read the vectors file {path} as {args.format}: {message}"
+            raise CLIError(message) from None
     missing = []
     for word in args.words:
         if word not in kv:

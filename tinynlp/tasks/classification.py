@@ -52,7 +52,9 @@ from ..data.tabular import encode_labels, label_classes, read_labelled_texts
 from ..models import Sequential, load_model
 from ..optimizers import Adam
 from ..text import Tokenizer, pad_sequences
-from .common import TaskResult, check_model, read_json, save_run, start_run
+from .common import (
+    TaskResult, check_model, read_json, save_run, start_run, tokenizer_from_meta,
+)
 
 __all__ = [
     "MODELS",
@@ -241,7 +243,7 @@ def load(folder="runs/classify"):
     and the saved metadata (class names, ...)."""
     folder = Path(folder)
     meta = read_json(folder / "tokenizer.json", required=("tokenizer", "maxlen", "classes"))
-    tokenizer = Tokenizer.from_config(meta["tokenizer"])
+    tokenizer = tokenizer_from_meta(meta, folder / "tokenizer.json")
     model = load_model(folder / "model.tnz", restore_rng=False)
 
     def encode(texts):

@@ -10,10 +10,11 @@ from pathlib import Path
 from .. import plot as tn_plot
 from .. import random as tn_random
 from ..atomic import write_json_atomic  # noqa: F401  (the recipes' writer, re-exported)
+from ..text import Tokenizer
 from .runs import write_run_info
 
 __all__ = ["quick_mode", "TaskResult", "write_json_atomic", "read_json", "out_dir", "check_model",
-           "start_run", "save_run"]
+           "start_run", "save_run", "tokenizer_from_meta"]
 
 
 def quick_mode() -> bool:
@@ -92,6 +93,16 @@ def read_json(path, required=()) -> dict:
         raise ValueError(f"{path} has no {', '.join(map(repr, missing))} entry (a damaged file, "
                          "or not one written by tinynlp)")
     return value
+
+
+def tokenizer_from_meta(meta, path):
+    """The ``Tokenizer`` saved under ``meta["tokenizer"]`` (read from ``path``); damaged
+    settings are a ValueError naming the file."""
+    try:
+        return Tokenizer.from_config(meta["tokenizer"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{path}: the tokenizer's settings are damaged or incomplete "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def save_run(out, net, meta_name, meta, history=None, title=None):

@@ -35,7 +35,9 @@ from ..layers.embedding_init import lookup_rows
 from ..models import Model, Sequential, load_model
 from ..optimizers import Adam
 from ..text import Tokenizer, pad_sequences
-from .common import TaskResult, check_model, quick_mode, read_json, save_run
+from .common import (
+    TaskResult, check_model, quick_mode, read_json, save_run, tokenizer_from_meta,
+)
 from .runs import run_info
 
 __all__ = ["KimCNN", "build_model", "pretrained_embedding", "train", "evaluate", "load",
@@ -227,7 +229,7 @@ def load(folder="runs/sentiment"):
     """The trained model and a ``texts -> padded ids`` function saved by :func:`train`."""
     folder = Path(folder)
     meta = read_json(folder / "tokenizer.json", required=("tokenizer", "maxlen"))
-    tokenizer = Tokenizer.from_config(meta["tokenizer"])
+    tokenizer = tokenizer_from_meta(meta, folder / "tokenizer.json")
     model = load_model(folder / "model.tnz", restore_rng=False)  # loading must not reseed tn.random
 
     def encode(texts):

@@ -159,6 +159,23 @@ def test_stateful_chunks_equal_the_whole_sequence(cls):
     assert config_round_trip(layer).stateful is True
 
 
+@pytest.mark.parametrize("cls", RNNS)
+def test_stateful_gradcheck(cls):
+    """A stateful call starts from the carried states (constants: no gradient flows into
+    the previous call); the gradient of its input and weights is checked from there."""
+    x = rnd(2, 4, 3, seed=10)
+    layer = cls(3, stateful=True, return_sequences=True, dtype="float64")
+    layer(x[:, :2])
+    carried = [s.copy() for s in layer.states]
+    assert np.abs(carried[0]).sum() > 0
+
+    def fn(x, *weights):
+        layer.reset_states(carried)      # the same starting states at every evaluation
+        return layer(x)
+
+    check_grad(f"layers.{cls.__name__}(stateful)", fn, [t64(x[:, 2:]), *layer.trainable_weights])
+
+
 def test_stateful_in_models_and_reset_from_the_model():
     x = rnd(4, 6, 3, seed=6).astype(np.float32)
     model = tn.Sequential([L.LSTM(5, stateful=True, input_shape=(None, 3)), L.Dense(1)])

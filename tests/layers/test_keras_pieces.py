@@ -99,7 +99,7 @@ def test_batch_norm_layer_training_inference_and_moving_statistics():
     y = layer(x, training=True).data
     np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-12)
     np.testing.assert_allclose(y.var(axis=0), 9 / (9 + 1e-3), rtol=0.05)
-    gamma, beta, mm, mv = layer.get_weights()
+    _, _, mm, mv = layer.get_weights()
     np.testing.assert_allclose(mm, 0.1 * x.mean(axis=0))
     np.testing.assert_allclose(mv, 0.9 + 0.1 * x.var(axis=0))
     assert [w.name.split("/")[-1] for w in layer.weights] == \

@@ -13,6 +13,7 @@ containing layers, its own weights then each sub-layer's in attribute order.
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 
@@ -146,7 +147,7 @@ class Layer:
         """True when ``cls`` defines its own ``method_name`` instead of :class:`Layer`'s."""
         return getattr(cls, method_name) is not getattr(Layer, method_name)
 
-    def __init__(self, name=None, trainable=True, input_shape=None, dtype="float32",
+    def __init__(self, name=None, trainable=True, input_shape=None, dtype=None,
                  input_dim=None, **kwargs):
         if kwargs:
             raise TypeError(
@@ -157,7 +158,8 @@ class Layer:
         if input_shape is None and input_dim is not None:
             input_shape = (input_dim,)
         self.input_shape = None if input_shape is None else tuple(input_shape)
-        self.dtype = check_layer_dtype(type(self), dtype)
+        self.dtype = check_layer_dtype(type(self), "float32" if dtype is None else dtype)
+        self._dtype_given = dtype is not None   # else a model's dtype may set it (see Model)
         self.built = False
         self._params = []  # own Parameters in creation order
 
@@ -264,6 +266,24 @@ class Layer:
         """The mask passed on to the next layer (default: unchanged if supported, else None)."""
         return mask if self.supports_masking else None
 
+    def reset_states(self):
+        """Forget what a stateful layer carries from one call to the next (Keras'
+        ``reset_states``): a stateful RNN's states, in this layer or any it holds."""
+        for layer in self._sublayers():
+            layer.reset_states()
+
+    def _warn_dropped_mask(self, mask):
+        """Keras' warning when a mask reaches a layer that cannot use it: the mask stops
+        here (e.g. a Conv1D after ``Embedding(mask_zero=True)``: a global max pool after it
+        then sees the padding too)."""
+        if mask is not None and not self.supports_masking and \
+                not type(self).overrides("compute_mask"):
+            warnings.warn(
+                f"Layer {self.name!r} (of type {type(self).__name__}) was passed an input with "
+                "a mask, but it does not support masking: the mask stops here and the layers "
+                "after it will not see it (the padded steps count as data from here on)",
+                UserWarning, stacklevel=3)
+
     def compute_output_shape(self, input_shape):
         """Output shape (batch axis included); default: computed by a dry run."""
         shape = tuple(2 if d is None else d for d in input_shape)
@@ -278,6 +298,7 @@ class Layer:
             build_once(self, lambda: self._build_for(x))
         if self.supports_masking:
             return self.call(x, training=training, mask=mask, **kwargs)
+        self._warn_dropped_mask(mask)
         return self.call(x, training=training, **kwargs)
 
     def _build_for(self, x):

@@ -15,6 +15,7 @@ the file.
 from __future__ import annotations
 
 import inspect
+import json
 
 import numpy as np
 
@@ -31,15 +32,17 @@ from .model import Model
 from .saving import FORMAT_MODEL, CheckpointError, CheckpointReader, read_weights
 from .sequential import Sequential
 
-__all__ = ["load_model"]
+__all__ = ["load_model", "model_from_config", "model_from_json"]
 
 
-def _rebuild(reader, custom_objects):
-    """The model described by the checkpoint's architecture, built (weights not set)."""
-    arch = reader.config.get("architecture")
-    if not isinstance(arch, dict) or "class_name" not in arch:
-        raise CheckpointError(f"{reader.path}: config.json has no architecture")
-    name = arch["class_name"]
+def model_from_config(architecture, custom_objects=None):
+    """The model described by ``{"class_name": ..., "config": {...}}`` (what ``save`` and
+    ``to_json`` write), not built: classes are looked up in the layer registry (or
+    ``custom_objects``), never imported or executed from the data.  Raises ValueError."""
+    if not isinstance(architecture, dict) or not isinstance(architecture.get("class_name"), str):
+        raise ValueError(f"expected a model architecture {{'class_name': ..., 'config': "
+                         f"{{...}}}}, got {architecture!r:.200}")
+    name = architecture["class_name"]
     custom_objects = dict(custom_objects or {})
     if name in custom_objects:
         cls = custom_objects[name]
@@ -49,31 +52,61 @@ def _rebuild(reader, custom_objects):
         try:
             cls = get_layer_class(name)
         except ValueError:
-            raise CheckpointError(
-                f"{reader.path}: the model class {name!r} is not registered; for a subclassed "
-                f"model pass custom_objects={{{name!r}: {name}}} (and give it "
-                "get_config/from_config), or rebuild it yourself and call load_weights"
-            ) from None
+            raise ValueError(
+                f"the model class {name!r} is not registered; for a subclassed model pass "
+                f"custom_objects={{{name!r}: {name}}} (and give it get_config/from_config), or "
+                "rebuild it yourself and call load_weights") from None
     if not (isinstance(cls, type) and issubclass(cls, Model)):
-        raise CheckpointError(f"{reader.path}: {name!r} is not a Model class")
+        raise ValueError(f"{name!r} is not a Model class")
+    config = architecture.get("config", {})
+    if not isinstance(config, dict):
+        raise ValueError(f"the config of {name!r} must be a JSON object, got {config!r:.200}")
     try:
-        return _from_config(cls, arch, reader, custom_objects)
+        if cls is Sequential or issubclass(cls, Sequential) or \
+                "custom_objects" in inspect.signature(cls.from_config).parameters:
+            model = cls.from_config(dict(config), custom_objects=custom_objects)
+        else:
+            model = cls.from_config(dict(config))
+    except CheckpointError:
+        raise                      # the weight guard's refusal, already naming the file
+    except REBUILD_ERRORS as e:
+        raise ValueError(f"cannot rebuild the architecture ({type(e).__name__}: {e})") from None
+    if not isinstance(model, Model):
+        raise ValueError(f"{cls.__name__}.from_config did not return a model")
+    return model
+
+
+def model_from_json(json_string, custom_objects=None):
+    """The model saved by ``model.to_json()`` — its architecture, with fresh weights (Keras'
+    ``model_from_json``; set weights with ``set_weights`` or ``load_weights``)."""
+    try:
+        architecture = json.loads(json_string)
+    except (TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"model_from_json: not a JSON string ({e})") from None
+    try:
+        return model_from_config(architecture, custom_objects)
+    except ValueError as e:
+        raise ValueError(f"model_from_json: {e}") from None
+
+
+def _rebuild(reader, custom_objects):
+    """The model described by the checkpoint's architecture, built (weights not set)."""
+    arch = reader.config.get("architecture")
+    if not isinstance(arch, dict) or "class_name" not in arch:
+        raise CheckpointError(f"{reader.path}: config.json has no architecture")
+    try:
+        model = model_from_config(arch, custom_objects)
+        _build_from_spec(model, reader)
     except CheckpointError:
         raise
     except REBUILD_ERRORS as e:
-        raise CheckpointError(f"{reader.path}: cannot rebuild the architecture "
-                              f"({type(e).__name__}: {e})") from None
+        raise CheckpointError(f"{reader.path}: {e}") from None
+    return model
 
 
-def _from_config(cls, arch, reader, custom_objects):
-    if cls is Sequential or issubclass(cls, Sequential) or \
-            "custom_objects" in inspect.signature(cls.from_config).parameters:
-        model = cls.from_config(dict(arch.get("config", {})), custom_objects=custom_objects)
-    else:
-        model = cls.from_config(dict(arch.get("config", {})))
-    if not isinstance(model, Model):
-        raise CheckpointError(f"{reader.path}: {cls.__name__}.from_config did not return a "
-                              "model")
+def _build_from_spec(model, reader):
+    """Build a model whose layers learn their shapes on the first call (a dry run on zeros of
+    the recorded input spec)."""
     spec = reader.config.get("build_input_spec")
     if spec and not model.weights:
         for shape, _ in spec:
@@ -88,7 +121,6 @@ def _from_config(cls, arch, reader, custom_objects):
             with no_grad():
                 model(dummies if len(dummies) > 1 else dummies[0], training=False)
             model._build_input_spec = spec
-    return model
 
 
 def _metrics_from_config(specs):

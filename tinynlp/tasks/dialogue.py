@@ -59,6 +59,7 @@ from ..pretrained import load as load_pretrained
 from ..text import BPETokenizer, word_tokenize
 from . import translation
 from .common import TaskResult, out_dir, quick_mode, read_json, start_run, write_json_atomic
+from .runs import write_run_info
 
 __all__ = ["BOT", "DEFAULTS", "MAX_PROMPT", "MAX_REPLY", "MODELS", "USER", "Chatbot",
            "ReplyBatches", "context_ids", "encode_pair", "evaluate", "generate_replies",
@@ -383,6 +384,7 @@ def train(model="tinygpt", epochs=None, batch_size=16, learning_rate=None, seed=
     meta = {"task": TASK, "model": model, "bpe": BPE_FILE, "max_prompt_tokens": max_prompt,
             "max_reply_tokens": max_reply, "seed": seed, "quick": quick}
     write_json_atomic(folder / META, meta)
+    write_run_info(folder, TASK, model)
     artifacts = {"model": str(folder / "model.tnz"), "bpe": str(folder / BPE_FILE),
                  "meta": str(folder / META)}
     if plot:

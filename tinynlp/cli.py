@@ -164,8 +164,13 @@ def cmd_embed(args):
 def cmd_generate(args):
     module = _task_module("lm")
     _require_dir(args.out, "lm")
-    print(module.generate(args.prompt, folder=args.out, length=args.length,
-                          temperature=args.temperature, top_k=args.top_k, seed=args.seed))
+    # the text appears as it is sampled (a GPT or a character RNN: one character at a time)
+    for piece in module.generate_stream(args.prompt, folder=args.out, length=args.length,
+                                        temperature=args.temperature, top_k=args.top_k,
+                                        seed=args.seed, model=args.model):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
 
 
 def cmd_translate(args):
@@ -286,6 +291,8 @@ def build_parser():
     g.add_argument("--temperature", type=float, default=0.8)
     g.add_argument("--top-k", type=int, default=None)
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--model", help="check that the folder holds this model (lstm, rnn, word, "
+                   "gpt; by default any)")
     g.set_defaults(func=cmd_generate)
 
     tr = sub.add_parser("translate", help="translate with a trained encoder-decoder")

@@ -514,6 +514,12 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
              "examples": "\n    " + "\n    ".join(examples)}
     if sacre is not None:
         extra.update(sacrebleu=sacre, sacrebleu_copy=sacre_copy, sacrebleu_signature=signature)
+    if model == "transformer":
+        c = net.config
+        extra["architecture"] = (
+            f"{c['num_layers']} encoder + {c['num_layers']} decoder blocks, {c['num_heads']} "
+            f"heads, hidden {c['hidden_dim']}, feed-forward {c['intermediate_dim']}, dropout "
+            f"{c['dropout']:g}, {extra['params']:,} parameters")
     return TaskResult(TASK, _display_name(model), f"BLEU ×100 (beam {beam_size})",
                       100 * beam_bleu, "copy source", 100 * copy_bleu, extra, artifacts)
 

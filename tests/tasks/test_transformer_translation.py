@@ -121,11 +121,12 @@ def test_errors():
 
 @pytest.mark.slow
 def test_train_quick_save_load_translate(quick, tmp_path):
-    result = tr.train("transformer", out=str(tmp_path), verbose=0, beam_size=2)
+    # greedy (batched) on the test verses: an untrained model writes max_len words each
+    result = tr.train("transformer", out=str(tmp_path), verbose=0, beam_size=1)
     assert result.model == "transformer seq2seq" and math.isfinite(result.value)
-    assert math.isfinite(result.extra["val_loss"])
+    assert math.isfinite(result.extra["val_loss"]) and "2 encoder" in result.extra["architecture"]
     model, sv, tv, meta = tr.load(str(tmp_path))
     assert isinstance(model, TransformerSeq2Seq) and meta["model"] == "transformer"
-    assert tr.evaluate(str(tmp_path), beam_size=2).value == pytest.approx(result.value)
+    assert tr.evaluate(str(tmp_path), beam_size=1).value == pytest.approx(result.value)
     out = tr.translate(["Y dijo Dios: Sea la luz.", "Jesús lloró."], str(tmp_path), beam_size=2)
     assert len(out) == 2 and all(isinstance(t, str) for t in out)

@@ -27,10 +27,13 @@ MAX_LINES = 600
 LATE_IMPORTS = {
     # the command line imports a sub-command's recipe (and its data) only when that
     # sub-command runs, so that `tinynlp --help` starts without loading the models
-    "tinynlp.cli: tinynlp.tasks.sentiment",
-    "tinynlp.cli: tinynlp.embeddings",
-    "tinynlp.cli: tinynlp",                      # tinynlp.datasets (a lazy alias)
-    "tinynlp.cli: tinynlp.serve",
+    # (task modules by name go through tinynlp.cli.common.task_module)
+    "tinynlp.cli.train: tinynlp.tasks.sentiment",
+    "tinynlp.cli.train: tinynlp.tasks.predictor",
+    "tinynlp.cli.predict: tinynlp.tasks.predictor",
+    "tinynlp.cli.embed: tinynlp.embeddings",
+    "tinynlp.cli.embed: tinynlp.data.datasets",
+    "tinynlp.cli.serve: tinynlp.serve",
     # the server (Starlette, uvicorn) is an optional extra: `import tinynlp.serve` works
     # without it, and its app and runner are imported when a server is made
     "tinynlp.serve: tinynlp.serve.app",

@@ -82,7 +82,8 @@ assert np.allclose(engine.data[0], out)
 for dim in (4, 64, 512):
     qs, ks = rng.standard_normal((2000, dim)), rng.standard_normal((2000, dim))
     dots = (qs * ks).sum(axis=1)
-    print(f"d = {dim:3d}: std of q·k {dots.std():6.2f},   of q·k/√d {(dots / np.sqrt(dim)).std():.2f}")
+    scaled = dots / np.sqrt(dim)
+    print(f"d = {dim:3d}: std of q·k {dots.std():6.2f},   of q·k/√d {scaled.std():.2f}")
 
 # %% [markdown]
 # ## 2. Softmax and masks

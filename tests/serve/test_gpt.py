@@ -183,3 +183,22 @@ def test_streaming_equals_the_whole_text_and_chat_answers(gpt_server, models):
     answer = chat.json()["choices"][0]["message"]["content"]
     full = generated(models, "USER:\nWhat news?\n\nASSISTANT:\n", 12, 1)
     assert answer == full.split("\n\n")[0]
+
+
+def test_the_openai_client_completes_streams_and_chats_with_the_gpt(gpt_server, models):
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=gpt_server.url + "/v1", api_key="unused", max_retries=0,
+                           timeout=60.0)
+    out = client.completions.create(model="gpt", prompt="ROMEO:", max_tokens=20, seed=7,
+                                    temperature=0.8, extra_body={"top_k": 5})
+    expected = generated(models, "ROMEO:", 20, 7, 0.8, 5)
+    assert out.choices[0].text == expected
+    assert out.usage.completion_tokens == 20 and out.usage.prompt_tokens == 6
+    stream = client.completions.create(model="gpt", prompt="ROMEO:", max_tokens=20, seed=7,
+                                       temperature=0.8, extra_body={"top_k": 5}, stream=True)
+    assert "".join(c.choices[0].text for c in stream if c.choices) == expected
+    chat = client.chat.completions.create(
+        model="gpt", max_tokens=12, seed=1, messages=[{"role": "user", "content": "What news?"}])
+    full = generated(models, "USER:\nWhat news?\n\nASSISTANT:\n", 12, 1)
+    assert chat.choices[0].message.content == full.split("\n\n")[0]
+    assert [m.id for m in client.models.list().data] == ["gpt"]

@@ -202,11 +202,19 @@ def test_cli_generate_streams_through_the_real_entry_point(trained_gpt):
     import sys
 
     _, out = trained_gpt
-    cmd = [sys.executable, "-m", "tinynlp", "generate", "--out", str(out), "--prompt", "ROMEO:",
+    cmd = [sys.executable, "-m", "tinynlp", "generate", "--prompt", "ROMEO:",
            "--seed", "3", "--temperature", "0.9"]
     env = dict(os.environ, PYTHONUNBUFFERED="0")     # the command flushes by itself
+    # runs/ holds only the GPT's run: --model gpt finds it as the most recent gpt run
+    runs = out.parent / "runs_gpt_only"
+    runs.mkdir(exist_ok=True)
+    if not (runs / "lm").exists():
+        (runs / "lm").symlink_to(out, target_is_directory=True)
+    env["TINYNLP_RUNS"] = str(runs)
     done = subprocess.run(cmd + ["--length", "40", "--model", "gpt"], capture_output=True,
                           text=True, env=env, timeout=120)
+    assert "using" in done.stderr and "gpt" in done.stderr
+    cmd += ["--model", str(out)]
     assert done.returncode == 0, done.stderr
     assert done.stdout == lm.generate("ROMEO:", str(out), length=40, temperature=0.9,
                                       seed=3) + "\n"
@@ -219,6 +227,7 @@ def test_cli_generate_streams_through_the_real_entry_point(trained_gpt):
     finally:
         proc.kill()
         proc.wait()
-    wrong = subprocess.run(cmd + ["--model", "lstm"], capture_output=True, text=True, env=env,
-                           timeout=120)
-    assert wrong.returncode == 1 and "not 'lstm'" in wrong.stderr
+    # a model name with no run of its own is one line naming it
+    wrong = subprocess.run(cmd[:-2] + ["--model", "lstm"], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert wrong.returncode == 1 and "no lstm run" in wrong.stderr

@@ -130,3 +130,16 @@ def test_train_quick_save_load_translate(quick, tmp_path):
     assert tr.evaluate(str(tmp_path), beam_size=1).value == pytest.approx(result.value)
     out = tr.translate(["Y dijo Dios: Sea la luz.", "Jesús lloró."], str(tmp_path), beam_size=2)
     assert len(out) == 2 and all(isinstance(t, str) for t in out)
+
+
+def test_beam_search_evaluation_reports_progress_over_the_caches(capsys):
+    # beam_search_all (what evaluate and translate use) runs the Transformer's cached
+    # decoding under tinynlp.progress.Progress: the same hypotheses, one line when piped
+    model = small()
+    sources = [[4, 5, 6, 7, 8], [9, 10], [4]]
+    got = tr.beam_search_all(model, sources, BOS, EOS, beam_size=3, verbose=2)
+    assert got == [tr.beam_search(model, s, BOS, EOS, 3) for s in sources]
+    out = capsys.readouterr().out
+    assert out.startswith("beam search (beam 3) - ") and "/sentence" in out
+    tr.beam_search_all(model, sources, BOS, EOS, beam_size=3, verbose=0)
+    assert capsys.readouterr().out == ""

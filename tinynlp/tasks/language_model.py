@@ -343,7 +343,7 @@ def _build(model, vocab_size, d, learning_rate, steps):
 
 def train(model="lstm", epochs=None, seq_len=None, batch_size=None, embedding_dim=None,
           units=None, tokens_per_epoch=None, vocab_size=5000, learning_rate=None, seed=0,
-          out="runs/lm", verbose=1, plot=True, num_layers=None, num_heads=None,
+          out="runs/lm", verbose="auto", plot=True, num_layers=None, num_heads=None,
           dropout=None) -> TaskResult:
     """Train a language model and report its test perplexity beside the unigram baseline.
 

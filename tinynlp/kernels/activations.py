@@ -41,7 +41,8 @@ except ImportError:  # pragma: no cover - scipy is optional
 
 __all__ = ["Act", "sigmoid", "apply_activation_", "activation_derivative",
            "activation_backward", "activation_backward_reference",
-           "bias_relu_", "bias_relu_reference_", "fast_tanh", "tanh_f32", "fast_erf", "erf_f32",
+           "bias_relu_", "bias_relu_reference_", "fast_tanh", "tanh_f32", "float32_fast_path",
+           "fast_erf", "erf_f32",
            "fast_exp_neg", "exp_neg_f32", "gelu_array", "gelu_grad_array", "gelu_forward",
            "gelu_backward", "gelu_reference", "gelu_backward_reference"]
 
@@ -225,22 +226,33 @@ def tanh_f32(x):
     return min(max(x * p / q, -_ONE32), _ONE32)
 
 
-def fast_tanh(x):
-    """tanh of a scalar for Numba kernels: :func:`tanh_f32` for float32, libm otherwise.
+def float32_fast_path(name, f32, other, doc):
+    """A scalar function for Numba kernels: ``f32`` (a vectorisable float32 routine) for a
+    float32 argument, ``other`` (libm's, exact) for any other.
 
-    Called from a kernel, the choice is made once at compile time (see the
-    overload below); called from Python (``NUMBA_DISABLE_JIT=1``), here.
+    Called from a kernel, the choice is made once at compile time (an
+    ``overload``); called from Python (``NUMBA_DISABLE_JIT=1``), at each call.
     """
-    if isinstance(x, np.float32):
-        return tanh_f32(x)
-    return math.tanh(x)
+    def fn(x):
+        if isinstance(x, np.float32):
+            return f32(x)
+        return other(x)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+
+    @overload(fn, inline="always")
+    def _typed(x):
+        if x == types.float32:
+            return lambda x: f32(x)
+        return lambda x: other(x)
+
+    return fn
 
 
-@overload(fast_tanh, inline="always")
-def _fast_tanh_overload(x):
-    if x == types.float32:
-        return lambda x: tanh_f32(x)
-    return lambda x: math.tanh(x)
+fast_tanh = float32_fast_path(
+    "fast_tanh", tanh_f32, math.tanh,
+    "tanh of a scalar for Numba kernels: :func:`tanh_f32` for float32, libm otherwise.")
 
 
 # --------------------------------------------------------------------------
@@ -308,34 +320,18 @@ def exp_neg_f32(s):
     return e * (np.float32(1 << (62 - k)) * _TWO_M62)
 
 
-def fast_erf(x):
-    """erf of a scalar for Numba kernels: :func:`erf_f32` for float32, libm otherwise
-    (chosen at compile time by the overload below; here when called from Python)."""
-    if isinstance(x, np.float32):
-        return erf_f32(x)
-    return math.erf(x)
-
-
-@overload(fast_erf, inline="always")
-def _fast_erf_overload(x):
-    if x == types.float32:
-        return lambda x: erf_f32(x)
-    return lambda x: math.erf(x)
-
-
-def fast_exp_neg(s):
-    """e^(−s) of a scalar s ≥ 0 for Numba kernels: :func:`exp_neg_f32` for float32, libm
-    otherwise."""
-    if isinstance(s, np.float32):
-        return exp_neg_f32(s)
+@njit(inline="always")
+def _exp_neg_libm(s):
     return math.exp(-s)
 
 
-@overload(fast_exp_neg, inline="always")
-def _fast_exp_neg_overload(s):
-    if s == types.float32:
-        return lambda s: exp_neg_f32(s)
-    return lambda s: math.exp(-s)
+fast_erf = float32_fast_path(
+    "fast_erf", erf_f32, math.erf,
+    "erf of a scalar for Numba kernels: :func:`erf_f32` for float32, libm otherwise.")
+fast_exp_neg = float32_fast_path(
+    "fast_exp_neg", exp_neg_f32, _exp_neg_libm,
+    "e^(−s) of a scalar s ≥ 0 for Numba kernels: :func:`exp_neg_f32` for float32, libm "
+    "otherwise.")
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

@@ -31,6 +31,7 @@ LATE_IMPORTS = {
     "tinynlp.cli: tinynlp.embeddings",
     "tinynlp.cli: tinynlp",                      # tinynlp.datasets (a lazy alias)
     "tinynlp.cli: tinynlp.serve",
+    "tinynlp.cli: tinynlp.pretrained.train",
     # the server (Starlette, uvicorn) is an optional extra: `import tinynlp.serve` works
     # without it, and its app and runner are imported when a server is made
     "tinynlp.serve: tinynlp.serve.app",

@@ -11,6 +11,7 @@
     tinynlp translate "texto" ...           translate with a trained seq2seq model
     tinynlp bench [--quick]                 the benchmarks against PyTorch / Keras
     tinynlp serve --model DIR [--port 8000] an HTTP API for a saved model (extra `serve`)
+    tinynlp pretrain [--quick] [--out DIR]  pretrain the small GPT on the bundled corpus
 
 Every sub-command has ``--help``. Errors (unknown task, missing files, bad
 arguments) print one clear line and exit with status 1 (2 for usage errors).
@@ -223,6 +224,34 @@ def _serve_parser(sub):
     s.set_defaults(func=cmd_serve)
 
 
+def cmd_pretrain(args):
+    from .pretrained import train as pretraining
+
+    summary = pretraining.run_cli(vars(args))
+    print({k: v for k, v in summary.items() if k != "config"})
+
+
+def _pretrain_parser(sub):
+    s = sub.add_parser("pretrain", help="pretrain the small GPT on the bundled corpus "
+                       "(resumable; the settings of the shipped tinygpt by default)")
+    s.add_argument("--quick", action="store_true",
+                   help="seconds on a tiny slice (also TINYNLP_QUICK=1), for tests")
+    s.add_argument("--out", help="run folder: log, checkpoints, curve (default runs/pretrain); "
+                   "an unfinished run there is resumed")
+    s.add_argument("--cache-dir", help="cached tokenizer and token ids (default "
+                   "~/.cache/tinynlp/pretrain or $TINYNLP_CACHE/pretrain)")
+    s.add_argument("--export", help="then write the model as a pretrained folder here")
+    for name, typ in (("hidden_dim", int), ("num_layers", int), ("num_heads", int),
+                      ("sequence_length", int), ("batch_size", int), ("epochs", float),
+                      ("steps", int), ("learning_rate", float), ("warmup_steps", int),
+                      ("seed", int), ("max_documents", int), ("vocab_size", int),
+                      ("log_every", int), ("eval_every", int), ("checkpoint_every", int),
+                      ("tokenizer", str)):
+        s.add_argument("--" + name.replace("_", "-"), dest=name, type=typ)
+    s.add_argument("--sources", nargs="+", help="corpus sources (default: all)")
+    s.set_defaults(func=cmd_pretrain)
+
+
 # ---------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------
@@ -299,6 +328,7 @@ def build_parser():
     b.set_defaults(func=cmd_bench)
 
     _serve_parser(sub)
+    _pretrain_parser(sub)
     return p
 
 

@@ -106,6 +106,8 @@ def results_markdown(info, weights_bytes, command, sample_rows):
 def ship(out, root, command):
     folder = os.path.join(root, "tinynlp", "pretrained", "tinygpt")
     export(out, folder, dtype="float16", extra_info={"command": command})
+    for name in os.listdir(folder):      # atomic writes create 0600 files; these are package data
+        os.chmod(os.path.join(folder, name), 0o644)
     docs = os.path.join(root, "docs")
     os.makedirs(docs, exist_ok=True)
     shutil.copyfile(os.path.join(out, "log.jsonl"), os.path.join(docs, "pretraining_log.jsonl"))

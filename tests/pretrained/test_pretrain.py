@@ -67,6 +67,10 @@ def test_quick_pretrain_from_the_command_line_and_shipped(tmp_path, cache, capsy
     assert summary["steps"] == 30 and summary["tokens_seen"] == 30 * 8 * 32
     assert summary["val_perplexity"] == pytest.approx(np.exp(summary["val_loss"]), rel=1e-4)
     assert summary["parameters"] > 0 and summary["wall_time_s"] > 0
+    # run again, a finished run is read back: no second evaluation, the same summary file
+    before = (out / "summary.json").read_bytes()
+    assert pretrain(PretrainConfig.quick(), out=out, cache_dir=cache, verbose=False) == summary
+    assert (out / "summary.json").read_bytes() == before
     # the exported folder loads as a float32 GPT with its tokenizer
     gpt = load_pretrained(export)
     assert gpt.weights[0].data.dtype == np.float32 and gpt.tokenizer.vocab_size == 400

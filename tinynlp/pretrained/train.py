@@ -323,7 +323,8 @@ def pretrain(config=None, out="runs/pretrain", cache_dir=None, verbose=True,
     ``$TINYNLP_CACHE/pretrain`` or ``~/.cache/tinynlp/pretrain``).  A folder
     that holds a checkpoint is resumed (same settings required).
     ``stop_at_step``: stop after that step without a checkpoint, as a crash
-    would (for tests of resuming).
+    would (for tests of resuming).  A finished run (its ``summary.json`` written)
+    is not evaluated again: its summary is returned as it was.
     """
     config = config or PretrainConfig()
     out = os.fspath(out)
@@ -343,6 +344,15 @@ def pretrain(config=None, out="runs/pretrain", cache_dir=None, verbose=True,
     val_x, val_y = validation_windows(val.ids, T, config.eval_windows)
 
     run = _Run(out, config)
+    summary_path = os.path.join(out, "summary.json")
+    if os.path.exists(run.state_path) and os.path.exists(summary_path):
+        with open(summary_path, encoding="utf-8") as f:
+            summary = json.load(f)
+        if summary.get("steps") == total:      # finished: read back, nothing is redone
+            if verbose:
+                print(f"{out} holds a finished run ({total:,} steps): its summary.json",
+                      flush=True)
+            return summary
     if os.path.exists(run.state_path):
         model, rng = run.restore()
         if verbose:

@@ -330,6 +330,14 @@ def goal(on, off):
             + ("met in this run." if met else "not met in this run."))
 
 
+def cpu_ratio(on, off):
+    """How many times less server CPU a request costs with micro-batching; /proc counts CPU
+    time in clock ticks (10 ms), so a short run may have measured none."""
+    if on["cpu_ms"] <= 0:
+        return "too little server CPU time to compare at the clock-tick resolution"
+    return f"**{off['cpu_ms'] / on['cpu_ms']:.2f}×** less"
+
+
 def report(rows, mem, args, load_before, load_after, wall):
     busy = max(load_before[0], load_after[0]) > 1.0
     lines = ["# Serving under load: `tinynlp serve`", "",
@@ -380,7 +388,7 @@ def report(rows, mem, args, load_before, load_after, wall):
                          f"serving ({on['rps']:.0f} vs {off['rps']:.0f}); p99 {on['p99_ms']:.0f} "
                          f"ms vs {off['p99_ms']:.0f} ms; failed requests {on['failed']} and "
                          f"{off['failed']}; server CPU per request {on['cpu_ms']:.2f} vs "
-                         f"{off['cpu_ms']:.2f} ms (**{off['cpu_ms'] / on['cpu_ms']:.2f}×** less)."
+                         f"{off['cpu_ms']:.2f} ms ({cpu_ratio(on, off)})."
                          + (goal(on, off) if task == "classification" else ""))
     if mem:
         s = mem["samples"]

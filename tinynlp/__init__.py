@@ -8,13 +8,11 @@ on first use, so ``import tinynlp`` stays fast and a problem in one optional
 part never breaks the others.
 """
 
-from __future__ import annotations
+import importlib as _importlib
 
-import importlib
+from ._malloc import tune_malloc as _tune_malloc
 
-from ._malloc import tune_malloc
-
-tune_malloc()  # large temporaries reuse heap memory instead of fresh mmap pages
+_tune_malloc()  # large temporaries reuse heap memory instead of fresh mmap pages
 
 from . import random  # noqa: E402
 from .autograd import (  # noqa: E402
@@ -49,6 +47,8 @@ _LAZY_MODULES = {
     "pretrained": "tinynlp.pretrained",
     "plot": "tinynlp.plot",
     "regularizers": "tinynlp.layers.regularizers",
+    "initializers": "tinynlp.layers.initializers",
+    "progress": "tinynlp.progress",
 }
 # name -> (module path, attribute)
 _LAZY_ATTRS = {
@@ -60,22 +60,24 @@ _LAZY_ATTRS = {
 
 def __getattr__(name: str):
     if name in _LAZY_MODULES:
-        module = importlib.import_module(_LAZY_MODULES[name])
+        module = _importlib.import_module(_LAZY_MODULES[name])
         globals()[name] = module
         return module
     if name in _LAZY_ATTRS:
         path, attr = _LAZY_ATTRS[name]
-        value = getattr(importlib.import_module(path), attr)
+        value = getattr(_importlib.import_module(path), attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'tinynlp' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY_MODULES) + list(_LAZY_ATTRS))
 
 
 __all__ = [
     "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
     "gradcheck", "GradcheckError", "random", *_LAZY_MODULES, *_LAZY_ATTRS,
 ]
+
+
+def __dir__():
+    """The public names (``__all__``) and ``__version__``; the sub-packages already imported
+    (``autograd``, ...) are reachable but not listed."""
+    return sorted([*__all__, "__version__"])

@@ -20,7 +20,7 @@ cd "$work"
 for run in first second; do
   before=$(cut -d' ' -f1 /proc/loadavg)
   s=$(date +%s.%N)
-  "$work/venv/bin/tinynlp" quickstart > "$run.out" 2>&1
+  "$work/venv/bin/tinynlp" quickstart --verbose 1 > "$run.out" 2>&1   # the bar: step times
   e=$(date +%s.%N)
   after=$(cut -d' ' -f1 /proc/loadavg)
   step=$(tr '\r' '\n' < "$run.out" | grep -m1 -oE '^ *1/[0-9]+ .* - [0-9.]+m?s/step' \

@@ -36,6 +36,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from tinynlp import cli
 from tinynlp.pretrained import load_pretrained
 from tinynlp.pretrained.train import export
+from tinynlp.tasks.common import quick_mode
+from tinynlp.tasks.runs import default_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROMPTS = ("The", "And God said", "It was a dark and stormy night", "This movie is",
@@ -121,6 +123,12 @@ def ship(out, root, command):
     return folder
 
 
+def default_out(options):
+    """The run folder `tinynlp pretrain` uses when not given ``--out``."""
+    quick = "--quick" in options or quick_mode()
+    return str(default_folder("pretrain-quick" if quick else "pretrain"))
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -131,7 +139,7 @@ def main(argv=None):
     if code != 0:
         return code
     if ours.ship:
-        out = rest[rest.index("--out") + 1] if "--out" in rest else "runs/pretrain"
+        out = rest[rest.index("--out") + 1] if "--out" in rest else default_out(rest)
         command = " ".join(["python tools/pretrain_gpt.py", *rest])
         folder = ship(out, ours.root, command)
         print(f"shipped {folder}")

@@ -30,6 +30,7 @@ import numpy as np
 
 import tinynlp as tn
 from tinynlp import compress as C
+from tinynlp.integrity import seal
 
 QUICK = os.environ.get("TINYNLP_QUICK") == "1"
 # Figures (and any file a tutorial writes) go to one git-ignored folder,
@@ -542,10 +543,14 @@ print("saved", tn.plot.save(fig, OUT / "12_peak_memory.png"))
 # size and the whole model would not fit; memory-mapping pays off whenever
 # the operating system may keep the file pages out of your process's count.
 #
-# The index is checked before anything is read: a shard named outside the
-# folder, a missing shard or a shard of the wrong size fails with a
+# The index is checked before anything is read.  It carries a CRC-32 of
+# itself and of every shard, so a damaged file is an error rather than a
+# different model.  A checksum detects damage, not tampering (anyone can
+# recompute it), so every field is checked as well: a shard named outside
+# the folder, a missing shard or a shard of the wrong size fails with a
 # `ShardError` that names the weight and the file.  For example, an index
-# edited to point one weight at `../elsewhere.npy`:
+# edited to point one weight at `../elsewhere.npy`, first by hand, then with
+# its checksum recomputed (`tinynlp.integrity.seal`), as an attacker would:
 
 # %%
 bad_dir = os.path.join(WORK, "tampered")
@@ -553,13 +558,14 @@ shutil.copytree(shard_dir, bad_dir)
 with open(os.path.join(bad_dir, "index.json"), encoding="utf-8") as fh:
     bad = json.load(fh)
 bad["weights"][0]["shard"] = "../elsewhere.npy"
-with open(os.path.join(bad_dir, "index.json"), "w", encoding="utf-8") as fh:
-    json.dump(bad, fh)
-try:
-    C.load_sharded(bad_dir)
-    raise AssertionError("a shard outside the folder was accepted")
-except C.ShardError as e:
-    print("ShardError:", e)
+for document in (bad, seal(bad)):
+    with open(os.path.join(bad_dir, "index.json"), "w", encoding="utf-8") as fh:
+        json.dump(document, fh)
+    try:
+        C.load_sharded(bad_dir)
+        raise AssertionError("a shard outside the folder was accepted")
+    except C.ShardError as e:
+        print("ShardError:", e)
 
 # %% [markdown]
 # ## The whole picture: `benchmarks/compression_report.py`

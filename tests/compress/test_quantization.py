@@ -34,6 +34,17 @@ def test_round_trip_error_at_most_half_a_step(w, per_channel, axis):
     assert np.all(np.abs(back - w) <= bound)
 
 
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_subnormal_weights_get_a_positive_scale_and_round_trip(per_channel):
+    # max|w| / 127 underflows to 0 (or rounds far down) in float32 for subnormal weights
+    w = np.array([1e-45, 3e-43, -1e-44, 2.6e-43], np.float32)
+    for v in (w[:1], w):
+        q, s = C.quantize_tensor(v, per_channel=per_channel, axis=0)
+        assert np.all(np.asarray(s) > 0)
+        back = C.dequantize(q, s, axis=0).astype(np.float64)
+        assert np.all(np.abs(back - v) <= np.asarray(s, np.float64) / 2)
+
+
 def test_scale_is_max_abs_over_127_and_max_maps_to_127():
     w = np.array([[0.5, -2.54], [1.27, 0.0]], np.float32)
     q, s = C.quantize_tensor(w)

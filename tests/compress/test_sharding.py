@@ -8,6 +8,7 @@ import pytest
 
 import tinynlp as tn
 from tinynlp import compress as C
+from tinynlp.integrity import seal
 
 
 def _model():
@@ -94,11 +95,33 @@ def test_layer_by_layer_peak_memory_below_loading_everything(tmp_path):
 # ---- errors -----------------------------------------------------------------------------
 
 def _edit_index(folder, fn):
+    """Edit the index as an attacker would: the checksum recomputed, so that the check
+    under test (not the checksum) is what refuses the file."""
     path = folder / "index.json"
     index = json.loads(path.read_text())
     fn(index)
-    path.write_text(json.dumps(index))
+    path.write_text(json.dumps(seal(index)))
     return index
+
+
+def test_an_index_edited_without_its_checksum_is_refused(saved):
+    _, _, _, folder = saved
+    path = folder / "index.json"
+    index = json.loads(path.read_text())
+    index["weights"][0]["offset"] += 64
+    path.write_text(json.dumps(index))
+    with pytest.raises(C.ShardError, match="checksum"):
+        C.load_sharded(folder)
+
+
+def test_a_damaged_shard_is_refused_by_its_checksum(saved):
+    _, _, _, folder = saved
+    shard = sorted(folder.glob("shard-*.npy"))[0]
+    data = bytearray(shard.read_bytes())
+    data[-1] ^= 0x40
+    shard.write_bytes(bytes(data))
+    with pytest.raises(C.ShardError, match=f"{shard.name}.*checksum"):
+        C.load_sharded(folder, lazy=False)
 
 
 @pytest.mark.parametrize("bad", ["../outside.npy", "/etc/passwd", "sub/shard.npy", ".."])

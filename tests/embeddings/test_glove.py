@@ -72,3 +72,22 @@ def test_glove_loss_decreases_and_topics_separate():
     np.testing.assert_allclose(kv.vectors, (m.W + m.Wc).astype(np.float32))
     m2 = GloVe(sents, vector_size=10, window=3, epochs=2, min_count=1, seed=0, workers=2)
     assert np.all(np.isfinite(m2.wv.vectors))
+
+
+def test_glove_progress_and_chunked_epochs(capsys, monkeypatch):
+    """verbose="auto" in a pipe: one line per epoch; an epoch run in pieces (to move the
+    bar) trains exactly as one piece with one worker."""
+    rng = np.random.default_rng(1)
+    sents = [[f"w{j}" for j in rng.integers(0, 30, size=10)] for _ in range(200)]
+    whole = GloVe(sents, vector_size=6, window=3, epochs=2, min_count=1, seed=3, workers=1)
+    assert capsys.readouterr().out == ""          # silent by default
+    monkeypatch.setattr(GloVe, "CHUNK", 50)       # several pieces per epoch
+    pieces = GloVe(sents, vector_size=6, window=3, epochs=2, min_count=1, seed=3, workers=1,
+                   verbose="auto")
+    np.testing.assert_array_equal(whole.wv.vectors, pieces.wv.vectors)
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split(" - ")[0] for ln in lines] == ["GloVe epoch 1/2", "GloVe epoch 2/2"]
+    assert "cost: " in lines[0] and ("pairs/s" in lines[0] or "/pair" in lines[0])
+    GloVe(sents, vector_size=6, window=3, epochs=1, min_count=1, seed=3, workers=1, verbose=1)
+    out = capsys.readouterr().out
+    assert out.count("\r") > 1 and "ETA: " in out and out.endswith("\n")

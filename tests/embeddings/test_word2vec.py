@@ -174,9 +174,17 @@ def test_loss_decreases_and_progress(capsys):
     m = Word2Vec(c, vector_size=8, window=3, min_count=1, sg=1, epochs=3, seed=1, workers=1,
                  compute_loss=True, sample=0)
     assert len(m.epoch_losses) == 3 and m.epoch_losses[-1] < m.epoch_losses[0]
-    assert capsys.readouterr().err == ""  # silent unless asked
-    m.train(c, epochs=1, progress=True)
-    assert "effective words/s" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""  # silent unless asked
+    m.train(c, epochs=2, progress=True)     # "auto": one line per epoch when piped
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split(" - ")[0] for ln in lines[:2]] == ["Word2Vec epoch 1/2",
+                                                         "Word2Vec epoch 2/2"]
+    assert "\r" not in "".join(lines) and "alpha: " in lines[0] and "words/s" in lines[0]
+    assert "effective words/s" in lines[2] and len(lines) == 3
+    m.train(c, epochs=1, verbose=1)         # the live bar, asked for
+    out = capsys.readouterr().out
+    assert "\r" in out and "Word2Vec epoch 1/1 " in out and "[======" in out
 
 
 def test_bad_inputs():

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from numba import njit
 
@@ -127,6 +127,7 @@ def test_gelu_limits_and_nan(approximate, dtype):
 @given(shape=st.lists(st.integers(1, 5), min_size=0, max_size=3), seed=st.integers(0, 1000),
        approximate=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
        transpose=st.booleans())
+@example(shape=[3, 5, 4], seed=2, approximate=True, dtype=np.float32, transpose=True)
 def test_gelu_array_any_shape_and_layout(shape, seed, approximate, dtype, transpose):
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * 3).astype(dtype)
@@ -136,8 +137,13 @@ def test_gelu_array_any_shape_and_layout(shape, seed, approximate, dtype, transp
     h, d = gelu_array(x, approximate), gelu_grad_array(g, x, approximate)
     assert h.shape == d.shape == x.shape and h.dtype == d.dtype == dtype
     tol = {"rtol": 1e-12, "atol": 1e-14} if dtype == np.float64 else {"rtol": 2e-6, "atol": 1.2e-6}
-    np.testing.assert_allclose(h, gelu_reference(x, approximate), **tol)
-    np.testing.assert_allclose(d, gelu_backward_reference(g, x, approximate), **tol)
+    # the twins evaluated in float64: in float32, the tanh form's ½(1 + tanh u) cancels for
+    # x ≲ −4 (at x = −5.19 the float32 twin's gradient is 2.7e-6, the truth and the
+    # kernel's 1.08e-6), so the float32 twin is not the reference the kernel must meet
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    np.testing.assert_allclose(h, gelu_reference(x64, approximate).astype(dtype), **tol)
+    np.testing.assert_allclose(d, gelu_backward_reference(g64, x64, approximate).astype(dtype),
+                               **tol)
 
 
 def test_gelu_array_other_dtypes_use_the_twin():

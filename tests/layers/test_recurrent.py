@@ -219,9 +219,9 @@ def test_rnn_argument_errors():
         L.LSTM(0)
     with pytest.raises(ValueError, match="dropout"):
         L.LSTM(3, dropout=1.0)
-    with pytest.raises(ValueError, match="recurrent_dropout"):
-        L.GRU(3, recurrent_dropout=0.2)
-    assert L.GRU(3, recurrent_dropout=0.0).dropout == 0.0
+    with pytest.raises(ValueError, match=r"recurrent_dropout must be in \[0, 1\), got 1.0"):
+        L.GRU(3, recurrent_dropout=1.0)
+    assert L.GRU(3, recurrent_dropout=0.2).recurrent_dropout == 0.2
     layer = L.LSTM(3)
     x = np.zeros((2, 4, 2))
     with pytest.raises(ValueError, match="2 tensor"):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinynlp.cli import main
 from tinynlp.models import load_model
 from tinynlp.pretrained import load_pretrained
 from tinynlp.pretrained.train import NO_DECAY, PretrainConfig, pretrain
@@ -126,3 +127,16 @@ def test_config_checks_and_total_steps():
         PretrainConfig.from_dict({"hiden_dim": 3})
     c = PretrainConfig.quick(sources=["brown"])
     assert PretrainConfig.from_dict(c.to_dict()) == c and c.sources == ("brown",)
+
+
+def test_the_command_checks_out_before_anything_runs(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["pretrain", "--quick", "--out", str(blocker / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tinynlp pretrain: error: cannot save the run in ") and \
+        err.count("\n") == 1
+    with pytest.raises(SystemExit) as e:
+        main(["pretrain", "--quick", "--hidden-dim", "0"])
+    assert e.value.code == 2
+    assert "--hidden-dim: expected a positive integer, got 0" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tinynlp as tn
-from tinynlp.pretrained import load_pretrained, save_pretrained
+from tinynlp.pretrained import PretrainedFormatError, load_pretrained, save_pretrained
 from tinynlp.text import BPETokenizer
 
 
@@ -52,4 +52,26 @@ def test_bad_folders_and_arguments(small, tmp_path):
     config["weights"][0]["shape"] = [1, 2]
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="weight 0 .* has shape"):
+        load_pretrained(tmp_path)
+
+
+def test_a_config_asking_for_more_than_the_file_holds_is_refused(small, tmp_path):
+    """The architecture is built under the weight guard: a config.json asking for a
+    20-million-row embedding fails before allocating it, naming the file."""
+    gpt, tok = small
+    save_pretrained(gpt, tok, tmp_path)
+    path = tmp_path / "config.json"
+    good = path.read_text()
+    config = json.loads(good)
+    config["architecture"]["config"]["vocab_size"] = 20_000_000
+    path.write_text(json.dumps(config))
+    with pytest.raises(PretrainedFormatError, match=r"weights.npz: .*asks for weight"):
+        load_pretrained(tmp_path)
+    config = json.loads(good)
+    config["architecture"]["config"]["activation"] = "no-such-activation"
+    path.write_text(json.dumps(config))
+    with pytest.raises(PretrainedFormatError, match="config.json: cannot build the arch"):
+        load_pretrained(tmp_path)
+    path.write_text("[1, 2]")
+    with pytest.raises(PretrainedFormatError, match="config.json: expected a JSON object"):
         load_pretrained(tmp_path)

@@ -29,14 +29,17 @@ and sharded / lazily loaded checkpoints (model splitting).
 
 Each submodule's docstring gives the formulas: :mod:`.pruning`,
 :mod:`.quantization` (kernels in :mod:`tinynlp.kernels.int8`),
-:mod:`.distillation`, :mod:`.sharding`.  ``benchmarks/compression_report.py``
+:mod:`.distillation`, :mod:`.sharding`, :mod:`.sparse_storage`.  ``benchmarks/compression_report.py``
 measures all of them on the bundled sentiment task.
 """
 
 from .pruning import (  # noqa: F401
-    PolynomialDecaySparsity, PruningMask, from_csr, load_pruned, polynomial_decay_sparsity,
-    prune_magnitude, pruning_masks, remove_pruning, save_pruned, sparsity, sparsity_report,
-    sparsity_stats, to_csr, zero_pruned_gradients,
+    PolynomialDecaySparsity, PruningMask, polynomial_decay_sparsity, prune_magnitude,
+    pruning_masks, remove_pruning, sparsity, sparsity_report, sparsity_stats,
+    zero_pruned_gradients,
+)
+from .sparse_storage import (  # noqa: F401
+    PrunedFormatError, from_csr, load_pruned, save_pruned, to_csr,
 )
 from .quantization import (  # noqa: F401
     FakeQuantize, QuantizedConv1D, QuantizedDense, QuantizedEmbedding, QuantizedGRU,

@@ -9,6 +9,7 @@ import numpy as np
 from ..autograd import Tensor, no_grad
 from ..layers.base import Layer, Parameter
 from ..layers.registry import deserialize, get_layer_class
+from ..layers.weight_guard import check_build_input
 from ..models import Model, Sequential
 
 
@@ -145,6 +146,7 @@ def build_now(model, spec):
         return model
     arrays = []
     for shape, dtype in inputs:
+        check_build_input(shape, "build_input_spec")
         dims = [8 if d is None else int(d) for d in shape]
         arrays.append(np.zeros((1, *dims), dtype=np.dtype(dtype)))
     with no_grad():

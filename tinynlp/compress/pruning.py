@@ -27,35 +27,24 @@ weight is put back to exactly zero whatever its gradient (or its optimizer's
 momentum) did.  :class:`PolynomialDecaySparsity` is the gradual schedule of
 Zhu & Gupta (2017) as a callback.
 
-Sparse storage
---------------
-:func:`save_pruned` stores each mostly-zero weight as CSR — ``indptr``, column
-``indices`` (uint16 when the rows are short enough, else int32) and the
-non-zero ``values`` — in a compressed ``.npz`` beside the architecture JSON,
-so a 90 %-sparse model takes well under a quarter of its dense size on disk.
+Sparse storage (:func:`save_pruned` / :func:`load_pruned`, CSR in a ``.npz``)
+lives in :mod:`tinynlp.compress.sparse_storage`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 
 import numpy as np
 
-from ..atomic import atomic_write
 from ..autograd.tensor import RowSparseGrad
 from ..callbacks import Callback
-from ._utils import (
-    ArraySource, attach_weight_source, build_now, fill_built_weights, model_architecture,
-    owned_parameters, rebuild_model, short_name,
-)
+from ._utils import owned_parameters, short_name
 
 __all__ = [
     "prune_magnitude", "PruningMask", "remove_pruning", "pruning_masks", "zero_pruned_gradients",
     "polynomial_decay_sparsity", "PolynomialDecaySparsity",
-    "sparsity", "sparsity_stats", "sparsity_report",
-    "to_csr", "from_csr", "save_pruned", "load_pruned",
+    "sparsity", "sparsity_stats", "sparsity_report", "install_mask", "install_gradient_hook",
 ]
 
 DEFAULT_INCLUDE = ("kernel", "recurrent_kernel")
@@ -89,7 +78,7 @@ class PruningMask:
         return f"PruningMask(shape={self.mask.shape}, sparsity={self.sparsity:.3f})"
 
 
-def _install_mask(p, mask):
+def install_mask(p, mask):
     """Zero the pruned entries of ``p`` and make the mask stick (as its constraint)."""
     mask = np.asarray(mask, dtype=bool)
     if isinstance(p.constraint, PruningMask):
@@ -121,7 +110,7 @@ def zero_pruned_gradients(params):
             g.values = g.values * rows
 
 
-def _install_gradient_hook(model):
+def install_gradient_hook(model):
     """Register :func:`zero_pruned_gradients` with a model's training step (once)."""
     hooks = getattr(model, "_gradient_hooks", None)
     if isinstance(hooks, list) and zero_pruned_gradients not in hooks:
@@ -202,13 +191,13 @@ def magnitude_mask(w, amount):
 def _prune_unstructured(selected, amount, scope):
     if scope == "layer":
         for _, p in selected:
-            _install_mask(p, magnitude_mask(p.data, amount))
+            install_mask(p, magnitude_mask(p.data, amount))
         return
     flat = np.concatenate([np.abs(p.data).astype(np.float64).ravel() for _, p in selected])
     keep = magnitude_mask(flat, amount)
     start = 0
     for _, p in selected:
-        _install_mask(p, keep[start:start + p.size].reshape(p.shape))
+        install_mask(p, keep[start:start + p.size].reshape(p.shape))
         start += p.size
 
 
@@ -291,7 +280,7 @@ def _prune_structured(model, selected, amount, scope):
             scores = g.scores(normalize=False)
             pruned = np.flatnonzero(~magnitude_mask(scores, amount))
             for name, m in g.masks(pruned).items():
-                _install_mask(g.params[name], m)
+                install_mask(g.params[name], m)
         return
     scores = np.concatenate([g.scores(normalize=True) for g in groups])
     keep = magnitude_mask(scores, amount)
@@ -300,7 +289,7 @@ def _prune_structured(model, selected, amount, scope):
         pruned = np.flatnonzero(~keep[start:start + g.units])
         start += g.units
         for name, m in g.masks(pruned).items():
-            _install_mask(g.params[name], m)
+            install_mask(g.params[name], m)
 
 
 # --------------------------------------------------------------------------
@@ -333,7 +322,7 @@ def prune_magnitude(model, amount=0.5, scope="global", structured=False, include
         _prune_structured(model, selected, amount, scope)
     else:
         _prune_unstructured(selected, amount, scope)
-    _install_gradient_hook(model)
+    install_gradient_hook(model)
     return model
 
 
@@ -448,142 +437,3 @@ def sparsity_report(model, print_fn=None) -> str:
     if print_fn is not None:
         print_fn(text)
     return text
-
-
-# --------------------------------------------------------------------------
-# sparse storage
-# --------------------------------------------------------------------------
-
-def to_csr(w):
-    """CSR form of ``w`` seen as a 2-D matrix ``(prod(shape[:-1]), shape[-1])``.
-
-    Returns ``(indptr int32/int64 (rows+1,), indices uint16/int32 (nnz,), values (nnz,))``
-    — the column index of each non-zero and, per row, where its entries start.
-    """
-    w = np.asarray(w)
-    cols = w.shape[-1] if w.ndim else 1
-    m = w.reshape(-1, cols)
-    rows_idx, col_idx = np.nonzero(m)
-    counts = np.bincount(rows_idx, minlength=m.shape[0])
-    ptr_dtype = np.int32 if m.size < 2**31 else np.int64
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(ptr_dtype)
-    idx_dtype = np.uint16 if cols <= 2**16 else np.int32
-    return indptr, col_idx.astype(idx_dtype), m[rows_idx, col_idx]
-
-
-def from_csr(indptr, indices, values, shape):
-    """Inverse of :func:`to_csr`."""
-    shape = tuple(int(s) for s in shape)
-    cols = shape[-1] if shape else 1
-    rows = int(np.prod(shape[:-1], dtype=np.int64)) if len(shape) > 1 else 1
-    indptr = np.asarray(indptr, dtype=np.int64)
-    if indptr.shape != (rows + 1,) or indptr[-1] != len(values) or len(indices) != len(values):
-        raise ValueError(f"from_csr: inconsistent CSR arrays for shape {shape} "
-                         f"(indptr {indptr.shape}, indices {len(indices)}, "
-                         f"values {len(values)})")
-    dense = np.zeros((rows, cols), dtype=values.dtype)
-    row_of = np.repeat(np.arange(rows), np.diff(indptr))
-    col = np.asarray(indices, dtype=np.int64)
-    if col.size and (col.min() < 0 or col.max() >= cols):
-        raise ValueError(f"from_csr: column index out of range [0, {cols})")
-    dense[row_of, col] = values
-    return dense.reshape(shape)
-
-
-def _csr_is_smaller(w):
-    nnz = int(np.count_nonzero(w))
-    cols = w.shape[-1] if w.ndim else 1
-    idx_bytes = 2 if cols <= 2**16 else 4
-    rows = w.size // max(cols, 1)
-    return nnz * (w.itemsize + idx_bytes) + 4 * (rows + 1) < w.nbytes
-
-
-FORMAT = "tinynlp-pruned"
-
-
-def save_pruned(model, path):
-    """Write ``model`` with its sparse weights in CSR form to a compressed ``.npz``.
-
-    Any weight (float, or the int8 codes of a quantized model) is stored as CSR
-    when that is smaller than the dense array, else densely.
-
-    The file holds ``__architecture__`` (JSON text), ``__index__`` (JSON: for
-    each weight its name, shape, dtype and ``"dense"`` or ``"csr"``), and the
-    arrays ``w{i}`` (dense) or ``w{i}.indptr`` / ``.indices`` / ``.values``.
-    Written atomically; load with :func:`load_pruned`.  Returns the file size.
-    """
-    arrays, index = {}, []
-    for i, p in enumerate(model.weights):
-        w = np.asarray(p.data)
-        entry = {"name": p.name, "shape": list(w.shape), "dtype": w.dtype.name}
-        if w.ndim >= 1 and w.dtype.kind in "fi" and _csr_is_smaller(w):
-            indptr, indices, values = to_csr(w)
-            arrays[f"w{i}.indptr"], arrays[f"w{i}.indices"] = indptr, indices
-            arrays[f"w{i}.values"] = values
-            entry["format"] = "csr"
-        else:
-            arrays[f"w{i}"] = w
-            entry["format"] = "dense"
-        entry["masked"] = isinstance(p.constraint, PruningMask)
-        index.append(entry)
-    meta = {"format": FORMAT, "version": 1, "weights": index}
-    arrays["__architecture__"] = np.array(json.dumps(model_architecture(model)))
-    arrays["__index__"] = np.array(json.dumps(meta))
-    path = os.fspath(path)
-    if not path.endswith(".npz"):
-        path += ".npz"
-
-    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
-    return os.path.getsize(path)
-
-
-def load_pruned(path, masks=True):
-    """Rebuild a model written by :func:`save_pruned` (never unpickles anything).
-
-    The model is built at once when the saved one knew its input shape (else
-    each layer takes its weights when it first runs).  ``masks=True``
-    re-installs pruning masks (zeros stay zero in further
-    training) on the weights that had them when saved.
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path) and os.path.exists(path + ".npz"):
-        path += ".npz"
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"load_pruned: {path!r} is not a readable .npz file: {e}") from None
-    with data:
-        if "__index__" not in data.files or "__architecture__" not in data.files:
-            raise ValueError(f"load_pruned: {path!r} is not a pruned checkpoint written by "
-                             "save_pruned (no __index__/__architecture__ entries)")
-        meta = json.loads(str(data["__index__"]))
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"load_pruned: {path!r} has format {meta.get('format')!r}, "
-                             f"expected {FORMAT!r}")
-        architecture = json.loads(str(data["__architecture__"]))
-        weights = {}
-        for i, entry in enumerate(meta["weights"]):
-            shape = tuple(entry["shape"])
-            if entry["format"] == "csr":
-                w = from_csr(data[f"w{i}.indptr"], data[f"w{i}.indices"],
-                             data[f"w{i}.values"], shape)
-            else:
-                w = data[f"w{i}"]
-            if w.shape != shape or w.dtype.name != entry["dtype"]:
-                raise ValueError(f"load_pruned: weight {entry['name']!r} in {path!r} has "
-                                 f"shape {w.shape} dtype {w.dtype}, the index says "
-                                 f"{shape} {entry['dtype']}")
-            weights[entry["name"]] = w
-    source = ArraySource(weights, what=f"load_pruned({path!r})")
-    model = rebuild_model(architecture,
-                          before_build=lambda layer: attach_weight_source(layer, source, False))
-    fill_built_weights(model, source, copy=False)
-    build_now(model, architecture)
-    if masks:
-        masked = {e["name"] for e in meta["weights"] if e.get("masked")}
-        for p in model.weights:
-            if p.name in masked:
-                _install_mask(p, p.data != 0)
-        _install_gradient_hook(model)
-    return model
-

@@ -4,8 +4,8 @@ layer-by-layer inference that holds one layer in memory at a time.
 Layout of a sharded checkpoint folder::
 
     index.json                      architecture + where every weight lives
-    shard-00001-of-00003.npy        a flat uint8 buffer: several weights back to back
-    shard-00002-of-00003.npy
+    shard-00001-of-00003-5e1f09ab.npy   a flat uint8 buffer: several weights back to back
+    shard-00002-of-00003-5e1f09ab.npy
     ...
 
 Each shard is an ordinary ``.npy`` file holding a 1-D ``uint8`` array — the
@@ -23,23 +23,45 @@ computation touches them.  :func:`layer_by_layer_predict` goes further for a
 ``Sequential`` architecture: it creates one layer, reads its weights into
 memory, runs it on the whole input, and drops it before the next.
 
-Every path and array is checked: an index naming a shard outside its folder
-(``../x.npy``, an absolute path, a symlink leading out), a missing shard, or a
-shard too small or of the wrong dtype for the weights it should hold fails
-with an error naming the weight and the file.
+**Saving over an existing checkpoint is atomic.**  ``index.json`` is the single
+commit point: a save writes its shards under new names (the ``-5e1f09ab`` part
+is fresh for every save), each atomically, then replaces ``index.json``
+atomically, and only then removes the shards the old index named (and any a
+killed save left behind).  Killed at any moment, the folder loads as exactly
+the old model or exactly the new one.  Writers of one folder take turns
+(:func:`tinynlp.atomic.folder_lock`).  A lazily loaded model keeps the shards it
+has opened; one whose folder is overwritten before it has read all its layers
+gets a :class:`ShardError` for the shards that are gone.
+
+Every path, field and array is checked before it is used: an index naming a
+shard outside its folder (``../x.npy``, an absolute path, a symlink leading
+out, a NUL byte), a field of the wrong type, a missing shard, or a shard too
+small or of the wrong dtype for the weights it should hold fails with a
+:class:`ShardError` naming the weight and the file.  The architecture is
+rebuilt under a :class:`~tinynlp.layers.weight_guard.WeightGuard`: a layer
+config asking for weights the shards do not hold is refused before anything
+is allocated.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import math
 import os
+import re
+import secrets
 import tracemalloc
+import zlib
 
 import numpy as np
 
-from ..atomic import atomic_write, write_json_atomic
+from ..atomic import atomic_write, folder_lock, sweep_stale_temps, write_json_atomic
 from ..autograd import Tensor, no_grad
+from ..integrity import check_seal, seal
 from ..layers.registry import deserialize
+from ..layers.weight_guard import REBUILD_ERRORS, WeightGuard, guarded_build
+from ..models.checkpoint_config import check_dtype
+from ..npyio import MAX_JSON_BYTES, npy_file_header, parse_json
 from ._utils import (
     attach_weight_source, build_now, detach_weight_source, fill_built_weights, iter_layers,
     model_architecture, parse_size, rebuild_model,
@@ -49,8 +71,12 @@ __all__ = ["save_sharded", "load_sharded", "layer_by_layer_predict", "ShardedChe
            "ShardError", "peak_memory"]
 
 FORMAT = "tinynlp-sharded"
+#: 2: the index carries a checksum of itself and of every shard (1: neither; still read)
+VERSION = 2
 INDEX = "index.json"
 ALIGN = 64
+#: the names save_sharded gives shards (the hex part is fresh for every save)
+SHARD_NAME = re.compile(r"shard-\d{5}-of-\d{5}(-[0-9a-f]{8})?\.npy")
 
 
 class ShardError(ValueError):
@@ -92,9 +118,9 @@ def save_sharded(model, folder, max_shard_size="2MB"):
     """Write ``model``'s weights to ``folder`` as shards of at most ``max_shard_size``.
 
     ``max_shard_size``: bytes (int) or a string such as ``"500kB"``, ``"2MB"``,
-    ``"1GiB"``.  Files are written atomically (temporary file, then rename);
-    ``index.json`` last, so a folder with an index is complete.  Returns the
-    path of the index.
+    ``"1GiB"``.  Overwriting an existing checkpoint is atomic (see the module
+    doc): new shards under new names, then ``index.json``, then the old shards
+    go.  Returns the path of the index.
     """
     max_bytes = parse_size(max_shard_size)
     params = model.weights
@@ -106,29 +132,63 @@ def save_sharded(model, folder, max_shard_size="2MB"):
     arrays = [np.ascontiguousarray(p.data) for p in params]
     plan = _plan_shards([a.nbytes for a in arrays], max_bytes)
     os.makedirs(folder, exist_ok=True)
-    total = len(plan)
-    weights, shards = [], {}
-    for k, members in enumerate(plan):
-        fname = f"shard-{k + 1:05d}-of-{total:05d}.npy"
-        size = max((off + arrays[i].nbytes for i, off in members), default=0)
-        buf = np.zeros(size, dtype=np.uint8)
-        for i, off in members:
-            a = arrays[i]
-            buf[off:off + a.nbytes] = a.reshape(-1).view(np.uint8)
-            weights.append({"name": names[i], "shard": fname, "offset": off,
-                            "dtype": a.dtype.str, "shape": list(a.shape)})
-        _write_npy(os.path.join(folder, fname), buf)
-        shards[fname] = {"nbytes": int(size)}
-    weights.sort(key=lambda e: names.index(e["name"]))
-    index = {"format": FORMAT, "version": 1, "max_shard_size": max_bytes,
-             "architecture": _architecture(model), "weights": weights, "shards": shards}
-    path = os.path.join(folder, INDEX)
-    write_json_atomic(path, index)
+    with folder_lock(folder):
+        token = _fresh_token(folder)
+        total = len(plan)
+        weights, shards = [], {}
+        for k, members in enumerate(plan):
+            fname = f"shard-{k + 1:05d}-of-{total:05d}-{token}.npy"
+            size = max((off + arrays[i].nbytes for i, off in members), default=0)
+            buf = np.zeros(size, dtype=np.uint8)
+            for i, off in members:
+                a = arrays[i]
+                buf[off:off + a.nbytes] = a.reshape(-1).view(np.uint8)
+                weights.append({"name": names[i], "shard": fname, "offset": off,
+                                "dtype": a.dtype.str, "shape": list(a.shape)})
+            _write_npy(os.path.join(folder, fname), buf)
+            shards[fname] = {"nbytes": int(size), "crc32": zlib.crc32(buf)}
+        weights.sort(key=lambda e: names.index(e["name"]))
+        index = {"format": FORMAT, "version": VERSION, "max_shard_size": max_bytes,
+                 "architecture": _architecture(model), "weights": weights, "shards": shards}
+        path = os.path.join(folder, INDEX)
+        write_json_atomic(path, seal(index))    # the commit point
+        _remove_unlisted_shards(folder, set(shards))
     return path
+
+
+def _fresh_token(folder):
+    """8 hex digits no shard in ``folder`` carries yet."""
+    taken = set(os.listdir(folder))
+    while True:
+        token = secrets.token_hex(4)
+        if not any(token in name for name in taken):
+            return token
+
+
+def _remove_unlisted_shards(folder, keep):
+    """Remove the shard files (by :data:`SHARD_NAME`) that the index does not name: the
+    previous checkpoint's, and any a killed save left behind."""
+    for name in os.listdir(folder):
+        if SHARD_NAME.fullmatch(name) and name not in keep:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+    sweep_stale_temps(folder, SHARD_NAME.pattern)
 
 
 def _write_npy(path, arr):
     atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
+
+
+def _is_count(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _crc32(buf, chunk=1 << 24):
+    """CRC-32 of a (memory-mapped) byte array, a chunk at a time."""
+    crc = 0
+    for lo in range(0, len(buf), chunk):
+        crc = zlib.crc32(buf[lo:lo + chunk], crc)
+    return crc
 
 
 # --------------------------------------------------------------------------
@@ -144,31 +204,63 @@ class ShardedCheckpoint:
     """
 
     def __init__(self, folder):
-        self.folder = os.path.abspath(os.fspath(folder))
+        try:
+            self.folder = os.path.abspath(os.fspath(folder))
+        except (TypeError, ValueError) as e:
+            raise ShardError(f"load_sharded: bad folder {folder!r:.200} ({e})") from None
         path = os.path.join(self.folder, INDEX)
         if not os.path.isdir(self.folder):
             raise ShardError(f"load_sharded: {folder!r} is not a folder")
         if not os.path.isfile(path):
             raise ShardError(f"load_sharded: no {INDEX} in {folder!r}")
-        try:
-            with open(path, encoding="utf-8") as fh:
-                index = json.load(fh)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ShardError(f"load_sharded: {path!r} is not valid JSON: {e}") from None
-        if not isinstance(index, dict) or index.get("format") != FORMAT:
-            found = index.get("format") if isinstance(index, dict) else None
-            raise ShardError(f"load_sharded: {path!r} is not a {FORMAT} index "
-                             f"(format={found!r})")
+        index = self._read_index(path)
         self.index = index
         self.architecture = index.get("architecture")
+        if not isinstance(self.architecture, dict):
+            raise ShardError(f"load_sharded: {path!r} has no architecture object")
+        shards = index.get("shards", {})
+        if not isinstance(shards, dict) or not all(
+                isinstance(v, dict) and _is_count(v.get("nbytes", 0))
+                and _is_count(v.get("crc32", 0)) for v in shards.values()):
+            raise ShardError(f"load_sharded: {path!r}: 'shards' must map each shard file to "
+                             "{'nbytes': ..., 'crc32': ...} (non-negative integers)")
+        self.shard_sizes = {k: v.get("nbytes") for k, v in shards.items()}
+        self.shard_crcs = {k: v.get("crc32") for k, v in shards.items()}
+        weights = index.get("weights", [])
+        if not isinstance(weights, list):
+            raise ShardError(f"load_sharded: {path!r}: 'weights' must be a list")
         self.entries = {}
         self.order = []
-        for entry in index.get("weights", []):
+        for entry in weights:
             self._check_entry(entry)
+            if entry["name"] in self.entries:
+                raise ShardError(f"load_sharded: {path!r} lists weight {entry['name']!r} twice")
             self.entries[entry["name"]] = entry
             self.order.append(entry["name"])
         self._maps = {}
         self.loaded = []
+
+    @staticmethod
+    def _read_index(path):
+        try:
+            size = os.path.getsize(path)
+            if size > MAX_JSON_BYTES:
+                raise ShardError(f"load_sharded: {path!r} has {size} bytes, more than the "
+                                 f"{MAX_JSON_BYTES} an index may have")
+            with open(path, "rb") as fh:
+                index = parse_json(fh.read(), ShardError, f"load_sharded: {path!r}")
+        except OSError as e:
+            raise ShardError(f"load_sharded: cannot read {path!r}: {e}") from None
+        if not isinstance(index, dict) or index.get("format") != FORMAT:
+            found = index.get("format") if isinstance(index, dict) else None
+            raise ShardError(f"load_sharded: {path!r} is not a {FORMAT} index "
+                             f"(format={found!r:.80})")
+        version = index.get("version")
+        if version not in (1, VERSION) or isinstance(version, bool):
+            raise ShardError(f"load_sharded: {path!r} has version {version!r:.40}; this "
+                             f"tinynlp reads versions 1 to {VERSION}")
+        return check_seal(index, ShardError, f"load_sharded: {path!r}",
+                          required=version >= 2)
 
     # ---- validation ------------------------------------------------------------
     def _check_entry(self, entry):
@@ -180,24 +272,38 @@ class ShardedCheckpoint:
                 raise ShardError(f"load_sharded: weight {name!r} in {INDEX} has no {key!r}")
         shard = entry["shard"]
         self.shard_path(name, shard)  # path checks
-        try:
-            dt = np.dtype(entry["dtype"])
-        except TypeError:
-            raise ShardError(f"load_sharded: weight {name!r} has an invalid dtype "
-                             f"{entry['dtype']!r}") from None
-        if dt.hasobject or dt.kind not in "fiub":
-            raise ShardError(f"load_sharded: weight {name!r} has unsupported dtype {dt}")
+        dt = check_dtype(entry["dtype"], f"load_sharded: weight {name!r}", ShardError)
         shape = entry["shape"]
-        if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
-            raise ShardError(f"load_sharded: weight {name!r} has an invalid shape {shape!r}")
-        if not isinstance(entry["offset"], int) or entry["offset"] < 0:
+        if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+            raise ShardError(f"load_sharded: weight {name!r} has an invalid shape {shape!r:.200}")
+        offset = entry["offset"]
+        if not _is_count(offset):
             raise ShardError(f"load_sharded: weight {name!r} has an invalid offset "
-                             f"{entry['offset']!r}")
+                             f"{offset!r:.80}")
+        end = offset + math.prod(shape) * dt.itemsize
+        declared = self.shard_sizes.get(shard)
+        if declared is not None and end > declared:
+            raise ShardError(
+                f"load_sharded: weight {name!r} needs bytes [{offset}, {end}) of shard "
+                f"{shard!r}, which has only {declared} bytes (says the index)")
+
+    def guard(self):
+        """A :class:`~tinynlp.layers.weight_guard.WeightGuard` for rebuilding the
+        architecture: every weight checked against the index, the total against the
+        sizes of the shard files the index names."""
+        total = 0
+        for shard in {e["shard"] for e in self.entries.values()}:
+            path = self.shard_path("(index)", shard)
+            total += os.path.getsize(path) if os.path.isfile(path) else 0
+        entries = [(n, e["shape"], e["dtype"]) for n, e in self.entries.items()]
+        return WeightGuard(entries, f"load_sharded: {os.path.join(self.folder, INDEX)!r}",
+                           ShardError, budget=total)
 
     def shard_path(self, name, shard):
         """The absolute path of ``shard``; it must be a file name inside the folder."""
-        if not isinstance(shard, str) or not shard:
-            raise ShardError(f"load_sharded: weight {name!r} names an invalid shard {shard!r}")
+        if not isinstance(shard, str) or not shard or "\0" in shard:
+            raise ShardError(f"load_sharded: weight {name!r} names an invalid shard "
+                             f"{shard!r:.200}")
         if (os.path.isabs(shard) or "/" in shard or "\\" in shard or shard in (".", "..")
                 or os.path.splitdrive(shard)[0]):
             raise ShardError(
@@ -218,20 +324,26 @@ class ShardedCheckpoint:
         if not os.path.isfile(path):
             raise ShardError(f"load_sharded: weight {name!r}: shard file {shard!r} is missing "
                              f"from {self.folder!r}")
+        header = npy_file_header(path, ShardError, label=f"shard file {shard!r} of weight "
+                                                          f"{name!r}")
+        if header.dtype != np.uint8 or len(header.shape) != 1:
+            raise ShardError(
+                f"load_sharded: weight {name!r}: shard file {shard!r} holds an array of dtype "
+                f"{header.dtype} and shape {header.shape}, expected a 1-D uint8 byte buffer")
         try:
             mm = np.load(path, mmap_mode="c", allow_pickle=False)
         except (OSError, ValueError) as e:
             raise ShardError(f"load_sharded: weight {name!r}: shard file {shard!r} is not a "
                              f"readable .npy file: {e}") from None
-        if mm.dtype != np.uint8 or mm.ndim != 1:
-            raise ShardError(
-                f"load_sharded: weight {name!r}: shard file {shard!r} holds an array of dtype "
-                f"{mm.dtype} and shape {mm.shape}, expected a 1-D uint8 byte buffer")
-        expected = self.index.get("shards", {}).get(shard, {}).get("nbytes")
+        expected = self.shard_sizes.get(shard)
         if expected is not None and mm.shape[0] != expected:
             raise ShardError(
                 f"load_sharded: weight {name!r}: shard file {shard!r} has {mm.shape[0]} bytes, "
                 f"the index says {expected}")
+        crc = self.shard_crcs.get(shard)
+        if crc is not None and _crc32(mm) != crc:
+            raise ShardError(f"load_sharded: weight {name!r}: shard file {shard!r} does not "
+                             "match the checksum in the index; it was damaged or replaced")
         self._maps[shard] = mm
         return mm
 
@@ -254,7 +366,7 @@ class ShardedCheckpoint:
             raise ShardError(f"load_sharded: weight {name!r} in shard {e['shard']!r} has shape "
                              f"{shape}, the model expects {tuple(expect_shape)}")
         mm = self._open(name, e["shard"])
-        n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        n = math.prod(shape) * dt.itemsize
         lo = e["offset"]
         if lo + n > mm.shape[0]:
             raise ShardError(
@@ -270,8 +382,8 @@ class ShardedCheckpoint:
     @property
     def layer_specs(self):
         """The layer configs of a Sequential architecture (else a ShardError)."""
-        arch = self.architecture or {}
-        config = arch.get("config", {}) if isinstance(arch, dict) else {}
+        arch = self.architecture
+        config = arch.get("config", {})
         layers = config.get("layers") if isinstance(config, dict) else None
         if not isinstance(layers, list):
             raise ShardError("layer_by_layer_predict: needs a Sequential architecture (a list "
@@ -305,16 +417,18 @@ def load_sharded(folder, lazy=True):
     """
     ckpt = ShardedCheckpoint(folder)
     try:
-        model = rebuild_model(ckpt.architecture,
-                              before_build=lambda layer: _attach(layer, ckpt, copy=not lazy))
+        with guarded_build(ckpt.guard()):
+            model = rebuild_model(ckpt.architecture,
+                                  before_build=lambda layer: _attach(layer, ckpt, copy=not lazy))
+            _fill_built(model, ckpt, copy=not lazy)
+            if not lazy:
+                build_now(model, ckpt.architecture)
     except ShardError:
         raise
-    except (ValueError, TypeError, KeyError) as e:
+    except REBUILD_ERRORS as e:
         raise ShardError(f"load_sharded: cannot rebuild the architecture in "
-                         f"{os.path.join(ckpt.folder, INDEX)!r}: {e}") from None
-    _fill_built(model, ckpt, copy=not lazy)
-    if not lazy:
-        build_now(model, ckpt.architecture)
+                         f"{os.path.join(ckpt.folder, INDEX)!r} ({type(e).__name__}: {e})") \
+            from None
     model.sharded_checkpoint = ckpt
     return model
 
@@ -338,16 +452,21 @@ def layer_by_layer_predict(folder, x, batch_size=None):
         y, mask = x, None
         with no_grad():
             for spec in ckpt.layer_specs:
-                y, mask = _run_one_layer(spec, ckpt, y, mask, batch_size)
+                try:
+                    layer = deserialize(spec)
+                except REBUILD_ERRORS as e:
+                    raise ShardError(f"layer_by_layer_predict: bad layer config in "
+                                     f"{os.path.join(ckpt.folder, INDEX)!r} "
+                                     f"({type(e).__name__}: {e})") from None
+                y, mask = _run_one_layer(layer, ckpt, y, mask, batch_size)
                 ckpt.close()  # the layer and its weights are freed by now
         return y
     finally:
         ckpt.close()
 
 
-def _run_one_layer(spec, ckpt, x, mask, batch_size):
-    """Create one layer from its config, take its weights from ``ckpt``, run it on ``x``."""
-    layer = deserialize(spec)
+def _run_one_layer(layer, ckpt, x, mask, batch_size):
+    """Take ``layer``'s weights from ``ckpt``, run it on ``x``."""
     for sub in iter_layers(layer):
         _attach(sub, ckpt, copy=True)
     n = len(x)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import embeddings
+from ..progress import loading
 
 __all__ = [
     "load_rotten_tomatoes", "load_spam_assassin", "load_brown_pos", "load_brown_genres",
@@ -60,6 +61,27 @@ def data_path(name: str) -> Path:
     return path
 
 
+_LOADING = []   # the loads under way (a loader calling another shows one line)
+
+
+def shows_loading(what):
+    """Decorator: a loader that can take over a second says so (one line on standard
+    error, or a live line on a terminal; :func:`tinynlp.progress.loading`)."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if _LOADING:
+                return fn(*args, **kwargs)
+            _LOADING.append(what)
+            try:
+                with loading(what):
+                    return fn(*args, **kwargs)
+            finally:
+                _LOADING.pop()
+        return wrapper
+    return decorate
+
+
 @functools.lru_cache(maxsize=None)
 def _rows(name: str) -> tuple:
     with gzip.open(data_path(name), "rt", encoding="utf-8") as f:
@@ -91,6 +113,7 @@ def load_rotten_tomatoes():
 
 
 # --------------------------------------------------------------------- spam
+@shows_loading("SpamAssassin")
 def load_spam_assassin(include_subject: bool = True, max_chars: int | None = None):
     """SpamAssassin public corpus: 6,046 e-mails, spam (1) or ham (0), about 31 % spam.
 
@@ -212,6 +235,7 @@ def _brown_parsed():
     return tuple(out)
 
 
+@shows_loading("the Brown corpus (part-of-speech tags)")
 def load_brown_pos(tagset: str = "universal", lower: bool = False):
     """Brown corpus for part-of-speech tagging: 57,340 tagged sentences.
 
@@ -250,6 +274,7 @@ def load_brown_pos(tagset: str = "universal", lower: bool = False):
     return out["train"], out["test"]
 
 
+@shows_loading("the Brown corpus (genres)")
 def load_brown_genres(sentences_per_chunk: int = 10, lower: bool = False):
     """Brown corpus genre classification: chunks of consecutive sentences, 15 classes.
 
@@ -284,6 +309,7 @@ def load_brown_genres(sentences_per_chunk: int = 10, lower: bool = False):
             (out["test"][0], np.array(out["test"][1], dtype=np.int64)))
 
 
+@shows_loading("the Brown corpus (sentences)")
 def load_brown_text(lower: bool = True):
     """Brown corpus as tokenized sentences, for word-level language modelling.
 
@@ -352,6 +378,7 @@ def load_shakespeare(works=None, test_fraction: float = 0.1):
 
 
 # -------------------------------------------------------------- translation
+@shows_loading("the Spanish-English verses")
 def load_translation_pairs(max_tokens: int | None = 20, direction: str = "es-en"):
     """Spanish-English Bible verse pairs (Reina-Valera 1909 and King James Version).
 

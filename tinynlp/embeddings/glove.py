@@ -19,7 +19,6 @@ epochs) x_max=10 gave WordSim-353 ρ 0.125 and analogy accuracy 0.023, against
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numba
@@ -27,16 +26,23 @@ import numpy as np
 
 from .. import random as tn_random
 from ..kernels.glove import cooccurrence_pairs, glove_epoch, merge_pairs, weighting
+from ..progress import Progress
 from .keyedvectors import KeyedVectors
-from .word2vec import build_vocab_counts, check_reiterable
+from .word2vec import build_vocab_counts, check_reiterable, trainer_verbose
 
 __all__ = ["GloVe"]
 
 
 class GloVe:
+    #: the fewest co-occurrence entries per kernel call of an epoch (see :meth:`train`)
+    CHUNK = 200_000
+
     def __init__(self, sentences=None, vector_size=100, window=10, x_max=100.0, alpha=0.75,
                  learning_rate=0.05, epochs=25, min_count=5, seed=None, workers=3,
-                 symmetric=True, max_vocab_size=None, batch_words=200000, progress=False):
+                 symmetric=True, max_vocab_size=None, batch_words=200000, progress=False,
+                 verbose=None):
+        """``verbose`` (``"auto"``, 0, 1, 2; default 0) shows each epoch's progress as
+        ``fit`` does (:mod:`tinynlp.progress`); ``progress=True`` is ``verbose="auto"``."""
         for name, v in (("vector_size", vector_size), ("window", window), ("epochs", epochs),
                         ("workers", workers), ("batch_words", batch_words)):
             if not isinstance(v, (int, np.integer)) or v < 1:
@@ -54,7 +60,7 @@ class GloVe:
         self.symmetric = bool(symmetric)
         self.max_vocab_size = max_vocab_size
         self.batch_words = int(batch_words)
-        self.progress = bool(progress)
+        self.verbose = trainer_verbose(progress, verbose)
         if seed is None:
             seed = tn_random.next_seed()
         self._rng = np.random.default_rng(seed)
@@ -128,22 +134,29 @@ class GloVe:
         logx = np.log(self.counts_x).astype(np.float32)
         fx = weighting(self.counts_x, self.x_max, self.alpha).astype(np.float32)
         n = self.counts_x.shape[0]
-        parts = max(1, min(self.workers, n))
-        bounds = (np.arange(parts + 1, dtype=np.int64) * n) // parts
+        # an epoch runs in pieces of at least CHUNK entries, so that the progress bar moves
+        # (each piece split into ``workers`` parts trained in parallel, as a whole epoch was)
+        pieces = np.linspace(0, n, max(1, min(20, n // self.CHUNK)) + 1).astype(np.int64)
+        threads = max(1, min(self.workers, numba.config.NUMBA_NUM_THREADS))
 
         old = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(self.workers, numba.config.NUMBA_NUM_THREADS)))
-        t0 = time.perf_counter()
+        numba.set_num_threads(threads)
         try:
             for ep in range(epochs):
                 order = self._rng.permutation(n).astype(np.int64)
-                cost = glove_epoch(self.W, self.Wc, self.b, self.bc, self.gW, self.gWc, self.gb,
-                                   self.gbc, self.rows, self.cols, logx, fx, order, bounds,
-                                   np.float32(self.learning_rate))  # keep the loop in float32
+                bar = Progress(n, verbose=self.verbose, unit="pair",
+                               title=f"GloVe epoch {ep + 1}/{epochs}")
+                cost = 0.0
+                for a, z in zip(pieces[:-1], pieces[1:]):
+                    part = order[a:z]
+                    parts = max(1, min(self.workers, z - a))
+                    bounds = (np.arange(parts + 1, dtype=np.int64) * (z - a)) // parts
+                    cost += glove_epoch(self.W, self.Wc, self.b, self.bc, self.gW, self.gWc,
+                                        self.gb, self.gbc, self.rows, self.cols, logx, fx, part,
+                                        bounds, np.float32(self.learning_rate))  # float32 loop
+                    bar.update(int(z), {"cost": cost / max(int(z), 1)})
                 self.loss_history.append(cost / n)
-                if self.progress:
-                    print(f"GloVe epoch {ep + 1}/{epochs}: cost {cost / n:.5f} "
-                          f"({time.perf_counter() - t0:.1f}s)", file=sys.stderr, flush=True)
+                bar.finish({"cost": cost / n})
         finally:
             numba.set_num_threads(old)
         self.wv = KeyedVectors(self.index_to_key, (self.W + self.Wc).astype(np.float32))

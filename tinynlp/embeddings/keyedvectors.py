@@ -1,6 +1,7 @@
 """KeyedVectors: a vocabulary of words, each mapped to a row of a float32 matrix.
 
-Reads and writes the two file formats everyone exchanges embeddings in:
+Reads and writes the two file formats everyone exchanges embeddings in
+(:mod:`tinynlp.embeddings.vector_files` parses them, checking everything):
 
 * **GloVe text**: one ``word v1 v2 ... vd`` line per word, no header.
 * **word2vec**: a ``count dim`` header line, then either text lines as above
@@ -8,7 +9,8 @@ Reads and writes the two file formats everyone exchanges embeddings in:
   little-endian float32 values (+ an optional newline) per word.
 
 Both may be gzip-compressed (``.gz``).  Files written here load in gensim and
-the reverse.
+the reverse.  A malformed file raises :class:`EmbeddingFormatError` (a
+ValueError) naming the file and line.
 
 Similarity is cosine similarity::
 
@@ -20,7 +22,6 @@ the row-normalised matrix with the (normalised) query direction.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import warnings
@@ -30,99 +31,14 @@ import numpy as np
 from .. import random as tn_random
 from ..atomic import atomic_write
 from ..layers.embedding_init import lookup_rows
+from ..npyio import MAX_JSON_BYTES, npy_file_header
 from .evaluation import evaluate_analogies, evaluate_similarity
+from .vector_files import (
+    EmbeddingFormatError, check_unicode_errors, read_glove, read_word2vec, write_binary_rows,
+    write_text_rows,
+)
 
 __all__ = ["EmbeddingFormatError", "KeyedVectors"]
-
-
-class EmbeddingFormatError(ValueError):
-    """A malformed line in an embedding file (names the file and line number)."""
-
-    def __init__(self, path, lineno, message):
-        self.path = str(path)
-        self.lineno = lineno
-        where = f"{self.path}:{lineno}" if lineno is not None else self.path
-        super().__init__(f"{where}: {message}")
-
-
-def _open(path, mode="rb"):
-    path = os.fspath(path)
-    if path.endswith(".gz"):
-        return gzip.open(path, mode)
-    return open(path, mode)
-
-
-class _Reader:
-    """Collects rows while parsing; raises or skips malformed lines."""
-
-    def __init__(self, path, on_error, dim=None):
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error: expected 'raise' or 'skip', got {on_error!r}")
-        self.path = os.fspath(path)
-        self.on_error = on_error
-        self.dim = dim
-        self.keys = []
-        self.rows = []
-        self.seen = {}
-        self.skipped = []  # (lineno, message)
-
-    def bad(self, lineno, message):
-        if self.on_error == "raise":
-            raise EmbeddingFormatError(self.path, lineno, message)
-        self.skipped.append((lineno, message))
-
-    def add_text(self, lineno, line):
-        parts = line.rstrip("\r\n").rstrip(" ").split(" ")
-        if len(parts) < 2 or parts[0] == "":
-            self.bad(lineno, f"expected a word followed by numbers, got {line[:60]!r}")
-            return
-        word, values = parts[0], parts[1:]
-        if self.dim is None:
-            self.dim = len(values)
-        if len(values) != self.dim:
-            self.bad(lineno, f"word {word!r}: expected {self.dim} values, got {len(values)}")
-            return
-        try:
-            vec = np.array(values, dtype=np.float32)
-        except ValueError:
-            bad = next(v for v in values if not _is_float(v))
-            self.bad(lineno, f"word {word!r}: bad float {bad!r}")
-            return
-        self.add(lineno, word, vec)
-
-    def add(self, lineno, word, vec):
-        if word in self.seen:
-            self.bad(lineno, f"duplicate word {word!r} (first seen on line {self.seen[word]})")
-            return
-        self.seen[word] = lineno
-        self.keys.append(word)
-        self.rows.append(vec)
-
-    def result(self):
-        if not self.keys:
-            raise EmbeddingFormatError(self.path, None, "no vectors found (empty file?)")
-        kv = KeyedVectors(self.keys, np.vstack(self.rows).astype(np.float32, copy=False))
-        kv.skipped_lines = self.skipped
-        if self.skipped:
-            warnings.warn(
-                f"{self.path}: skipped {len(self.skipped)} malformed line(s), "
-                f"first: line {self.skipped[0][0]}: {self.skipped[0][1]}",
-                stacklevel=3,
-            )
-        return kv
-
-
-def _looks_like_header(line):
-    parts = line.split()
-    return len(parts) == 2 and all(p.isdigit() for p in parts)
-
-
-def _is_float(s):
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
 
 
 def _unit_rows(m):
@@ -273,6 +189,9 @@ class KeyedVectors:
         Returns ``[(word, similarity), ...]`` best first, without the query words.
         ``topn=None`` returns the similarity to every word (an array).
         """
+        if topn is not None and (isinstance(topn, bool) or not isinstance(topn, (int, np.integer))
+                                 or topn < 0):
+            raise ValueError(f"most_similar: topn must be None or an integer >= 0, got {topn!r}")
         query, exclude = self._query(positive, negative)
         normed = self.get_normed_vectors()
         limit = len(self) if restrict_vocab is None else min(int(restrict_vocab), len(self))
@@ -384,23 +303,7 @@ class KeyedVectors:
         if mmap:
             return cls._load_cached(path, limit, cache_dir,
                                     lambda: cls.load_glove(path, on_error=on_error, limit=limit))
-        reader = _Reader(path, on_error)
-        with _open(path, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                if limit is not None and len(reader.keys) >= limit:
-                    break
-                line = _decode(raw, path, lineno, reader)
-                if line is None:
-                    continue
-                if not line.strip():
-                    reader.bad(lineno, "empty line")
-                    continue
-                if lineno == 1 and _looks_like_header(line):
-                    raise EmbeddingFormatError(
-                        path, 1, f"{line.strip()!r} looks like a word2vec 'count dim' header; "
-                        "use KeyedVectors.load_word2vec_format for this file")
-                reader.add_text(lineno, line)
-        return reader.result()
+        return cls._from_parsed(*read_glove(path, on_error=on_error, limit=limit))
 
     @classmethod
     def load_word2vec_format(cls, path, binary=False, on_error="raise", limit=None, mmap=False,
@@ -412,43 +315,18 @@ class KeyedVectors:
                 raise ValueError("load_word2vec_format: no_header=True needs binary=False")
             return cls.load_glove(path, on_error=on_error, mmap=mmap, limit=limit,
                                   cache_dir=cache_dir)
+        check_unicode_errors(unicode_errors)
         if mmap:
             return cls._load_cached(path, limit, cache_dir, lambda: cls.load_word2vec_format(
                 path, binary=binary, on_error=on_error, limit=limit, unicode_errors=unicode_errors))
-        with _open(path, "rb") as f:
-            header = f.readline()
-            if not header:
-                raise EmbeddingFormatError(path, 1, "empty file (expected a 'count dim' header)")
-            try:
-                count, dim = (int(x) for x in header.split())
-            except ValueError:
-                raise EmbeddingFormatError(
-                    path, 1, f"expected a 'count dim' header, got {header[:60]!r}") from None
-            if count < 0 or dim <= 0:
-                raise EmbeddingFormatError(path, 1, f"bad header values count={count} dim={dim}")
-            reader = _Reader(path, on_error, dim=dim)
-            n = count if limit is None else min(count, limit)
-            if binary:
-                _read_binary(f, reader, n, dim, unicode_errors)
-            else:
-                lineno = 1
-                for raw in f:
-                    lineno += 1
-                    if len(reader.keys) + len(reader.skipped) >= n:
-                        if limit is None and raw.strip():
-                            reader.bad(lineno, f"more lines than the header's count {count}")
-                        break
-                    line = _decode(raw, path, lineno, reader, unicode_errors)
-                    if line is None:
-                        continue
-                    if not line.strip():
-                        reader.bad(lineno, "empty line")
-                        continue
-                    reader.add_text(lineno, line)
-                got = len(reader.keys) + len(reader.skipped)
-                if got < n:
-                    reader.bad(lineno + 1, f"file ends after {got} vectors, header said {count}")
-        return reader.result()
+        return cls._from_parsed(*read_word2vec(path, binary=binary, on_error=on_error,
+                                               limit=limit, unicode_errors=unicode_errors))
+
+    @classmethod
+    def _from_parsed(cls, keys, vectors, skipped):
+        kv = cls(keys, vectors)
+        kv.skipped_lines = skipped
+        return kv
 
     @classmethod
     def _load_cached(cls, path, limit, cache_dir, parse):
@@ -461,14 +339,19 @@ class KeyedVectors:
         npy, meta = stem + ".npy", stem + ".json"
         fresh = (os.path.exists(npy) and os.path.exists(meta)
                  and os.path.getmtime(npy) >= os.path.getmtime(path))
-        if not fresh:
-            kv = parse()
+        if fresh:
             try:
-                kv.save(stem)
-            except OSError as e:  # read-only folder: fall back to memory
-                warnings.warn(f"mmap: cannot write cache beside {path} ({e}); loaded into memory",
-                              stacklevel=3)
-                return kv
+                return cls.load(stem, mmap="r")
+            except EmbeddingFormatError as e:   # a damaged cache is rebuilt from the source
+                warnings.warn(f"mmap: the cache {stem}.* is damaged ({e}); rebuilding it from "
+                              f"{path}", stacklevel=3)
+        kv = parse()
+        try:
+            kv.save(stem)
+        except OSError as e:  # read-only folder: fall back to memory
+            warnings.warn(f"mmap: cannot write cache beside {path} ({e}); loaded into memory",
+                          stacklevel=3)
+            return kv
         return cls.load(stem, mmap="r")
 
     # ------------------------------------------------------------- writing
@@ -481,10 +364,9 @@ class KeyedVectors:
             if write_header:
                 f.write(f"{len(self)} {self.vector_size}\n".encode())
             if binary:
-                for k, v in zip(self.index_to_key, vecs):
-                    f.write(k.encode("utf-8") + b" " + v.tobytes() + b"\n")
+                write_binary_rows(f, self.index_to_key, vecs)
             else:
-                _write_text_rows(f, self.index_to_key, vecs)
+                write_text_rows(f, self.index_to_key, vecs)
 
         atomic_write(path, write)
 
@@ -492,7 +374,7 @@ class KeyedVectors:
         """Write header-less GloVe text (``.gz`` compresses)."""
         self._check_keys_writable()
         vecs = np.asarray(self.vectors, dtype=np.float32)
-        atomic_write(path, lambda f: _write_text_rows(f, self.index_to_key, vecs))
+        atomic_write(path, lambda f: write_text_rows(f, self.index_to_key, vecs))
 
     def _check_keys_writable(self):
         for k in self.index_to_key:
@@ -510,64 +392,55 @@ class KeyedVectors:
 
     @classmethod
     def load(cls, path, mmap=None):
-        """Load what :meth:`save` wrote; ``mmap='r'`` memory-maps the vectors."""
+        """Load what :meth:`save` wrote; ``mmap='r'`` memory-maps the vectors.  A damaged
+        pair of files raises :class:`EmbeddingFormatError` naming the file."""
         path = os.fspath(path)
-        with open(path + ".json", "rb") as f:
-            meta = json.loads(f.read().decode("utf-8"))
-        if meta.get("format") != "tinynlp.KeyedVectors":
-            raise ValueError(f"{path}.json: not a tinynlp KeyedVectors file")
-        vecs = np.load(path + ".npy", mmap_mode=mmap, allow_pickle=False)
-        return cls(meta["keys"], vecs)
+        meta_path, npy_path = path + ".json", path + ".npy"
+        if os.path.getsize(meta_path) > MAX_JSON_BYTES:
+            raise EmbeddingFormatError(meta_path, None, "too large for a KeyedVectors index")
+        with open(meta_path, "rb") as f:
+            meta = _parse_meta(f.read(), meta_path)
+        header = npy_file_header(npy_path, _NpyError, label="the vectors")
+        if header.dtype != np.float32 or len(header.shape) != 2 \
+                or header.shape[0] != len(meta["keys"]) or header.shape[1] != meta["vector_size"]:
+            raise EmbeddingFormatError(
+                npy_path, None, f"holds {header.dtype} {header.shape}; {meta_path} lists "
+                f"{len(meta['keys'])} keys of dimension {meta['vector_size']} (float32)")
+        try:
+            vecs = np.load(npy_path, mmap_mode=mmap, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise EmbeddingFormatError(npy_path, None, f"cannot be read ({e})") from None
+        try:
+            return cls(meta["keys"], vecs)
+        except ValueError as e:
+            raise EmbeddingFormatError(meta_path, None, str(e)) from None
 
 
 def _global_rng():
     return tn_random.get_rng()
 
 
-def _decode(raw, path, lineno, reader, errors="strict"):
+class _NpyError(EmbeddingFormatError):
+    """EmbeddingFormatError with the one-message signature :mod:`tinynlp.npyio` raises
+    with (its messages already name the file)."""
+
+    def __init__(self, message):
+        ValueError.__init__(self, message)
+        self.path, self.lineno = None, None
+
+
+def _parse_meta(raw, meta_path):
+    def bad(message):
+        return EmbeddingFormatError(meta_path, None, message)
     try:
-        return raw.decode("utf-8", errors=errors)
-    except UnicodeDecodeError as e:
-        reader.bad(lineno, f"not valid UTF-8 ({e.reason} at byte {e.start})")
-        return None
-
-
-def _write_text_rows(f, keys, vecs):
-    # str() of a float32 scalar is the shortest text that reads back to the same float32
-    chunk = []
-    for k, v in zip(keys, vecs):
-        chunk.append(k + " " + " ".join(map(str, v)) + "\n")
-        if len(chunk) >= 4096:
-            f.write("".join(chunk).encode("utf-8"))
-            chunk = []
-    if chunk:
-        f.write("".join(chunk).encode("utf-8"))
-
-
-def _read_binary(f, reader, n, dim, unicode_errors):
-    nbytes = 4 * dim
-    for rec in range(n):
-        lineno = rec + 2  # record number, counted like lines (header is line 1)
-        word = bytearray()
-        while True:
-            ch = f.read(1)
-            if ch == b"":
-                got = len(reader.keys) + len(reader.skipped)
-                reader.bad(lineno, f"file ends after {got} vectors, header said {n}")
-                return
-            if ch == b" ":
-                break
-            if ch == b"\n" and not word:
-                continue  # newline after the previous vector (word2vec.c writes one)
-            word += ch
-        data = f.read(nbytes)
-        if len(data) != nbytes:
-            reader.bad(lineno, f"record {rec + 1} ({bytes(word)[:40]!r}): expected {nbytes} bytes "
-                               f"of float32 data, got {len(data)}")
-            return
-        try:
-            w = word.decode("utf-8", errors=unicode_errors).strip()
-        except UnicodeDecodeError as e:
-            reader.bad(lineno, f"record {rec + 1}: word is not valid UTF-8 ({e.reason})")
-            continue
-        reader.add(lineno, w, np.frombuffer(data, dtype="<f4").astype(np.float32))
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise bad(f"not valid JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != "tinynlp.KeyedVectors":
+        raise bad("not a tinynlp KeyedVectors file")
+    keys, size = meta.get("keys"), meta.get("vector_size")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise bad("'keys' must be a list of strings")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise bad(f"'vector_size' must be a non-negative integer, got {size!r:.40}")
+    return meta

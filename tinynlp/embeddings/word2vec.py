@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections import Counter
 from itertools import repeat
@@ -40,6 +39,7 @@ import numpy as np
 
 from .. import random as tn_random
 from ..atomic import atomic_write, write_json_atomic
+from ..progress import Progress, resolve_verbose
 from ..kernels.word2vec import noise_alias_table, train_chunk
 from .keyedvectors import KeyedVectors
 
@@ -88,6 +88,15 @@ def keep_probabilities(counts, sample):
     return np.minimum(p, 1.0).astype(np.float32)
 
 
+def trainer_verbose(progress, verbose):
+    """The ``verbose`` of a trainer from its ``progress`` flag (the older spelling) and
+    ``verbose`` (``"auto"``, 0, 1, 2; None: from ``progress``)."""
+    if verbose is None:
+        return "auto" if progress else 0
+    resolve_verbose(verbose, what="verbose")   # checked now; resolved at each run
+    return verbose
+
+
 class Word2Vec:
     """Skip-gram (``sg=1``) or CBOW (``sg=0``) with negative sampling."""
 
@@ -99,6 +108,9 @@ class Word2Vec:
                  max_vocab_size=None, sample=1e-3, seed=None, workers=3, min_alpha=0.0001,
                  sg=0, hs=0, negative=5, ns_exponent=0.75, cbow_mean=1, epochs=5,
                  batch_words=10000, compute_loss=False, progress=False, verbose=None):
+        """gensim's arguments; ``verbose`` (``"auto"``, 0, 1, 2; default 0, silent) shows
+        each epoch's progress as ``fit`` does (:mod:`tinynlp.progress`); ``progress=True``
+        is ``verbose="auto"``."""
         if hs:
             raise NotImplementedError("Word2Vec: hierarchical softmax (hs=1) is not implemented; "
                                       "use negative sampling (hs=0, negative>0)")
@@ -127,7 +139,7 @@ class Word2Vec:
         self.epochs = int(epochs)
         self.batch_words = int(batch_words)
         self.compute_loss = bool(compute_loss)
-        self.progress = bool(progress if verbose is None else verbose)
+        self.verbose = trainer_verbose(progress, verbose)
         self.wv = None
         self.syn1neg = None
         self.counts = None
@@ -202,8 +214,10 @@ class Word2Vec:
         return np.concatenate([[0], cuts, [len(offsets) - 1]]).astype(np.int64)
 
     def train(self, corpus_iterable, total_examples=None, total_words=None, epochs=None,
-              start_alpha=None, end_alpha=None, compute_loss=None, progress=None):
-        """Run ``epochs`` passes over the corpus (vocabulary must be built)."""
+              start_alpha=None, end_alpha=None, compute_loss=None, progress=None, verbose=None):
+        """Run ``epochs`` passes over the corpus (vocabulary must be built).
+
+        ``verbose`` / ``progress``: as the constructor's (default: the model's)."""
 
         if self.wv is None:
             raise RuntimeError("Word2Vec.train: call build_vocab() first")
@@ -213,7 +227,8 @@ class Word2Vec:
         a0 = self.alpha if start_alpha is None else float(start_alpha)
         a1 = self.min_alpha if end_alpha is None else float(end_alpha)
         compute_loss = self.compute_loss if compute_loss is None else bool(compute_loss)
-        progress = self.progress if progress is None else bool(progress)
+        verbose = self.verbose if progress is None and verbose is None else \
+            trainer_verbose(progress, verbose)
         words_per_epoch = total_words or self.corpus_total_words
         total = max(1, epochs * words_per_epoch)
         syn0 = self.wv.vectors
@@ -233,10 +248,12 @@ class Word2Vec:
         self.epoch_losses = []
         self.running_training_loss = 0.0
         t0 = time.perf_counter()
-        last_report = t0
         try:
             for epoch in range(epochs):
                 epoch_loss = 0.0
+                bar = Progress(words_per_epoch, verbose=verbose, unit="word",
+                               title=f"Word2Vec epoch {epoch + 1}/{epochs}")
+                epoch_done = 0
                 for ids, offsets, raw in self._chunks(corpus_iterable):
                     n_parts = min(self.workers, len(offsets) - 1)
                     bounds = self._part_bounds(offsets, n_parts)
@@ -249,13 +266,12 @@ class Word2Vec:
                     done += raw
                     effective += int(eff.sum())
                     epoch_loss += float(losses.sum())
-                    now = time.perf_counter()
-                    if progress and now - last_report >= 1.0:
-                        last_report = now
-                        pct = 100.0 * done / total
-                        print(f"Word2Vec epoch {epoch + 1}/{epochs}: {pct:5.1f}% "
-                              f"{effective / (now - t0):,.0f} effective words/s, "
-                              f"alpha {alpha_e:.5f}", file=sys.stderr, flush=True)
+                    epoch_done += raw
+                    bar.update(min(epoch_done, words_per_epoch), {"alpha": alpha_e})
+                logs = {"alpha": alpha_e}
+                if compute_loss:
+                    logs["loss"] = epoch_loss
+                bar.finish(logs)
                 self.epoch_losses.append(epoch_loss)
                 self.running_training_loss += epoch_loss
         finally:
@@ -265,10 +281,10 @@ class Word2Vec:
         self.train_seconds = elapsed
         self.effective_words = effective
         self.train_words_per_second = effective / elapsed if elapsed > 0 else float("inf")
-        if progress:
+        if resolve_verbose(verbose):
             print(f"Word2Vec: trained on {done:,} raw words ({effective:,} effective) in "
                   f"{elapsed:.2f}s, {self.train_words_per_second:,.0f} effective words/s",
-                  file=sys.stderr, flush=True)
+                  flush=True)
         return effective, done
 
     def get_latest_training_loss(self):

@@ -6,7 +6,8 @@ same wherever it is raised:
 * :func:`check_mask` — THE mask check: a ``(batch, ...)`` boolean (or 0/1) mask;
 * :func:`fit_sample_weight` — sample weights broadcast to per-sample values, Keras' way;
 * :func:`as_int` — a size given as ``3`` or ``(3,)`` (Keras allows 1-tuples for 1-D);
-* :func:`check_float` — a floating-point array.
+* :func:`check_float` — a floating-point array;
+* :func:`check_kernel_dtype` — operands a fused op's Numba kernels can compute in.
 
 Converting arguments (Tensor / ndarray / list) is the autograd floor's job:
 :func:`~tinynlp.autograd.tensor.as_tensor`, :func:`~tinynlp.autograd.tensor.as_array`,
@@ -19,7 +20,11 @@ import numpy as np
 
 from ..autograd.tensor import to_numpy
 
-__all__ = ["MaskError", "check_mask", "fit_sample_weight", "as_int", "check_float"]
+__all__ = ["MaskError", "check_mask", "fit_sample_weight", "as_int", "check_float",
+           "check_kernel_dtype", "KERNEL_DTYPES"]
+
+#: what the Numba kernels are compiled for
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class MaskError(TypeError, ValueError):
@@ -82,3 +87,15 @@ def check_float(op, name, a):
     """Raise a TypeError unless the array ``a`` has a floating-point dtype."""
     if a.dtype.kind != "f":
         raise TypeError(f"{op}: {name} must be a floating-point array, got dtype {a.dtype}")
+
+
+def check_kernel_dtype(op, *arrays):
+    """The common dtype of ``arrays`` (None skipped), which a fused op's Numba kernels must
+    support: a TypeError up front for anything else (float16 included), naming the op and
+    its readable ``*_reference`` twin, instead of a failure deep inside Numba."""
+    dt = np.result_type(*[a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
+                          for a in arrays if a is not None])
+    if dt not in KERNEL_DTYPES:
+        raise TypeError(f"{op}: the fused kernels compute in float32 or float64, got {dt} "
+                        f"(cast the inputs, or use {op}_reference)")
+    return dt

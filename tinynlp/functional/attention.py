@@ -111,6 +111,9 @@ def _check(q, k, v, mask, is_causal, dropout, scale):
     if ks[-2] != vs[-2]:
         raise ValueError("scaled_dot_product_attention: k and v must have the same number of "
                          f"keys (axis -2); got k {ks} ({ks[-2]} keys) and v {vs} ({vs[-2]})")
+    if ks[-2] == 0 or qs[-1] == 0:
+        raise ValueError("scaled_dot_product_attention: needs at least one key and a head dim "
+                         f">= 1 (a softmax over no keys is undefined); got q {qs}, k {ks}")
     try:
         batch = np.broadcast_shapes(qs[:-2], ks[:-2], vs[:-2])
     except ValueError:
@@ -169,7 +172,7 @@ def _dropout_keep(shape, rate, dtype, seed=None):
 
 def _rows(a):
     """A C-contiguous (..., Tq, Tk) array viewed as (N, Tq, Tk) for the row kernels."""
-    return a.reshape(-1, a.shape[-2], a.shape[-1])
+    return a.reshape(math.prod(a.shape[:-2]), a.shape[-2], a.shape[-1])
 
 
 def attention_softmax_(s, kind, mask, is_causal, scale):

@@ -38,7 +38,7 @@ from ..autograd.ops import pad, stack
 from ..autograd.tensor import Function, as_tensor, shape_of, to_numpy
 from ..kernels.activations import Act
 from ..kernels.conv import col2im_1d, im2col_1d
-from ._checks import as_int
+from ._checks import as_int, check_kernel_dtype
 from .epilogue import activation_grad, add_bias_activation_, split_activation
 
 __all__ = ["conv1d", "conv1d_reference", "conv1d_flipped_reference", "conv1d_padding",
@@ -111,6 +111,9 @@ def _check_args(x, w, b, padding):
             dt = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
             if dt.kind != "f":
                 raise TypeError(f"conv1d: {name} must be floating point, got dtype {dt}")
+    if 0 in ws[:2]:
+        raise ValueError(f"conv1d: w must have a kernel size and input channels >= 1, got "
+                         f"shape {ws}")
 
 
 class Conv1D(Function):
@@ -138,7 +141,7 @@ class Conv1D(Function):
     def backward(ctx, g):
         cols, w2, h = ctx.saved
         nb, length, nc, k, s, d, pad_left, out_len = ctx.geom
-        g2 = g.reshape(nb * out_len, -1)
+        g2 = g.reshape(nb * out_len, g.shape[-1])
         if h is not None:
             g2 = activation_grad(g2, h, ctx.act)
         gx = gw = gb = None
@@ -163,6 +166,7 @@ def conv1d(x, w, b=None, strides=1, padding="valid", dilation_rate=1, activation
     ("gelu", ...) applied after it.
     """
     _check_args(x, w, b, padding)
+    check_kernel_dtype("conv1d", *[to_numpy(a) for a in (x, w, b) if a is not None])
     length, k = shape_of(x)[1], shape_of(w)[0]
     pad_left, _, out_len = conv1d_padding(length, k, strides, padding, dilation_rate)
     act, after = split_activation(activation)

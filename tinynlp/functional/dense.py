@@ -14,8 +14,11 @@ The fused :class:`Dense` computes z with one GEMM on the rows reshaped to 2-D
 
 from __future__ import annotations
 
-from ..autograd.tensor import Function, as_tensor, shape_of
+import math
+
+from ..autograd.tensor import Function, as_array, as_tensor, shape_of
 from ..kernels.activations import Act
+from ._checks import check_float, check_kernel_dtype
 from .activations import get_activation
 from .epilogue import activation_grad, add_bias_activation_, split_activation
 
@@ -32,6 +35,9 @@ def _check(x, W, b):
             f"got x shape {xs} and W shape {ws}")
     if b is not None and tuple(shape_of(b)) != (ws[1],):
         raise ValueError(f"dense: b must have shape ({ws[1]},) (units), got {shape_of(b)}")
+    for name, a in (("x", x), ("W", W), ("b", b)):
+        if a is not None:
+            check_float("dense", name, as_array(a))
 
 
 class Dense(Function):
@@ -46,7 +52,7 @@ class Dense(Function):
 
     @staticmethod
     def forward(ctx, x, W, b, act=Act.LINEAR):
-        x2 = x.reshape(-1, W.shape[0])
+        x2 = x.reshape(math.prod(x.shape[:-1]), W.shape[0])   # (-1 is ambiguous for size 0)
         h = add_bias_activation_(x2 @ W, b, act)
         ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None, W,
                               None if act == Act.LINEAR else h)
@@ -56,7 +62,7 @@ class Dense(Function):
     @staticmethod
     def backward(ctx, g):
         x2, W, h = ctx.saved
-        g2 = g.reshape(-1, W.shape[1])
+        g2 = g.reshape(x2.shape[0] if x2 is not None else math.prod(g.shape[:-1]), W.shape[1])
         if h is not None:
             g2 = activation_grad(g2, h, ctx.act)
         gx = (g2 @ W.T).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
@@ -73,6 +79,7 @@ def dense(x, W, b=None, activation=None):
     the op (:class:`Dense`); the others are applied after it.
     """
     _check(x, W, b)
+    check_kernel_dtype("dense", as_array(x), as_array(W), None if b is None else as_array(b))
     act, after = split_activation(activation)
     h = Dense.apply(x, W, b, act=act)
     return h if after is None else after(h)

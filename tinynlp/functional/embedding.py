@@ -28,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.tensor import Function, RowSparseGrad, Tensor
-from ..kernels.scatter import scatter_add_rows
+from ..kernels.scatter import scatter_add_rows, scatter_add_rows_reference
+from ._checks import KERNEL_DTYPES
 
 __all__ = ["embedding", "embedding_reference", "check_ids", "check_frozen_rows"]
 
@@ -113,7 +114,7 @@ class Embedding(Function):
     def backward(ctx, g):
         v, d = ctx.table_shape
         flat_ids = ctx.ids.reshape(-1)
-        rows = g.reshape(-1, d)
+        rows = g.reshape(flat_ids.size, d)
         if ctx.frozen is not None:
             keep = ~ctx.frozen[flat_ids]
             if not keep.all():
@@ -123,7 +124,10 @@ class Embedding(Function):
                 return None, None
             return None, RowSparseGrad(flat_ids, rows, ctx.table_shape)
         grad = np.zeros((v, d), dtype=g.dtype)
-        scatter_add_rows(grad, flat_ids, np.ascontiguousarray(rows))
+        if grad.dtype in KERNEL_DTYPES:
+            scatter_add_rows(grad, flat_ids, np.ascontiguousarray(rows))
+        else:                                     # e.g. float16: the kernel's NumPy twin
+            scatter_add_rows_reference(grad, flat_ids, rows)
         return None, grad
 
 

@@ -152,9 +152,27 @@ class BinaryCrossentropyWithLogitsOp(Function):
         return None, g * (sigmoid(z) - y)
 
 
-def _binary_inputs(y_true, y_pred, op):
+def _aligned_target(y_true, y_pred, op):
+    """The targets in y_pred's shape and dtype."""
     dt = _pred_dtype(y_pred, op)
-    y = _align(y_true, shape_of(y_pred), op).astype(dt, copy=False)
+    return _align(y_true, shape_of(y_pred), op).astype(dt, copy=False)
+
+
+def _binary_inputs(y_true, y_pred, op, mask=None):
+    """The targets as y_pred's dtype, checked to be in [0, 1] (where the mask counts)."""
+    y = _aligned_target(y_true, y_pred, op)
+    counted = y
+    if mask is not None:
+        m = np.asarray(getattr(mask, "data", mask)) != 0
+        m = m.reshape(m.shape + (1,) * max(0, y.ndim - m.ndim))
+        try:
+            counted = y[np.broadcast_to(m, y.shape)]
+        except ValueError:
+            counted = y   # a mask of the wrong shape: reduce_loss names it
+    if counted.size and not (np.all(counted >= 0) and np.all(counted <= 1)):
+        raise ValueError(f"{op}: y_true must hold labels (or probabilities) in [0, 1], got "
+                         f"values from {np.nanmin(counted)} to {np.nanmax(counted)}"
+                         f"{' and NaN' if np.isnan(counted).any() else ''}")
     return y
 
 
@@ -167,7 +185,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, sample_weight=None,
                         reduction="mean", mask=None):
     """Binary cross-entropy; y_pred probabilities (or logits with ``from_logits=True``)."""
     op = "binary_crossentropy"
-    y = _binary_inputs(y_true, y_pred, op)
+    y = _binary_inputs(y_true, y_pred, op, mask)
     fn = BinaryCrossentropyWithLogitsOp if from_logits else BinaryCrossentropyOp
     per = _mean_last(fn.apply(y, y_pred))
     return reduce_loss(per, sample_weight, mask, reduction, op)
@@ -177,7 +195,7 @@ def binary_crossentropy_reference(y_true, y_pred, from_logits=False, sample_weig
                                   reduction="mean", mask=None):
     """The same from primitive ops (log σ(z) = −softplus(−z) via logsumexp for logits)."""
     op = "binary_crossentropy"
-    y = Tensor(_binary_inputs(y_true, y_pred, op), _copy=False)
+    y = Tensor(_binary_inputs(y_true, y_pred, op, mask), _copy=False)
     p = as_tensor(y_pred)
     if from_logits:
         # log σ(z) = z − log(1 + eᶻ),  log(1 − σ(z)) = −log(1 + eᶻ)
@@ -414,7 +432,7 @@ def sparse_categorical_crossentropy_reference(y_true, y_pred, from_logits=False,
 def mse(y_true, y_pred, sample_weight=None, reduction="mean", mask=None):
     """Mean squared error ℓ = mean over the last axis of (y − p)²;  dℓ/dp = 2 (p − y) / n."""
     op = "mse"
-    y = _binary_inputs(y_true, y_pred, op)
+    y = _aligned_target(y_true, y_pred, op)
     p = as_tensor(y_pred)
     d = p - Tensor(y, _copy=False)
     return reduce_loss(_mean_last(d * d), sample_weight, mask, reduction, op)

@@ -1,4 +1,4 @@
-"""Dropout and layer normalization.
+"""Dropout, layer normalization and batch normalization.
 
 Dropout (inverted, as Keras and PyTorch): keep each element with probability
 1 − r and scale the kept ones by 1/(1 − r), so the expected activation is
@@ -12,6 +12,16 @@ Layer normalization over ``axis`` (the features of each position)::
 
     dL/dβ = Σ g,   dL/dγ = Σ g ⊙ x̂          (summed over the other axes)
     dL/dx = (1/√(σ² + ε)) · (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂)),   ĝ = g ⊙ γ
+
+Batch normalization over every axis but the last (each feature's statistics over
+the batch and the time steps), with an optional mask w ∈ {0, 1} per position
+(padding does not count; every position is still normalized, as in Keras)::
+
+    W = Σ w,  μ = Σ w x / W,  σ² = Σ w (x − μ)² / W,  x̂ = (x − μ) / √(σ² + ε),
+    y = γ x̂ + β
+
+    dL/dβ = Σ g,   dL/dγ = Σ g x̂          (sums over all positions)
+    dL/dx = (γ / √(σ² + ε)) · (g − (w/W) Σ g − (w x̂ / W) Σ g x̂)
 """
 
 from __future__ import annotations
@@ -20,10 +30,12 @@ import numpy as np
 
 from .. import random as tn_random
 from ..autograd.ops import mean, sqrt
+from ..autograd.ops import sum as tsum
 from ..autograd.ops.reductions import normalize_axis
 from ..autograd.tensor import Function, Tensor
 
-__all__ = ["dropout", "layer_norm", "layer_norm_reference"]
+__all__ = ["dropout", "layer_norm", "layer_norm_reference", "batch_norm",
+           "batch_norm_reference", "batch_moments"]
 
 
 class Dropout(Function):
@@ -153,3 +165,129 @@ def layer_norm_reference(x, gamma, beta, eps=1e-3, axis=-1):
     if beta is not None:
         y = y + beta.reshape(pshape)
     return y
+
+
+# ---- batch normalization ---------------------------------------------------------------
+
+def _bn_weights(x_shape, mask, dtype):
+    """The mask as weights of shape (..., 1) broadcasting over the features, or None."""
+    if mask is None:
+        return None
+    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if m.shape != tuple(x_shape[:-1]):
+        raise ValueError(f"batch_norm: mask must have the shape of x without its feature axis, "
+                         f"{tuple(x_shape[:-1])}, got {m.shape}")
+    if m.dtype != bool and not np.isin(m, (0, 1)).all():
+        raise ValueError("batch_norm: mask must be boolean (or 0/1)")
+    return m.astype(dtype)[..., None]
+
+
+def batch_moments(x, mask=None):
+    """Per-feature ``(mean, variance)`` of the array ``x`` over every axis but the last
+    (biased variance; masked positions left out).  Plain arrays, no gradient."""
+    x = np.asarray(x)
+    axes = tuple(range(x.ndim - 1))
+    w = _bn_weights(x.shape, mask, x.dtype)
+    if w is None:
+        mu = x.mean(axis=axes)
+        return mu, ((x - mu) ** 2).mean(axis=axes)
+    total = np.maximum(w.sum(axis=axes), 1.0)
+    mu = (w * x).sum(axis=axes) / total
+    return mu, (w * (x - mu) ** 2).sum(axis=axes) / total
+
+
+class BatchNorm(Function):
+    """y = γ x̂ + β with the batch's (masked) statistics;
+    dx = (γ/√(σ²+ε)) (g − (w/W) Σg − (w x̂/W) Σ g x̂)   (see the module docstring)"""
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, w, eps=1e-3):
+        axes = tuple(range(x.ndim - 1))
+        if w is None:
+            total = x.dtype.type(np.prod([x.shape[a] for a in axes]))
+            mu = x.mean(axis=axes)
+            xc = x - mu
+            var = (xc * xc).mean(axis=axes)
+        else:
+            total = np.maximum(w.sum(axis=axes), 1.0)
+            mu = (w * x).sum(axis=axes) / total
+            xc = x - mu
+            var = (w * xc * xc).sum(axis=axes) / total
+        rstd = 1.0 / np.sqrt(var + x.dtype.type(eps))
+        xhat = xc * rstd
+        y = xhat if gamma is None else xhat * gamma
+        if beta is not None:
+            y = y + beta
+        ctx.save_for_backward(xhat, rstd, gamma, w, total)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, rstd, gamma, w, total = ctx.saved
+        axes = tuple(range(g.ndim - 1))
+        gx = ggamma = gbeta = None
+        sum_g = g.sum(axis=axes)
+        sum_gx = (g * xhat).sum(axis=axes)
+        if ctx.needs_input_grad[0]:
+            scale = rstd if gamma is None else gamma * rstd
+            ww = 1.0 if w is None else w
+            gx = scale * (g - ww * (sum_g / total) - ww * xhat * (sum_gx / total))
+        if ctx.needs_input_grad[1]:
+            ggamma = sum_gx
+        if ctx.needs_input_grad[2]:
+            gbeta = sum_g
+        return gx, ggamma, gbeta, None
+
+
+def _check_bn(x, gamma, beta, mean, variance):
+    xs = x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
+    if len(xs) < 2:
+        raise ValueError(f"batch_norm: x must be (batch, ..., features), got shape {xs}")
+    for name, p in (("gamma", gamma), ("beta", beta), ("mean", mean), ("variance", variance)):
+        if p is not None and tuple(np.shape(p.data if isinstance(p, Tensor) else p)) != xs[-1:]:
+            raise ValueError(f"batch_norm: {name} must have shape ({xs[-1]},) (x's features), "
+                             f"got {tuple(np.shape(p.data if isinstance(p, Tensor) else p))}")
+    if (mean is None) != (variance is None):
+        raise ValueError("batch_norm: give both mean and variance (inference), or neither")
+    return xs
+
+
+def batch_norm(x, gamma, beta, eps=1e-3, mask=None, mean=None, variance=None):
+    """Batch normalization of x (batch, ..., features) over every axis but the last.
+
+    With ``mean`` / ``variance`` (the moving statistics, inference) it is the affine
+    map ``γ (x − mean)/√(variance + ε) + β``; without, the batch's own statistics are
+    used (training; positions where ``mask`` is False do not count), and the
+    gradient flows through them (:class:`BatchNorm`).  γ or β may be None.
+    ``eps`` defaults to Keras' 1e-3.
+    """
+    xs = _check_bn(x, gamma, beta, mean, variance)
+    if mean is not None:
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x), _copy=False)
+        dt = x.data.dtype
+        scale = 1.0 / np.sqrt(np.asarray(variance, dtype=dt) + dt.type(eps))
+        y = (x - Tensor(np.asarray(mean, dtype=dt), _copy=False)) * Tensor(scale, _copy=False)
+        if gamma is not None:
+            y = y * gamma
+        return y if beta is None else y + beta
+    dt = (x.data if isinstance(x, Tensor) else np.asarray(x)).dtype
+    return BatchNorm.apply(x, gamma, beta, _bn_weights(xs, mask, dt), eps=float(eps))
+
+
+def batch_norm_reference(x, gamma, beta, eps=1e-3, mask=None):
+    """:func:`batch_norm` with the batch's statistics, from primitive ops."""
+    xs = _check_bn(x, gamma, beta, None, None)
+    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x), _copy=False)
+    axes = tuple(range(len(xs) - 1))
+    w = _bn_weights(xs, mask, x.data.dtype)
+    if w is None:
+        w = np.ones(xs[:-1] + (1,), dtype=x.data.dtype)
+    total = float(max(w.sum(), 1.0))
+    wt = Tensor(w, _copy=False)
+    mu = tsum(wt * x, axis=axes) / total
+    xc = x - mu
+    var = tsum(wt * xc * xc, axis=axes) / total
+    y = xc / sqrt(var + eps)
+    if gamma is not None:
+        y = y * gamma
+    return y if beta is None else y + beta

@@ -26,15 +26,16 @@ import numpy as np
 
 from ..autograd.tensor import Function, shape_of
 from ..kernels.pooling import max_pool1d_backward, max_pool1d_forward
-from ._checks import as_int, check_mask
+from ._checks import KERNEL_DTYPES, as_int, check_mask
 from .conv import conv1d_padding
 
 __all__ = ["max_pool1d", "avg_pool1d", "global_max_pool1d", "global_avg_pool1d"]
 
 
 def _fast(x):
-    """Float (B, L, C) inputs take the Numba kernels (same first-argmax and NaN rules)."""
-    return x.dtype.kind == "f" and x.ndim == 3 and x.shape[1] > 0
+    """float32 / float64 (B, L, C) inputs take the Numba kernels (same first-argmax and NaN
+    rules); other dtypes (float16, integers) the NumPy path."""
+    return x.dtype in KERNEL_DTYPES and x.ndim == 3 and x.shape[1] > 0
 
 
 def _check_x(x, op):

@@ -14,10 +14,10 @@ from .attention import KVCache, MultiHeadAttention
 from .attention_convert import mha_weights_from_torch, mha_weights_to_torch
 from .base import Layer, Parameter
 from .convolutional import Conv1D
-from .core import Activation, Concatenate, Dense, Embedding, Flatten, Reshape
+from .core import Activation, Concatenate, Dense, Embedding, Flatten, Masking, Reshape
 from .input_layer import Input, InputLayer
 from .merge import Add, Average, Dot, Maximum, Minimum, Multiply, Subtract
-from .normalization import LayerNormalization
+from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (
     AveragePooling1D,
     AvgPool1D,
@@ -52,6 +52,7 @@ __all__ = [
     "Average",
     "AveragePooling1D",
     "AvgPool1D",
+    "BatchNormalization",
     "Bidirectional",
     "Concatenate",
     "Conv1D",
@@ -70,6 +71,7 @@ __all__ = [
     "KVCache",
     "Layer",
     "LayerNormalization",
+    "Masking",
     "MaxPool1D",
     "MaxPooling1D",
     "Maximum",

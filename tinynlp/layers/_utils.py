@@ -101,20 +101,21 @@ def check_rate(value, name, layer_name):
 
 
 def serialize_initializer(init, arg):
-    """The name of a built-in initializer (a config value), or a ValueError."""
-    if isinstance(init, str):
-        initializers.get(init)  # validates
-        return init
-    name = initializers.name_of(init)
-    if name is not None:
-        return name
-    raise ValueError(
-        f"{arg}: cannot save the custom initializer {init!r} in a config; use one of "
-        f"{initializers.names()} by name"
-    )
+    """A config value for an initializer (a name, or ``{"class_name", "config"}`` for a
+    ``tn.initializers`` object), or a ValueError for one that cannot be saved."""
+    value = initializers.serialize(init)
+    if value is None:
+        raise ValueError(
+            f"{arg}: cannot save the custom initializer {init!r} in a config; use one of "
+            f"{initializers.names()} by name or a tn.initializers object")
+    return value
 
 
 def check_initializer(init, arg):
+    """``init`` checked: a name, a ``tn.initializers`` config dict (made an object) or a
+    callable."""
+    if isinstance(init, dict):
+        return initializers.deserialize(init)
     if not isinstance(init, str) and not callable(init):
         raise TypeError(f"{arg}: expected an initializer name or a callable, got {init!r}")
     if isinstance(init, str):

@@ -188,6 +188,8 @@ class MultiHeadAttention(Layer):
     (attention over the time axis of (B, T, d) inputs) is not supported.
     """
 
+    float_dtypes = ("float32", "float64")   # its ops run Numba kernels
+
     supports_masking = True
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,

@@ -12,12 +12,20 @@ containing layers, its own weights then each sub-layer's in attribute order.
 
 from __future__ import annotations
 
+import threading
+import warnings
+
 import numpy as np
 
 from ..autograd import Tensor, no_grad
 from ._utils import auto_name
 from .initializers import get as get_initializer
 from .symbolic import symbolic_dispatch
+from .weight_guard import active_guard
+
+#: held while a layer builds: a layer called from several threads at once builds once
+_BUILD_LOCK = threading.RLock()
+_BUILDING = "_tn_building"   # instance attribute: the id of the thread building the layer
 
 
 class Parameter(Tensor):
@@ -64,6 +72,54 @@ def _shape_with_batch(input_shape):
     return (None, *input_shape)
 
 
+def needs_build(layer) -> bool:
+    """True until ``layer`` is built and no thread is still building it."""
+    return not layer.built or _BUILDING in layer.__dict__
+
+
+def build_once(layer, build) -> None:
+    """Run ``build()`` for an unbuilt ``layer`` exactly once, even when several threads
+    call the layer at the same time: the others wait until it has finished.
+
+    The first check needs no lock; a layer counts as built only once ``built`` is
+    set *and* no thread is still inside its ``build`` (some set ``built`` early).
+    A layer whose own build calls it again (same thread) goes on without waiting.
+    """
+    state = layer.__dict__
+    if not needs_build(layer):
+        return
+    me = threading.get_ident()
+    if state.get(_BUILDING) == me:
+        if not layer.built:
+            build()
+        return
+    with _BUILD_LOCK:
+        if not needs_build(layer):
+            return
+        state[_BUILDING] = me
+        try:
+            build()
+        finally:
+            state.pop(_BUILDING, None)
+
+
+def check_layer_dtype(cls, dtype):
+    """``dtype`` as a NumPy dtype a layer of class ``cls`` can use: a weight-holding layer
+    (one that defines ``build``) needs a float dtype among ``cls.float_dtypes``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{cls.__name__}: dtype must be a NumPy dtype name such as 'float32', "
+                        f"got {dtype!r}") from None
+    if cls.overrides("build") and dt.kind != "f":
+        raise TypeError(f"{cls.__name__}: dtype is the dtype of the layer's weights and must be "
+                        f"a floating-point type ('float32' or 'float64'), got {dt}")
+    if dt.kind == "f" and dt.name not in cls.float_dtypes:
+        raise TypeError(f"{cls.__name__}: computes in {' or '.join(cls.float_dtypes)} (its fused "
+                        f"kernels are compiled for those), got dtype={dt.name!r}")
+    return dt
+
+
 class Layer:
     """Base class of all layers (and, through :class:`tinynlp.models.Model`, models).
 
@@ -75,6 +131,9 @@ class Layer:
     """
 
     supports_masking = False
+    #: the float dtypes the layer can compute in; layers whose ops run Numba kernels
+    #: (compiled for float32 and float64) leave float16 out, so it is refused up front
+    float_dtypes = ("float16", "float32", "float64")
 
     def __init_subclass__(cls, **kwargs):
         # A layer called on symbolic tensors (from tn.Input) records a graph node instead
@@ -88,7 +147,7 @@ class Layer:
         """True when ``cls`` defines its own ``method_name`` instead of :class:`Layer`'s."""
         return getattr(cls, method_name) is not getattr(Layer, method_name)
 
-    def __init__(self, name=None, trainable=True, input_shape=None, dtype="float32",
+    def __init__(self, name=None, trainable=True, input_shape=None, dtype=None,
                  input_dim=None, **kwargs):
         if kwargs:
             raise TypeError(
@@ -99,16 +158,26 @@ class Layer:
         if input_shape is None and input_dim is not None:
             input_shape = (input_dim,)
         self.input_shape = None if input_shape is None else tuple(input_shape)
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_layer_dtype(type(self), "float32" if dtype is None else dtype)
+        self._dtype_given = dtype is not None   # else a model's dtype may set it (see Model)
         self.built = False
         self._params = []  # own Parameters in creation order
 
     # ---- weights ------------------------------------------------------------
     def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True,
                    regularizer=None, dtype=None, sparse=False) -> Parameter:
-        """Create, register and return a Parameter (Keras' ``add_weight``)."""
+        """Create, register and return a Parameter (Keras' ``add_weight``).
+
+        While a checkpoint is being loaded, the active
+        :class:`~tinynlp.layers.weight_guard.WeightGuard` checks the shape against
+        the file before anything is allocated (and the values come from the file).
+        """
         dtype = np.dtype(dtype or self.dtype)
-        values = get_initializer(initializer)(tuple(shape), dtype)
+        guard = active_guard()
+        if guard is not None:
+            values = guard.check_weight(f"{self.name}/{name}", shape, dtype)
+        else:
+            values = get_initializer(initializer)(tuple(shape), dtype)
         p = Parameter(values.astype(dtype, copy=False), name=f"{self.name}/{name}",
                       trainable=trainable and self._trainable, regularizer=regularizer,
                       sparse=sparse)
@@ -197,6 +266,24 @@ class Layer:
         """The mask passed on to the next layer (default: unchanged if supported, else None)."""
         return mask if self.supports_masking else None
 
+    def reset_states(self):
+        """Forget what a stateful layer carries from one call to the next (Keras'
+        ``reset_states``): a stateful RNN's states, in this layer or any it holds."""
+        for layer in self._sublayers():
+            layer.reset_states()
+
+    def _warn_dropped_mask(self, mask):
+        """Keras' warning when a mask reaches a layer that cannot use it: the mask stops
+        here (e.g. a Conv1D after ``Embedding(mask_zero=True)``: a global max pool after it
+        then sees the padding too)."""
+        if mask is not None and not self.supports_masking and \
+                not type(self).overrides("compute_mask"):
+            warnings.warn(
+                f"Layer {self.name!r} (of type {type(self).__name__}) was passed an input with "
+                "a mask, but it does not support masking: the mask stops here and the layers "
+                "after it will not see it (the padded steps count as data from here on)",
+                UserWarning, stacklevel=3)
+
     def compute_output_shape(self, input_shape):
         """Output shape (batch axis included); default: computed by a dry run."""
         shape = tuple(2 if d is None else d for d in input_shape)
@@ -207,13 +294,17 @@ class Layer:
 
     @symbolic_dispatch
     def __call__(self, x, training=False, mask=None, **kwargs):
-        if not self.built:
-            shape = x.shape if hasattr(x, "shape") else np.shape(x)
-            self.build(tuple(shape))
-            self.built = True
+        if needs_build(self):
+            build_once(self, lambda: self._build_for(x))
         if self.supports_masking:
             return self.call(x, training=training, mask=mask, **kwargs)
+        self._warn_dropped_mask(mask)
         return self.call(x, training=training, **kwargs)
+
+    def _build_for(self, x):
+        shape = x.shape if hasattr(x, "shape") else np.shape(x)
+        self.build(tuple(shape))
+        self.built = True
 
     # ---- config (for saving architectures as JSON) ---------------------------
     def get_config(self) -> dict:

@@ -46,6 +46,8 @@ class Conv1D(Layer):
     inputs ≤ i).
     """
 
+    float_dtypes = ("float32", "float64")   # its ops run Numba kernels
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,

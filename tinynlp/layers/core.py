@@ -33,7 +33,7 @@ from .base import Layer
 from .embedding_init import lookup_rows, prepare_pretrained
 from .registry import register_layer
 
-__all__ = ["Activation", "Concatenate", "Dense", "Embedding", "Flatten", "Reshape"]
+__all__ = ["Activation", "Concatenate", "Dense", "Embedding", "Flatten", "Masking", "Reshape"]
 
 
 @register_layer
@@ -42,6 +42,8 @@ class Dense(Layer):
 
     Weights (Keras order): ``kernel`` (in, units), ``bias`` (units,).
     """
+
+    float_dtypes = ("float32", "float64")   # its ops run Numba kernels
 
     supports_masking = True
 
@@ -271,6 +273,51 @@ class Embedding(Layer):
         )
         if self._frozen_rows is not None:
             config["frozen_rows"] = np.flatnonzero(self._frozen_rows).tolist()
+        return config
+
+
+@register_layer
+class Masking(Layer):
+    """Marks as padding every time step whose features all equal ``mask_value``.
+
+        m_t = any_c(x_{t,c} ≠ mask_value),   y_t = m_t · x_t,   mask out = m
+
+    (Keras' ``Masking``: masked steps come out as zeros, and the mask goes on to
+    the layers after it — an RNN skips those steps.)  ``dL/dx_t = m_t · g_t``.
+    """
+
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**default_name(type(self), kwargs))
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float, np.number)):
+            raise ValueError(f"Masking: mask_value must be a number, got {mask_value!r}")
+        self.mask_value = float(mask_value)
+
+    def _keep(self, x):
+        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if data.ndim < 3:
+            raise ValueError(f"{layer_desc(self)}: expected (batch, time, features), got shape "
+                             f"{data.shape}")
+        return np.any(data != self.mask_value, axis=-1)
+
+    def call(self, x, training=False, mask=None):
+        x = as_input(self, x)
+        keep = self._keep(x)
+        return x * Tensor(keep[..., None].astype(x.dtype), _copy=False)
+
+    def compute_mask(self, x, mask=None):
+        keep = self._keep(x)
+        if mask is not None:
+            keep = keep & np.asarray(getattr(mask, "data", mask), dtype=bool)
+        return keep
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["mask_value"] = self.mask_value
         return config
 
 

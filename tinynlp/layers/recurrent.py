@@ -22,11 +22,32 @@ in the reversed order (``output[:, t]`` belongs to input step ``T − 1 − t``)
 and :meth:`compute_mask` reverses the mask to match.  :class:`Bidirectional`
 flips them back into input order.
 
+Dropout
+-------
+``dropout`` drops inputs with one mask per sequence, shared by all time steps
+(and by the gates).  ``recurrent_dropout`` drops the state h in the recurrent
+product ``h U`` — Keras' (Gal & Ghahramani's) variational dropout: one mask per
+gate and per sequence, the same at every step.  When training with it the layer
+runs the cell one step at a time on autograd's primitive ops (the readable twin
+``F.lstm_reference`` etc., given the masks), since the fused op has no place for a
+mask between steps; ``dropout`` is then drawn per gate too, as Keras does.  That
+path is much slower than the fused op: a training step of batch 32, 40 steps, 64
+units took 13× (SimpleRNN), 24× (LSTM) and 25× (GRU) the fused op's time
+(``python benchmarks/recurrent_dropout_cost.py``, 2 cores, load average 4.2).
+Inference, and training without ``recurrent_dropout``, use the fused op.
+
+Stateful RNNs
+-------------
+``stateful=True``: the final states of a call are the initial states of the next
+one (row i continues row i — feed consecutive chunks of the same sequences, with
+``shuffle=False``), as Keras' stateful RNNs do; no gradient flows from one call
+into the previous one (truncated BPTT).  ``reset_states()`` (on the layer, or on
+the model, which resets every layer it holds) starts again from zeros.  The batch
+size must stay the same until then.
+
 Differences from Keras: the fused ops fix the gate activations (LSTM/GRU:
 tanh and sigmoid; SimpleRNN: tanh, relu, sigmoid or linear), GRU supports
-only ``reset_after=True``, ``recurrent_dropout`` is not available
-(``dropout`` drops inputs with one mask per sequence, shared by all time
-steps), and there is no ``stateful``/``unroll``.
+only ``reset_after=True``, and there is no ``unroll``.
 """
 
 from __future__ import annotations
@@ -60,14 +81,9 @@ class RNNBase(Layer):
                  go_backwards=False, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
-                 dropout=0.0, recurrent_dropout=0.0, **kwargs):
+                 dropout=0.0, recurrent_dropout=0.0, stateful=False, **kwargs):
         super().__init__(**default_name(type(self), kwargs))
         cls = type(self).__name__
-        if recurrent_dropout:
-            raise ValueError(
-                f"{cls}: recurrent_dropout={recurrent_dropout} is not supported: the fused op "
-                "runs all time steps at once (as cuDNN does); use dropout= (on the inputs) "
-                "or a Dropout layer")
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"{cls}: units must be a positive integer, got {units!r}")
         self.units = int(units)
@@ -84,6 +100,9 @@ class RNNBase(Layer):
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.dropout = check_rate(dropout, "dropout", cls)
+        self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout", cls)
+        self.stateful = bool(stateful)
+        self.states = None       # stateful: the last call's final states (arrays), or None
         self.kernel = self.recurrent_kernel = self.bias = None
 
     # ---- weights ------------------------------------------------------------
@@ -146,9 +165,45 @@ class RNNBase(Layer):
         scale = (keep / (1.0 - self.dropout)).astype(x.dtype)
         return x * Tensor(scale, _copy=False)
 
+    def _gate_masks(self, rate, batch, size, dtype):
+        """Keras' per-gate dropout masks for the per-step path: ``n_gates`` arrays (batch,
+        size) of 0 and 1 / (1 − rate), or None when ``rate`` is 0."""
+        if not rate:
+            return None
+        rng = tn_random.get_rng()
+        return [((rng.random((batch, size)) >= rate) / (1.0 - rate)).astype(dtype)
+                for _ in range(self.n_gates)]
+
     def _input_features(self) -> int:
         """The feature size the built weights expect (overridden by quantized layers)."""
         return self.kernel.shape[0]
+
+    def _stateful_states(self, initial_state, batch, dtype):
+        """The initial states of a stateful layer's call: the last call's final states."""
+        if initial_state is not None or self.states is None:
+            return self._initial_states(initial_state, batch, dtype)
+        if self.states[0].shape[0] != batch:
+            raise ValueError(
+                f"{layer_desc(self)} is stateful and carries the states of a batch of "
+                f"{self.states[0].shape[0]} sequences, but got a batch of {batch}: feed "
+                "batches of one size (row i continues row i), or call reset_states() first")
+        return [Tensor(s.astype(dtype, copy=False), _copy=False) for s in self.states]
+
+    def reset_states(self, states=None):
+        """Stateful layers: start the next call from zeros (``states=None``) or from the
+        given states (a list of (batch, units) arrays: ``[h]``, LSTM ``[h, c]``)."""
+        if states is None:
+            self.states = None
+            return
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        arrays = [np.asarray(getattr(s, "data", s)) for s in states]
+        if len(arrays) != self.n_states or any(a.ndim != 2 or a.shape[1] != self.units or
+                                               a.shape[0] != arrays[0].shape[0]
+                                               for a in arrays):
+            raise ValueError(f"{layer_desc(self)}.reset_states: expected {self.n_states} "
+                             f"array(s) of shape (batch, {self.units}), got "
+                             f"{[a.shape for a in arrays]}")
+        self.states = [a.copy() for a in arrays]
 
     def call(self, x, training=False, mask=None, initial_state=None):
         x = as_input(self, x)
@@ -159,16 +214,38 @@ class RNNBase(Layer):
             raise ValueError(f"{layer_desc(self)}: got an input with 0 time steps, "
                              f"shape {tuple(x.shape)}")
         mask = as_mask(self, mask, (b, t))
-        states = self._initial_states(initial_state, b, x.dtype)
-        if training and self.dropout > 0.0:
+        if self.stateful:
+            states = self._stateful_states(initial_state, b, x.dtype)
+        else:
+            states = self._initial_states(initial_state, b, x.dtype)
+        stepwise = bool(training and self.recurrent_dropout > 0.0)
+        if training and self.dropout > 0.0 and not stepwise:
             x = self._drop_inputs(x)
         if self.go_backwards:
             x, mask = reverse_time(x), reverse_time(mask)
-        hs, *final = self._run(x, states, mask)
+        if stepwise:   # Keras' recurrent dropout: one step at a time (see the module doc)
+            hs, *final = self._run_stepwise(
+                x, states, mask, self._gate_masks(self.dropout, b, x.shape[2], x.dtype),
+                self._gate_masks(self.recurrent_dropout, b, self.units, x.dtype))
+        else:
+            hs, *final = self._run(x, states, mask)
+        if self.stateful:
+            self.states = [np.array(s.data, copy=True) for s in final]
         output = hs if self.return_sequences else final[0]
         if self.return_state:
             return [output, *final]
         return output
+
+    def _run_stepwise(self, x, states, mask, input_masks, recurrent_masks):
+        """The cell one step at a time on primitive ops (the op's readable twin,
+        ``stepwise_op``), with dropout masks."""
+        return type(self).stepwise_op(x, *states, self.kernel, self.recurrent_kernel,
+                                      self._bias_or_zeros(), mask=mask, input_masks=input_masks,
+                                      recurrent_masks=recurrent_masks, **self._op_options())
+
+    def _op_options(self) -> dict:
+        """Keyword arguments of the cell's ops besides the tensors (SimpleRNN: activation)."""
+        return {}
 
     def _run(self, x, states, mask):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -206,7 +283,8 @@ class RNNBase(Layer):
             kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
             recurrent_regularizer=regularizers.serialize(self.recurrent_regularizer),
             bias_regularizer=regularizers.serialize(self.bias_regularizer),
-            dropout=self.dropout,
+            dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
+            stateful=self.stateful,
         )
         return config
 
@@ -229,6 +307,7 @@ class SimpleRNN(RNNBase):
     """
 
     op_name = "elman_rnn"
+    stepwise_op = staticmethod(F.elman_rnn_reference)
 
     def __init__(self, units, activation="tanh", **kwargs):
         super().__init__(units, **kwargs)
@@ -242,6 +321,9 @@ class SimpleRNN(RNNBase):
     def _run(self, x, states, mask):
         return F.elman_rnn(x, states[0], self.kernel, self.recurrent_kernel,
                            self._bias_or_zeros(), activation=self.activation, mask=mask)
+
+    def _op_options(self):
+        return {"activation": self.activation}
 
     def get_config(self):
         config = super().get_config()
@@ -263,9 +345,12 @@ class LSTM(RNNBase):
     ``return_state=True`` returns ``[output, h, c]``; ``initial_state=[h0, c0]``.
     """
 
+    float_dtypes = ("float32", "float64")   # its ops run Numba kernels
+
     n_gates = 4
     n_states = 2
     op_name = "lstm"
+    stepwise_op = staticmethod(F.lstm_reference)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  unit_forget_bias=True, **kwargs):
@@ -290,6 +375,7 @@ class LSTM(RNNBase):
         return F.lstm(x, states[0], states[1], self.kernel, self.recurrent_kernel,
                       self._bias_or_zeros(), mask=mask)
 
+
     def get_config(self):
         config = super().get_config()
         config.update(activation=self.activation,
@@ -311,8 +397,11 @@ class GRU(RNNBase):
     3·units), ``bias`` (2, 3·units) = [input bias; recurrent bias].
     """
 
+    float_dtypes = ("float32", "float64")   # its ops run Numba kernels
+
     n_gates = 3
     op_name = "gru"
+    stepwise_op = staticmethod(F.gru_reference)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  reset_after=True, **kwargs):
@@ -334,6 +423,7 @@ class GRU(RNNBase):
     def _run(self, x, states, mask):
         return F.gru(x, states[0], self.kernel, self.recurrent_kernel, self._bias_or_zeros(),
                      mask=mask)
+
 
     def get_config(self):
         config = super().get_config()

@@ -57,6 +57,7 @@ import warnings
 import numpy as np
 
 from ..autograd import Tensor, no_grad
+from .weight_guard import check_build_input
 
 __all__ = ["Node", "SymbolicTensor", "any_symbolic", "flatten", "is_symbolic",
            "map_structure", "symbolic_call", "symbolic_dispatch"]
@@ -325,6 +326,7 @@ def _layer_desc(layer):
 def _dummy(t: SymbolicTensor, fill: int, batch: int):
     shape = [batch if (i == 0 and d is None) else (fill if d is None else d)
              for i, d in enumerate(t.shape)]
+    check_build_input(shape[1:], f"the dummy batch for {t!r}")
     return np.zeros(shape, dtype=t.dtype)
 
 
@@ -370,6 +372,7 @@ def _dry_run(node, sizes, batches, training_kwarg):
         saved = node.call_kwargs.get("training")
         if training_kwarg:
             node.call_kwargs["training"] = False   # a dry run never draws dropout masks
+        node.layer.reset_states()   # a stateful layer starts each dry run afresh
         try:
             with no_grad():
                 runs.append(node.run(value_of, mask_of, training=False))
@@ -436,8 +439,7 @@ def symbolic_call(layer, args, kwargs):
                     f"by running it on zeros with batch {batch_sizes[0]} and unknown axes of "
                     f"size {DRY_RUN_SIZES[0]})")
             raise first_error from None
-    if callable(getattr(layer, "reset_states", None)):
-        layer.reset_states()   # a stateful layer must not keep the dummies' states
+    layer.reset_states()   # a stateful layer must not keep the dummies' states
     (outs_a, masks_a, prev_mask, container), (outs_b, masks_b, _, _) = runs
     if prev_mask is not None and not layer.supports_masking and \
             not type(layer).overrides("compute_mask"):

@@ -59,6 +59,8 @@ __all__ = ["TransformerDecoder", "TransformerEncoder"]
 class _TransformerBlock(Layer):
     """What the encoder and the decoder share: arguments, checks, sub-layer factories."""
 
+    float_dtypes = ("float32", "float64")   # its ops run Numba kernels
+
     supports_masking = True
 
     def __init__(self, intermediate_dim, num_heads, dropout=0.0, activation="relu",

@@ -11,10 +11,11 @@ prints ``summary()``).
 from ..layers.input_layer import Input
 from .functional import Functional
 from .gpt import GPT
-from .loading import load_model
+from .loading import load_model, model_from_config, model_from_json
 from .model import Model
 from .saving import CheckpointError, load_weights, save_model, save_weights
 from .sequential import Sequential
 
 __all__ = ["Functional", "GPT", "Input", "Model", "Sequential", "load_model", "save_model",
-           "save_weights", "load_weights", "CheckpointError"]
+           "save_weights", "load_weights", "CheckpointError", "model_from_json",
+           "model_from_config"]

@@ -46,6 +46,23 @@ def _as_array(a, name):
     return arr
 
 
+def check_batch_size(batch_size, what) -> int:
+    """``batch_size`` (None: Keras' default 32) as a positive int, else a ValueError."""
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"{what}: batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def require_samples(data, what):
+    """An error for array data with no samples (a loss over nothing would be NaN)."""
+    if isinstance(data, ArrayData) and data.n == 0:
+        raise ValueError(f"{what}: x has no samples (an empty array); there is nothing to "
+                         f"{'train on' if what == 'fit' else 'evaluate'}")
+
+
 def is_array_like(x) -> bool:
     if isinstance(x, (np.ndarray, Tensor)):
         return True

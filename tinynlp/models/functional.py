@@ -154,6 +154,13 @@ class Functional(FunctionalTraining, Model):
             raise ValueError(f"Model {self.name!r}: layer names must be unique within a model; "
                              f"{dup} name different layers")
         self.layers = layers
+        if self._dtype_given:   # the graph's layers are built already: refuse a mismatch
+            other = [f"{layer.name!r} ({layer.dtype.name})" for layer in layers
+                     if layer.weights and layer.dtype != self.dtype]
+            if other:
+                raise ValueError(f"Model {self.name!r}: dtype={self.dtype.name}, but its layers "
+                                 f"{', '.join(other)} were built in another dtype; give each "
+                                 "layer its dtype (Dense(..., dtype=...)) before calling it")
         self._node_index = {}
         per_layer = {}
         for t in self.inputs:

@@ -18,7 +18,7 @@ from ..autograd import no_grad
 from ..autograd.tensor import Tensor
 from ..layers.symbolic import flatten
 from . import multi_output as mo
-from .data import ArrayData, make_data
+from .data import ArrayData, check_batch_size, make_data
 from .targets import loss_mask, prepare_target
 
 __all__ = ["FunctionalTraining"]
@@ -172,7 +172,7 @@ class FunctionalTraining:
         x = self._data_x(x, "predict")
         if self._single_output:
             return super().predict(x, batch_size=batch_size, verbose=verbose)
-        batch_size = 32 if batch_size is None else batch_size
+        batch_size = check_batch_size(batch_size, "predict")
         data = make_data(x, None, None, "predict")
         batches = data.batches(batch_size) if isinstance(data, ArrayData) else data.batches()
         outs = [[] for _ in self.outputs]

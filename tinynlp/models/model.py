@@ -33,11 +33,11 @@ A NaN or infinite loss is caught before the update: ``fit`` raises
 from __future__ import annotations
 
 import inspect
+import json
 import math
-from typing import NamedTuple
-
 import numpy as np
 
+from .. import __version__
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
@@ -46,10 +46,15 @@ from ..autograd import no_grad
 from ..autograd.tensor import Tensor
 from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
 from ..distributed import DistributedContext
-from ..layers.base import Layer
+from ..layers.base import Layer, build_once, needs_build
 from ..layers.symbolic import is_symbolic
+from ..progress import resolve_verbose
 from . import saving
-from .data import ArrayData, BatchData, class_weights_for, make_data
+from .building import apply_model_dtype, build_by_dry_run
+from .data import (
+    ArrayData, BatchData, check_batch_size, class_weights_for, make_data, require_samples,
+)
+from .fit_setup import FitRun, check_fit_args, steps_per_epoch_of
 from .summary import summary_lines
 from .targets import loss_mask, prepare_target
 
@@ -75,7 +80,7 @@ class Model(Layer):
             return super().__new__(Functional)
         return super().__new__(cls)
 
-    def __init__(self, name=None, trainable=True, dtype="float32", **kwargs):
+    def __init__(self, name=None, trainable=True, dtype=None, **kwargs):
         super().__init__(name=name, trainable=trainable, dtype=dtype, **kwargs)
         self.optimizer = None
         self.loss = None
@@ -87,6 +92,7 @@ class Model(Layer):
         self._build_input_spec = None   # [(shape without batch, dtype str), ...] of the inputs
         self._output_mask = None
         self.saved_epoch = None
+        self._building = False   # inside the first call or build(): build() must not recurse
 
     # ---- calling ----------------------------------------------------------------
     def _record_input_spec(self, x):
@@ -99,14 +105,8 @@ class Model(Layer):
             self._build_input_spec = [spec(x)]
 
     def __call__(self, x, training=False, mask=None, **kwargs):
-        if not self.built:
-            self._record_input_spec(x)
-            if isinstance(x, (list, tuple)):
-                shape = [tuple(np.shape(getattr(a, "data", a))) for a in x]
-            else:
-                shape = tuple(np.shape(getattr(x, "data", x)))
-            self.build(shape)
-            self.built = True
+        if needs_build(self):
+            build_once(self, lambda: self._build_for(x))   # once, even from several threads
         kw = dict(kwargs)
         if self._call_accepts("training"):
             kw["training"] = training
@@ -114,6 +114,26 @@ class Model(Layer):
             if self._call_accepts("mask"):
                 kw["mask"] = mask
         return self.call(x, **kw)
+
+    def _build_for(self, x):
+        self._record_input_spec(x)
+        if isinstance(x, (list, tuple)):
+            shape = [tuple(np.shape(getattr(a, "data", a))) for a in x]
+        else:
+            shape = tuple(np.shape(getattr(x, "data", x)))
+        self._building = True
+        try:
+            self.apply_dtype()
+            self._build_on_first_call(shape)
+        finally:
+            self._building = False
+        self.built = True
+
+    def _build_on_first_call(self, shape):
+        """Before the first call: a subclass's own ``build(input_shape)`` (Keras style); the
+        layers it holds build themselves as the call reaches them."""
+        if type(self).build is not Model.build:
+            self.build(shape)
 
     def _call_accepts(self, name):
         cache = self.__dict__.setdefault("_call_params_cache", None)
@@ -128,8 +148,27 @@ class Model(Layer):
         return name in names or var_kw
 
     def build(self, input_shape):
-        """Subclassed models build their layers on the first call; nothing to do here."""
-        self.built = True
+        """Create the weights for inputs of ``input_shape`` (batch axis included; a list of
+        shapes for several inputs), as Keras does: the model runs once, without gradients,
+        on zeros of that shape (an unknown axis: batch 1, other axes 8), so that
+        ``summary()``, ``count_params()``, ``get_weights()`` and ``save()`` see every weight.
+        The zeros are floats of the model's dtype, or integer ids if the model refuses
+        floats (an ``Embedding`` first).  A subclass may define its own ``build`` and call
+        ``super().build(input_shape)``."""
+        build_by_dry_run(self, input_shape)
+
+    def _dry_run(self, x):
+        """One forward pass on ``x`` (no gradients, dropout off) to build the weights; a
+        stateful layer forgets the dummy's states."""
+        with no_grad():
+            self(x, training=False)
+        self.reset_states()
+
+    def apply_dtype(self):
+        """A model given ``dtype=`` sets it on every layer it holds that was given none
+        (before they build: ``Sequential([...], dtype="float64")`` is float64 throughout);
+        a layer already built in another dtype is an error."""
+        apply_model_dtype(self)
 
     def _input_float_dtype(self):
         return _float_dtype(self.dtype)
@@ -269,7 +308,7 @@ class Model(Layer):
         return value
 
     # ---- fit -----------------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None,
             validation_batch_size=None, *, distributed=False):
@@ -284,16 +323,19 @@ class Model(Layer):
         the loss.  ``initial_epoch`` continues a run (epochs are counted from
         0; ``epochs`` is the index to stop at).  ``distributed=True`` trains
         data-parallel over MPI ranks (run under ``mpirun``; needs mpi4py).
+        ``verbose``: ``"auto"`` (a live bar on a terminal or in a notebook, one line
+        per epoch in a pipe or a file), 0, 1 (the bar) or 2 (one line per epoch).
         """
         self._require_compiled("fit")
-        batch_size, verbose = _check_fit_args(batch_size, epochs, verbose, class_weight)
+        batch_size, verbose = check_fit_args(batch_size, epochs, verbose, class_weight)
         train, val = self._fit_data(x, y, sample_weight, validation_split, validation_data)
+        require_samples(train, "fit")
         ctx = self._distributed_context() if distributed else None
         if ctx is not None and not isinstance(train, ArrayData):
             raise ValueError("fit(distributed=True) shards array inputs by sample; for a batch "
                              "iterable, shard the data yourself and use fit(distributed=False) "
                              "with model._gradient_hooks")
-        steps = _steps_per_epoch(train, batch_size, steps_per_epoch, ctx, initial_epoch)
+        steps = steps_per_epoch_of(train, batch_size, steps_per_epoch, ctx, initial_epoch)
         history = History()
         cbs = [ProgressBar(verbose)] if verbose else []
         cbs += list(callbacks or [])
@@ -301,7 +343,7 @@ class Model(Layer):
         cblist = CallbackList(cbs, model=self, is_root=ctx is None or ctx.is_root,
                               params={"epochs": epochs, "steps": steps, "verbose": verbose,
                                       "batch_size": batch_size})
-        run = _FitRun(epochs, steps, batch_size, shuffle, steps_per_epoch, class_weight, ctx,
+        run = FitRun(epochs, steps, batch_size, shuffle, steps_per_epoch, class_weight, ctx,
                       cblist, [cb for cb in cblist if isinstance(cb, TerminateOnNaN)])
         self.history = history
         self.stop_training = False
@@ -429,19 +471,23 @@ class Model(Layer):
                     progress.on_batch_end(b, self._logs(loss_sum, seen))
         return self._logs(loss_sum, seen)
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None,
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  return_dict=False):
         """Loss and metrics on the given data (no updates, dropout off).
+
+        ``verbose``: as :meth:`fit` (``"auto"``: a bar on a terminal, one line elsewhere).
 
         Returns the loss if there are no metrics, else ``[loss, *metrics]``
         (``return_dict=True``: ``{"loss": ..., "accuracy": ...}``).
         """
         self._require_compiled("evaluate")
-        batch_size = 32 if batch_size is None else batch_size
+        batch_size = check_batch_size(batch_size, "evaluate")
         data = make_data(x, y, sample_weight, "evaluate")
+        require_samples(data, "evaluate")
         progress = None
+        verbose = resolve_verbose(verbose, what="evaluate: verbose")
         if verbose:
-            progress = ProgressBar(1, epoch_header=False)
+            progress = ProgressBar(verbose, epoch_header=False)
             steps = data.num_batches(batch_size) if isinstance(data, ArrayData) else \
                 data.num_batches()
             progress.set_params({"epochs": 1, "steps": steps})
@@ -460,7 +506,7 @@ class Model(Layer):
         Returns one array (batches concatenated); if a batch iterable yields
         batches of different lengths, a list of per-batch arrays.
         """
-        batch_size = 32 if batch_size is None else batch_size
+        batch_size = check_batch_size(batch_size, "predict")
         data = make_data(x, None, None, "predict")
         outs = []
         batches = data.batches(batch_size) if isinstance(data, ArrayData) else data.batches()
@@ -518,6 +564,18 @@ class Model(Layer):
     def get_config(self):
         return super().get_config()
 
+    def to_json(self, **kwargs) -> str:
+        """The architecture as a JSON string (no weights), Keras' ``to_json``: rebuild it with
+        ``tn.models.model_from_json``.  ``kwargs`` go to ``json.dumps`` (e.g. ``indent=2``)."""
+        architecture = {"class_name": type(self).__name__, "config": self.get_config(),
+                        "tinynlp_version": __version__}
+        try:
+            return json.dumps(architecture, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"to_json: the model's get_config() is not JSON-serialisable ({e}); "
+                            "give your layers a get_config of numbers, strings and lists") \
+                from None
+
     @classmethod
     def from_config(cls, config):
         try:
@@ -527,52 +585,6 @@ class Model(Layer):
             if "name" in config:
                 model.name = config["name"]
             return model
-
-
-class _FitRun(NamedTuple):
-    """The settings of one ``fit`` call that every epoch reads."""
-
-    epochs: int
-    steps: object             # batches per epoch, or None when unknown
-    batch_size: int
-    shuffle: bool
-    steps_per_epoch: object
-    class_weight: object
-    ctx: object               # the distributed context, or None
-    callbacks: object         # the CallbackList
-    nan_handlers: list        # TerminateOnNaN callbacks
-
-
-def _check_fit_args(batch_size, epochs, verbose, class_weight):
-    """Validated ``(batch_size, verbose)`` (Keras' defaults filled in)."""
-    batch_size = 32 if batch_size is None else batch_size
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-    if verbose == "auto":
-        verbose = 1
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
-    if class_weight is not None and not isinstance(class_weight, dict):
-        raise TypeError(f"fit: class_weight must be a dict {{class: weight}}, got "
-                        f"{type(class_weight).__name__}")
-    return batch_size, verbose
-
-
-def _steps_per_epoch(train, batch_size, steps_per_epoch, ctx, initial_epoch):
-    """Batches per epoch (this rank's share when distributed), capped by ``steps_per_epoch``."""
-    if isinstance(train, ArrayData):
-        n_local = train.n
-        if ctx is not None:
-            n_local = len(ctx.shard_indices(train.n, initial_epoch, 0, shuffle=False))
-        steps = train.num_batches(batch_size, n_local)
-    else:
-        steps = train.num_batches()
-    if steps_per_epoch is not None:
-        steps = steps_per_epoch if steps is None else min(steps, steps_per_epoch)
-    return steps
 
 
 def _broadcast_mul(a, b):

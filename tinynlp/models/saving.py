@@ -18,9 +18,14 @@ Writing is atomic (:mod:`tinynlp.atomic`): the zip is written to a temporary
 file in the same folder, flushed and fsync'ed, then renamed over the target
 with ``os.replace`` — a crash mid-save leaves the old checkpoint intact.
 
-Reading validates everything: a truncated or corrupt file, a missing array,
-a wrong shape or dtype raise :class:`CheckpointError` naming the file and
-the problem.
+Reading validates everything, and checks sizes before allocating them: the
+archive's members (:mod:`tinynlp.npyio`), every field of ``config.json``
+(:mod:`tinynlp.models.checkpoint_config`), the manifest against each member's
+``.npy`` header, and — while the architecture is rebuilt — every weight a
+layer asks for against the manifest (:mod:`tinynlp.layers.weight_guard`), so a
+small file cannot make the loader allocate more than the file declares.  A
+truncated or corrupt file, a missing array, a wrong shape or dtype raise
+:class:`CheckpointError` naming the file and the problem.
 
 A full save stores the optimizer state and ``tn.random``'s generator state;
 ``load_model`` restores both (``restore_rng=True``), so::
@@ -38,7 +43,6 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-import zlib
 
 import numpy as np
 
@@ -47,17 +51,13 @@ from .. import losses as losses_mod
 from .. import optimizers as optimizers_mod
 from .. import random as tn_random
 from ..atomic import atomic_write
+from ..npyio import open_archive, read_header, read_json_member, read_member
+from .checkpoint_config import (
+    FORMAT_MODEL, FORMAT_VERSION, FORMAT_WEIGHTS, CheckpointError, check_config,
+)
 
 __all__ = ["CheckpointError", "CheckpointReader", "save_model", "save_weights", "load_weights",
            "read_weights", "ensure_built", "FORMAT_MODEL", "FORMAT_WEIGHTS", "FORMAT_VERSION"]
-
-FORMAT_MODEL = "tinynlp.model"
-FORMAT_WEIGHTS = "tinynlp.weights"
-FORMAT_VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file cannot be read: corrupt, truncated, incomplete or mismatched."""
 
 
 # ---- writing -----------------------------------------------------------------------------
@@ -157,7 +157,13 @@ def save_weights(model, filepath, overwrite=True):
 # ---- reading -----------------------------------------------------------------------------
 
 class CheckpointReader:
-    """Validating access to a checkpoint zip; every failure names the file."""
+    """Validating access to a checkpoint zip; every failure names the file.
+
+    Opening checks the archive (:func:`tinynlp.npyio.open_archive`) and the
+    structure of ``config.json`` (each field's type); :meth:`check_manifest`
+    compares the weight manifest with every weight member's ``.npy`` header —
+    all before anything the file declares is allocated.
+    """
 
     def __init__(self, path):
         self.path = os.fspath(path)
@@ -166,61 +172,49 @@ class CheckpointReader:
         if os.path.isdir(self.path):
             raise CheckpointError(f"{self.path}: is a folder, not a .tnz checkpoint file "
                                   "(sharded checkpoints load with tn.compress.load_sharded)")
+        self.zf = open_archive(self.path, CheckpointError, kind="tinynlp checkpoint")
         try:
-            self.zf = zipfile.ZipFile(self.path, "r")
-        except zipfile.BadZipFile as e:
-            size = os.path.getsize(self.path)
-            raise CheckpointError(f"{self.path}: not a valid tinynlp checkpoint — the zip "
-                                  f"structure is unreadable ({e}); the file ({size} bytes) is "
-                                  "truncated or corrupt") from None
-        self.names = set(self.zf.namelist())
-        if "config.json" not in self.names:
+            self.names = set(self.zf.namelist())
+            if "config.json" not in self.names:
+                raise CheckpointError(f"{self.path}: not a tinynlp checkpoint (no config.json "
+                                      "entry in the zip)")
+            self.config = read_json_member(self.zf, "config.json", CheckpointError, self.path)
+            check_config(self.config, self.path)
+        except BaseException:
             self.close()
-            raise CheckpointError(f"{self.path}: not a tinynlp checkpoint (no config.json "
-                                  "entry in the zip)")
-        try:
-            raw = self.zf.read("config.json")
-            self.config = json.loads(raw.decode("utf-8"))
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
-            self.close()
-            raise CheckpointError(f"{self.path}: config.json is corrupt ({e})") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            self.close()
-            raise CheckpointError(f"{self.path}: config.json is not valid JSON ({e})") from None
-        if not isinstance(self.config, dict) or self.config.get("format") not in (
-                FORMAT_MODEL, FORMAT_WEIGHTS):
-            self.close()
-            raise CheckpointError(f"{self.path}: config.json does not describe a tinynlp "
-                                  "model or weights file")
-        version = self.config.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            self.close()
-            raise CheckpointError(f"{self.path}: format version {version!r} is not supported "
-                                  f"(this tinynlp reads up to {FORMAT_VERSION})")
+            raise
 
     def array(self, key, expect_shape=None, expect_dtype=None, what=None):
+        """The array of member ``key + ".npy"`` (header checked before the data is read)."""
         name = key + ".npy"
         what = what or key
         if name not in self.names:
             raise CheckpointError(f"{self.path}: the array for {what} ({name}) is missing")
-        try:
-            with self.zf.open(name) as f:
-                arr = np.lib.format.read_array(f, allow_pickle=False)
-        except ValueError as e:
-            raise CheckpointError(f"{self.path}: cannot read {what} ({name}): {e}") from None
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
-            raise CheckpointError(f"{self.path}: {what} ({name}) is corrupt or truncated "
-                                  f"({e})") from None
-        if arr.dtype.kind not in "fiub":
-            raise CheckpointError(f"{self.path}: {what} ({name}) has dtype {arr.dtype}, "
-                                  "expected a numeric array")
-        if expect_shape is not None and tuple(arr.shape) != tuple(expect_shape):
-            raise CheckpointError(f"{self.path}: {what} has shape {tuple(arr.shape)} in the "
-                                  f"file, expected {tuple(expect_shape)}")
-        if expect_dtype is not None and arr.dtype != np.dtype(expect_dtype):
-            raise CheckpointError(f"{self.path}: {what} has dtype {arr.dtype} in the file, "
-                                  f"expected {np.dtype(expect_dtype)}")
-        return arr
+        return read_member(self.zf, name, CheckpointError, self.path, label=what,
+                           expect_shape=expect_shape, expect_dtype=expect_dtype)
+
+    def check_manifest(self):
+        """Compare each manifest entry with its member's ``.npy`` header (nothing else is
+        read).  Returns ``(entries, total)``: ``[(name, shape, dtype), ...]`` and the bytes
+        all weight members declare, for a :class:`~tinynlp.layers.weight_guard.WeightGuard`."""
+        entries = []
+        for i, entry in enumerate(self.config["weights"]):
+            name = f"weights/{i:05d}.npy"
+            what = f"weight {i} ({entry['name']!r})"
+            if name not in self.names:
+                raise CheckpointError(f"{self.path}: the array for {what} ({name}) is missing")
+            header = read_header(self.zf, name, CheckpointError, self.path, label=what)
+            shape, dtype = tuple(entry["shape"]), np.dtype(entry["dtype"])
+            if header.shape != shape:
+                raise CheckpointError(f"{self.path}: {what} has shape {header.shape} in the "
+                                      f"file, expected {shape} (config.json's manifest)")
+            if header.dtype != dtype:
+                raise CheckpointError(f"{self.path}: {what} has dtype {header.dtype} in the "
+                                      f"file, expected {dtype} (config.json's manifest)")
+            entries.append((entry["name"], shape, dtype))
+        total = sum(info.file_size for info in self.zf.infolist()
+                    if info.filename.startswith("weights/"))
+        return entries, total
 
     def close(self):
         self.zf.close()
@@ -233,9 +227,7 @@ class CheckpointReader:
 
 
 def read_weights(reader, params):
-    manifest = reader.config.get("weights")
-    if not isinstance(manifest, list):
-        raise CheckpointError(f"{reader.path}: config.json has no weight manifest")
+    manifest = reader.config["weights"]
     if len(manifest) != len(params):
         raise CheckpointError(
             f"{reader.path}: the file holds {len(manifest)} weight arrays but the model has "

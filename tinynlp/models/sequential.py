@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import no_grad
 from ..layers.base import Layer
 from ..layers.registry import get_layer_class, register_layer, serialize
+from ..layers.weight_guard import check_build_input
 from .model import Model
 
 
@@ -50,7 +50,9 @@ class Sequential(Model):
         if any(layer is other for other in self.layers):
             raise ValueError(f"Sequential.add: layer {layer.name!r} is already in the model")
         self.layers.append(layer)
-        if len(self.layers) == 1:
+        if self._dtype_given:
+            self.apply_dtype()
+        elif len(self.layers) == 1:
             self.dtype = layer.dtype
         if self._build_input_spec is not None or self.layers[0].input_shape is not None:
             self.built = False
@@ -76,12 +78,12 @@ class Sequential(Model):
             dtype = _layer_dtype_for_input(self.layers[0], self.layers[0].dtype).str
         else:
             return
+        check_build_input(shape, f"building Sequential {self.name!r}")
         unknown = any(d is None for d in shape)
         shapes = []
         for fill in ((8, 9) if unknown else (None,)):
             dims = [fill if d is None else int(d) for d in shape]
-            with no_grad():
-                self(np.zeros((1, *dims), dtype=np.dtype(dtype)), training=False)
+            self._dry_run(np.zeros((1, *dims), dtype=np.dtype(dtype)))
             shapes.append([getattr(layer, "_tn_output_shape", None) for layer in self.layers])
         if unknown:  # output dims that changed with the unknown input dims are unknown too
             for layer, a, b in zip(self.layers, *shapes):
@@ -90,7 +92,25 @@ class Sequential(Model):
         self._build_input_spec = [[list(shape), np.dtype(dtype).str]]
 
     def build(self, input_shape):
-        self.built = True
+        """Create the layers' weights for inputs of ``input_shape`` (batch axis included,
+        e.g. ``(None, 20)``), as Keras does; ids for a first ``Embedding``, floats else."""
+        if self._building:
+            return
+        input_shape = tuple(input_shape)
+        if not input_shape:
+            raise ValueError(f"{self.name}.build: input_shape needs the batch axis, e.g. "
+                             "(None, 20)")
+        if not self.layers:
+            raise ValueError(f"{self.name}.build: the Sequential model has no layers; add some "
+                             "first")
+        self.apply_dtype()
+        dtype = _layer_dtype_for_input(self.layers[0], self.layers[0].dtype)
+        self._build_input_spec = [[list(input_shape[1:]), dtype.str]]
+        self.built = False
+        self._try_build()
+
+    def _build_on_first_call(self, shape):
+        """The layers build as the first call reaches them."""
 
     def call(self, x, training=False, mask=None):
         if not self.layers:

@@ -17,6 +17,6 @@ command, the log, the curve) and what it can and cannot do.
 
 from __future__ import annotations
 
-from .shipped import available, load, load_pretrained, save_pretrained
+from .shipped import PretrainedFormatError, available, load, load_pretrained, save_pretrained
 
-__all__ = ["available", "load", "load_pretrained", "save_pretrained"]
+__all__ = ["PretrainedFormatError", "available", "load", "load_pretrained", "save_pretrained"]

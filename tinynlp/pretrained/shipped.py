@@ -19,20 +19,22 @@ reads any folder written by :func:`save_pretrained`.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from ..atomic import atomic_write, write_json_atomic
 from ..autograd import no_grad
+from ..layers.weight_guard import REBUILD_ERRORS, WeightGuard, guarded_build
 from ..models import GPT
+from ..npyio import MAX_JSON_BYTES, open_archive, parse_json, read_header, read_member
 from ..text import BPETokenizer
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "SHIPPED_DIR",
+    "PretrainedFormatError",
     "available",
     "load",
     "load_pretrained",
@@ -46,6 +48,11 @@ SHIPPED_DIR = os.path.dirname(os.path.abspath(__file__))
 _FILES = ("config.json", "weights.npz", "tokenizer.json")
 _ARCHITECTURES = {"GPT": GPT}
 _DTYPES = ("float16", "float32")
+
+
+class PretrainedFormatError(ValueError):
+    """A pretrained model folder whose files are malformed or do not agree (the message
+    names the file and what is wrong)."""
 
 
 def available() -> list[str]:
@@ -116,48 +123,93 @@ def _build(model):
             model(np.zeros((1, 1), dtype=np.int64))
 
 
-def _fail(folder, what):
-    raise ValueError(f"{folder}: {what}")
+def _fail(where, what):
+    raise PretrainedFormatError(f"{where}: {what}")
+
+
+def _read_config(path) -> dict:
+    """config.json, checked field by field (size first)."""
+    if os.path.getsize(path) > MAX_JSON_BYTES:
+        _fail(path, f"larger than the {MAX_JSON_BYTES} bytes a config.json may have")
+    with open(path, "rb") as f:
+        config = parse_json(f.read(), PretrainedFormatError, path)
+    if not isinstance(config, dict):
+        _fail(path, f"expected a JSON object, got {type(config).__name__}")
+    if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+        _fail(path, f"format {config.get('format')!r} version {config.get('format_version')!r};"
+                    f" expected {FORMAT!r} {FORMAT_VERSION}")
+    arch = config.get("architecture")
+    if not isinstance(arch, dict) or arch.get("class_name") not in _ARCHITECTURES \
+            or not isinstance(arch.get("config"), dict):
+        name = arch.get("class_name") if isinstance(arch, dict) else arch
+        _fail(path, f"architecture must name one of {sorted(_ARCHITECTURES)} with its config, "
+                    f"got {name!r}")
+    if config.get("dtype") not in _DTYPES:
+        _fail(path, f"dtype must be one of {_DTYPES}, got {config.get('dtype')!r}")
+    manifest = config.get("weights")
+    if not isinstance(manifest, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("name"), str)
+            and isinstance(e.get("shape"), list) for e in manifest):
+        _fail(path, "weights must be a list of {\"name\": ..., \"shape\": [...]} entries")
+    if not isinstance(config.get("info", {}), dict):
+        _fail(path, "info must be a JSON object")
+    return config
 
 
 def load_pretrained(folder) -> GPT:
     """The model in a folder written by :func:`save_pretrained` (float32 weights), with
-    ``model.tokenizer`` and ``model.pretrained_info`` (the ``info`` it was saved with)."""
+    ``model.tokenizer`` and ``model.pretrained_info`` (the ``info`` it was saved with).
+
+    Nothing is trusted: config.json is checked field by field, each array's ``.npy``
+    header is compared with the manifest before any data is read, and the architecture
+    is built under a :class:`~tinynlp.layers.weight_guard.WeightGuard` (no weight larger
+    than the file holds is allocated).  A malformed folder raises
+    :class:`PretrainedFormatError` (a ValueError) naming the file; a missing file,
+    FileNotFoundError.
+    """
     folder = os.fspath(folder)
     for f in _FILES:
         if not os.path.isfile(os.path.join(folder, f)):
             raise FileNotFoundError(f"{folder}: not a pretrained model folder (no {f})")
-    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
-        config = json.load(f)
-    if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
-        _fail(folder, f"config.json is format {config.get('format')!r} version "
-                      f"{config.get('format_version')!r}; expected {FORMAT!r} {FORMAT_VERSION}")
-    arch = config.get("architecture") or {}
-    cls = _ARCHITECTURES.get(arch.get("class_name"))
-    if cls is None:
-        _fail(folder, f"unknown architecture {arch.get('class_name')!r}")
-    model = cls.from_config(dict(arch.get("config") or {}))
-    _build(model)
-    manifest = config.get("weights") or []
-    weights = model.weights
-    if len(manifest) != len(weights):
-        _fail(folder, f"weights.npz lists {len(manifest)} weights, the model has {len(weights)}")
-    with np.load(os.path.join(folder, "weights.npz"), allow_pickle=False) as npz:
-        for i, (p, spec) in enumerate(zip(weights, manifest)):
-            key = f"w{i:05d}"
-            if key not in npz.files:
-                _fail(folder, f"weights.npz has no array {key} ({spec.get('name')})")
-            a = npz[key]
-            if a.shape != p.data.shape or list(a.shape) != spec.get("shape"):
-                _fail(folder, f"weight {i} ({spec.get('name')}) has shape {a.shape}, the model "
-                              f"expects {p.data.shape}")
-            if a.dtype.name not in _DTYPES:
-                _fail(folder, f"weight {i} is {a.dtype}, expected one of {_DTYPES}")
+    config_path = os.path.join(folder, "config.json")
+    config = _read_config(config_path)
+    manifest, dtype = config["weights"], np.dtype(config["dtype"])
+    path = os.path.join(folder, "weights.npz")
+    with open_archive(path, PretrainedFormatError, "weights archive (.npz)") as zf:
+        names = set(zf.namelist())
+        entries = []
+        for i, spec in enumerate(manifest):
+            member, label = f"w{i:05d}.npy", f"weight {i} ({spec['name']!r})"
+            if member not in names:
+                _fail(path, f"{label} ({member}) is missing")
+            header = read_header(zf, member, PretrainedFormatError, path, label=label)
+            if list(header.shape) != spec["shape"]:
+                _fail(path, f"{label} has shape {header.shape} in the file, config.json's "
+                            f"manifest says {tuple(spec['shape'])}")
+            entries.append((spec["name"], header.shape, dtype))
+        guard = WeightGuard(entries, path, PretrainedFormatError,
+                            budget=sum(info.file_size for info in zf.infolist()))
+        try:
+            with guarded_build(guard):
+                model = _ARCHITECTURES[config["architecture"]["class_name"]].from_config(
+                    dict(config["architecture"]["config"]))
+                _build(model)
+        except PretrainedFormatError:
+            raise
+        except REBUILD_ERRORS as e:
+            _fail(config_path, f"cannot build the architecture ({type(e).__name__}: {e})")
+        weights = model.weights
+        if len(manifest) != len(weights):
+            _fail(path, f"holds {len(manifest)} weights, the model has {len(weights)}")
+        for i, p in enumerate(weights):
+            a = read_member(zf, f"w{i:05d}.npy", PretrainedFormatError, path,
+                            label=f"weight {i} ({p.name!r})", expect_shape=p.data.shape,
+                            expect_dtype=dtype, kinds="f")
             p.data[...] = a.astype(p.data.dtype)
     tok = BPETokenizer.load(os.path.join(folder, "tokenizer.json"))
     if tok.vocab_size != model.vocab_size:
-        _fail(folder, f"tokenizer.json has {tok.vocab_size} ids, the model expects "
-                      f"{model.vocab_size}")
+        _fail(os.path.join(folder, "tokenizer.json"),
+              f"{tok.vocab_size} ids, the model expects {model.vocab_size}")
     model.tokenizer = tok
     model.pretrained_info = config.get("info") or {}
     return model

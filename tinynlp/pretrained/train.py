@@ -424,36 +424,7 @@ def _mean_load(log):
     return round(sum(loads) / len(loads), 2) if loads else None
 
 
-# ---- the command line ----------------------------------------------------------------------
-
-#: ``tinynlp pretrain`` options that map one to one to PretrainConfig fields
-CLI_FIELDS = ("hidden_dim", "num_layers", "num_heads", "sequence_length", "batch_size",
-              "epochs", "steps", "learning_rate", "warmup_steps", "seed", "sources",
-              "max_documents", "tokenizer", "vocab_size", "log_every", "eval_every",
-              "checkpoint_every")
-
-
-def quick_mode(flag=False) -> bool:
-    """``--quick`` or ``TINYNLP_QUICK=1`` (the tasks' switch for tests and CI)."""
-    return bool(flag) or os.environ.get("TINYNLP_QUICK", "") not in ("", "0", "false", "False")
-
-
-def run_cli(options: dict) -> dict:
-    """``tinynlp pretrain``: the config from the options (the quick preset under ``--quick``
-    / ``TINYNLP_QUICK=1``, then every option given), the run, and the export when
-    ``options["export"]`` names a folder.  Returns the summary."""
-    overrides = {k: options[k] for k in CLI_FIELDS if options.get(k) is not None}
-    config = (PretrainConfig.quick(**overrides) if quick_mode(options.get("quick"))
-              else PretrainConfig(**overrides))
-    out = options.get("out") or ("runs/pretrain-quick" if quick_mode(options.get("quick"))
-                                 else "runs/pretrain")
-    summary = pretrain(config, out=out, cache_dir=options.get("cache_dir"),
-                       verbose=options.get("verbose", True))
-    if options.get("export"):
-        export(out, options["export"])
-        summary["exported_to"] = os.fspath(options["export"])
-    return summary
-
+# ---- the shipped folder ---------------------------------------------------------------
 
 def export(out, folder, dtype="float16", extra_info=None) -> str:
     """Write the finished run in ``out`` as a pretrained folder (weights as ``dtype``, the

@@ -10,9 +10,11 @@ from pathlib import Path
 from .. import plot as tn_plot
 from .. import random as tn_random
 from ..atomic import write_json_atomic  # noqa: F401  (the recipes' writer, re-exported)
+from ..text import Tokenizer
+from .runs import write_run_info
 
 __all__ = ["quick_mode", "TaskResult", "write_json_atomic", "read_json", "out_dir", "check_model",
-           "start_run", "save_run"]
+           "start_run", "save_run", "tokenizer_from_meta"]
 
 
 def quick_mode() -> bool:
@@ -70,15 +72,37 @@ def out_dir(path) -> Path:
     return p
 
 
-def read_json(path) -> dict:
+def read_json(path, required=()) -> dict:
+    """The JSON object in ``path``; ``required``: keys it must have.  A missing file, bad
+    JSON, another type or a missing key raise ``FileNotFoundError`` / ``ValueError``
+    naming the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"expected the file {path}, which does not exist")
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            value = json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not UTF-8 text: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} holds a JSON {type(value).__name__}, expected an object")
+    missing = [k for k in required if k not in value]
+    if missing:
+        raise ValueError(f"{path} has no {', '.join(map(repr, missing))} entry (a damaged file, "
+                         "or not one written by tinynlp)")
+    return value
+
+
+def tokenizer_from_meta(meta, path):
+    """The ``Tokenizer`` saved under ``meta["tokenizer"]`` (read from ``path``); damaged
+    settings are a ValueError naming the file."""
+    try:
+        return Tokenizer.from_config(meta["tokenizer"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{path}: the tokenizer's settings are damaged or incomplete "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def save_run(out, net, meta_name, meta, history=None, title=None):
@@ -86,12 +110,15 @@ def save_run(out, net, meta_name, meta, history=None, title=None):
     (``model.tnz``), its preprocessing state (``meta_name``, JSON) and, given a ``title``,
     the learning curves of ``history`` (``learning_curves.png``).
 
-    Returns ``(folder, artifacts)``, artifacts mapping "model", the meta file's stem
-    (e.g. "vocab") and "plot" to the paths written.
+    Also ``run.json`` (:func:`tinynlp.tasks.runs.write_run_info`): the ``task`` and
+    ``model`` named in ``meta``, which the command line uses to find the latest run of
+    a task.  Returns ``(folder, artifacts)``, artifacts mapping "model", the meta file's
+    stem (e.g. "vocab") and "plot" to the paths written.
     """
     folder = out_dir(out)
     net.save(folder / "model.tnz")
     write_json_atomic(folder / meta_name, meta)
+    write_run_info(folder, meta.get("task"), meta.get("model"))
     artifacts = {"model": str(folder / "model.tnz"),
                  Path(meta_name).stem: str(folder / meta_name)}
     if title is not None:

@@ -38,8 +38,10 @@ from .. import random as tn_random
 from ..data import RandomOverSampler, RandomUnderSampler, class_weight_dict
 from ..data.datasets import load_rotten_tomatoes
 from ..models import load_model
+from ..optimizers import Adam
 from ..text import EDA, Tokenizer, augment_minority, pad_sequences
 from .common import TaskResult, out_dir, quick_mode, read_json, write_json_atomic
+from .runs import write_run_info
 from .sentiment import build_model
 
 __all__ = [
@@ -128,7 +130,7 @@ def _load(quick, fraction, seed):
 
 
 def _fit_one(strategy, data, seed, epochs, batch_size, vocab_size, maxlen, embedding_dim,
-             verbose):
+             verbose, learning_rate=0.001):
     (x_train, y_train), (x_test, y_test) = data
     tn_random.seed(seed)
     start = time.perf_counter()
@@ -138,7 +140,7 @@ def _fit_one(strategy, data, seed, epochs, batch_size, vocab_size, maxlen, embed
     X = pad_sequences(tokenizer.texts_to_sequences(xs), maxlen=maxlen)
     X_test = pad_sequences(tokenizer.texts_to_sequences(x_test), maxlen=maxlen)
     net = build_model("cnn", vocab_size, embedding_dim)
-    net.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    net.compile(optimizer=Adam(learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
     net.fit(X, ys.astype(np.float32), epochs=epochs, batch_size=batch_size,
             class_weight=class_weight, verbose=verbose)
     p = net.predict(X_test, batch_size=256).reshape(-1)
@@ -157,8 +159,8 @@ def _settings(epochs, vocab_size, maxlen, embedding_dim, quick):
 
 
 def train(model="none", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
-          embedding_dim=64, minority_fraction=0.1, seed=0, out="runs/imbalance", verbose=1
-          ) -> TaskResult:
+          embedding_dim=64, minority_fraction=0.1, seed=0, out="runs/imbalance",
+          verbose="auto", learning_rate=0.001) -> TaskResult:
     """Train the CNN on imbalanced Rotten Tomatoes under one strategy (``model``).
 
     Metric: F1 of the minority class on the balanced test split, beside the
@@ -171,13 +173,14 @@ def train(model="none", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
                                                           embedding_dim, quick)
     data = _load(quick, minority_fraction, seed)
     row, net, tokenizer = _fit_one(model, data, seed, epochs, batch_size, vocab_size, maxlen,
-                                   embedding_dim, verbose)
+                                   embedding_dim, verbose, learning_rate)
     folder = out_dir(out)
     net.save(folder / "model.tnz")
     write_json_atomic(folder / "tokenizer.json",
                       {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": TASK,
                        "strategy": model, "minority_fraction": minority_fraction,
                        "seed": seed, "quick": quick, "scores": row})
+    write_run_info(folder, TASK, model)
     extra = {k: v for k, v in row.items() if k not in ("strategy", "minority_f1")}
     extra["epochs"] = epochs
     return TaskResult(TASK, model, "minority F1", row["minority_f1"], "majority class", 0.0,

@@ -262,7 +262,7 @@ _DEFAULTS = {
 
 def train(model="lstm", epochs=None, seq_len=None, batch_size=None, embedding_dim=None,
           units=None, tokens_per_epoch=None, vocab_size=5000, learning_rate=0.003, seed=0,
-          out="runs/lm", verbose=1, plot=True) -> TaskResult:
+          out="runs/lm", verbose="auto", plot=True) -> TaskResult:
     """Train a language model and report its test perplexity beside the unigram baseline.
 
     ``lstm`` / ``rnn``: characters of Shakespeare; ``word``: words of Brown

@@ -33,8 +33,12 @@ from ..distributed import DistributedContext
 from ..embeddings import load_glove_6b_50d
 from ..layers.embedding_init import lookup_rows
 from ..models import Model, Sequential, load_model
+from ..optimizers import Adam
 from ..text import Tokenizer, pad_sequences
-from .common import TaskResult, check_model, quick_mode, read_json, save_run
+from .common import (
+    TaskResult, check_model, quick_mode, read_json, save_run, tokenizer_from_meta,
+)
+from .runs import run_info
 
 __all__ = ["KimCNN", "build_model", "pretrained_embedding", "train", "evaluate", "load",
            "predict", "MODELS", "PRETRAINED_DEFAULTS"]
@@ -138,8 +142,8 @@ def pretrained_embedding(tokenizer, vectors="glove", **options):
 
 def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
           embedding_dim=64, units=64, pretrained=None, fine_tune=None, seed=0,
-          out="runs/sentiment", verbose=1, plot=True, distributed=False, *,
-          freeze=PRETRAINED_DEFAULTS["freeze"], scale=PRETRAINED_DEFAULTS["scale"],
+          out="runs/sentiment", verbose="auto", plot=True, distributed=False, *,
+          learning_rate=0.001, freeze=PRETRAINED_DEFAULTS["freeze"], scale=PRETRAINED_DEFAULTS["scale"],
           normalize=PRETRAINED_DEFAULTS["normalize"],
           oov_init=PRETRAINED_DEFAULTS["oov_init"]) -> TaskResult:
     """Train a sentiment model on Rotten Tomatoes and evaluate it on the test split.
@@ -178,7 +182,7 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
 
     net = build_model(model, vocab_size, embedding_dim, units, matrix,
                       fine_tune=trainable, frozen_rows=frozen)
-    net.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    net.compile(optimizer=Adam(learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
     history = net.fit(X_train, y_train, epochs=epochs, batch_size=batch_size,
                       validation_split=0.1, verbose=verbose, distributed=distributed)
     loss, accuracy = net.evaluate(X_test, y_test, verbose=0)
@@ -188,7 +192,8 @@ def train(model="cnn", epochs=None, batch_size=64, vocab_size=20000, maxlen=60,
         if not DistributedContext.from_environment().is_root:
             return TaskResult("sentiment", model, "accuracy", float(accuracy), "majority class",
                               majority, {"rank": "non-root: nothing saved"})
-    meta = {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": "sentiment"}
+    meta = {"tokenizer": tokenizer.get_config(), "maxlen": maxlen, "task": "sentiment",
+            "model": model}
     _, artifacts = save_run(out, net, "tokenizer.json", meta, history,
                             f"sentiment ({model}) on Rotten Tomatoes" if plot else None)
     extra = {"test_loss": float(loss), "epochs": epochs, "train_size": len(x_train),
@@ -214,15 +219,17 @@ def evaluate(folder="runs/sentiment") -> TaskResult:
     p = model.predict(encode(x_test), verbose=0).reshape(-1)
     accuracy = float(np.mean((p >= 0.5) == (y_test == 1)))
     majority = float(max(np.mean(y_test), 1 - np.mean(y_test)))
-    return TaskResult("sentiment", type(model).__name__, "accuracy", accuracy,
+    run = run_info(folder)
+    name = run.model if run is not None and run.model else type(model).__name__
+    return TaskResult("sentiment", name, "accuracy", accuracy,
                       "majority class", majority, {"test_size": len(x_test)})
 
 
 def load(folder="runs/sentiment"):
     """The trained model and a ``texts -> padded ids`` function saved by :func:`train`."""
     folder = Path(folder)
-    meta = read_json(folder / "tokenizer.json")
-    tokenizer = Tokenizer.from_config(meta["tokenizer"])
+    meta = read_json(folder / "tokenizer.json", required=("tokenizer", "maxlen"))
+    tokenizer = tokenizer_from_meta(meta, folder / "tokenizer.json")
     model = load_model(folder / "model.tnz", restore_rng=False)  # loading must not reseed tn.random
 
     def encode(texts):

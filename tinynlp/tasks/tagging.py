@@ -34,6 +34,7 @@ from .. import layers as L
 from ..data import BatchLoader
 from ..data.datasets import UNIVERSAL_TAGS, load_brown_pos
 from ..models import Sequential, load_model
+from ..optimizers import Adam
 from ..text import Vocab
 from .common import TaskResult, check_model, quick_mode, read_json, save_run, start_run
 
@@ -168,8 +169,8 @@ def _data(seed, train_size, quick):
 
 
 def train(model="bilstm", epochs=None, batch_size=32, vocab_size=20000, embedding_dim=64,
-          units=64, train_size=None, seed=0, out="runs/tagging", verbose=1,
-          plot=True) -> TaskResult:
+          units=64, train_size=None, seed=0, out="runs/tagging", verbose="auto",
+          plot=True, learning_rate=0.001) -> TaskResult:
     """Train a POS tagger on Brown (universal tags) and evaluate it on the test documents.
 
     ``train_size``: use only the first ``train_size`` training sentences (after a
@@ -194,7 +195,8 @@ def train(model="bilstm", epochs=None, batch_size=32, vocab_size=20000, embeddin
                              bucket_size=10**9)
 
     net = build_model(model, len(vocab), len(tags), embedding_dim, units)
-    net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    net.compile(optimizer=Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"])
     history = net.fit(train_loader, epochs=epochs, validation_data=val_loader, verbose=verbose)
 
     pred = _predict_tags(net, vocab, tags, x_test)

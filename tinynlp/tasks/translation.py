@@ -62,6 +62,7 @@ from ..data.batching import batch_indices
 from ..data.datasets import load_translation_pairs
 from ..metrics.bleu import corpus_bleu
 from ..models import Model, load_model
+from ..progress import Progress
 from ..text import Vocab, word_tokenize
 from .common import TaskResult, quick_mode, read_json, save_run, start_run
 
@@ -70,6 +71,7 @@ __all__ = [
     "PairBatches",
     "Seq2Seq",
     "beam_search",
+    "beam_search_all",
     "detokenize",
     "evaluate",
     "greedy_decode",
@@ -353,7 +355,7 @@ def sacre_bleu(hypotheses, references):
 
 def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256,
           src_vocab=6000, tgt_vocab=5000, beam_size=4, learning_rate=0.002, seed=0,
-          out="runs/translate", verbose=1, plot=True) -> TaskResult:
+          out="runs/translate", verbose="auto", plot=True) -> TaskResult:
     """Train the encoder–decoder on Spanish→English Bible verses; BLEU on the test verses
     (beam search with ``beam_size``; greedy BLEU in ``extra``) beside copy-the-source."""
     quick = start_run("translation", model, MODELS, seed)
@@ -388,7 +390,8 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
     greedy = [tv.decode(ids) for ids in greedy_decode(net, test_src, bos, eos)]
     greedy_bleu = _bleu(greedy, refs)
     if beam_size > 1:
-        beam = [tv.decode(beam_search(net, s, bos, eos, beam_size)) for s in test_src]
+        beam = [tv.decode(ids) for ids in beam_search_all(net, test_src, bos, eos, beam_size,
+                                                          verbose)]
         beam_bleu = _bleu(beam, refs)
     else:
         beam, beam_bleu = greedy, greedy_bleu
@@ -426,12 +429,25 @@ def load(folder="runs/translate"):
     return model, Vocab(meta["source"]), Vocab(meta["target"]), meta
 
 
-def _translate_ids(model, sv, tv, texts, beam_size):
+def beam_search_all(model, sources, bos, eos, beam_size, verbose=0):
+    """:func:`beam_search` over every id list of ``sources``, with a progress display
+    (:class:`tinynlp.progress.Progress`; ``verbose`` as ``fit``'s)."""
+    bar = Progress(len(sources), verbose=verbose, unit="sentence",
+                   title=f"beam search (beam {beam_size})")
+    out = []
+    for s in sources:
+        out.append(beam_search(model, s, bos, eos, beam_size))
+        bar.advance()
+    bar.finish()
+    return out
+
+
+def _translate_ids(model, sv, tv, texts, beam_size, verbose=0):
     src = [sv.encode(tokenize(t)) for t in texts]
     bos, eos = tv[BOS], tv[EOS]
     if beam_size == 1:
         return [tv.decode(ids) for ids in greedy_decode(model, src, bos, eos)]
-    return [tv.decode(beam_search(model, s, bos, eos, beam_size)) for s in src]
+    return [tv.decode(ids) for ids in beam_search_all(model, src, bos, eos, beam_size, verbose)]
 
 
 def translate(texts, folder="runs/translate", beam_size=4):
@@ -445,13 +461,13 @@ def translate(texts, folder="runs/translate", beam_size=4):
     return [detokenize(t) for t in _translate_ids(model, sv, tv, list(texts), beam_size)]
 
 
-def evaluate(folder="runs/translate", beam_size=4) -> TaskResult:
+def evaluate(folder="runs/translate", beam_size=4, verbose="auto") -> TaskResult:
     """Corpus BLEU of the saved model on the test verses (40 random ones in quick mode),
-    beside copy-the-source."""
+    beside copy-the-source (``verbose``: the beam search's progress, as ``fit``'s)."""
     model, sv, tv, meta = load(folder)
     _, (src_test, tgt_test) = _data(quick_mode(), meta.get("seed", 0))
     refs = [tokenize(t) for t in tgt_test]
-    hyps = _translate_ids(model, sv, tv, src_test, beam_size)
+    hyps = _translate_ids(model, sv, tv, src_test, beam_size, verbose)
     extra = {"test_pairs": len(src_test)}
     sacre, signature = sacre_bleu([detokenize(t) for t in hyps], tgt_test)
     if sacre is not None:

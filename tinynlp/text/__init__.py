@@ -23,11 +23,17 @@ from .augment import (
 )
 from .bpe import BPETokenizer
 from .sequence import pad_sequences
-from .tokenizer import Tokenizer, char_tokenize, text_to_word_sequence, word_tokenize
+from .tokenizer import (
+    Tokenizer,
+    TokenizerFormatError,
+    char_tokenize,
+    text_to_word_sequence,
+    word_tokenize,
+)
 from .vocab import PAD, UNK, Vocab
 
 __all__ = [
-    "Tokenizer", "BPETokenizer", "Vocab", "pad_sequences", "word_tokenize", "char_tokenize",
+    "Tokenizer", "BPETokenizer", "TokenizerFormatError", "Vocab", "pad_sequences", "word_tokenize", "char_tokenize",
     "text_to_word_sequence", "PAD", "UNK",
     "EDA", "augment_minority", "synonym_replacement", "random_insertion", "random_swap",
     "random_deletion", "wordnet_synonyms", "WordNetSynonyms", "NEGATIONS",

@@ -47,12 +47,14 @@ import numpy as np
 
 from ..atomic import atomic_write
 from .bpe_train import count_chunks, learn_merges, merge_pair
+from ..npyio import MAX_JSON_BYTES
 from .byte_level import (
     PRE_SPLIT_RULE,
     pre_split_pattern,
     token_bytes_to_str,
     token_str_to_bytes,
 )
+from .tokenizer import TokenizerFormatError
 
 __all__ = ["BPETokenizer", "EOS"]
 
@@ -369,21 +371,39 @@ class BPETokenizer:
 
     @classmethod
     def load(cls, path) -> "BPETokenizer":
-        """Read a file written by :meth:`save`; a malformed file raises ValueError
-        naming the file and what is wrong."""
+        """Read a file written by :meth:`save`; a malformed file raises
+        :class:`~tinynlp.text.TokenizerFormatError` (a ValueError) naming the file and
+        what is wrong."""
         path = os.fspath(path)
         try:
-            with open(path, encoding="utf-8") as f:
-                obj = json.load(f)
+            if os.path.getsize(path) > MAX_JSON_BYTES:
+                raise TokenizerFormatError(f"{path}: larger than the {MAX_JSON_BYTES} bytes a "
+                                           "tokenizer file may have")
+            with open(path, "rb") as f:
+                raw = f.read()
         except FileNotFoundError:
             raise FileNotFoundError(f"{path}: no such tokenizer file") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: not a BPETokenizer JSON file ({e})") from None
+        except IsADirectoryError:
+            raise TokenizerFormatError(f"{path}: is a folder, not a tokenizer file") from None
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError) as e:   # JSONDecodeError, UnicodeDecodeError
+            raise TokenizerFormatError(f"{path}: not a BPETokenizer JSON file ({e})") from None
         return cls.from_dict(obj, where=path)
 
     @classmethod
     def from_dict(cls, obj, where: str = "tokenizer") -> "BPETokenizer":
-        """Inverse of :meth:`to_dict`; ``where`` names the source in error messages."""
+        """Inverse of :meth:`to_dict`; ``where`` names the source in error messages, and a
+        malformed description raises :class:`~tinynlp.text.TokenizerFormatError`."""
+        try:
+            return cls._from_dict(obj, where)
+        except TokenizerFormatError:
+            raise
+        except ValueError as e:
+            raise TokenizerFormatError(str(e)) from None
+
+    @classmethod
+    def _from_dict(cls, obj, where):
         if not isinstance(obj, dict):
             raise ValueError(f"{where}: expected a JSON object, got {type(obj).__name__}")
         if obj.get("type") != _FORMAT:

@@ -61,6 +61,7 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre",
     if maxlen is None:
         maxlen = max(lengths) if lengths else 0
 
+    dtype = _check_value(value, dtype)
     out = np.full((len(lengths), maxlen) + item_shape, value, dtype=dtype)
     if maxlen == 0:
         return out
@@ -68,6 +69,11 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre",
         if not len(s):
             continue
         kept = s[-maxlen:] if truncating == "pre" else s[:maxlen]
+        if dtype.kind in "iub":
+            raw = np.asarray(kept)
+            if raw.dtype.kind in "fc" and not np.isfinite(raw).all():
+                raise ValueError(f"sequences[{i}]: holds NaN or infinity, which the integer "
+                                 f"dtype {dtype} cannot represent")
         kept = np.asarray(kept, dtype=dtype)
         if kept.shape[1:] != item_shape:
             raise ValueError(
@@ -78,3 +84,21 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre",
         else:
             out[i, maxlen - len(kept):] = kept
     return out
+
+
+def _check_value(value, dtype):
+    """``dtype`` as a NumPy dtype that can hold the padding ``value`` exactly."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected a NumPy dtype such as 'int32', got {dtype!r}") from None
+    if dtype.kind in "iu":
+        try:
+            ok = np.isfinite(value) and float(value) == int(value) \
+                and np.iinfo(dtype).min <= int(value) <= np.iinfo(dtype).max
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise ValueError(f"value: the padding value {value!r} cannot be stored in the "
+                             f"integer dtype {dtype} (use a float dtype for NaN padding)")
+    return dtype

@@ -21,13 +21,25 @@ splits into characters; ``text_to_word_sequence`` is Keras' filter-and-split.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-__all__ = ["Tokenizer", "text_to_word_sequence", "DEFAULT_FILTERS", "word_tokenize",
-           "char_tokenize", "WORD_PATTERN"]
+from ..atomic import write_json_atomic
+from ..integrity import check_seal, seal
+from ..npyio import MAX_JSON_BYTES, parse_json
+
+__all__ = ["Tokenizer", "TokenizerFormatError", "text_to_word_sequence", "DEFAULT_FILTERS",
+           "word_tokenize", "char_tokenize", "WORD_PATTERN"]
+
+_FORMAT = "tinynlp.Tokenizer"
+
+
+class TokenizerFormatError(ValueError):
+    """A saved tokenizer (a Keras-style ``Tokenizer``'s config or JSON file, or a
+    ``BPETokenizer`` JSON file) is malformed; the message names the file and the field."""
 
 #: number with inner separators | word with inner ' ’ - | any other visible char
 WORD_PATTERN = r"\d+(?:[.,:]\d+)+|\w+(?:['’\-]\w+)*|[^\w\s]"
@@ -239,7 +251,11 @@ class Tokenizer:
             if not len(seq):
                 continue
             counts: dict[int, int] = defaultdict(int)
-            for j in seq:
+            for k, j in enumerate(seq):
+                if isinstance(j, (bool, np.bool_)) or not isinstance(j, (int, np.integer)) \
+                        or j < 0:
+                    raise ValueError(f"sequences[{i}][{k}]: expected a word index >= 0, got "
+                                     f"{j!r}")
                 if j < width:
                     counts[int(j)] += 1
             for j, c in counts.items():
@@ -264,7 +280,10 @@ class Tokenizer:
                 "word_docs": dict(self.word_docs)}
 
     @classmethod
-    def from_config(cls, config: dict) -> "Tokenizer":
+    def from_config(cls, config: dict, where: str = "Tokenizer.from_config") -> "Tokenizer":
+        """Inverse of :meth:`get_config`; every field is checked (a
+        :class:`TokenizerFormatError` names the field, and ``where`` the source)."""
+        _check_config(config, where)
         tok = cls(num_words=config["num_words"], filters=config["filters"],
                   lower=config["lower"], split=config["split"],
                   char_level=config["char_level"], oov_token=config["oov_token"])
@@ -274,6 +293,76 @@ class Tokenizer:
         tok.document_count = int(config["document_count"])
         return tok
 
+    def save(self, path) -> None:
+        """Write the tokenizer as JSON (with a checksum), atomically."""
+        write_json_atomic(path, seal({"format": _FORMAT, "version": 1,
+                                      "config": self.get_config()}))
+
+    @classmethod
+    def load(cls, path) -> "Tokenizer":
+        """Read a file written by :meth:`save` — or a task's ``tokenizer.json`` (the config
+        under ``"tokenizer"``).  A malformed or damaged file raises
+        :class:`TokenizerFormatError` (a ValueError) naming it."""
+        path = os.fspath(path)
+        if os.path.getsize(path) > MAX_JSON_BYTES:
+            raise TokenizerFormatError(f"{path}: larger than the {MAX_JSON_BYTES} bytes a "
+                                       "tokenizer file may have")
+        with open(path, "rb") as f:
+            obj = parse_json(f.read(), TokenizerFormatError, path)
+        if isinstance(obj, dict) and obj.get("format") == _FORMAT:
+            obj = check_seal(obj, TokenizerFormatError, path)
+            if obj.get("version") != 1:
+                raise TokenizerFormatError(f"{path}: version {obj.get('version')!r:.40} is "
+                                           "not supported (this tinynlp reads version 1)")
+            config = obj.get("config")
+        elif isinstance(obj, dict) and "tokenizer" in obj:
+            config = obj["tokenizer"]
+        else:
+            config = obj
+        return cls.from_config(config, where=path)
+
     def __repr__(self) -> str:
         return (f"Tokenizer(num_words={self.num_words}, oov_token={self.oov_token!r}, "
                 f"words={len(self.word_index)})")
+
+
+def _is_count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _check_config(config, where):
+    """Raise :class:`TokenizerFormatError` unless ``config`` is what :meth:`Tokenizer.get_config`
+    writes."""
+    def bad(field, expected):
+        got = config.get(field, "<missing>") if isinstance(config, dict) else config
+        return TokenizerFormatError(f"{where}: {field!r} must be {expected}, got {got!r:.80}")
+    if not isinstance(config, dict):
+        raise TokenizerFormatError(f"{where}: expected a JSON object with the tokenizer's "
+                                   f"settings, got {type(config).__name__}")
+    n = config.get("num_words", "<missing>")
+    if n is not None and not (_is_count(n) and n >= 1):
+        raise bad("num_words", "null or a positive integer")
+    for field in ("filters", "split"):
+        if not isinstance(config.get(field), str):
+            raise bad(field, "a string")
+    if not config["split"]:
+        raise bad("split", "a non-empty string")
+    for field in ("lower", "char_level"):
+        if not isinstance(config.get(field), bool):
+            raise bad(field, "true or false")
+    oov = config.get("oov_token", "<missing>")
+    if oov is not None and not isinstance(oov, str):
+        raise bad("oov_token", "null or a string")
+    if not _is_count(config.get("document_count")):
+        raise bad("document_count", "a non-negative integer")
+    counts = config.get("word_counts")
+    if not isinstance(counts, (list, tuple)) or not all(
+            isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str)
+            and _is_count(p[1])
+            for p in counts):
+        raise bad("word_counts", "a list of [word, count] pairs")
+    if len({w for w, _ in counts}) != len(counts):
+        raise bad("word_counts", "a list of [word, count] pairs with distinct words")
+    docs = config.get("word_docs")
+    if not isinstance(docs, dict) or not all(_is_count(c) for c in docs.values()):
+        raise bad("word_docs", "an object {word: count}")

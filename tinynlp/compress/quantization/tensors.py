@@ -33,6 +33,22 @@ def channel_shape(ndim, axis, n):
     return tuple(shape)
 
 
+def scale_for(amax):
+    """The float32 scale(s) ``max|w| / 127`` for maxima ``amax``; 1 for an all-zero max.
+
+    For subnormal weights the quotient underflows to 0 or rounds far below its
+    exact value; there the scale is raised by one float32 step (to at least the
+    smallest positive float32) so that ``|w| / s ≤ 127.5`` and the round trip
+    stays within ``s / 2``.  Normal maxima keep exactly ``float32(max|w| / 127)``.
+    """
+    amax = np.asarray(amax, dtype=np.float64)
+    scale = np.asarray(amax / QMAX).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):   # 0 / 0 where amax = 0
+        low = (amax > 0) & (amax / scale.astype(np.float64) > QMAX + 0.5)
+    scale = np.where(low, np.nextafter(scale, np.float32(np.inf)), scale)
+    return np.where(amax > 0, scale, np.float32(1.0)).astype(np.float32)
+
+
 def quantize_tensor(w, per_channel=False, axis=-1):
     """Symmetric int8 quantization: ``s = max|w| / 127``, ``q = clip(round(w / s), ±127)``.
 
@@ -49,12 +65,10 @@ def quantize_tensor(w, per_channel=False, axis=-1):
         axis = channel_axis(axis, w.ndim, "quantize_tensor")
         others = tuple(i for i in range(w.ndim) if i != axis)
         amax = np.abs(w).max(axis=others) if w.size else np.zeros(w.shape[axis])
-        scale = (np.asarray(amax, dtype=np.float64) / QMAX).astype(np.float32)
-        scale[scale == 0] = 1.0
+        scale = scale_for(amax)
         s = scale.astype(np.float64).reshape(channel_shape(w.ndim, axis, w.shape[axis]))
     else:
-        amax = float(np.abs(w).max()) if w.size else 0.0
-        scale = np.asarray(amax / QMAX if amax > 0 else 1.0, dtype=np.float32)
+        scale = scale_for(np.abs(w).max() if w.size else 0.0)
         s = np.float64(scale)
     q = np.clip(np.rint(w.astype(np.float64) / s), -QMAX, QMAX).astype(np.int8)
     return q, scale

@@ -8,10 +8,10 @@ import numpy as np
 from ...autograd import ops
 from ...autograd.tensor import Tensor, as_array
 from ...kernels.activations import Act
-from .._checks import check_float, check_mask
+from .._checks import check_float, check_kernel_dtype, check_mask
 
 __all__ = ["lengths_to_mask", "check_inputs", "check_activation", "common_dtype",
-           "zeros_state", "sequence_mask", "masked_step"]
+           "zeros_state", "sequence_mask", "masked_step", "gate_product", "check_gate_masks"]
 
 
 def lengths_to_mask(lengths, maxlen=None) -> np.ndarray:
@@ -82,11 +82,8 @@ def check_inputs(op, x, states, W, U, b, mask, n_gates, gru_bias=False,
         if sa.shape != (B, H):
             raise ValueError(f"{op}: {name} must have shape (B, H) = {(B, H)}, got {sa.shape}")
         dtypes.append(sa.dtype)
-    dt = np.result_type(*dtypes)
-    if numba_kernels and dt not in (np.float32, np.float64):
-        raise TypeError(
-            f"{op}: the fused kernels compute in float32 or float64, got {dt} "
-            f"(cast the inputs, or use {op}_reference)")
+    if numba_kernels:
+        check_kernel_dtype(op, *[np.empty(0, dt) for dt in dtypes])
     return B, T, D, H, sequence_mask(mask, B, T, op)
 
 
@@ -119,3 +116,31 @@ def masked_step(m, t, new, old):
         return new, new
     real = m[:, t:t + 1]                         # (B, 1): True = a real token
     return ops.where(real, new, old), ops.where(real, new, 0.0)
+
+
+def check_gate_masks(masks, gates, B, n, what, op):
+    """``masks`` (dropout masks, one per gate, each (B, n); a single array for one gate)
+    as a list of arrays, or None."""
+    if masks is None:
+        return None
+    if gates == 1 and not isinstance(masks, (list, tuple)):
+        masks = [masks]
+    masks = [np.asarray(as_array(m) if isinstance(m, Tensor) else m) for m in masks]
+    if len(masks) != gates or any(m.shape != (B, n) for m in masks):
+        raise ValueError(f"{op}: {what} must be {gates} array(s) of shape {(B, n)} (one per "
+                         f"gate), got {[m.shape for m in masks]}")
+    return masks
+
+
+def gate_product(v, M, masks):
+    """``v @ M`` — or, with dropout ``masks`` (one (B, n) array per gate), each gate's
+    block of columns of M multiplied by v ⊙ that gate's mask:
+
+        [(v ⊙ m_1) M_1, (v ⊙ m_2) M_2, ...]
+
+    (Keras' recurrent dropout: one mask per gate, the same at every step.)"""
+    if masks is None:
+        return v @ M
+    width = M.shape[-1] // len(masks)
+    return ops.concat([(v * m) @ M[:, g * width:(g + 1) * width]
+                       for g, m in enumerate(masks)], axis=-1)

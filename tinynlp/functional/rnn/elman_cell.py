@@ -14,7 +14,10 @@ from ...autograd import ops
 from ...autograd.tensor import Function, as_tensor
 from ...kernels.activations import activation_derivative, apply_activation_
 from ..activations import get_activation
-from .common import check_activation, check_inputs, common_dtype, masked_step, zeros_state
+from .common import (
+    check_activation, check_gate_masks, check_inputs, common_dtype, gate_product, masked_step,
+    zeros_state,
+)
 from .workspace import (
     WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, sum_rows,
     time_major,
@@ -144,20 +147,28 @@ def elman_rnn(x, h0, W, U, b, activation="tanh", mask=None):
                           as_tensor(U), as_tensor(b), m, act=act)
 
 
-def elman_rnn_reference(x, h0, W, U, b, activation="tanh", mask=None):
+def elman_rnn_reference(x, h0, W, U, b, activation="tanh", mask=None, input_masks=None,
+                        recurrent_masks=None):
     """Readable twin of :func:`elman_rnn`: one line of maths per time step.
 
     Each step is ``h = σ(x[:, t] @ W + h @ U + b)`` built from primitive ops,
     so autograd derives BPTT by itself.  Masked steps keep ``h`` and output 0.
+
+    ``input_masks`` / ``recurrent_masks``: dropout masks (B, D) / (B, H), the same at
+    every step (Keras' ``dropout`` / ``recurrent_dropout``): x_t ⊙ m_x and h ⊙ m_h
+    replace x_t and h in the products — the layers' per-step path when training with
+    ``recurrent_dropout`` (the fused op has no place for them).
     """
     act = check_activation("elman_rnn_reference", activation)
     B, T, D, H, m = check_inputs("elman_rnn_reference", x, {"h0": h0}, W, U, b, mask, 1)
+    mx = check_gate_masks(input_masks, 1, B, D, "input_masks", "elman_rnn_reference")
+    mh = check_gate_masks(recurrent_masks, 1, B, H, "recurrent_masks", "elman_rnn_reference")
     x, W, U, b = as_tensor(x), as_tensor(W), as_tensor(U), as_tensor(b)
     sigma = get_activation(act.name.lower())
     h = zeros_state(x, B, H, W, U, b) if h0 is None else as_tensor(h0)
     hs = []
     for t in range(T):
-        h_new = sigma(x[:, t] @ W + h @ U + b)
+        h_new = sigma(gate_product(x[:, t], W, mx) + gate_product(h, U, mh) + b)
         h, out = masked_step(m, t, h_new, h)           # padding: carry h, output zero
         hs.append(out)
     return ops.stack(hs, axis=1), h

@@ -14,7 +14,9 @@ import numpy as np
 from ...autograd import ops
 from ...autograd.tensor import Function, as_tensor
 from ...kernels.rnn import gru_backward_step, gru_forward_candidate, gru_forward_state
-from .common import check_inputs, common_dtype, masked_step, zeros_state
+from .common import (
+    check_gate_masks, check_inputs, common_dtype, gate_product, masked_step, zeros_state,
+)
 from .workspace import (
     WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, sum_rows,
     time_major,
@@ -172,16 +174,22 @@ def gru(x, h0, W, U, b, mask=None):
                      as_tensor(U), as_tensor(b), m)
 
 
-def gru_reference(x, h0, W, U, b, mask=None):
-    """Readable twin of :func:`gru`: the cell equations, one step at a time."""
+def gru_reference(x, h0, W, U, b, mask=None, input_masks=None, recurrent_masks=None):
+    """Readable twin of :func:`gru`: the cell equations, one step at a time.
+
+    ``input_masks`` / ``recurrent_masks``: 3 dropout masks each (gates z, r, h), as in
+    :func:`~tinynlp.functional.rnn.lstm_cell.lstm_reference`.
+    """
     B, T, D, H, m = check_inputs("gru_reference", x, {"h0": h0}, W, U, b, mask, 3,
                                  gru_bias=True)
+    mx = check_gate_masks(input_masks, 3, B, D, "input_masks", "gru_reference")
+    mh = check_gate_masks(recurrent_masks, 3, B, H, "recurrent_masks", "gru_reference")
     x, W, U, b = as_tensor(x), as_tensor(W), as_tensor(U), as_tensor(b)
     h = zeros_state(x, B, H, W, U, b) if h0 is None else as_tensor(h0)
     hs = []
     for t in range(T):
-        xs = x[:, t] @ W + b[0]                  # input part of all three gates
-        us = h @ U + b[1]                        # recurrent part of all three gates
+        xs = gate_product(x[:, t], W, mx) + b[0]     # input part of all three gates
+        us = gate_product(h, U, mh) + b[1]           # recurrent part of all three gates
         z = ops.sigmoid(xs[:, :H] + us[:, :H])                     # update gate
         r = ops.sigmoid(xs[:, H:2 * H] + us[:, H:2 * H])           # reset gate
         n = ops.tanh(xs[:, 2 * H:] + r * us[:, 2 * H:])            # candidate

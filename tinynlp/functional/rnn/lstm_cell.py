@@ -19,7 +19,9 @@ import numpy as np
 from ...autograd import ops
 from ...autograd.tensor import Function, as_tensor
 from ...kernels.rnn import lstm_backward_step, lstm_forward_step
-from .common import check_inputs, common_dtype, masked_step, zeros_state
+from .common import (
+    check_gate_masks, check_inputs, common_dtype, gate_product, masked_step, zeros_state,
+)
 from .workspace import (
     WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, steps_per_chunk,
     sum_rows, time_major, time_major_view,
@@ -141,8 +143,8 @@ class LSTM(Function):
             xt, owned = time_major_view(x, dt, info)
             out, h, c = lstm_inference(
                 T, B, H, dt,
-                lambda t0, t1, a: np.matmul(xt[t0:t1].reshape(-1, D), Ws,
-                                            out=a.reshape(-1, 4 * H)),
+                lambda t0, t1, a: np.matmul(xt[t0:t1].reshape((t1 - t0) * B, D), Ws,
+                                            out=a.reshape((t1 - t0) * B, 4 * H)),
                 lambda h, r: np.matmul(h, Us, out=r), bs, h0, c0, info)
             if owned:
                 WORKSPACE.give(xt)
@@ -160,7 +162,8 @@ class LSTM(Function):
         for t in range(T):
             if t % S == 0:                               # x_t W for the next S steps
                 t1 = min(t + S, T)
-                np.matmul(xt[t:t1].reshape(-1, D), Ws, out=A[t:t1].reshape(-1, 4 * H))
+                np.matmul(xt[t:t1].reshape((t1 - t) * B, D), Ws,
+                          out=A[t:t1].reshape((t1 - t) * B, 4 * H))
             if info is not None and info.none_real[t]:
                 Hs[t + 1] = Hs[t]
                 C[t + 1] = C[t]
@@ -232,15 +235,22 @@ def lstm(x, h0, c0, W, U, b, mask=None):
                       as_tensor(b), m)
 
 
-def lstm_reference(x, h0, c0, W, U, b, mask=None):
-    """Readable twin of :func:`lstm`: the cell equations, one step at a time."""
+def lstm_reference(x, h0, c0, W, U, b, mask=None, input_masks=None, recurrent_masks=None):
+    """Readable twin of :func:`lstm`: the cell equations, one step at a time.
+
+    ``input_masks`` / ``recurrent_masks``: 4 dropout masks each (gates i, f, c, o; (B, D) /
+    (B, H), the same at every step), as Keras' ``dropout`` / ``recurrent_dropout`` apply
+    them: gate g reads x_t ⊙ m_x[g] and h ⊙ m_h[g] (see :func:`.common.gate_product`).
+    """
     B, T, D, H, m = check_inputs("lstm_reference", x, {"h0": h0, "c0": c0}, W, U, b, mask, 4)
+    mx = check_gate_masks(input_masks, 4, B, D, "input_masks", "lstm_reference")
+    mh = check_gate_masks(recurrent_masks, 4, B, H, "recurrent_masks", "lstm_reference")
     x, W, U, b = as_tensor(x), as_tensor(W), as_tensor(U), as_tensor(b)
     h = zeros_state(x, B, H, W, U, b) if h0 is None else as_tensor(h0)
     c = zeros_state(x, B, H, W, U, b) if c0 is None else as_tensor(c0)
     hs = []
     for t in range(T):
-        z = x[:, t] @ W + h @ U + b
+        z = gate_product(x[:, t], W, mx) + gate_product(h, U, mh) + b
         i = ops.sigmoid(z[:, 0 * H:1 * H])      # input gate
         f = ops.sigmoid(z[:, 1 * H:2 * H])      # forget gate
         g = ops.tanh(z[:, 2 * H:3 * H])         # cell candidate

@@ -190,5 +190,5 @@ def steps_per_chunk(B, width, dtype, budget=4 * 2**20, min_rows=2048):
     (T, B, 4H) array (52 MB at B=256) that comes back from memory step by step.
     At least ``min_rows`` rows per GEMM, below which BLAS loses efficiency.
     """
-    rows = max(budget // (width * np.dtype(dtype).itemsize), min_rows)
-    return max(1, rows // B)
+    rows = max(budget // max(1, width * np.dtype(dtype).itemsize), min_rows)
+    return max(1, rows // max(1, B))

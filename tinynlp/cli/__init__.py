@@ -12,6 +12,7 @@
     tinynlp translate "texto" ...            translate with a trained seq2seq model
     tinynlp bench [--quick]                  the benchmarks against PyTorch / Keras
     tinynlp serve [--model DIR]              an HTTP API for a saved model (extra `serve`)
+    tinynlp pretrain [--quick] [--out DIR]   pretrain the small GPT on the bundled corpus
 
 Where models live (:mod:`tinynlp.tasks.runs`): ``train TASK`` saves ``runs/TASK``;
 commands that read a model take ``--model DIR`` and otherwise use the most recent
@@ -40,10 +41,11 @@ from .common import CLIError
 from .embed import add_embed
 from .generate import add_generate, add_translate
 from .predict import add_predict
+from .pretrain import add_pretrain
 from .serve import add_serve
 from .train import add_evaluate, add_quickstart, add_train
 
-__all__ = ["main", "build_parser", "CLIError", "COMMANDS"]
+__all__ = ["COMMANDS", "CLIError", "build_parser", "main"]
 
 #: the sub-commands, in the order ``--help`` lists them: each adds its parser
 COMMANDS = [
@@ -56,6 +58,7 @@ COMMANDS = [
     add_translate,
     add_bench,
     add_serve,
+    add_pretrain,
 ]
 
 

@@ -18,7 +18,6 @@ import importlib.util
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tinynlp"
 MAX_LINES = 600
@@ -34,6 +33,7 @@ LATE_IMPORTS = {
     "tinynlp.cli.embed: tinynlp.embeddings",
     "tinynlp.cli.embed: tinynlp.data.datasets",
     "tinynlp.cli.serve: tinynlp.serve",
+    "tinynlp.cli.pretrain: tinynlp.pretrained.train",
     # the server (Starlette, uvicorn) is an optional extra: `import tinynlp.serve` works
     # without it, and its app and runner are imported when a server is made
     "tinynlp.serve: tinynlp.serve.app",
@@ -156,8 +156,8 @@ def _graph():
     for module, _, target, names, top in IMPORTS:
         if top:
             edges[module].update(_imported_modules(target, names))
-    for m in edges:
-        edges[m].discard(m)
+    for m, targets in edges.items():
+        targets.discard(m)
     return edges
 
 

@@ -44,6 +44,7 @@ _LAZY_MODULES = {
     "compress": "tinynlp.compress",
     "distributed": "tinynlp.distributed",
     "tasks": "tinynlp.tasks",
+    "pretrained": "tinynlp.pretrained",
     "plot": "tinynlp.plot",
     "pretrained": "tinynlp.pretrained",
     "regularizers": "tinynlp.layers.regularizers",

@@ -2,6 +2,7 @@
 
 ==========================  ====================================================
 ``history(h)``              learning curves (loss, accuracy, ...) per epoch
+``training_log(records)``   curves logged every N steps (pretraining's JSON lines)
 ``confusion_matrix(cm)``    true class × predicted class, rows normalised
 ``embedding_projection``    word vectors in 2-D (PCA; t-SNE with scikit-learn)
 ``attention_heatmap(w)``    attention weights (Tq, Tk) between two token lists
@@ -38,7 +39,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["history", "confusion_matrix", "embedding_projection", "pca_2d",
+__all__ = ["history", "training_log", "confusion_matrix", "embedding_projection", "pca_2d",
            "attention_heatmap", "accuracy_vs_size", "label_efficiency", "save", "in_notebook"]
 
 
@@ -178,6 +179,50 @@ def history(h, path=None, metrics=None, title=None, figsize=None):
         import matplotlib.pyplot as plt
         plt.show()
     return fig
+
+
+def training_log(records, path=None, x="step", metrics=None, title=None, figsize=None):
+    """Curves from a log of dicts, one per logging event (e.g. the lines of a JSON-lines
+    log: ``{"step": 100, "tokens": 204800, "loss": 4.1, "lr": 6e-4}``,
+    ``{"step": 250, "val_loss": 4.3, "val_perplexity": 73.7}``).
+
+    One panel per quantity: ``name`` (training, a line) and ``val_name``
+    (validation, markers) against ``x`` ("step", "tokens", ...), each from the
+    records that have it.  ``metrics``: the quantities (default: those of
+    ``loss``, ``perplexity``, ``lr`` present).  Perplexity is drawn on a log
+    scale.  Returns the Figure (saved to ``path`` when given).
+    """
+    records = [r for r in records if isinstance(r, dict) and x in r]
+    if not records:
+        raise ValueError(f"plot.training_log: no record has the x-axis key {x!r}")
+    present = {k for r in records for k in r}
+    if metrics is None:
+        names = [m for m in ("loss", "perplexity", "lr")
+                 if m in present or "val_" + m in present]
+    else:
+        names = list(metrics)
+        missing = [m for m in names if m not in present and "val_" + m not in present]
+        if missing:
+            raise ValueError(f"plot.training_log: {missing} not in the log "
+                             f"(has {sorted(present)})")
+    if not names:
+        raise ValueError(f"plot.training_log: nothing to plot (keys {sorted(present)})")
+    fig = _figure(path, figsize or (4.2 * len(names), 3.2))
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(1, len(names), i + 1)
+        for key, label, style in ((name, "train", "-"), ("val_" + name, "validation", "-o")):
+            pts = [(r[x], r[key]) for r in records if r.get(key) is not None]
+            if pts:
+                ax.plot(*zip(*pts), style, markersize=3, label=label)
+        ax.set_title(name)
+        ax.set_xlabel(x)
+        ax.grid(alpha=0.3)
+        if name == "perplexity":
+            ax.set_yscale("log")
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
 
 
 # ------------------------------------------------------------------ confusion matrix

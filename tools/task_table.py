@@ -42,8 +42,8 @@ JOBS = [
     ("sentiment", "rnn"), ("sentiment", "lstm"), ("sentiment", "cnn"),
     ("classification", "avg"), ("classification", "cnn"),
     ("tagging", "bilstm"),
-    ("lm", "lstm"), ("lm", "rnn"), ("lm", "word"),
-    ("translation", "lstm"), ("translation", "attention"),
+    ("lm", "lstm"), ("lm", "rnn"), ("lm", "gpt"), ("lm", "word"),
+    ("translation", "lstm"), ("translation", "attention"), ("translation", "transformer"),
 ]
 TASK_NAMES = {"sentiment": "sentiment (Rotten Tomatoes)",
               "classification": "genre classification (Brown, 15 classes)",
@@ -154,11 +154,15 @@ def _notes(task, result):
     if task == "translation":
         sacre = (f"; sacreBLEU signature `{e['sacrebleu_signature']}`"
                  if e.get("sacrebleu_signature") else "")
-        return (f"{result.model}: greedy BLEU ×100 {e['greedy_bleu']:.2f}; beam: "
+        arch = f"{e['architecture']}; " if e.get("architecture") else ""
+        return (f"{result.model}: {arch}greedy BLEU ×100 {e['greedy_bleu']:.2f}; beam: "
                 f"{e['bleu_detail']}; {e['train_pairs']} training pairs, {e['epochs']} epochs"
                 + sacre)
     if task == "lm":
-        return (f"{result.model}: {e['bits_per_token']:.3f} bits per token on "
+        arch = (f"{e['architecture']}, {e['params']:,} parameters; sliding-window "
+                "perplexity over the same test streams and tokens; "
+                if e.get("architecture") else "")
+        return (f"{result.model}: {arch}{e['bits_per_token']:.3f} bits per token on "
                 f"{e['test_tokens']} test tokens; {e['train_tokens_seen']} training tokens "
                 f"read ({e['epochs']} epochs)")
     if task == "classification":
@@ -205,19 +209,30 @@ def parse_previous(text):
     return commands, dates, rows, notes
 
 
-def _merge(old_items, new_items, key):
-    """Old items with the new ones in place of those sharing their key (new keys that were
-    not there before are appended)."""
-    new_keys = {key(item) for item in new_items}
+def _merge(old_items, new_items, key, group=None):
+    """Old items with the new ones in place of those sharing their key.  New keys that
+    were not there before go after the last item of their ``group`` (e.g. a new model
+    beside the other rows of its task), else at the end."""
+    old_keys = {key(item) for item in old_items}
+    replacing = [item for item in new_items if key(item) in old_keys]
+    adding = [item for item in new_items if key(item) not in old_keys]
+    new_keys = {key(item) for item in replacing}
     out, placed = [], False
     for item in old_items:
         if key(item) in new_keys:
             if not placed:
-                out += new_items
+                out += replacing
                 placed = True
         else:
             out.append(item)
-    return out if placed else out + new_items
+    for item in adding:
+        g = None if group is None else group(item)
+        at = max((i for i, o in enumerate(out) if g is not None and group(o) == g), default=None)
+        if at is None:
+            out.append(item)
+        else:
+            out.insert(at + 1, item)
+    return out
 
 
 def write_table(path, raw, commands, threads, finished, previous=None):
@@ -255,8 +270,11 @@ def write_table(path, raw, commands, threads, finished, previous=None):
         old_commands, old_dates, old_rows, old_notes = previous
         commands = [c for c in old_commands if c not in commands] + list(commands)
         dates = sorted(set(old_dates) | set(dates))
-        row_lines = _merge(old_rows, row_lines, key=lambda item: item[0])
-        notes = _merge(old_notes, notes, key=_note_key)
+        row_lines = _merge(old_rows, row_lines, key=lambda item: item[0],
+                           group=lambda item: item[0][0])
+        task_of = {model: task for (task, model), _ in row_lines}   # "char gpt" → its task
+        notes = _merge(old_notes, notes, key=_note_key,
+                       group=lambda note: task_of.get(_note_key(note)))
         epochs_text = "each row's epochs are in the notes below"
         unrecorded_load = unrecorded_load or any(
             line.rstrip().endswith("| – |") for _, line in row_lines)

@@ -51,6 +51,8 @@ def test_every_bundled_file_is_in_the_wheel():
     assert missing == []
     assert "tinynlp/data/licenses/WordNet-3.0.txt" in shipped
     assert "tinynlp/text/data/wordnet_synonyms.json.gz" in shipped
+    for name in ("weights.npz", "tokenizer.json", "config.json"):     # tn.pretrained.load
+        assert f"tinynlp/pretrained/tinygpt/{name}" in shipped
 
 
 def test_every_bundled_data_file_has_its_licence_text_in_the_package():

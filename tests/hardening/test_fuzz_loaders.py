@@ -37,6 +37,7 @@ from tinynlp import compress as C
 from tinynlp.compress import PrunedFormatError, ShardError
 from tinynlp.embeddings import EmbeddingFormatError, KeyedVectors
 from tinynlp.models import CheckpointError, load_model
+from tinynlp.pretrained.shipped import PretrainedFormatError
 from tinynlp.text import BPETokenizer, Tokenizer, TokenizerFormatError
 
 from . import crafting as K
@@ -147,7 +148,7 @@ def check(load, same, error, path, data, edits):
             raised = e
         except Hang:
             raise
-        except Exception as e:  # noqa: BLE001 - the point of the test
+        except Exception as e:
             raise AssertionError(f"{type(e).__name__} instead of {error.__name__} for edits "
                                  f"{edits}: {e}") from e
     assert peak[0] <= MEMORY_BOUND, f"{peak[0]} bytes allocated for edits {edits}"
@@ -326,6 +327,39 @@ def test_fuzzed_tokenizer_json_loads_identically_or_raises(tokenizer_files, whic
     raw = path.read_bytes()
     edits = data.draw(corruption(len(raw), [(0, len(raw))]))
     check(load, same, TokenizerFormatError, path.with_name("fuzzed-" + path.name), raw, edits)
+
+
+# ---- pretrained model folders (tn.pretrained): weights.npz or config.json ------------------
+
+@pytest.fixture(scope="module")
+def pretrained_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pretrained") / "good"
+    bpe = K.small_bpe()
+    tn.random.seed(5)
+    gpt = tn.models.GPT(bpe.vocab_size, 16, 1, 2, 8, 16)
+    tn.pretrained.save_pretrained(gpt, bpe, folder)
+    original = tn.pretrained.load_pretrained(folder)
+    return folder, original
+
+
+@pytest.mark.parametrize("name", ["weights.npz", "config.json"])
+@FUZZ
+@given(data=st.data())
+def test_fuzzed_pretrained_folder_loads_identically_or_raises(pretrained_folder, name, data):
+    """The .npz has CRCs: the same weights or an error.  config.json has no checksum (a
+    flipped digit in ``info`` is another valid file): it loads or raises."""
+    folder, original = pretrained_folder
+    raw = (folder / name).read_bytes()
+    hot = zip_hot_ranges(folder / name) if name == "weights.npz" else [(0, len(raw))]
+    edits = data.draw(corruption(len(raw), hot))
+    work = folder.with_name("fuzzed")
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(folder, work)
+
+    def same(model):
+        return name == "config.json" or _weights_equal(model, original)
+    check(lambda p: tn.pretrained.load_pretrained(work), same, PretrainedFormatError,
+          work / name, raw, edits)
 
 
 def test_the_harness_catches_a_wrong_exception_and_a_silent_change(tmp_path):

@@ -167,24 +167,44 @@ def test_bias_relu_works_in_place():
     np.testing.assert_array_equal(z, [[0.0, 2.5], [1.0, 0.0]])
 
 
-def test_fast_tanh_coefficients_are_the_ones_tools_fit_tanh_derives():
-    """The constants in the kernel come from ``python tools/fit_tanh.py``; refitting
-    gives them back (to float32 precision, the precision the kernel uses)."""
+def _fit_rational():
     import importlib.util
     from pathlib import Path
 
+    path = Path(__file__).resolve().parents[2] / "tools" / "fit_rational.py"
+    spec = importlib.util.spec_from_file_location("fit_rational", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fast_tanh_coefficients_are_the_ones_tools_fit_rational_derives():
+    """The constants in the kernel come from ``python tools/fit_rational.py tanh``; refitting
+    gives them back (to float32 precision, the precision the kernel uses)."""
     from tinynlp.kernels import activations as act
 
-    path = Path(__file__).resolve().parents[2] / "tools" / "fit_tanh.py"
-    spec = importlib.util.spec_from_file_location("fit_tanh", path)
-    fit_tanh = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fit_tanh)
-    P, Q = fit_tanh.fit()
+    fit_rational = _fit_rational()
+    P, Q = fit_rational.fit("tanh")
     kernel_p = [act._TP0, act._TP1, act._TP2, act._TP3, act._TP4, act._TP5]
     kernel_q = [act._TQ0, act._TQ1, act._TQ2, act._TQ3]
     # within 2 float32 spacings: another LAPACK may round the fit's last bits differently
     np.testing.assert_allclose(P.astype(np.float32), kernel_p, rtol=2.5e-7, atol=0)
     np.testing.assert_allclose(Q.astype(np.float32), kernel_q, rtol=2.5e-7, atol=0)
-    assert fit_tanh.CLAMP == act._TANH_CLAMP
-    err, _, _ = fit_tanh.evaluate_float32(P, Q, n=200_001)
+    assert fit_rational.CLAMP == act._TANH_CLAMP
+    err, _, _ = fit_rational.evaluate_float32(P, Q, "tanh", n=200_001)
     assert err <= 4e-7
+
+
+def test_fast_erf_coefficients_are_the_ones_tools_fit_rational_derives():
+    """The same for the float32 erf of the gelu kernels (``fit_rational.py erf``)."""
+    from tinynlp.kernels import activations as act
+
+    fit_rational = _fit_rational()
+    P, Q = fit_rational.fit("erf")
+    kernel_p = [act._EP0, act._EP1, act._EP2, act._EP3, act._EP4, act._EP5, act._EP6]
+    kernel_q = [act._EQ0, act._EQ1, act._EQ2, act._EQ3, act._EQ4]
+    np.testing.assert_allclose(P.astype(np.float32), kernel_p, rtol=2.5e-7, atol=0)
+    np.testing.assert_allclose(Q.astype(np.float32), kernel_q, rtol=2.5e-7, atol=0)
+    assert fit_rational.TARGETS["erf"][1] == act._ERF_CLAMP
+    err, _, _ = fit_rational.evaluate_float32(P, Q, "erf", n=200_001)
+    assert err <= 5e-7

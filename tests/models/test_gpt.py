@@ -278,3 +278,20 @@ def test_sample_next_token_restrictions():
                                atol=0.03)
     hot = sample_next_token(logits, temperature=100.0, gens=gen)
     assert np.bincount(hot, minlength=4).min() > 800           # nearly uniform
+
+
+def test_suppressed_tokens_are_never_chosen():
+    m = gpt()
+    x = ids(T=3)
+    greedy = m.generate(x, 10, top_k=1)
+    banned = sorted(set(greedy[:, 3:].ravel().tolist()))[:3]   # ids greedy decoding writes
+    out = m.generate(x, 10, top_k=1, suppress_tokens=banned)
+    assert not np.isin(out[:, 3:], banned).any()
+    hot = m.generate(x, 200, temperature=50.0, seed=1, suppress_tokens=np.array(banned))
+    assert not np.isin(hot[:, 3:], banned).any()
+    np.testing.assert_array_equal(m.generate(x, 5, seed=2, suppress_tokens=[]),
+                                  m.generate(x, 5, seed=2))
+    with pytest.raises(ValueError, match=r"suppress_tokens must be None or token ids in \[0, 23\)"):
+        m.generate(x, 2, suppress_tokens=[23])
+    with pytest.raises(ValueError, match="every token"):
+        m.generate_stream(x, 2, suppress_tokens=range(V))

@@ -277,3 +277,27 @@ def test_state_without_params_follows_first_update_order():
     o2.step([a2, b2])
     np.testing.assert_array_equal(a1.data, a2.data)
     np.testing.assert_array_equal(b1.data, b2.data)
+
+
+def test_exclude_from_weight_decay_by_name_and_variable():
+    kernel = Parameter(np.ones((2, 2)), name="block/dense/kernel")
+    bias = Parameter(np.ones(2), name="block/dense/bias")
+    emb = Parameter(np.ones((3, 2)), name="gpt/embedding/token_embedding/embeddings")
+    opt = tn.optimizers.AdamW(0.1, weight_decay=0.5)
+    opt.exclude_from_weight_decay(var_names=["bias"])
+    opt.exclude_from_weight_decay(var_list=[emb])
+    assert opt.decays(kernel) and not opt.decays(bias) and not opt.decays(emb)
+    for p in (kernel, bias, emb):
+        p.grad = np.zeros_like(p.data)
+    opt.step([kernel, bias, emb])
+    np.testing.assert_allclose(kernel.data, 1 - 0.1 * 0.5)   # decayed, zero gradient
+    np.testing.assert_array_equal(bias.data, 1)
+    np.testing.assert_array_equal(emb.data, 1)
+    # kept by name through get_config / from_config (so a saved model resumes the same)
+    back = tn.optimizers.get(tn.optimizers.serialize(opt))
+    assert back.get_config() == opt.get_config()
+    assert not back.decays(bias) and not back.decays(emb) and back.decays(kernel)
+    with pytest.raises(ValueError, match="var_names must be a list of non-empty strings"):
+        opt.exclude_from_weight_decay(var_names="bias")
+    with pytest.raises(ValueError, match="var_list must hold named parameters"):
+        opt.exclude_from_weight_decay(var_list=[np.ones(2)])

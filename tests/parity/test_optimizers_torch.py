@@ -276,3 +276,32 @@ def test_lazy_false_densifies_to_the_exact_dense_update(case):
         return opt
     ours, theirs = _sparse_case(make_dense, make_torch, lambda s: np.array([s % 3, 4]))
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["adamw", "sgd_nesterov_wd", "adam_amsgrad_wd"])
+def test_weight_decay_exclusion_matches_torch_param_groups(name):
+    """exclude_from_weight_decay = a torch param group with weight_decay 0."""
+    make_tn, make_torch = CASES[name]
+    rng = np.random.default_rng(1)
+    shapes = {"dense/kernel": (4, 3), "dense/bias": (3,), "norm/gamma": (3,)}
+    ours = {n: Parameter(rng.standard_normal(s), name=n) for n, s in shapes.items()}
+    theirs = {n: torch.tensor(p.data.copy(), requires_grad=True) for n, p in ours.items()}
+    opt = make_tn()
+    opt.exclude_from_weight_decay(var_names=["bias"], var_list=[ours["norm/gamma"]])
+    probe = make_torch([torch.zeros(1, requires_grad=True)])
+    decay = probe.defaults["weight_decay"]
+    topt = make_torch([{"params": [theirs["dense/kernel"]]},
+                       {"params": [theirs["dense/bias"], theirs["norm/gamma"]],
+                        "weight_decay": 0.0}])
+    assert topt.param_groups[0]["weight_decay"] == decay > 0
+    for step in range(STEPS):
+        for n, s in shapes.items():
+            g = rng.standard_normal(s) * (1 + step)
+            ours[n].grad = g.copy()
+            theirs[n].grad = torch.tensor(g)
+        opt.step(list(ours.values()))
+        topt.step()
+    for n in shapes:
+        np.testing.assert_allclose(ours[n].data, theirs[n].detach().numpy(), rtol=1e-10,
+                                   atol=1e-12)
+    assert opt.weight_decay == decay                      # restored after each step

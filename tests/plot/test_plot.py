@@ -161,6 +161,26 @@ def test_accuracy_vs_size(tmp_path):
         tn.plot.accuracy_vs_size(labels, sizes[:2], accs, path=tmp_path / "x.png")
 
 
+def test_training_log(tmp_path):
+    log = [{"step": s, "tokens": 100 * s, "loss": 6.0 - s / 10, "lr": 1e-3} for s in (5, 10, 15)]
+    log += [{"step": 10, "tokens": 1000, "val_loss": 5.5, "val_perplexity": 244.7},
+            {"step": 15, "tokens": 1500, "val_loss": 5.2, "val_perplexity": 181.3},
+            {"note": "a record without the x key is skipped"}]
+    path = tmp_path / "log.png"
+    fig = tn.plot.training_log(log, path=path, x="tokens", title="pretraining")
+    assert_real_png(path)
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "perplexity", "lr"]
+    loss_ax, ppl_ax = fig.axes[:2]
+    (train, val) = loss_ax.get_lines()
+    np.testing.assert_allclose(train.get_xdata(), [500, 1000, 1500])
+    np.testing.assert_allclose(val.get_ydata(), [5.5, 5.2])
+    assert ppl_ax.get_yscale() == "log" and loss_ax.get_xlabel() == "tokens"
+    with pytest.raises(ValueError, match=r"\['accuracy'\] not in the log"):
+        tn.plot.training_log(log, path=path, metrics=["accuracy"])
+    with pytest.raises(ValueError, match="no record has the x-axis key 'epoch'"):
+        tn.plot.training_log(log, path=path, x="epoch")
+
+
 def test_save_writes_and_closes_pyplot_figures(tmp_path):
     import matplotlib
     matplotlib.use("Agg", force=False)

@@ -103,6 +103,7 @@ def models(tmp_path_factory):
             "lm": lambda out: language_model.train("lstm", out=out, verbose=0, plot=False),
             "lmrnn": lambda out: language_model.train("rnn", out=out, verbose=0, plot=False),
             "word": lambda out: language_model.train("word", out=out, verbose=0, plot=False),
+            "gpt": lambda out: language_model.train("gpt", out=out, verbose=0, plot=False),
             "translate": lambda out: translation.train("lstm", out=out, verbose=0, plot=False,
                                                        beam_size=1),
             "imbalance": lambda out: imbalance.train("none", out=out, verbose=0),

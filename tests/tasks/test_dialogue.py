@@ -120,7 +120,7 @@ def test_cli_chat_with_piped_stdin(runs):
     missing = subprocess.run([sys.executable, "-m", "tinynlp", "chat", "--model",
                               str(folder / "nope")], input="", capture_output=True, text=True,
                              cwd=REPO, timeout=60, check=False)
-    assert missing.returncode == 1 and "no trained dialogue" in missing.stderr
+    assert missing.returncode == 1 and "no such folder" in missing.stderr
 
 
 def test_cli_train_dialogue_accepts_the_models(quick, monkeypatch, tmp_path, capsys):

@@ -83,3 +83,21 @@ def test_cli_train_sentiment_model_tinygpt(quick, tmp_path, monkeypatch, capsys)
                      "--verbose", "0"])
     assert code == 0 and "sentiment (tinygpt)" in capsys.readouterr().out
     assert (tmp_path / "bpe.json").is_file()
+
+
+def test_own_data_with_tinygpt_trains_and_predicts_a_file(quick_env, tmp_path):
+    from tinynlp.tasks.predictor import TextClassifier
+    rows = ["text,label"] + [f"a bright happy day number {i},pos" for i in range(12)] + \
+        [f"a dull grey rainy day number {i},neg" for i in range(12)]
+    data = tmp_path / "mood.csv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = classification.train("tinygpt", data=str(data), out=str(tmp_path / "run"),
+                                  verbose=0, gpt=tiny_gpt(), plot=False)
+    assert result.model == "tinygpt" and result.extra["test_size"] == 5
+    classifier = TextClassifier.load(tmp_path / "run")
+    assert classifier.classes == ["neg", "pos"]
+    (tmp_path / "new.csv").write_text("text\nsunny and bright\ngrey rain\n", encoding="utf-8")
+    classifier.predict_file(tmp_path / "new.csv", tmp_path / "pred.csv")
+    lines = (tmp_path / "pred.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0].split(",")[:2] == ["text", "prediction"] and len(lines) == 3
+    assert all(line.split(",")[1] in ("neg", "pos") for line in lines[1:])

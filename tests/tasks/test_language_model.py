@@ -138,3 +138,96 @@ def test_other_models_train_quick(model, quick, tmp_path):
     assert math.isfinite(result.value) and result.value > 1.0
     text = lm.generate("the" if model == "word" else "A", str(tmp_path), length=5, top_k=1)
     assert "<unk>" not in text and "<pad>" not in text
+
+
+# ------------------------------------------------------------------ the GPT
+@pytest.fixture(scope="module")
+def trained_gpt(quick_env, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lm_gpt")
+    return lm.train("gpt", out=str(out), verbose=0, plot=False), out
+
+
+def test_window_perplexity_predicts_the_streams_tokens_from_their_windows():
+    tn.random.seed(4)
+    model = tn.models.GPT(7, 8, 1, 2, 8, 16, dtype="float64")
+    ids = np.random.default_rng(1).integers(0, 7, size=123)
+    streams = 3
+    n = len(ids) // streams
+    grid = ids[:streams * n].reshape(streams, n)
+    # stride 1: every target sees the whole window of up to 8 tokens before it
+    nll = []
+    with no_grad():
+        for j in range(1, n):
+            logits = model(grid[:, max(0, j - 8):j]).data[:, -1]
+            logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+            nll.extend(-logp[np.arange(streams), grid[:, j]])
+    ppl, mean, count = lm.window_perplexity(model, ids, streams=streams, stride=1)
+    assert count == len(nll) == len(lm._predicted_positions(len(ids), streams))
+    assert mean == pytest.approx(np.mean(nll), rel=1e-10)
+    # wider strides predict the same tokens, from shorter contexts on average
+    for stride in (3, 8):
+        assert lm.window_perplexity(model, ids, streams, stride=stride)[2] == count
+    with pytest.raises(ValueError, match="stride must be in"):
+        lm.window_perplexity(model, ids, stride=9)
+
+
+def test_gpt_trains_quick_saves_loads_and_generates(trained_gpt):
+    result, out = trained_gpt
+    assert result.model == "char gpt" and math.isfinite(result.value) and result.value > 1.0
+    assert "2 layers" in result.extra["architecture"]
+    model, vocab, meta = lm.load(str(out))
+    assert isinstance(model, tn.models.GPT) and meta["model"] == "gpt"
+    assert lm.evaluate(str(out)).value == pytest.approx(result.value, rel=1e-5)
+    # generate() is the GPT's own sampler, never writing <pad>
+    text = lm.generate("ROMEO:", str(out), length=30, temperature=1.5, seed=3)
+    ids = vocab.encode(list("ROMEO:"))
+    new = model.generate(ids, 30, temperature=1.5, seed=3, suppress_tokens=[vocab.pad_id])
+    assert text == "ROMEO:" + "".join(vocab.itos[i] for i in new[len(ids):])
+    assert "<pad>" not in lm.generate("", str(out), length=300, temperature=3.0, seed=1)
+    greedy = lm.generate("A", str(out), length=25, temperature=0)
+    assert greedy == lm.generate("A", str(out), length=25, top_k=1, seed=9)
+    pieces = list(lm.generate_stream("KING:", str(out), length=12, seed=5))
+    assert pieces[0] == "KING:" and len(pieces) == 13
+    assert "".join(pieces) == lm.generate("KING:", str(out), length=12, seed=5)
+    with pytest.raises(ValueError, match="holds a 'gpt' language model, not 'lstm'"):
+        lm.generate_stream("", str(out), model="lstm")
+    with pytest.raises(ValueError, match="unknown model 'bert'"):
+        lm.generate_stream("", str(out), model="bert")
+
+
+@pytest.mark.slow
+def test_cli_generate_streams_through_the_real_entry_point(trained_gpt):
+    import os
+    import subprocess
+    import sys
+
+    _, out = trained_gpt
+    cmd = [sys.executable, "-m", "tinynlp", "generate", "--prompt", "ROMEO:",
+           "--seed", "3", "--temperature", "0.9"]
+    env = dict(os.environ, PYTHONUNBUFFERED="0")     # the command flushes by itself
+    # runs/ holds only the GPT's run: --model gpt finds it as the most recent gpt run
+    runs = out.parent / "runs_gpt_only"
+    runs.mkdir(exist_ok=True)
+    if not (runs / "lm").exists():
+        (runs / "lm").symlink_to(out, target_is_directory=True)
+    env["TINYNLP_RUNS"] = str(runs)
+    done = subprocess.run(cmd + ["--length", "40", "--model", "gpt"], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert "using" in done.stderr and "gpt" in done.stderr
+    cmd += ["--model", str(out)]
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == lm.generate("ROMEO:", str(out), length=40, temperature=0.9,
+                                      seed=3) + "\n"
+    # a long generation: its first characters arrive while it is still writing
+    proc = subprocess.Popen(cmd + ["--length", "100000"], stdout=subprocess.PIPE, env=env)
+    try:
+        first = proc.stdout.read(len("ROMEO:") + 5)
+        assert first.decode().startswith("ROMEO:")
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+    # a model name with no run of its own is one line naming it
+    wrong = subprocess.run(cmd[:-2] + ["--model", "lstm"], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert wrong.returncode == 1 and "no lstm run" in wrong.stderr

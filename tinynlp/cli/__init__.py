@@ -14,6 +14,7 @@
     tinynlp serve [--model DIR]              an HTTP API for a saved model (extra `serve`)
     tinynlp chat [--model DIR]               talk with a trained dialogue model (also piped:
                                              one line per turn)
+    tinynlp pretrain [--quick] [--out DIR]   pretrain the small GPT on the bundled corpus
 
 Where models live (:mod:`tinynlp.tasks.runs`): ``train TASK`` saves ``runs/TASK``;
 commands that read a model take ``--model DIR`` and otherwise use the most recent
@@ -43,10 +44,11 @@ from .common import CLIError
 from .embed import add_embed
 from .generate import add_generate, add_translate
 from .predict import add_predict
+from .pretrain import add_pretrain
 from .serve import add_serve
 from .train import add_evaluate, add_quickstart, add_train
 
-__all__ = ["main", "build_parser", "CLIError", "COMMANDS"]
+__all__ = ["COMMANDS", "CLIError", "build_parser", "main"]
 
 #: the sub-commands, in the order ``--help`` lists them: each adds its parser
 COMMANDS = [
@@ -60,6 +62,7 @@ COMMANDS = [
     add_bench,
     add_serve,
     add_chat,
+    add_pretrain,
 ]
 
 

@@ -1,8 +1,10 @@
-"""``tinynlp generate`` (a language model's text) and ``tinynlp translate`` (Spanish → English)."""
+"""``tinynlp generate`` (a language model's text, streamed as it is sampled) and
+``tinynlp translate`` (Spanish → English)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..tasks.runs import runs_root
 from .common import model_folder, positive_float, positive_int, task_module
@@ -32,8 +34,14 @@ def add_generate(sub):
 def run_generate(args):
     module = task_module("lm")
     folder = model_folder(args.model or args.model_out, ["lm"], "language model", "generate")
-    print(module.generate(args.prompt, folder=folder, length=args.length,
-                          temperature=args.temperature, top_k=args.top_k, seed=args.seed))
+    # the text appears as it is sampled (a GPT or a character RNN: one character at a time);
+    # the arguments and the folder are checked before the first piece
+    for piece in module.generate_stream(args.prompt, folder=folder, length=args.length,
+                                        temperature=args.temperature, top_k=args.top_k,
+                                        seed=args.seed):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
 
 
 def add_translate(sub):

@@ -7,26 +7,15 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..autograd.ops import relu, sigmoid, softmax, tanh
 from ..autograd.tensor import Function
+from ..kernels.activations import gelu_array, gelu_grad_array
 from ..kernels.activations import sigmoid as sigmoid_array
 
 __all__ = ["get_activation", "linear", "gelu", "elu", "selu", "leaky_relu", "softplus",
            "softsign", "silu", "swish", "ACTIVATIONS"]
-
-try:  # exact erf, vectorised; the fallback is exact too, only slower
-    from scipy.special import erf as _erf
-except ImportError:  # pragma: no cover - scipy is optional
-    _erf = np.vectorize(math.erf, otypes=[np.float64])
-
-_SQRT_2 = math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_TANH_C = math.sqrt(2.0 / math.pi)
-
 
 def linear(x):
     """σ(x) = x  (Keras' "linear": the identity)."""
@@ -38,29 +27,24 @@ class Gelu(Function):
 
     ``approximate=True``: h = ½ x (1 + tanh(u)),  u = √(2/π) (x + 0.044715 x³);
     dh/dx = ½ (1 + tanh u) + ½ x (1 − tanh² u) · √(2/π) (1 + 3·0.044715 x²)
+
+    The derivative needs x (not h), so x is saved and Φ (or tanh u) recomputed
+    in the backward pass.  Both passes are one Numba loop each
+    (:func:`~tinynlp.kernels.activations.gelu_array`, exact libm erf in
+    float64, a float32 erf and exp within a few float32 spacings); the NumPy
+    formulas above are their twins (``gelu_reference``, ``gelu_backward_reference``).
     """
 
     @staticmethod
     def forward(ctx, x, approximate=False):
         ctx.save_for_backward(x)
         ctx.approximate = approximate
-        if approximate:
-            t = np.tanh(_TANH_C * (x + 0.044715 * x ** 3))
-            ctx.t = t
-            return 0.5 * x * (1.0 + t)
-        cdf = (0.5 * (1.0 + _erf(x / _SQRT_2))).astype(x.dtype, copy=False)
-        ctx.cdf = cdf
-        return x * cdf
+        return gelu_array(x, approximate)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved
-        if ctx.approximate:
-            t = ctx.t
-            du = _TANH_C * (1.0 + 3 * 0.044715 * x * x)
-            return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
-        pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
-        return g * (ctx.cdf + x * pdf)
+        return gelu_grad_array(g, x, ctx.approximate)
 
 
 class Elu(Function):

@@ -24,6 +24,7 @@ from ..autograd import Tensor
 
 __all__ = [
     "check_sampling_args",
+    "check_suppress_tokens",
     "draw_uniforms",
     "left_pad_prompts",
     "make_generators",
@@ -128,6 +129,23 @@ def check_sampling_args(max_new_tokens, temperature, top_k, top_p, eos_token_id,
             or not 0 <= eos_token_id < vocab_size):
         raise ValueError(f"generate: eos_token_id must be None or an id in [0, {vocab_size}), "
                          f"got {eos_token_id!r}")
+
+
+def check_suppress_tokens(suppress_tokens, vocab_size):
+    """``suppress_tokens`` (None or ids never to be chosen) as an int64 array, or None."""
+    if suppress_tokens is None:
+        return None
+    ids = np.asarray(list(suppress_tokens) if not isinstance(suppress_tokens, np.ndarray)
+                     else suppress_tokens)
+    if ids.size == 0:
+        return None
+    if ids.ndim != 1 or ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(f"generate: suppress_tokens must be None or token ids in [0, "
+                         f"{vocab_size}), got {suppress_tokens!r}")
+    if len(np.unique(ids)) == vocab_size:
+        raise ValueError("generate: suppress_tokens would suppress every token of the "
+                         "vocabulary")
+    return ids.astype(np.int64)
 
 
 def sample_next_token(logits, temperature=1.0, top_k=None, top_p=None, gens=None):

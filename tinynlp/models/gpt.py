@@ -38,6 +38,7 @@ from ..layers.initializers import normal
 from ..layers.registry import register_layer
 from .generation import (
     check_sampling_args,
+    check_suppress_tokens,
     left_pad_prompts,
     make_generators,
     positions_from_mask,
@@ -199,7 +200,8 @@ class GPT(Model):
 
     # ---- generation ---------------------------------------------------------------------
     def generate_stream(self, token_ids, max_new_tokens, temperature=1.0, top_k=None,
-                        top_p=None, seed=None, use_cache=True, eos_token_id=None):
+                        top_p=None, seed=None, use_cache=True, eos_token_id=None,
+                        suppress_tokens=None):
         """Yield, step by step, a (B,) int64 array of the tokens just chosen.
 
         Arguments as :meth:`generate`.  A row that has produced
@@ -213,12 +215,13 @@ class GPT(Model):
         ids, real, _ = left_pad_prompts(token_ids)
         self._check_ids(ids)
         gens = make_generators(seed, ids.shape[0])
+        suppress = check_suppress_tokens(suppress_tokens, self.vocab_size)
         self._ensure_built()
         return self._stream(ids, real, max_new_tokens, temperature, top_k, top_p, gens,
-                            use_cache, eos_token_id)
+                            use_cache, eos_token_id, suppress)
 
     def _stream(self, ids, real, max_new_tokens, temperature, top_k, top_p, gens, use_cache,
-                eos_token_id):
+                eos_token_id, suppress=None):
         B, T0 = ids.shape
         S = self.sequence_length
         buf = np.zeros((B, T0 + max_new_tokens), dtype=np.int64)
@@ -248,6 +251,9 @@ class GPT(Model):
                 else:
                     with no_grad():
                         logits = self.call(window, padding_mask=pad, positions=pos).data[:, -1]
+            if suppress is not None:
+                logits = logits.copy()
+                logits[:, suppress] = -np.inf
             nxt = sample_next_token(logits, temperature, top_k, top_p, gens)
             if eos_token_id is not None:
                 nxt[finished] = eos_token_id
@@ -260,7 +266,7 @@ class GPT(Model):
                 return
 
     def generate(self, token_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None,
-                 seed=None, use_cache=True, eos_token_id=None):
+                 seed=None, use_cache=True, eos_token_id=None, suppress_tokens=None):
         """The prompt followed by ``max_new_tokens`` sampled tokens (nanoGPT / Hugging Face).
 
         ``token_ids``: (B, T) → (B, T + max_new_tokens); (T,) or a list of ints →
@@ -279,7 +285,7 @@ class GPT(Model):
         ids, real, form = left_pad_prompts(token_ids)
         B = ids.shape[0]
         steps = list(self.generate_stream(token_ids, max_new_tokens, temperature, top_k, top_p,
-                                          seed, use_cache, eos_token_id))
+                                          seed, use_cache, eos_token_id, suppress_tokens))
         new = np.stack(steps, axis=1) if steps else np.zeros((B, 0), dtype=np.int64)
         if new.shape[1] < max_new_tokens:            # every row finished early
             fill = np.full((B, max_new_tokens - new.shape[1]), eos_token_id, dtype=np.int64)

@@ -22,6 +22,14 @@ a schedule at ``iterations``).
 Step pipeline: keep the parameters that are trainable and have a gradient →
 coalesce row-sparse gradients → clip (``clipvalue`` | ``clipnorm`` |
 ``global_clipnorm``) → update each parameter → ``iterations += 1``.
+
+Weight decay (λ = ``weight_decay``) applies to every parameter except those
+named in :meth:`Optimizer.exclude_from_weight_decay` (Keras' method): the
+usual choice for a Transformer decays the matrices only, not biases,
+LayerNorm's γ and β or embeddings::
+
+    opt = tn.optimizers.AdamW(3e-4, weight_decay=0.1)
+    opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta", "embeddings"])
 """
 
 from __future__ import annotations
@@ -76,6 +84,40 @@ class Optimizer:
         self._order: list = []     # parameters in the order their state was created
         self._pending = None       # slots restored by set_state() before any parameter was seen
         self._scratch: dict = {}   # (shape, dtype) -> [ndarray, ...] shared work buffers
+        self._no_decay_names: tuple = ()   # substrings of parameter names: λ = 0 for them
+        self._no_decay_vars: tuple = ()    # exact parameter names (from var_list)
+
+    # ---- which parameters decay ----------------------------------------------
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """No weight decay for the parameters in ``var_list`` nor for those whose name
+        contains one of the strings in ``var_names`` (as Keras' method of that name).
+
+        Both are kept by name, so they survive ``get_config`` / ``from_config``
+        and a saved model's optimizer.  Calls add to the earlier ones.
+        """
+        cls = type(self).__name__
+        if var_names is not None:
+            if isinstance(var_names, str) or not all(isinstance(n, str) and n
+                                                     for n in var_names):
+                raise ValueError(f"{cls}.exclude_from_weight_decay: var_names must be a list "
+                                 f"of non-empty strings, got {var_names!r}")
+            self._no_decay_names += tuple(n for n in var_names if n not in self._no_decay_names)
+        if var_list is not None:
+            names = []
+            for v in var_list:
+                name = getattr(v, "name", None)
+                if not isinstance(name, str) or not name:
+                    raise ValueError(f"{cls}.exclude_from_weight_decay: var_list must hold "
+                                     f"named parameters, got {type(v).__name__}")
+                names.append(name)
+            self._no_decay_vars += tuple(n for n in names if n not in self._no_decay_vars)
+
+    def decays(self, p) -> bool:
+        """Whether weight decay applies to parameter ``p`` (see :meth:`exclude_from_weight_decay`)."""
+        name = getattr(p, "name", None) or ""
+        if name in self._no_decay_vars:
+            return False
+        return not any(n in name for n in self._no_decay_names)
 
     # ---- learning rate ------------------------------------------------------
     @property
@@ -163,15 +205,22 @@ class Optimizer:
 
         lr = self.lr_at(self.iterations)
         t = self.iterations + 1
-        for p, g in zip(params, grads):
-            state = self._slots(p)
-            if isinstance(g, RowSparseGrad):
-                if self.lazy:
-                    self._update_rows(p.data, g.indices, g.values, state, lr, t)
+        decay = self.weight_decay
+        excluding = bool(decay and (self._no_decay_names or self._no_decay_vars))
+        try:
+            for p, g in zip(params, grads):
+                state = self._slots(p)
+                if excluding:     # the update rules read self.weight_decay
+                    self.weight_decay = decay if self.decays(p) else 0.0
+                if isinstance(g, RowSparseGrad):
+                    if self.lazy:
+                        self._update_rows(p.data, g.indices, g.values, state, lr, t)
+                    else:
+                        self._update_dense(p.data, g.to_dense(), state, lr, t)
                 else:
-                    self._update_dense(p.data, g.to_dense(), state, lr, t)
-            else:
-                self._update_dense(p.data, g, state, lr, t)
+                    self._update_dense(p.data, g, state, lr, t)
+        finally:
+            self.weight_decay = decay
         self.iterations += 1
 
     def zero_grad(self, params) -> None:
@@ -266,6 +315,9 @@ class Optimizer:
         for k in ("clipnorm", "clipvalue", "global_clipnorm"):
             if getattr(self, k) is not None:
                 config[k] = getattr(self, k)
+        if self._no_decay_names or self._no_decay_vars:
+            config["exclude_from_weight_decay"] = {"var_names": list(self._no_decay_names),
+                                                   "vars": list(self._no_decay_vars)}
         return config
 
     @classmethod
@@ -274,7 +326,11 @@ class Optimizer:
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
             config["learning_rate"] = deserialize_schedule(lr)
-        return cls(**config)
+        exclude = config.pop("exclude_from_weight_decay", None) or {}
+        opt = cls(**config)
+        opt.exclude_from_weight_decay(var_names=exclude.get("var_names") or None)
+        opt._no_decay_vars = tuple(exclude.get("vars") or ())
+        return opt
 
     def __repr__(self):
         return f"{type(self).__name__}(learning_rate={self._lr!r}, iterations={self.iterations})"

@@ -1,17 +1,26 @@
-"""Models shipped with tinynlp, and fine-tuning them.
+"""Models shipped with tinynlp, loaded offline, how they are made, and fine-tuning them.
 
-    gpt = tn.pretrained.load("tinygpt")                  # a tn.models.GPT, gpt.tokenizer a BPE
+    gpt = tn.pretrained.load("tinygpt")        # a tn.models.GPT, float32, + gpt.tokenizer
+    tn.pretrained.available()                  # ["tinygpt"]
     clf = tn.pretrained.classifier("tinygpt", num_classes=2, pooling="last")
 
-:func:`classifier` puts a pooling + Dense head on a pretrained GPT
-(:class:`~tinynlp.pretrained.finetune.GPTClassifier`); :func:`fine_tune`
-trains it with the frozen-body-then-unfreeze schedule described in
-:mod:`tinynlp.pretrained.finetune`.
+``tinygpt`` is a small GPT pretrained on the corpus of
+``tn.datasets.load_pretraining_corpus`` with its byte-level BPE vocabulary;
+``docs/pretraining.md`` in the repository says how it was trained (the
+command, the log, the curve) and what it can and cannot do.
+
+* :mod:`tinynlp.pretrained.shipped` — the folder format (:func:`save_pretrained`,
+  :func:`load_pretrained`) and the shipped models (:func:`load`, :func:`available`);
+* :mod:`tinynlp.pretrained.train` — the pretraining run (``tinynlp pretrain``);
+* :mod:`tinynlp.pretrained.data` — the corpus as cached token streams, batches,
+  validation windows, the unigram baseline;
+* :mod:`tinynlp.pretrained.finetune` — :func:`classifier` puts a pooling + Dense
+  head on a pretrained GPT (:class:`~tinynlp.pretrained.finetune.GPTClassifier`);
+  :func:`fine_tune` trains it with the frozen-body-then-unfreeze schedule.
 """
 
 from __future__ import annotations
 
-from ..models import GPT
 from .finetune import (
     PAD_ID,
     POOLINGS,
@@ -24,28 +33,26 @@ from .finetune import (
     pooled_features,
     predict_proba,
 )
+from .shipped import PretrainedFormatError, available, load, load_pretrained, save_pretrained
 
 __all__ = [
     "PAD_ID",
     "POOLINGS",
     "GPTClassifier",
+    "PretrainedFormatError",
+    "available",
     "classifier",
     "encode_texts",
     "fine_tune",
     "load",
+    "load_pretrained",
     "loss_for",
     "pad_ids",
     "pool_hidden",
     "pooled_features",
     "predict_proba",
+    "save_pretrained",
 ]
-
-
-def load(name: str = "tinygpt") -> GPT:
-    """The pretrained model ``name`` (shipped with the package), its tokenizer as
-    ``model.tokenizer``."""
-    raise FileNotFoundError(f"the pretrained model {name!r} is not shipped with this build of "
-                            "tinynlp yet")
 
 
 def classifier(model="tinygpt", num_classes=2, pooling="last", dropout=0.1) -> GPTClassifier:

@@ -8,6 +8,7 @@ on Starlette + uvicorn, with dynamic micro-batching in a worker thread.
 * :mod:`~tinynlp.serve.adapters` — a saved task folder → the model adapter
 * :mod:`~tinynlp.serve.generation` — the generative-adapter interface
 * :mod:`~tinynlp.serve.rnn_lm` — the LSTM / RNN language models
+* :mod:`~tinynlp.serve.gpt` — a GPT over a text codec (characters or byte-level BPE)
 * :mod:`~tinynlp.serve.batcher` — micro-batcher and generation scheduler
 * :mod:`~tinynlp.serve.validation` — request schemas, limits, errors
 * :mod:`~tinynlp.serve.app` — the Starlette routes

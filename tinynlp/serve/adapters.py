@@ -11,6 +11,7 @@ tokenizer.json: classification          :class:`Classifier`    ``/v1/classify``
 vocab.json: tagging                     :class:`Tagger`        ``/v1/tag``
 vocab.json: translation                 :class:`Translator`    ``/v1/translate``
 vocab.json: language model              ``RNNLanguageModelAdapter``  completions, chat
+vocab.json: language model, model gpt   ``GPTAdapter``         completions, chat
 ======================================  =====================  ====================
 
 A batch adapter (kind ``classifier``, ``tagger``, ``translator``) has
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tasks import classification, sentiment, tagging, translation
+from .gpt import load_char_gpt
 from .rnn_lm import RNNLanguageModelAdapter
 
 __all__ = ["BatchAdapter", "Classifier", "Tagger", "Translator", "load_adapter",
@@ -142,8 +144,9 @@ class Translator(BatchAdapter):
         self.folder, self.max_len = Path(folder), max_len
         self.model, self.sv, self.tv, self.meta = translation.load(folder)
         self.bos, self.eos = self.tv[translation.BOS], self.tv[translation.EOS]
-        self.description = ("Spanish→English encoder–decoder"
-                            + (" with attention" if self.meta.get("model") == "attention" else ""))
+        self.description = "Spanish→English encoder–decoder" + {
+            "attention": " with attention", "transformer": " (Transformer)"}.get(
+                self.meta.get("model"), "")
 
     def batch_key(self, item):
         return item[1]
@@ -211,6 +214,8 @@ def load_adapter(folder):
         if task == "translation":
             return Translator(folder)
         if task == "language model":
+            if _meta(folder / "vocab.json").get("model") == "gpt":
+                return load_char_gpt(folder)
             return RNNLanguageModelAdapter(folder)
         raise ValueError(f"{folder}/vocab.json: unknown task {task!r}")
     raise ValueError(f"{folder} has model.tnz but neither tokenizer.json nor vocab.json: "

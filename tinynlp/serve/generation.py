@@ -19,7 +19,9 @@ their sampling parameters is equal (an adapter whose generator takes one
 temperature for the whole batch puts the temperature in the key).
 
 Implementations: :mod:`tinynlp.serve.rnn_lm` (the LSTM / SimpleRNN
-language models of :mod:`tinynlp.tasks.language_model`).
+language models of :mod:`tinynlp.tasks.language_model`) and
+:mod:`tinynlp.serve.gpt` (a :class:`~tinynlp.models.GPT` over a character
+vocabulary or a byte-level BPE tokenizer, on ``generate_stream``).
 
 Adding a generative model is one module: a ``GenerativeAdapter`` subclass
 (``encode``, ``text_decoder``, ``chat_prompt``, ``open_session``, and

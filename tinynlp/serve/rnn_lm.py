@@ -34,7 +34,14 @@ from .generation import (
     nucleus_mask,
 )
 
-__all__ = ["CharDecoder", "RNNLanguageModelAdapter", "WordDecoder"]
+__all__ = ["CharDecoder", "RNNLanguageModelAdapter", "WordDecoder", "speeches_prompt"]
+
+
+def speeches_prompt(messages):
+    """A character model's chat prompt: each message as a speech, ``ROLE:\\n<content>\\n\\n``
+    (the Shakespeare layout), then ``ASSISTANT:\\n``; the turn ends at a blank line."""
+    text = "".join(f"{m['role'].upper()}:\n{m['content'].strip()}\n\n" for m in messages)
+    return text + "ASSISTANT:\n", ("\n\n",)
 
 
 class CharDecoder(TextDecoder):
@@ -193,8 +200,7 @@ class RNNLanguageModelAdapter(GenerativeAdapter):
         Words: the messages' sentences, each closed by ``<eos>``; the turn is one
         sentence (it ends at the next ``<eos>``, written as a line break)."""
         if self.level == "char":
-            text = "".join(f"{m['role'].upper()}:\n{m['content'].strip()}\n\n" for m in messages)
-            return text + "ASSISTANT:\n", ("\n\n",)
+            return speeches_prompt(messages)
         text = " ".join(f"{m['content']} {lm.EOS}" for m in messages if m["content"].strip())
         return text, ("\n",)
 

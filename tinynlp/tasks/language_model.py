@@ -25,7 +25,18 @@ the whole growing context every time.
 
 Models (``MODELS``): ``lstm`` and ``rnn`` (SimpleRNN) on Shakespeare
 characters; ``word`` — an LSTM on Brown-corpus words (lowercased, the 5,000 most
-frequent words, ``<eos>`` between sentences).
+frequent words, ``<eos>`` between sentences); ``gpt`` — a small decoder-only
+Transformer (:class:`tinynlp.models.GPT`, pre-LN, tied embeddings) on the same
+Shakespeare characters, trained on the same random windows.
+
+A GPT has no state to carry: it sees at most ``sequence_length`` tokens.  Its
+test perplexity (:func:`window_perplexity`) reads the same contiguous
+streams as :func:`perplexity` and predicts the same tokens, each from a
+window of up to ``sequence_length`` tokens before it that slides by half a
+window (so every prediction but the first ones of a stream has at least half
+a window of context).  It generates with its KV cache
+(:meth:`~tinynlp.models.GPT.generate_stream`, cropping the context to the
+last ``sequence_length`` tokens once it is full).
 """
 
 from __future__ import annotations
@@ -41,24 +52,28 @@ from .. import optimizers as tn_optimizers
 from .. import random as tn_random
 from ..autograd import no_grad
 from ..data.datasets import load_brown_text, load_shakespeare
-from ..models import Model, load_model
+from ..models import GPT, Model, load_model
 from ..text import Vocab
-from .common import TaskResult, quick_mode, read_json, save_run, start_run
+from .common import TaskResult, check_model, quick_mode, read_json, save_run, start_run
 
 __all__ = [
     "MODELS",
     "RNNLanguageModel",
     "WindowBatches",
+    "banned_ids",
     "evaluate",
     "generate",
+    "generate_stream",
     "load",
     "perplexity",
+    "prompt_ids",
     "sample_next",
     "train",
     "unigram_perplexity",
+    "window_perplexity",
 ]
 
-MODELS = ("lstm", "rnn", "word")
+MODELS = ("lstm", "rnn", "word", "gpt")
 TASK = "language model"
 EOS = "<eos>"
 
@@ -153,6 +168,48 @@ def perplexity(model, ids, streams=32, seq_len=200):
             count += y.size
     mean = total / count
     return math.exp(mean), mean, count
+
+
+def window_perplexity(model, ids, streams=32, stride=None, batch_size=64):
+    """Perplexity of a Transformer LM (no carried state) on the token stream ``ids``.
+
+    The stream is cut into the same ``streams`` pieces as :func:`perplexity`,
+    and the same tokens are predicted (all but the first of each piece).  The
+    targets are taken ``stride`` at a time (default: half of the model's
+    ``sequence_length``); each chunk is predicted from one window ending just
+    before its last target and reaching back up to ``sequence_length`` tokens,
+    so a target has at least ``sequence_length − stride + 1`` tokens of context
+    (fewer only at the start of a piece).  Returns ``(perplexity, mean_nll,
+    n_predicted)``.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    S = model.sequence_length
+    stride = max(1, S // 2) if stride is None else int(stride)
+    if not 1 <= stride <= S:
+        raise ValueError(f"window_perplexity: stride must be in [1, {S}] (sequence_length), "
+                         f"got {stride}")
+    streams = max(1, min(int(streams), (len(ids) - 1) // 2))
+    n = len(ids) // streams
+    grid = ids[:n * streams].reshape(streams, n)
+    total, count = 0.0, 0
+    with no_grad():
+        for a in range(1, n, stride):                 # targets a … b−1 of every stream
+            b = min(a + stride, n)
+            lo = max(0, b - 1 - S)
+            x, y = grid[:, lo:b - 1], grid[:, a:b]
+            for r in range(0, streams, batch_size):
+                logits = model(x[r:r + batch_size]).data[:, a - 1 - lo:]
+                logp = _log_softmax(logits.astype(np.float64))
+                total -= np.take_along_axis(logp, y[r:r + batch_size, :, None], axis=-1).sum()
+            count += y.size
+    mean = total / count
+    return math.exp(mean), mean, count
+
+
+def _test_perplexity(net, ids, streams):
+    if isinstance(net, GPT):
+        return window_perplexity(net, ids, streams=streams)
+    return perplexity(net, ids, streams=streams)
 
 
 def _unigram_logp(train_ids, vocab_size):
@@ -257,25 +314,55 @@ _DEFAULTS = {
                 "tokens_per_epoch": 600_000},
     "word": {"seq_len": 35, "batch_size": 32, "embedding_dim": 64, "units": 128, "epochs": 3,
                  "tokens_per_epoch": 300_000},
+    # the char LSTM's data budget and windows; seq_len is also the GPT's context, units its
+    # hidden size (the feed-forward layers are 4 × wider).  Tuned a little on the validation
+    # loss: context 64 × batch 32 beat 128 × 16, 2 layers of 128 beat 4 of 96, and the
+    # peak learning rate 0.005 ≈ 0.003 > 0.002.
+    "gpt": {"seq_len": 64, "batch_size": 32, "units": 128, "num_layers": 2, "num_heads": 4,
+            "dropout": 0.0, "epochs": 4, "tokens_per_epoch": 600_000},
 }
+_QUICK = {"epochs": 1, "tokens_per_epoch": 8 * 20 * 16, "seq_len": 20, "batch_size": 16,
+          "embedding_dim": 8, "units": 32}
+
+
+def _build(model, vocab_size, d, learning_rate, steps):
+    """The network and its optimizer: an RNN LM with Adam (as before), or a GPT with AdamW,
+    a linear warm-up over the first 5 % of the steps and a cosine decay to a tenth."""
+    if model != "gpt":
+        net = RNNLanguageModel(vocab_size, d["embedding_dim"], d["units"],
+                               cell="rnn" if model == "rnn" else "lstm")
+        return net, tn_optimizers.Adam(learning_rate or 0.003, clipnorm=5.0)
+    net = GPT(vocab_size, d["seq_len"], d["num_layers"], d["num_heads"], d["units"],
+              4 * d["units"], dropout=d["dropout"])
+    warmup = max(1, steps // 20)
+    schedules = tn_optimizers.schedules
+    lr = schedules.LinearWarmup(
+        schedules.CosineDecay(learning_rate or 0.005, max(1, steps - warmup), alpha=0.1), warmup)
+    return net, tn_optimizers.AdamW(lr, weight_decay=0.01, clipnorm=1.0)
 
 
 def train(model="lstm", epochs=None, seq_len=None, batch_size=None, embedding_dim=None,
-          units=None, tokens_per_epoch=None, vocab_size=5000, learning_rate=0.003, seed=0,
-          out="runs/lm", verbose="auto", plot=True) -> TaskResult:
+          units=None, tokens_per_epoch=None, vocab_size=5000, learning_rate=None, seed=0,
+          out="runs/lm", verbose="auto", plot=True, num_layers=None, num_heads=None,
+          dropout=None) -> TaskResult:
     """Train a language model and report its test perplexity beside the unigram baseline.
 
-    ``lstm`` / ``rnn``: characters of Shakespeare; ``word``: words of Brown
-    (``vocab_size`` most frequent).  Each epoch reads ``tokens_per_epoch``
-    tokens in random windows of ``seq_len``.
+    ``lstm`` / ``rnn`` / ``gpt``: characters of Shakespeare; ``word``: words of
+    Brown (``vocab_size`` most frequent).  Each epoch reads ``tokens_per_epoch``
+    tokens in random windows of ``seq_len`` (for ``gpt`` also its context
+    length; ``units`` is its hidden size, ``num_layers`` / ``num_heads`` /
+    ``dropout`` its blocks).  ``learning_rate``: default 0.003 (Adam) for the
+    RNNs, 0.005 (the peak of AdamW's warm-up and cosine schedule) for ``gpt``.
     """
     quick = start_run("language_model", model, MODELS, seed)
     d = dict(_DEFAULTS[model])
     if quick:
-        d.update(epochs=1, tokens_per_epoch=8 * 20 * 16, seq_len=20, batch_size=16,
-                 embedding_dim=8, units=32)
+        d.update(_QUICK)
+        if model == "gpt":
+            d.update(units=16, num_layers=2, num_heads=2)
     given = {"seq_len": seq_len, "batch_size": batch_size, "embedding_dim": embedding_dim,
-                 "units": units, "epochs": epochs, "tokens_per_epoch": tokens_per_epoch}
+             "units": units, "epochs": epochs, "tokens_per_epoch": tokens_per_epoch,
+             "num_layers": num_layers, "num_heads": num_heads, "dropout": dropout}
     d.update({k: v for k, v in given.items() if v is not None})
     level = "word" if model == "word" else "char"
     vocab, train_ids, test_ids = (_word_data(quick, vocab_size) if level == "word"
@@ -283,18 +370,17 @@ def train(model="lstm", epochs=None, seq_len=None, batch_size=None, embedding_di
     n_val = max(len(train_ids) // 50, 2 * d["seq_len"] + 2)  # 2 % of the text: validation
     fit_ids, val_ids = train_ids[:-n_val], train_ids[-n_val:]
 
-    net = RNNLanguageModel(len(vocab), d["embedding_dim"], d["units"],
-                           cell="rnn" if model == "rnn" else "lstm")
-    net.compile(optimizer=tn_optimizers.Adam(learning_rate, clipnorm=5.0),
-                loss=tn_losses.SparseCategoricalCrossentropy(from_logits=True))
     batches = WindowBatches(fit_ids, d["seq_len"], d["batch_size"], d["tokens_per_epoch"])
+    net, optimizer = _build(model, len(vocab), d, learning_rate, d["epochs"] * len(batches))
+    net.compile(optimizer=optimizer,
+                loss=tn_losses.SparseCategoricalCrossentropy(from_logits=True))
     val = np.asarray(val_ids[:(len(val_ids) - 1) // d["seq_len"] * d["seq_len"] + 1])
     vx = val[:-1].reshape(-1, d["seq_len"])
     vy = val[1:].reshape(-1, d["seq_len"])
     history = net.fit(batches, epochs=d["epochs"], validation_data=(vx, vy), verbose=verbose)
 
     streams = 4 if quick else 32
-    ppl, nll, count = perplexity(net, test_ids, streams=streams)
+    ppl, nll, count = _test_perplexity(net, test_ids, streams)
     positions = _predicted_positions(len(test_ids), streams)
     base = math.exp(-_unigram_logp(train_ids, len(vocab))[np.asarray(test_ids)[positions]].mean())
 
@@ -308,7 +394,12 @@ def train(model="lstm", epochs=None, seq_len=None, batch_size=None, embedding_di
     extra = {"bits_per_token": nll / math.log(2), "data": "Shakespeare characters" if
              level == "char" else "Brown words", "vocab_size": len(vocab), "epochs": d["epochs"],
              "train_tokens_seen": d["epochs"] * len(batches) * d["seq_len"] * d["batch_size"],
-             "test_tokens": count, "sample": sample}
+             "test_tokens": count, "sample": sample,
+             "val_loss": float(history.history["val_loss"][-1]),
+             "params": int(net.count_params())}
+    if model == "gpt":
+        extra["architecture"] = (f"{d['num_layers']} layers, {d['num_heads']} heads, hidden "
+                                 f"{d['units']}, context {d['seq_len']}")
     return TaskResult(TASK, _display_name(model), "perplexity", ppl, "unigram", base, extra,
                       artifacts)
 
@@ -329,13 +420,14 @@ def load(folder="runs/lm"):
 
 
 def evaluate(folder="runs/lm") -> TaskResult:
-    """Test perplexity of the saved model (state carried over) beside the unigram baseline."""
+    """Test perplexity of the saved model (state carried over, or sliding windows for a
+    GPT) beside the unigram baseline."""
     model, vocab, meta = load(folder)
     level = meta.get("level", "char")
     quick = quick_mode()
     train_ids, test_ids = _encode_splits(level, vocab, quick)
     streams = meta.get("streams", 32)
-    ppl, nll, count = perplexity(model, test_ids, streams=streams)
+    ppl, nll, count = _test_perplexity(model, test_ids, streams)
     positions = _predicted_positions(len(test_ids), streams)
     base = math.exp(-_unigram_logp(train_ids, len(vocab))[np.asarray(test_ids)[positions]].mean())
     return TaskResult(TASK, _display_name(meta.get("model", "?")), "perplexity", ppl, "unigram",
@@ -353,38 +445,81 @@ def generate(prompt="", folder="runs/lm", length=300, temperature=0.8, top_k=Non
     """Continue ``prompt`` by ``length`` sampled tokens (characters or words) with the
     model saved in ``folder``.
 
-    The prompt is read in one call; then every new token is drawn by
+    RNNs: the prompt is read in one call; then every new token is drawn by
     :func:`sample_next` (``temperature``, ``top_k``; a NumPy generator seeded
-    by ``seed``) and fed back one step at a time with the carried state.  An
-    empty prompt starts from a newline (characters) or the end of a sentence
-    (words).  Returns the prompt followed by the generated text.
+    by ``seed``) and fed back one step at a time with the carried state.  A
+    GPT samples with :meth:`~tinynlp.models.GPT.generate_stream` (its KV cache;
+    the same ``temperature`` and ``top_k``, temperature 0 = greedy; its
+    generator seeded by ``seed``).  ``<pad>`` (and, for words, ``<unk>``) is
+    never written.  An empty prompt starts from a newline (characters) or the
+    end of a sentence (words).  Returns the prompt followed by the generated text.
     """
+    return "".join(generate_stream(prompt, folder, length, temperature, top_k, seed))
+
+
+def generate_stream(prompt="", folder="runs/lm", length=300, temperature=0.8, top_k=None,
+                    seed=0, model=None):
+    """:func:`generate`'s text in pieces, as it is sampled: the prompt, then each new
+    character (a word model's text comes in one piece at the end).  ``model``: if
+    given, the saved model must be this one of ``MODELS`` (else a ValueError).  The
+    arguments and the folder are checked at the call, before the first piece."""
     if not isinstance(prompt, str):
         raise TypeError(f"generate: prompt must be a str, got {type(prompt).__name__}")
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
         raise ValueError(f"generate: length must be a non-negative int, got {length!r}")
-    model, vocab, meta = load(folder)
-    return _generate(model, vocab, meta.get("level", "char"), prompt, length, temperature,
-                     top_k, seed)
+    if model is not None:
+        check_model("generate", model, MODELS)
+    net, vocab, meta = load(folder)
+    saved = meta.get("model", "?")
+    if model is not None and model != saved:
+        raise ValueError(f"generate: {folder} holds a {saved!r} language model, not {model!r}")
+    return _pieces(net, vocab, meta.get("level", "char"), prompt, length, temperature, top_k,
+                   seed)
+
+
+def banned_ids(vocab, level):
+    """Ids a generator never writes: ``<pad>``; for a word model also ``<unk>``."""
+    return [vocab.pad_id] + ([vocab.unk_id] if level == "word" else [])
+
+
+def prompt_ids(vocab, level, prompt):
+    """The ids a generator reads first: the prompt's, or for an empty prompt a newline
+    (characters) or ``<eos>`` (words)."""
+    return vocab.encode(_tokens_of(prompt, level) or (["\n"] if level == "char" else [EOS]))
 
 
 def _generate(model, vocab, level, prompt, length, temperature, top_k, seed):
+    return "".join(_pieces(model, vocab, level, prompt, length, temperature, top_k, seed))
+
+
+def _pieces(model, vocab, level, prompt, length, temperature, top_k, seed):
+    ids = np.array([prompt_ids(vocab, level, prompt)], dtype=np.int64)
+    if isinstance(model, GPT):
+        new = (int(t[0]) for t in model.generate_stream(
+            ids, length, temperature, top_k, seed=seed,
+            suppress_tokens=banned_ids(vocab, level)))
+    else:
+        new = _rnn_tokens(model, ids, banned_ids(vocab, level), length, temperature, top_k,
+                          seed)
+    yield prompt
+    if level == "char":
+        for t in new:
+            yield vocab.itos[t]
+        return
+    out = [vocab.itos[t] for t in new]
+    text = " ".join("\n" if w == EOS else w for w in out).replace(" \n ", "\n")
+    yield (" " if prompt else "") + text.replace(" \n", "\n")
+
+
+def _rnn_tokens(model, ids, banned, length, temperature, top_k, seed):
+    """The ids an RNN LM samples after ``ids`` (1, T), one step at a time with its state."""
     rng = np.random.default_rng(seed)
-    context = _tokens_of(prompt, level) or (["\n"] if level == "char" else [EOS])
-    ids = np.array([vocab.encode(context)], dtype=np.int64)
-    # never write padding; a word model does not write <unk> either
-    banned = [vocab.pad_id] + ([vocab.unk_id] if level == "word" else [])
-    out = []
     with no_grad():
         logits, states = model(ids, initial_state=None, return_state=True)
         for _ in range(length):
             last = logits.data[0, -1].astype(np.float64)
             last[banned] = -np.inf
             nxt = sample_next(last, temperature, top_k, rng)
-            out.append(vocab.itos[nxt])
+            yield nxt
             logits, states = model(np.array([[nxt]], dtype=np.int64), initial_state=states,
                                    return_state=True)
-    if level == "char":
-        return prompt + "".join(out)
-    text = " ".join("\n" if w == EOS else w for w in out).replace(" \n ", "\n")
-    return (prompt + " " if prompt else "") + text.replace(" \n", "\n")

@@ -22,7 +22,11 @@ the decoder output is compared with the encoder outputs at every source
 position, and their softmax-weighted average (the *context*) is combined with
 it before the output layer (see :class:`Seq2Seq`).  ``lstm`` (the default)
 is the plain encoder–decoder, whose only view of the source is the final
-encoder state.
+encoder state.  ``transformer`` replaces both recurrent networks with
+Transformer blocks — self-attention over the source, causal self-attention
+over the target and cross-attention from target to source
+(:class:`~tinynlp.tasks.transformer_seq2seq.TransformerSeq2Seq`) — trained
+with AdamW, a linear warm-up and a cosine decay; it decodes with KV caches.
 
 Training uses *teacher forcing*: the decoder reads ``<bos> y₁ … yₙ`` and is
 trained to output ``y₁ … yₙ <eos>``, i.e. at each step it is given the
@@ -30,7 +34,8 @@ correct previous word, not its own guess.  The loss is the sparse
 cross-entropy over the real target tokens (the padding id 0 is ignored).
 
 Decoding feeds the model its own words one step at a time, carrying the
-decoder state: *greedy* takes the most likely word at each step; *beam
+decoder state (an LSTM's ``[h, c]``, a Transformer's keys and values;
+:func:`start_decoding`): *greedy* takes the most likely word at each step; *beam
 search* keeps the ``beam_size`` best partial translations by total
 log-probability and returns the finished one with the best length-normalised
 score ``(Σ log p) / length``.  With ``beam_size=1`` it is greedy decoding.
@@ -65,11 +70,14 @@ from ..models import Model, load_model
 from ..progress import Progress
 from ..text import Vocab, word_tokenize
 from .common import TaskResult, quick_mode, read_json, save_run, start_run
+from .transformer_seq2seq import TransformerSeq2Seq
 
 __all__ = [
     "MODELS",
     "PairBatches",
+    "RNNDecoding",
     "Seq2Seq",
+    "beam_hypotheses",
     "beam_search",
     "beam_search_all",
     "detokenize",
@@ -77,12 +85,13 @@ __all__ = [
     "greedy_decode",
     "load",
     "sacre_bleu",
+    "start_decoding",
     "tokenize",
     "train",
     "translate",
 ]
 
-MODELS = ("lstm", "attention")
+MODELS = ("lstm", "attention", "transformer")
 TASK = "translation"
 #: epochs when ``train(epochs=None)`` (the CLI's default too; docs/task_table.md uses it)
 DEFAULT_EPOCHS = 5
@@ -232,37 +241,133 @@ def _src_array(ids_list):
     return src
 
 
-def greedy_decode(model, src_ids, bos, eos, max_len=50, batch_size=128):
+class RNNDecoding:
+    """:class:`Seq2Seq`'s decoder state while writing (the protocol of
+    :func:`start_decoding`): the encoder ran once; ``step(tokens (B, 1))`` feeds one
+    token per row and returns the next-token logits ``(B, V)`` (float64);
+    ``reorder(rows)`` keeps (and may repeat) batch rows.  With ``use_cache`` the
+    decoder state ``[h, c]`` is carried from step to step; without, every step re-reads
+    the whole prefix from the encoder's state (the same logits, more work)."""
+
+    def __init__(self, model, src, use_cache=True, max_len=50):
+        self.model, self.use_cache = model, bool(use_cache)
+        self.max_steps = int(max_len)
+        with no_grad():
+            states, memory, memory_mask = model.encode(src)
+        self.start = [s.data for s in states]
+        self.states = self.start
+        self.memory = None if memory is None else memory.data
+        self.memory_mask = None if memory_mask is None else np.asarray(
+            getattr(memory_mask, "data", memory_mask), dtype=bool)
+        self.prefix = np.zeros((self.start[0].shape[0], 0), np.int64)
+
+    def _decode(self, tokens, states):
+        memory = None if self.memory is None else Tensor(self.memory)
+        with no_grad():
+            logits, new = self.model.decode(tokens, states, memory, self.memory_mask)
+        return logits.data[:, -1].astype(np.float64), [s.data for s in new]
+
+    def step(self, tokens):
+        tokens = np.asarray(tokens, dtype=np.int64).reshape(-1, 1)
+        if not self.use_cache:
+            self.prefix = np.concatenate([self.prefix, tokens], axis=1)
+            return self._decode(self.prefix, self.start)[0]
+        logits, self.states = self._decode(tokens, self.states)
+        return logits
+
+    def reorder(self, rows):
+        rows = np.asarray(rows, dtype=np.int64)
+        self.states = [s[rows] for s in self.states]
+        self.start = [s[rows] for s in self.start]
+        self.prefix = self.prefix[rows]
+        if self.memory is not None:
+            self.memory, self.memory_mask = self.memory[rows], self.memory_mask[rows]
+
+
+def start_decoding(model, src, use_cache=True, max_len=None):
+    """The decoder state of ``model`` for the source id array ``src`` (B, S): the
+    model's own ``start_decoding`` (a Transformer: KV caches) or :class:`RNNDecoding`.
+    Its ``max_steps`` is the most tokens it can be fed (``max_len``, or fewer for a
+    model with a bounded context)."""
+    if hasattr(model, "start_decoding"):
+        return model.start_decoding(src, use_cache=use_cache, max_len=max_len)
+    return RNNDecoding(model, src, use_cache=use_cache, max_len=max_len)
+
+
+def greedy_decode(model, src_ids, bos, eos, max_len=50, batch_size=128, use_cache=True):
     """Greedy decoding of a list of source id lists → list of target id lists (no
     ``<eos>``): at each step the most likely word (never ``<pad>`` or ``<bos>``), fed
-    back with the carried state."""
+    back with the carried state (:func:`start_decoding`)."""
     out = []
-    with no_grad():
-        for start in range(0, len(src_ids), batch_size):
-            chunk = src_ids[start:start + batch_size]
-            states, memory, memory_mask = model.encode(_src_array(chunk))
-            b = len(chunk)
-            tokens = np.full((b, 1), bos, np.int64)
-            seqs = [[] for _ in range(b)]
-            done = np.zeros(b, bool)
-            for _ in range(max_len):
-                logits, states = model.decode(tokens, states, memory, memory_mask)
-                last = logits.data[:, -1].copy()
-                last[:, [0, bos]] = -np.inf  # never <pad> or <bos>
-                nxt = last.argmax(axis=-1)
-                for i in np.flatnonzero(~done):
-                    if nxt[i] == eos:
-                        done[i] = True
-                    else:
-                        seqs[i].append(int(nxt[i]))
-                if done.all():
-                    break
-                tokens = nxt[:, None].astype(np.int64)
-            out.extend(seqs)
+    for start in range(0, len(src_ids), batch_size):
+        chunk = src_ids[start:start + batch_size]
+        dec = start_decoding(model, _src_array(chunk), use_cache, max_len)
+        b = len(chunk)
+        tokens = np.full(b, bos, np.int64)
+        seqs = [[] for _ in range(b)]
+        done = np.zeros(b, bool)
+        for _ in range(dec.max_steps):
+            last = dec.step(tokens)
+            last[:, [0, bos]] = -np.inf  # never <pad> or <bos>
+            nxt = last.argmax(axis=-1)
+            for i in np.flatnonzero(~done):
+                if nxt[i] == eos:
+                    done[i] = True
+                else:
+                    seqs[i].append(int(nxt[i]))
+            if done.all():
+                break
+            tokens = nxt.astype(np.int64)
+        out.extend(seqs)
     return out
 
 
-def beam_search(model, src, bos, eos, beam_size=4, max_len=50):
+def beam_hypotheses(model, src, bos, eos, beam_size=4, max_len=50, use_cache=True):
+    """Beam search for one source id list → its hypotheses ``[(score, ids), ...]``, best
+    first (see :func:`beam_search`; ``ids`` without ``<eos>``; ``score`` the
+    length-normalised log-probability).  ``use_cache=False`` re-reads each hypothesis'
+    whole prefix at every step instead of carrying the decoder state (a Transformer's
+    KV caches): the same hypotheses and scores."""
+    if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) \
+            or beam_size < 1:
+        raise ValueError(f"beam_search: beam_size must be a positive int, got {beam_size!r}")
+    # one row per live hypothesis; the encoder ran once, for the single source
+    dec = start_decoding(model, _src_array([src]), use_cache, max_len)
+    seqs, scores = [[]], np.zeros(1)
+    tokens = np.array([bos], np.int64)
+    finished = []
+    for _ in range(dec.max_steps):
+        logp = _log_softmax(dec.step(tokens))
+        logp[:, [0, bos]] = -np.inf  # never <pad> or <bos>
+        cand = (scores[:, None] + logp).ravel()
+        order = np.argsort(-cand, kind="stable")[:2 * beam_size]
+        vocab = logp.shape[1]
+        keep, keep_words = [], []
+        for flat in order:
+            i, w = divmod(int(flat), vocab)
+            if w == eos:
+                finished.append((cand[flat] / (len(seqs[i]) + 1), seqs[i]))
+                if len(finished) >= beam_size:
+                    break
+            else:
+                keep.append(i)
+                keep_words.append(w)
+                if len(keep) == beam_size:
+                    break
+        if len(finished) >= beam_size or not keep:
+            break
+        rows = np.array(keep)
+        seqs = [seqs[i] + [w] for i, w in zip(keep, keep_words)]
+        scores = cand[rows * vocab + np.array(keep_words)]
+        dec.reorder(rows)
+        tokens = np.array(keep_words, np.int64)
+    if not finished:
+        finished = [(s / max(len(q), 1), q) for s, q in zip(scores, seqs)]
+    order = sorted(range(len(finished)), key=lambda k: (-finished[k][0], k))
+    return [(float(finished[k][0]), list(finished[k][1])) for k in order]
+
+
+def beam_search(model, src, bos, eos, beam_size=4, max_len=50, use_cache=True):
     """Beam search for one source id list → the best target id list (no ``<eos>``).
 
     Each step extends every live hypothesis by every word, scores it by its
@@ -273,47 +378,11 @@ def beam_search(model, src, bos, eos, beam_size=4, max_len=50):
     ``Σ log p / (number of words + 1 for <eos>)`` wins (unfinished ones
     compete only if none finished).  Ties go to the lower word id, as with
     ``argmax``, so ``beam_size=1`` reproduces :func:`greedy_decode`.  Neither
-    decoder ever writes ``<pad>`` or ``<bos>``.
+    decoder ever writes ``<pad>`` or ``<bos>``.  The decoder state (an LSTM's
+    ``[h, c]``, a Transformer's KV caches) is reordered with the surviving
+    hypotheses at every step (:func:`start_decoding`).
     """
-    if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) \
-            or beam_size < 1:
-        raise ValueError(f"beam_search: beam_size must be a positive int, got {beam_size!r}")
-    with no_grad():
-        # the encoder outputs (1, S, H) broadcast over the live hypotheses
-        states, memory, memory_mask = model.encode(_src_array([src]))
-        seqs, scores = [[]], np.zeros(1)
-        tokens = np.array([[bos]], np.int64)
-        finished = []
-        for _ in range(max_len):
-            logits, new_states = model.decode(tokens, states, memory, memory_mask)
-            logp = _log_softmax(logits.data[:, -1].astype(np.float64))
-            logp[:, [0, bos]] = -np.inf  # never <pad> or <bos>
-            cand = (scores[:, None] + logp).ravel()
-            order = np.argsort(-cand, kind="stable")[:2 * beam_size]
-            vocab = logp.shape[1]
-            keep, keep_words = [], []
-            for flat in order:
-                i, w = divmod(int(flat), vocab)
-                if w == eos:
-                    finished.append((cand[flat] / (len(seqs[i]) + 1), seqs[i]))
-                    if len(finished) >= beam_size:
-                        break
-                else:
-                    keep.append(i)
-                    keep_words.append(w)
-                    if len(keep) == beam_size:
-                        break
-            if len(finished) >= beam_size or not keep:
-                break
-            rows = np.array(keep)
-            seqs = [seqs[i] + [w] for i, w in zip(keep, keep_words)]
-            scores = cand[rows * vocab + np.array(keep_words)]
-            states = [s.data[rows] for s in new_states]
-            tokens = np.array(keep_words, np.int64)[:, None]
-        if not finished:
-            finished = [(s / max(len(q), 1), q) for s, q in zip(scores, seqs)]
-        best = max(range(len(finished)), key=lambda k: (finished[k][0], -k))
-        return list(finished[best][1])
+    return beam_hypotheses(model, src, bos, eos, beam_size, max_len, use_cache)[0][1]
 
 
 # ------------------------------------------------------------------------------ data
@@ -353,11 +422,43 @@ def sacre_bleu(hypotheses, references):
     return float(score.score), str(metric.get_signature())
 
 
+#: the Transformer's size and training (tuned a little on the validation loss)
+TRANSFORMER = {"hidden_dim": 128, "num_layers": 2, "num_heads": 4, "intermediate_dim": 512,
+               "dropout": 0.1, "learning_rate": 0.001, "sequence_length": 128}
+
+
+def _build(model, sv, tv, embedding_dim, units, learning_rate, quick, steps, **transformer):
+    """The network and its optimizer: the LSTM encoder–decoder with Adam (as before), or
+    the Transformer with AdamW, a linear warm-up over the first 5 % of the steps and a
+    cosine decay to a tenth of the peak rate."""
+    if model != "transformer":
+        net = Seq2Seq(len(sv), len(tv), embedding_dim, units, attention=model == "attention")
+        return net, tn_optimizers.Adam(learning_rate or 0.002, clipnorm=5.0)
+    c = dict(TRANSFORMER)
+    if quick:
+        c.update(hidden_dim=16, num_heads=2, intermediate_dim=32)
+    c.update({k: v for k, v in transformer.items() if v is not None})
+    peak = learning_rate or c.pop("learning_rate")
+    c.pop("learning_rate", None)
+    net = TransformerSeq2Seq(len(sv), len(tv), **c)
+    warmup = max(1, steps // 20)
+    schedules = tn_optimizers.schedules
+    lr = schedules.LinearWarmup(schedules.CosineDecay(peak, max(1, steps - warmup), alpha=0.1),
+                                warmup)
+    return net, tn_optimizers.AdamW(lr, weight_decay=0.01, clipnorm=1.0)
+
+
 def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256,
-          src_vocab=6000, tgt_vocab=5000, beam_size=4, learning_rate=0.002, seed=0,
-          out="runs/translate", verbose="auto", plot=True) -> TaskResult:
+          src_vocab=6000, tgt_vocab=5000, beam_size=4, learning_rate=None, seed=0,
+          out="runs/translate", verbose="auto", plot=True, hidden_dim=None, num_layers=None,
+          num_heads=None, intermediate_dim=None, dropout=None) -> TaskResult:
     """Train the encoder–decoder on Spanish→English Bible verses; BLEU on the test verses
-    (beam search with ``beam_size``; greedy BLEU in ``extra``) beside copy-the-source."""
+    (beam search with ``beam_size``; greedy BLEU in ``extra``) beside copy-the-source.
+
+    ``embedding_dim`` / ``units``: the LSTMs' sizes; ``hidden_dim``, ``num_layers``,
+    ``num_heads``, ``intermediate_dim``, ``dropout``: the Transformer's (default
+    :data:`TRANSFORMER`).  ``learning_rate``: default 0.002 (Adam) for the LSTMs, 0.001
+    (the peak of the schedule) for the Transformer."""
     quick = start_run("translation", model, MODELS, seed)
     if epochs is None:
         epochs = 1 if quick else DEFAULT_EPOCHS
@@ -380,8 +481,11 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
     val = PairBatches([src_ids[i] for i in val_idx], [tgt_ids[i] for i in val_idx], bos, eos,
                       batch_size=128, shuffle=False)
 
-    net = Seq2Seq(len(sv), len(tv), embedding_dim, units, attention=model == "attention")
-    net.compile(optimizer=tn_optimizers.Adam(learning_rate, clipnorm=5.0),
+    net, optimizer = _build(model, sv, tv, embedding_dim, units, learning_rate, quick,
+                            epochs * len(batches), hidden_dim=hidden_dim, num_layers=num_layers,
+                            num_heads=num_heads, intermediate_dim=intermediate_dim,
+                            dropout=dropout)
+    net.compile(optimizer=optimizer,
                 loss=tn_losses.SparseCategoricalCrossentropy(from_logits=True, ignore_index=0))
     history = net.fit(batches, epochs=epochs, validation_data=val, verbose=verbose)
 
@@ -407,25 +511,33 @@ def train(model="lstm", epochs=None, batch_size=32, embedding_dim=128, units=256
                 for i in range(min(3, len(src_test)))]
     extra = {"greedy_bleu": 100 * greedy_bleu, "beam_size": beam_size,
              "bleu_detail": repr(beam_bleu), "epochs": epochs,
-             "train_pairs": len(fit_idx),
+             "train_pairs": len(fit_idx), "val_loss": float(history.history["val_loss"][-1]),
+             "params": int(net.count_params()),
              "test_pairs": len(src_test), "src_vocab": len(sv), "tgt_vocab": len(tv),
              "examples": "\n    " + "\n    ".join(examples)}
     if sacre is not None:
         extra.update(sacrebleu=sacre, sacrebleu_copy=sacre_copy, sacrebleu_signature=signature)
+    if model == "transformer":
+        c = net.config
+        extra["architecture"] = (
+            f"{c['num_layers']} encoder + {c['num_layers']} decoder blocks, {c['num_heads']} "
+            f"heads, hidden {c['hidden_dim']}, feed-forward {c['intermediate_dim']}, dropout "
+            f"{c['dropout']:g}, {extra['params']:,} parameters")
     return TaskResult(TASK, _display_name(model), f"BLEU ×100 (beam {beam_size})",
                       100 * beam_bleu, "copy source", 100 * copy_bleu, extra, artifacts)
 
 
 def _display_name(model):
-    return "lstm seq2seq + attention" if model == "attention" else "lstm seq2seq"
+    return {"attention": "lstm seq2seq + attention",
+            "transformer": "transformer seq2seq"}.get(model, "lstm seq2seq")
 
 
 def load(folder="runs/translate"):
     """``(model, source Vocab, target Vocab, meta)`` saved by :func:`train`."""
     folder = Path(folder)
     meta = read_json(folder / "vocab.json")
-    model = load_model(folder / "model.tnz", custom_objects={"Seq2Seq": Seq2Seq},
-                       restore_rng=False)
+    model = load_model(folder / "model.tnz", custom_objects={
+        "Seq2Seq": Seq2Seq, "TransformerSeq2Seq": TransformerSeq2Seq}, restore_rng=False)
     return model, Vocab(meta["source"]), Vocab(meta["target"]), meta
 
 

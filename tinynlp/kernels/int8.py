@@ -101,6 +101,77 @@ def quantize_static(x, scale):
     return q
 
 
+def quantize_rows_u8_reference(x, k_pad, static_scale=0.0):
+    """NumPy twin: the codes of :func:`quantize_rows_reference` (or, for a calibrated
+    ``static_scale > 0``, of :func:`quantize_static_reference`) shifted to uint8,
+    ``u = q + 128`` in an (M, ``k_pad``) array whose columns past K hold 128 (code 0).
+
+    This is the operand of the VNNI GEMM (:mod:`tinynlp.kernels.int8_gemm`), whose
+    instruction multiplies *unsigned* bytes; returns ``(u, row scales (M,))``.
+    """
+    if static_scale > 0:
+        q = quantize_static_reference(x, static_scale)
+        scale = np.full(x.shape[0], np.float32(static_scale), np.float32)
+    else:
+        q, scale = quantize_rows_reference(x)
+    u = np.full((x.shape[0], k_pad), 128, np.uint8)
+    u[:, :x.shape[1]] = (q.astype(np.int16) + 128).astype(np.uint8)
+    return u, scale
+
+
+@njit(cache=True)
+def _abs_max_f32(row):
+    """``max |row|`` of a float32 row, NaNs ignored: the maximum of the bit patterns with
+    the sign cleared (for non-negative floats the bit order is the numeric order), an
+    integer reduction LLVM vectorizes."""
+    bits = row.view(np.int32)
+    best = np.int32(0)
+    for k in range(bits.size):
+        b = bits[k] & np.int32(0x7FFFFFFF)
+        best = max(best, b if b <= np.int32(0x7F800000) else np.int32(0))
+    return np.array([best], np.int32).view(np.float32)[0]
+
+
+@njit(cache=True)
+def _shifted_codes(row, s64, out):
+    """``out[k] = clip(rint(row[k] / s), ±127) + 128``, by multiplying with ``1 / s``;
+    returns True when some quotient came within 1e-9 of a half-integer, where the
+    product could round the other way than the division (the caller then redoes
+    the row by division).  Elsewhere the product is within 128·2⁻⁵² of the exact
+    quotient, so both round alike."""
+    inv = 1.0 / s64
+    near_tie = False
+    for k in range(row.size):
+        t = np.float64(row[k]) * inv
+        r = np.rint(t)
+        near_tie |= abs(abs(t - r) - 0.5) < 1e-9
+        out[k] = np.uint8(np.int32(min(max(r, -127.0), 127.0)) + 128)
+    return near_tie
+
+
+@njit(cache=True)
+def quantize_rows_u8(x, k_pad, static_scale):
+    """Fast path of :func:`quantize_rows_u8_reference` for a C-contiguous float32 ``x``
+    (same result, bit for bit)."""
+    m_rows, k_cols = x.shape
+    u = np.empty((m_rows, k_pad), np.uint8)
+    scale = np.empty(m_rows, np.float32)
+    for m in range(m_rows):
+        if static_scale > 0:
+            s = np.float32(static_scale)
+        else:
+            amax = np.float64(_abs_max_f32(x[m]))
+            s = np.float32(amax / QMAX) if amax > 0.0 else np.float32(1.0)
+        scale[m] = s
+        s64 = np.float64(s)
+        if _shifted_codes(x[m], s64, u[m, :k_cols]):
+            for k in range(k_cols):
+                u[m, k] = np.uint8(np.int32(_code(x[m, k], s64)) + 128)
+        for k in range(k_cols, k_pad):
+            u[m, k] = 128
+    return u, scale
+
+
 # --------------------------------------------------------------------------
 # int8 × int8 → int32 GEMM
 # --------------------------------------------------------------------------

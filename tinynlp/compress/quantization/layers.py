@@ -3,7 +3,10 @@
 Each holds its kernel as int8 codes with one float32 scale per output channel
 and runs int8 × int8 → int32 products (:func:`tinynlp.kernels.int8.quantized_linear`);
 the input rows are quantized on the fly (dynamic scales) or with a calibrated
-static scale.  Everything else comes from the floors below: Keras' padding and
+static scale.  On a CPU with AVX-512 VNNI the products run on the codes packed
+once for :func:`tinynlp.kernels.int8_gemm.quantized_linear_packed` (same codes, same
+exact integer products, several times faster); the pack is made when the layer
+is quantized (or first run after loading) and remade whenever the codes change.  Everything else comes from the floors below: Keras' padding and
 the im2col of the convolution (:func:`tinynlp.functional.conv1d_patches`), the
 activations (:func:`tinynlp.functional.epilogue.activate_`), the layers' checks.
 """
@@ -16,6 +19,7 @@ from ...autograd.tensor import Tensor, to_numpy
 from ...functional.conv import conv1d_patches
 from ...functional.epilogue import activate_
 from ...kernels.int8 import QMAX, quantized_linear
+from ...kernels.int8_gemm import pack_int8, quantized_linear_packed, vnni_available
 from ...layers._utils import as_ids, as_input, check_last_dim, check_rank, layer_desc
 from ...layers.convolutional import Conv1D
 from ...layers.core import Dense, Embedding
@@ -64,9 +68,23 @@ class QuantizedMixin:
         param = getattr(self, name + "_scale")
         param.data[...] = np.broadcast_to(np.asarray(scale, np.float32), param.shape)
 
+    def _packed(self, name, w_q):
+        """The VNNI pack of the int8 weight ``w_q`` (N, K) kept under ``name`` (None
+        without VNNI): made once, remade when ``w_q``'s codes differ from the packed ones
+        (set_weights, load_weights, an in-place write: the bytes are compared, at memory
+        speed)."""
+        if not vnni_available():
+            return None
+        packs = self.__dict__.setdefault("_int8_packs", {})
+        packed = packs.get(name)
+        if packed is None or not packed.matches(w_q):
+            packed = packs[name] = pack_int8(w_q)
+        return packed
+
     # ---- int8 products and activation scales ---------------------------------------
-    def _qlinear(self, x2, w_q, w_scale, bias, scale_name):
-        """int8 product of the rows of ``x2`` with the int8 weight ``w_q`` (N, K): arrays.
+    def _qlinear(self, x2, w_q, w_scale, bias, scale_name, packed=None):
+        """int8 product of the rows of ``x2`` with the int8 weight ``w_q`` (N, K): arrays
+        (``packed``: the same weight from :meth:`_packed`, for the VNNI kernel).
 
         While calibrating, records the largest |x| the product sees under ``scale_name``;
         otherwise uses that layer weight's static scale (0 = dynamic per-row scales).
@@ -82,6 +100,8 @@ class QuantizedMixin:
             s = float(getattr(self, scale_name).data[0])
             static = s if s > 0 else None
         b = None if bias is None else np.asarray(bias, dtype=np.float32)
+        if packed is not None:
+            return quantized_linear_packed(x2, packed, w_scale, b, x_scale=static)
         return quantized_linear(x2, w_q, w_scale, b, x_scale=static)
 
     def start_calibration(self):
@@ -125,7 +145,7 @@ class _QuantizedKernelMixin(QuantizedMixin):
     def _project(self, rows):
         """σ(rows · W + b) for the 2-D ``rows`` with the int8 kernel."""
         y = self._qlinear(rows, self.kernel_q.data, self.kernel_scale.data, self._bias_array(),
-                          "input_scale")
+                          "input_scale", self._packed("kernel", self.kernel_q.data))
         return activate_(y, self.activation)
 
 
@@ -151,6 +171,7 @@ class QuantizedDense(_QuantizedKernelMixin, Dense):
     def from_float(cls, layer, per_channel=True):
         q = cls._from_float_layer(layer, per_channel, (None, layer.kernel.shape[0]))
         q._set_int8_kernel("kernel", layer.kernel.data)
+        q._packed("kernel", q.kernel_q.data)  # pack now rather than on the first call
         return q
 
     def call(self, x, training=False, mask=None):
@@ -232,6 +253,7 @@ class QuantizedConv1D(_QuantizedKernelMixin, Conv1D):
     def from_float(cls, layer, per_channel=True):
         q = cls._from_float_layer(layer, per_channel, (None, None, layer.kernel.shape[1]))
         q._set_int8_kernel("kernel", layer.kernel.data)
+        q._packed("kernel", q.kernel_q.data)  # pack now rather than on the first call
         return q
 
     def call(self, x, training=False):

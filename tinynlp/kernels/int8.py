@@ -29,6 +29,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .conv import im2col_1d_reference
+
 QMAX = 127
 #: the largest inner dimension for which an int32 accumulator cannot overflow
 MAX_K = (2**31 - 1) // (QMAX * QMAX)
@@ -172,6 +174,76 @@ def quantize_rows_u8(x, k_pad, static_scale):
     return u, scale
 
 
+def quantize_patches_u8_reference(x, kernel_size, stride, dilation, pad_left, out_len, k_pad,
+                                  static_scale=0.0):
+    """NumPy twin: :func:`quantize_rows_u8_reference` of the im2col rows of ``x`` (B, L, C)
+    (:func:`tinynlp.kernels.conv.im2col_1d_reference`): one scale per window."""
+    cols = im2col_1d_reference(x, kernel_size, stride, dilation, pad_left, out_len)
+    return quantize_rows_u8_reference(cols.reshape(-1, kernel_size * x.shape[2]), k_pad,
+                                      static_scale)
+
+
+@njit(cache=True)
+def quantize_patches_u8(x, kernel_size, stride, dilation, pad_left, out_len, k_pad, static_scale):
+    """Fast path of :func:`quantize_patches_u8_reference` for a C-contiguous float32 ``x``,
+    without the float im2col: a window's max |x| is the max of its steps' maxima
+    (computed once per step), and its codes are written straight from ``x``."""
+    nb, length, nc = x.shape
+    u = np.empty((nb * out_len, k_pad), np.uint8)
+    scale = np.empty(nb * out_len, np.float32)
+    step_max = np.zeros(length, np.float32)
+    for b in range(nb):
+        if static_scale <= 0:
+            for t in range(length):
+                step_max[t] = _abs_max_f32(x[b, t])
+        for i in range(out_len):
+            row = b * out_len + i
+            amax = np.float32(0.0)
+            for k in range(kernel_size):
+                t = i * stride + k * dilation - pad_left
+                if 0 <= t < length:
+                    amax = max(amax, step_max[t])
+            if static_scale > 0:
+                s = np.float32(static_scale)
+            else:
+                s = np.float32(np.float64(amax) / QMAX) if amax > 0 else np.float32(1.0)
+            scale[row] = s
+            s64 = np.float64(s)
+            near_tie = False
+            for k in range(kernel_size):
+                t = i * stride + k * dilation - pad_left
+                if 0 <= t < length:
+                    near_tie |= _shifted_codes(x[b, t], s64, u[row, k * nc:(k + 1) * nc])
+                else:
+                    u[row, k * nc:(k + 1) * nc] = 128
+            for k in range(kernel_size):
+                t = i * stride + k * dilation - pad_left
+                if near_tie and 0 <= t < length:  # redo by division (see _shifted_codes)
+                    for c in range(nc):
+                        u[row, k * nc + c] = np.uint8(np.int32(_code(x[b, t, c], s64)) + 128)
+            u[row, kernel_size * nc:] = 128
+    return u, scale
+
+
+def gather_dequantize_reference(table, scale, ids):
+    """NumPy twin: the rows ``table[ids] · scale[ids]`` of an int8 table with one float32
+    scale per row, in float32, shape ``ids.shape + (D,)``."""
+    return table[ids].astype(np.float32) * scale[ids][..., None]
+
+
+@njit(cache=True)
+def gather_dequantize(table, scale, ids):
+    """Fast path of :func:`gather_dequantize_reference` for 1-D ``ids`` (in range): one pass."""
+    d = table.shape[1]
+    out = np.empty((ids.size, d), np.float32)
+    for i in range(ids.size):
+        r = ids[i]
+        s = np.float32(scale[r])
+        for j in range(d):
+            out[i, j] = np.float32(table[r, j]) * s
+    return out
+
+
 # --------------------------------------------------------------------------
 # int8 × int8 → int32 GEMM
 # --------------------------------------------------------------------------
@@ -225,26 +297,30 @@ PARALLEL_MIN_MACS = 2**25
 # rescaling the int32 accumulator back to floats
 # --------------------------------------------------------------------------
 
-def rescale_reference(acc, row_scale, col_scale, bias):
-    """NumPy twin: ``y_mn = acc_mn · (s_m · t_n) + b_n`` in float32.
+def rescale_reference(acc, row_scale, col_scale, bias, relu=False):
+    """NumPy twin: ``y_mn = acc_mn · (s_m · t_n) + b_n`` in float32 (then ``max(y, 0)``
+    when ``relu``; NaN stays NaN).
 
     ``row_scale`` (M,), ``col_scale`` (N,), ``bias`` (N,) (zeros for none).
     The scale product is formed first, as in the fast path, so both round alike.
     """
     s = row_scale.astype(np.float32)[:, None] * col_scale.astype(np.float32)[None, :]
-    return acc.astype(np.float32) * s + bias.astype(np.float32)[None, :]
+    y = acc.astype(np.float32) * s + bias.astype(np.float32)[None, :]
+    return np.where(y < 0, np.float32(0), y) if relu else y
 
 
 @njit(cache=True)
-def rescale(acc, row_scale, col_scale, bias):
-    """Fast path of :func:`rescale_reference`."""
+def rescale(acc, row_scale, col_scale, bias, relu=False):
+    """Fast path of :func:`rescale_reference` (the relu fused into the same pass)."""
     m_rows, n_cols = acc.shape
     out = np.empty((m_rows, n_cols), np.float32)
+    zero = np.float32(0.0)
     for m in range(m_rows):
         rs = np.float32(row_scale[m])
         for n in range(n_cols):
             s = np.float32(rs * np.float32(col_scale[n]))
-            out[m, n] = np.float32(np.float32(acc[m, n]) * s) + np.float32(bias[n])
+            y = np.float32(np.float32(acc[m, n]) * s) + np.float32(bias[n])
+            out[m, n] = zero if relu and y < zero else y
     return out
 
 
@@ -269,12 +345,12 @@ def check_int8_operands(a, w_t):
         raise ValueError(f"int8_matmul: K={a.shape[1]} > {MAX_K} could overflow int32")
 
 
-def quantized_linear(x, w_t, w_scale, bias=None, x_scale=None):
+def quantized_linear(x, w_t, w_scale, bias=None, x_scale=None, relu=False):
     """``y ≈ x · W + b`` with int8 weights ``w_t = round(Wᵀ / t)`` and int8 activations.
 
     ``x`` (M, K) float; ``w_t`` (N, K) int8; ``w_scale`` (N,) or scalar float32;
-    ``x_scale`` None for dynamic per-row scales, or a calibrated scalar.
-    Returns float32 (M, N).
+    ``x_scale`` None for dynamic per-row scales, or a calibrated scalar; ``relu``
+    applies ``max(y, 0)`` in the rescaling pass.  Returns float32 (M, N).
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x_scale is None or float(x_scale) <= 0.0:
@@ -290,4 +366,4 @@ def quantized_linear(x, w_t, w_scale, bias=None, x_scale=None):
     col = np.broadcast_to(np.asarray(w_scale, dtype=np.float32), (n,))
     col = np.ascontiguousarray(col)
     b = np.zeros(n, np.float32) if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
-    return rescale(acc, s, col, b)
+    return rescale(acc, s, col, b, relu)

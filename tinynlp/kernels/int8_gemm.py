@@ -41,6 +41,8 @@ __all__ = [
     "pack_int8",
     "packed_int8_gemm",
     "quantized_linear_packed",
+    "rescale_codes",
+    "static_scale",
     "vnni_available",
 ]
 
@@ -192,17 +194,26 @@ def packed_int8_gemm(u, packed):
     return flat.reshape(m, -1)[:, :packed.n]
 
 
-def quantized_linear_packed(x, packed, w_scale, bias=None, x_scale=None):
-    """:func:`tinynlp.kernels.int8.quantized_linear` on pre-packed weights (same codes,
-    same exact int32 products, same rescaling): ``y ≈ x · W + b``, float32 (M, N)."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    static = 0.0 if x_scale is None or float(x_scale) <= 0.0 else float(np.float32(x_scale))
-    if x.ndim != 2 or x.shape[1] != packed.k:
-        raise ValueError(f"quantized_linear_packed: x must be (M, {packed.k}), got {x.shape}")
-    u, s = quantize_rows_u8(x, packed.k_pad, static)
+def rescale_codes(u, row_scale, packed, w_scale, bias=None, relu=False):
+    """``y = (Σ_k q_mk w_t[n, k]) · s_m t_n + b_n`` (then relu) for the shifted codes ``u``
+    and their row scales: the packed product and :func:`~tinynlp.kernels.int8.rescale`."""
     acc = packed_int8_gemm(u, packed)
     n = packed.n
     col = np.ascontiguousarray(np.broadcast_to(np.asarray(w_scale, dtype=np.float32), (n,)))
     b = np.zeros(n, np.float32) if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
-    return rescale(acc, s, col, b)
+    return rescale(acc, row_scale, col, b, relu)
 
+
+def static_scale(x_scale):
+    """The calibrated activation scale as the kernels take it: 0.0 for dynamic scales."""
+    return 0.0 if x_scale is None or float(x_scale) <= 0.0 else float(np.float32(x_scale))
+
+
+def quantized_linear_packed(x, packed, w_scale, bias=None, x_scale=None, relu=False):
+    """:func:`tinynlp.kernels.int8.quantized_linear` on pre-packed weights (same codes,
+    same exact int32 products, same rescaling): ``y ≈ x · W + b``, float32 (M, N)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != packed.k:
+        raise ValueError(f"quantized_linear_packed: x must be (M, {packed.k}), got {x.shape}")
+    u, s = quantize_rows_u8(x, packed.k_pad, static_scale(x_scale))
+    return rescale_codes(u, s, packed, w_scale, bias, relu)

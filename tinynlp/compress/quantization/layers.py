@@ -16,10 +16,12 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.tensor import Tensor, to_numpy
-from ...functional.conv import conv1d_patches
+from ...functional.conv import conv1d_padding, conv1d_patches
 from ...functional.epilogue import activate_
-from ...kernels.int8 import QMAX, quantized_linear
-from ...kernels.int8_gemm import pack_int8, quantized_linear_packed, vnni_available
+from ...kernels.activations import Act
+from ...kernels.int8 import QMAX, gather_dequantize, quantize_patches_u8, quantized_linear
+from ...kernels.int8_gemm import (pack_int8, quantized_linear_packed, rescale_codes, static_scale,
+                                  vnni_available)
 from ...layers._utils import as_ids, as_input, check_last_dim, check_rank, layer_desc
 from ...layers.convolutional import Conv1D
 from ...layers.core import Dense, Embedding
@@ -82,27 +84,30 @@ class QuantizedMixin:
         return packed
 
     # ---- int8 products and activation scales ---------------------------------------
-    def _qlinear(self, x2, w_q, w_scale, bias, scale_name, packed=None):
+    def _qlinear(self, x2, w_q, w_scale, bias, scale_name, packed=None, relu=False):
         """int8 product of the rows of ``x2`` with the int8 weight ``w_q`` (N, K): arrays
-        (``packed``: the same weight from :meth:`_packed`, for the VNNI kernel).
+        (``packed``: the same weight from :meth:`_packed`, for the VNNI kernel; ``relu``
+        fused into the rescaling).
 
         While calibrating, records the largest |x| the product sees under ``scale_name``;
         otherwise uses that layer weight's static scale (0 = dynamic per-row scales).
         """
         x2 = np.ascontiguousarray(x2, dtype=np.float32)
         observed = getattr(self, "_calibration", None)
-        static = None
-        if observed is not None:
-            if x2.size:
-                observed[scale_name] = max(observed.get(scale_name, 0.0),
-                                           float(np.abs(x2).max()))
-        else:
-            s = float(getattr(self, scale_name).data[0])
-            static = s if s > 0 else None
+        if observed is not None and x2.size:
+            observed[scale_name] = max(observed.get(scale_name, 0.0), float(np.abs(x2).max()))
+        static = self._static_scale(scale_name)
         b = None if bias is None else np.asarray(bias, dtype=np.float32)
         if packed is not None:
-            return quantized_linear_packed(x2, packed, w_scale, b, x_scale=static)
-        return quantized_linear(x2, w_q, w_scale, b, x_scale=static)
+            return quantized_linear_packed(x2, packed, w_scale, b, static, relu)
+        return quantized_linear(x2, w_q, w_scale, b, static, relu)
+
+    def _static_scale(self, scale_name):
+        """The calibrated scale ``scale_name`` (None: dynamic, or calibrating now)."""
+        if getattr(self, "_calibration", None) is not None:
+            return None
+        s = float(getattr(self, scale_name).data[0])
+        return s if s > 0 else None
 
     def start_calibration(self):
         self._calibration = {}
@@ -143,10 +148,11 @@ class _QuantizedKernelMixin(QuantizedMixin):
         self.built = True
 
     def _project(self, rows):
-        """σ(rows · W + b) for the 2-D ``rows`` with the int8 kernel."""
+        """σ(rows · W + b) for the 2-D ``rows`` with the int8 kernel (relu fused)."""
+        relu = Act.of(self.activation) == Act.RELU
         y = self._qlinear(rows, self.kernel_q.data, self.kernel_scale.data, self._bias_array(),
-                          "input_scale", self._packed("kernel", self.kernel_q.data))
-        return activate_(y, self.activation)
+                          "input_scale", self._packed("kernel", self.kernel_q.data), relu)
+        return y if relu else activate_(y, self.activation)
 
 
 @register_layer
@@ -223,8 +229,9 @@ class QuantizedEmbedding(QuantizedMixin, Embedding):
 
     def call(self, x, training=False):
         ids = self._ids(x)
-        rows = self.embeddings_q.data[ids].astype(np.float32)
-        return self._out(rows * self.embeddings_scale.data[ids][..., None])
+        rows = gather_dequantize(self.embeddings_q.data, self.embeddings_scale.data,
+                                 np.ascontiguousarray(ids).reshape(-1))
+        return self._out(rows.reshape(*ids.shape, self.output_dim))
 
     def compute_mask(self, x, mask=None):
         if not self.mask_zero:
@@ -262,7 +269,25 @@ class QuantizedConv1D(_QuantizedKernelMixin, Conv1D):
         channels = self.kernel_q.shape[1] // self.kernel_size
         check_last_dim(self, x, channels, what="channels")
         self._check_length(x.shape)
+        packed = self._packed("kernel", self.kernel_q.data)
+        if packed is not None and getattr(self, "_calibration", None) is None:
+            return self._out(self._fused_call(x.data, packed))
         cols = conv1d_patches(x.data, self.kernel_size, self.strides, self.dilation_rate,
                               self.padding)
         b, steps, kc = cols.shape
         return self._out(self._project(cols.reshape(b * steps, kc)).reshape(b, steps, -1))
+
+    def _fused_call(self, x, packed):
+        """The VNNI path: the windows quantized straight from ``x`` (no float im2col),
+        the packed product, the rescaling with the relu fused — the same numbers as
+        im2col followed by :meth:`_project`."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        pad_left, _, steps = conv1d_padding(x.shape[1], self.kernel_size, self.strides,
+                                            self.padding, self.dilation_rate)
+        u, s = quantize_patches_u8(x, self.kernel_size, self.strides, self.dilation_rate,
+                                   pad_left, steps, packed.k_pad,
+                                   static_scale(self._static_scale("input_scale")))
+        relu = Act.of(self.activation) == Act.RELU
+        y = rescale_codes(u, s, packed, self.kernel_scale.data, self._bias_array(), relu)
+        y = y if relu else activate_(y, self.activation)
+        return y.reshape(x.shape[0], steps, -1)

@@ -20,8 +20,13 @@ from ...functional.conv import conv1d_padding, conv1d_patches
 from ...functional.epilogue import activate_
 from ...kernels.activations import Act
 from ...kernels.int8 import QMAX, gather_dequantize, quantize_patches_u8, quantized_linear
-from ...kernels.int8_gemm import (pack_int8, quantized_linear_packed, rescale_codes, static_scale,
-                                  vnni_available)
+from ...kernels.int8_gemm import (
+    pack_int8,
+    quantized_linear_packed,
+    rescale_codes,
+    static_scale,
+    vnni_available,
+)
 from ...layers._utils import as_ids, as_input, check_last_dim, check_rank, layer_desc
 from ...layers.convolutional import Conv1D
 from ...layers.core import Dense, Embedding

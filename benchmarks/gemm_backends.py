@@ -48,12 +48,12 @@ THREADS = _threads_from_argv(sys.argv[1:])
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = THREADS
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 ROW_MAJOR, NO_TRANS, B_MATRIX, PACKED = 101, 111, 162, 151
-OFFSET_FIX = 171
+OFFSET_FIX = 173  # CblasFixOffset
 SHAPES = [  # (label, M, K, N, packed-B row?)
     ("LSTM(128) step, batch 32", 32, 128, 512, True),
     ("LSTM(128) step, batch 256", 256, 128, 512, True),
@@ -67,14 +67,19 @@ SHAPES = [  # (label, M, K, N, packed-B row?)
 
 
 def find_mkl():
-    """ctypes handle on ``libmkl_rt`` from the ``mkl`` package, or None."""
-    prefixes = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(sys.executable))}
-    for prefix in prefixes:
-        for path in sorted(glob.glob(os.path.join(prefix, "lib", "libmkl_rt.so*"))):
-            try:
-                return ctypes.CDLL(path)
-            except OSError:
-                continue
+    """ctypes handle on ``libmkl_rt`` from the ``mkl`` package (its installed files), or None."""
+    from importlib import metadata
+    try:
+        dist = metadata.distribution("mkl")
+    except metadata.PackageNotFoundError:
+        return None
+    paths = [dist.locate_file(f) for f in (dist.files or []) if "libmkl_rt.so" in f.name]
+    paths += glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*"))
+    for path in paths:
+        try:
+            return ctypes.CDLL(str(path))
+        except OSError:
+            continue
     return None
 
 
@@ -163,25 +168,25 @@ def int8_row(mk, reps):
         np.testing.assert_array_equal(G.packed_int8_gemm(u, packed), ref)
         row["tinynlp_vnni"] = best_us(lambda: G.packed_int8_gemm(u, packed), reps)
     if mk is not None:
-        # MKL: C = (A + ao)(B + bo) with A int8 and B uint8, so compute Cᵀ = W · uᵀ:
-        # A = w_t (N × K) int8, B = uᵀ (K × M) uint8 (given as u, transposed), offset -128
-        c = np.empty((n, m), np.int32)
+        # MKL: C = (A + ao)(B + bo) with A (M × K) uint8 and B (K × N) int8; B = w_tᵀ
+        # (w_t given with the transpose flag), ao = -128 takes the shift out of u
+        c = np.empty((m, n), np.int32)
         co = np.zeros(1, np.int32)
 
         def mkl():
-            mk["s8u8"](ROW_MAJOR, NO_TRANS, 112, OFFSET_FIX, n, m, k, 1.0, p(w_t), k, 0,
-                       p(u), k, -128, 0.0, p(c), m, p(co))
+            mk["s8u8"](ROW_MAJOR, NO_TRANS, 112, OFFSET_FIX, m, n, k, 1.0, p(u), k, -128,
+                       p(w_t), k, 0, 0.0, p(c), n, p(co))
         mkl()
-        np.testing.assert_array_equal(c.T, ref)
+        np.testing.assert_array_equal(c, ref)
         row["mkl_s8u8s32"] = best_us(mkl, reps)
     return row
 
 
-def markdown(rows, mk, load, threads):
-    version = mk["version"] if mk else "not installed (pip install mkl)"
+def markdown(rows, mk, load, threads, mkl_state):
+    version = mk["version"] if mk else mkl_state
     blas = "OpenBLAS" if _uses_openblas() else "its BLAS"
-    lines = [f"Threads per library: {threads}.  NumPy {np.__version__} ({blas}); "
-             f"MKL: {version}.  Load average: {load} (1, 5, 15 min).  Best-of-N µs.", "",
+    lines = [(f"Threads per library: {threads}.  NumPy {np.__version__} ({blas}); "
+              f"MKL: {version}.  Load average: {load} (1, 5, 15 min).  Best-of-N µs."), "",
              "| GEMM | shape | NumPy | MKL sgemm | MKL packed | NumPy / MKL | NumPy / packed |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -195,9 +200,9 @@ def markdown(rows, mk, load, threads):
         if "numpy" in r:
             continue
         lines += ["", "| int8 GEMM | shape | tinynlp VNNI | MKL s8u8s32 |", "|---|---|---:|---:|",
-                  f"| {r['shape']} | {r['dims']} | "
-                  f"{_fmt(r.get('tinynlp_vnni'), '{:.1f}')} | "
-                  f"{_fmt(r.get('mkl_s8u8s32'), '{:.1f}')} |"]
+                  (f"| {r['shape']} | {r['dims']} | "
+                   f"{_fmt(r.get('tinynlp_vnni'), '{:.1f}')} | "
+                   f"{_fmt(r.get('mkl_s8u8s32'), '{:.1f}')} |")]
     return "\n".join(lines)
 
 
@@ -228,7 +233,8 @@ def main(argv=None):
     rows = [float_row(mk, *s, reps) for s in shapes]
     rows.append(int8_row(mk, reps))
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(markdown(rows, mk, load, THREADS))
+    state = "not measured (--no-mkl)" if args.no_mkl else "not installed (pip install mkl)"
+    print(markdown(rows, mk, load, THREADS, state))
     return rows
 
 

@@ -40,7 +40,10 @@ def _target_has_vnni():
     if config.CPU_NAME and config.CPU_NAME != "host":
         features = config.CPU_FEATURES or ""
     else:
-        features = llvm.get_host_cpu_features().flatten()
+        try:
+            features = llvm.get_host_cpu_features().flatten()
+        except RuntimeError:  # LLVM cannot tell on this platform: the portable kernels
+            features = ""
     return "+avx512vnni" in features.split(",")
 
 

@@ -89,6 +89,17 @@ def test_quantize_rows_u8_exact_at_ties():
     for s in (0.5, 0.25, 1.0, 2.0):
         u, _ = K.quantize_rows_u8(x, 600, s)
         np.testing.assert_array_equal(u, K.quantize_rows_u8_reference(x, 600, s)[0])
+    for s in (0.37, 0.0123, 3.3):  # near-ties: float32 neighbours of (j + ½) · s
+        mid = ((np.arange(-130, 130) + 0.5) * s).astype(np.float32)
+        z = np.concatenate([mid, np.nextafter(mid, np.float32(np.inf)),
+                            np.nextafter(mid, np.float32(-np.inf))])[None, :]
+        for static in (s, 0.0):
+            u, _ = K.quantize_rows_u8(z, z.shape[1], static)
+            np.testing.assert_array_equal(u, K.quantize_rows_u8_reference(z, z.shape[1], static)[0])
+    tiny = np.array([[1e-43, -3e-44, 0.0, 2e-42]], np.float32)  # subnormal rows and scales
+    for static in (0.0, 1e-44):
+        u, _ = K.quantize_rows_u8(tiny, 4, static)
+        np.testing.assert_array_equal(u, K.quantize_rows_u8_reference(tiny, 4, static)[0])
     y = np.array([[127.0, 2.5, -2.5, 0.5, 1.5]], np.float32)  # scale exactly 1
     u, scale = K.quantize_rows_u8(y, 5, 0.0)
     assert scale[0] == 1.0
@@ -126,3 +137,17 @@ def test_kernel_compiles_to_vpdpbusd():
     packed = G.pack_int8(np.ones((2, 4), np.int8))
     fresh(np.full(4, 129, np.uint8), 1, 4, packed.data, packed.correction)
     assert "vpdpbusd" in fresh.inspect_asm(fresh.signatures[0])
+
+
+@given(s=st.floats(0.0001220703125, 1024.0, width=32), seed=st.integers(0, 2**16))
+def test_quantize_rows_u8_exact_near_ties_any_scale(s, seed):
+    """Values a float32 step or two from (j + ½) · s, for a random scale s."""
+    rng = np.random.default_rng(seed)
+    mid = ((rng.integers(-140, 140, 64) + 0.5) * s).astype(np.float32)
+    z = np.stack([mid, np.nextafter(mid, np.float32(np.inf)),
+                  np.nextafter(mid, np.float32(-np.inf))])
+    for static in (s, 0.0):
+        u, scale = K.quantize_rows_u8(z, z.shape[1] + 1, static)
+        u_ref, scale_ref = K.quantize_rows_u8_reference(z, z.shape[1] + 1, static)
+        np.testing.assert_array_equal(u, u_ref)
+        np.testing.assert_array_equal(scale, scale_ref)

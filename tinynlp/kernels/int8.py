@@ -20,7 +20,10 @@ row quantizer divides in float64 in both versions so they agree bit for bit.
 Layout: the weight operand is stored transposed, ``w_t`` of shape ``(N, K)``,
 so the innermost loop runs over contiguous ``K`` in both operands — LLVM turns
 it into packed multiply-adds (``vpmaddwd``).  Large products spread their
-output columns over threads (``prange``); small ones run on one thread.
+output columns over threads (``prange``); small ones run on one thread.  This
+is the portable kernel; on a CPU with AVX-512 VNNI the layers use
+:mod:`tinynlp.kernels.int8_gemm` (same codes, same exact products, weights
+packed once), fed by the shifted-code quantizers here (``*_u8``).
 """
 
 from __future__ import annotations

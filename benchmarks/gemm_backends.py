@@ -45,8 +45,11 @@ def _threads_from_argv(argv):
 
 
 THREADS = _threads_from_argv(sys.argv[1:])
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_var] = THREADS
+if __name__ == "__main__":  # run as a script: fix the pools before NumPy starts them
+    # (imported, e.g. by the tests, it leaves the process's environment alone)
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "NUMBA_NUM_THREADS"):
+        os.environ[_var] = THREADS
 
 import numpy as np
 
@@ -234,7 +237,8 @@ def main(argv=None):
     rows.append(int8_row(mk, reps))
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     state = "not measured (--no-mkl)" if args.no_mkl else "not installed (pip install mkl)"
-    print(markdown(rows, mk, load, THREADS, state))
+    threads = THREADS if __name__ == "__main__" else "as this process set them"
+    print(markdown(rows, mk, load, threads, state))
     return rows
 
 

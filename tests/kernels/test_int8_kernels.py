@@ -83,3 +83,40 @@ def test_bad_operands_are_named():
         K.check_int8_operands(np.zeros((2, 3), np.int8), np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="inner dimensions"):
         K.check_int8_operands(np.zeros((2, 3), np.int8), np.zeros((2, 4), np.int8))
+
+
+@given(b=st.integers(1, 3), length=st.integers(1, 12), c=st.integers(1, 5), k=st.integers(1, 4),
+       stride=st.integers(1, 3), dilation=st.integers(1, 2), pad=st.integers(0, 3),
+       extra=st.integers(0, 3), static=st.booleans(), seed=st.integers(0, 2**16))
+def test_quantize_patches_u8_equals_twin_exactly(b, length, c, k, stride, dilation, pad, extra,
+                                                 static, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((b, length, c)) * rng.uniform(0.01, 10)).astype(np.float32)
+    x[0, 0] = 0.0
+    out_len = max(1, (length + pad - (k - 1) * dilation - 1) // stride + 1)
+    s = 0.03 if static else 0.0
+    args = (x, k, stride, dilation, pad, out_len, k * c + extra, s)
+    u, scale = K.quantize_patches_u8(*args)
+    u_ref, scale_ref = K.quantize_patches_u8_reference(*args)
+    np.testing.assert_array_equal(u, u_ref)
+    np.testing.assert_array_equal(scale, scale_ref)
+
+
+@given(v=st.integers(1, 30), d=st.integers(1, 9), n=st.integers(0, 12), seed=st.integers(0, 2**16))
+def test_gather_dequantize_equals_twin_exactly(v, d, n, seed):
+    rng = np.random.default_rng(seed)
+    table = _int8(rng, (v, d))
+    scale = rng.uniform(1e-3, 1, v).astype(np.float32)
+    ids = rng.integers(0, v, n)
+    np.testing.assert_array_equal(K.gather_dequantize(table, scale, ids),
+                                  K.gather_dequantize_reference(table, scale, ids))
+
+
+def test_rescale_relu_equals_twin_and_keeps_nan():
+    acc = np.array([[5, -5, 0], [-7, 3, 1]], np.int32)
+    rs, cs = np.array([0.5, 2.0], np.float32), np.array([1.0, 0.25, 3.0], np.float32)
+    b = np.array([0.1, -0.2, np.nan], np.float32)
+    y = K.rescale(acc, rs, cs, b, True)
+    np.testing.assert_array_equal(y, K.rescale_reference(acc, rs, cs, b, relu=True))
+    assert (y[:, :2] >= 0).all() and np.isnan(y[:, 2]).all()
+    np.testing.assert_array_equal(K.rescale(acc, rs, cs, b), K.rescale_reference(acc, rs, cs, b))

@@ -28,7 +28,8 @@ and sharded / lazily loaded checkpoints (model splitting).
     y = C.layer_by_layer_predict("ckpt/", x)                       # one layer in memory
 
 Each submodule's docstring gives the formulas: :mod:`.pruning`,
-:mod:`.quantization` (kernels in :mod:`tinynlp.kernels.int8`),
+:mod:`.quantization` (kernels in :mod:`tinynlp.kernels.int8` and, on VNNI CPUs,
+:mod:`tinynlp.kernels.int8_gemm`),
 :mod:`.distillation`, :mod:`.sharding`, :mod:`.sparse_storage`.  ``benchmarks/compression_report.py``
 measures all of them on the bundled sentiment task.
 """

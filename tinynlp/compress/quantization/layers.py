@@ -3,7 +3,10 @@
 Each holds its kernel as int8 codes with one float32 scale per output channel
 and runs int8 × int8 → int32 products (:func:`tinynlp.kernels.int8.quantized_linear`);
 the input rows are quantized on the fly (dynamic scales) or with a calibrated
-static scale.  Everything else comes from the floors below: Keras' padding and
+static scale.  On a CPU with AVX-512 VNNI the products run on the codes packed
+once for :func:`tinynlp.kernels.int8_gemm.quantized_linear_packed` (same codes, same
+exact integer products, several times faster); the pack is made when the layer
+is quantized (or first run after loading) and remade whenever the codes change.  Everything else comes from the floors below: Keras' padding and
 the im2col of the convolution (:func:`tinynlp.functional.conv1d_patches`), the
 activations (:func:`tinynlp.functional.epilogue.activate_`), the layers' checks.
 """
@@ -13,9 +16,17 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.tensor import Tensor, to_numpy
-from ...functional.conv import conv1d_patches
+from ...functional.conv import conv1d_padding, conv1d_patches
 from ...functional.epilogue import activate_
-from ...kernels.int8 import QMAX, quantized_linear
+from ...kernels.activations import Act
+from ...kernels.int8 import QMAX, gather_dequantize, quantize_patches_u8, quantized_linear
+from ...kernels.int8_gemm import (
+    pack_int8,
+    quantized_linear_packed,
+    rescale_codes,
+    static_scale,
+    vnni_available,
+)
 from ...layers._utils import as_ids, as_input, check_last_dim, check_rank, layer_desc
 from ...layers.convolutional import Conv1D
 from ...layers.core import Dense, Embedding
@@ -64,25 +75,44 @@ class QuantizedMixin:
         param = getattr(self, name + "_scale")
         param.data[...] = np.broadcast_to(np.asarray(scale, np.float32), param.shape)
 
+    def _packed(self, name, w_q):
+        """The VNNI pack of the int8 weight ``w_q`` (N, K) kept under ``name`` (None
+        without VNNI): made once, remade when ``w_q``'s codes differ from the packed ones
+        (set_weights, load_weights, an in-place write: the bytes are compared, at memory
+        speed)."""
+        if not vnni_available():
+            return None
+        packs = self.__dict__.setdefault("_int8_packs", {})
+        packed = packs.get(name)
+        if packed is None or not packed.matches(w_q):
+            packed = packs[name] = pack_int8(w_q)
+        return packed
+
     # ---- int8 products and activation scales ---------------------------------------
-    def _qlinear(self, x2, w_q, w_scale, bias, scale_name):
-        """int8 product of the rows of ``x2`` with the int8 weight ``w_q`` (N, K): arrays.
+    def _qlinear(self, x2, w_q, w_scale, bias, scale_name, packed=None, relu=False):
+        """int8 product of the rows of ``x2`` with the int8 weight ``w_q`` (N, K): arrays
+        (``packed``: the same weight from :meth:`_packed`, for the VNNI kernel; ``relu``
+        fused into the rescaling).
 
         While calibrating, records the largest |x| the product sees under ``scale_name``;
         otherwise uses that layer weight's static scale (0 = dynamic per-row scales).
         """
         x2 = np.ascontiguousarray(x2, dtype=np.float32)
         observed = getattr(self, "_calibration", None)
-        static = None
-        if observed is not None:
-            if x2.size:
-                observed[scale_name] = max(observed.get(scale_name, 0.0),
-                                           float(np.abs(x2).max()))
-        else:
-            s = float(getattr(self, scale_name).data[0])
-            static = s if s > 0 else None
+        if observed is not None and x2.size:
+            observed[scale_name] = max(observed.get(scale_name, 0.0), float(np.abs(x2).max()))
+        static = self._static_scale(scale_name)
         b = None if bias is None else np.asarray(bias, dtype=np.float32)
-        return quantized_linear(x2, w_q, w_scale, b, x_scale=static)
+        if packed is not None:
+            return quantized_linear_packed(x2, packed, w_scale, b, static, relu)
+        return quantized_linear(x2, w_q, w_scale, b, static, relu)
+
+    def _static_scale(self, scale_name):
+        """The calibrated scale ``scale_name`` (None: dynamic, or calibrating now)."""
+        if getattr(self, "_calibration", None) is not None:
+            return None
+        s = float(getattr(self, scale_name).data[0])
+        return s if s > 0 else None
 
     def start_calibration(self):
         self._calibration = {}
@@ -123,10 +153,11 @@ class _QuantizedKernelMixin(QuantizedMixin):
         self.built = True
 
     def _project(self, rows):
-        """σ(rows · W + b) for the 2-D ``rows`` with the int8 kernel."""
+        """σ(rows · W + b) for the 2-D ``rows`` with the int8 kernel (relu fused)."""
+        relu = Act.of(self.activation) == Act.RELU
         y = self._qlinear(rows, self.kernel_q.data, self.kernel_scale.data, self._bias_array(),
-                          "input_scale")
-        return activate_(y, self.activation)
+                          "input_scale", self._packed("kernel", self.kernel_q.data), relu)
+        return y if relu else activate_(y, self.activation)
 
 
 @register_layer
@@ -151,6 +182,7 @@ class QuantizedDense(_QuantizedKernelMixin, Dense):
     def from_float(cls, layer, per_channel=True):
         q = cls._from_float_layer(layer, per_channel, (None, layer.kernel.shape[0]))
         q._set_int8_kernel("kernel", layer.kernel.data)
+        q._packed("kernel", q.kernel_q.data)  # pack now rather than on the first call
         return q
 
     def call(self, x, training=False, mask=None):
@@ -202,8 +234,9 @@ class QuantizedEmbedding(QuantizedMixin, Embedding):
 
     def call(self, x, training=False):
         ids = self._ids(x)
-        rows = self.embeddings_q.data[ids].astype(np.float32)
-        return self._out(rows * self.embeddings_scale.data[ids][..., None])
+        rows = gather_dequantize(self.embeddings_q.data, self.embeddings_scale.data,
+                                 np.ascontiguousarray(ids).reshape(-1))
+        return self._out(rows.reshape(*ids.shape, self.output_dim))
 
     def compute_mask(self, x, mask=None):
         if not self.mask_zero:
@@ -232,6 +265,7 @@ class QuantizedConv1D(_QuantizedKernelMixin, Conv1D):
     def from_float(cls, layer, per_channel=True):
         q = cls._from_float_layer(layer, per_channel, (None, None, layer.kernel.shape[1]))
         q._set_int8_kernel("kernel", layer.kernel.data)
+        q._packed("kernel", q.kernel_q.data)  # pack now rather than on the first call
         return q
 
     def call(self, x, training=False):
@@ -240,7 +274,25 @@ class QuantizedConv1D(_QuantizedKernelMixin, Conv1D):
         channels = self.kernel_q.shape[1] // self.kernel_size
         check_last_dim(self, x, channels, what="channels")
         self._check_length(x.shape)
+        packed = self._packed("kernel", self.kernel_q.data)
+        if packed is not None and getattr(self, "_calibration", None) is None:
+            return self._out(self._fused_call(x.data, packed))
         cols = conv1d_patches(x.data, self.kernel_size, self.strides, self.dilation_rate,
                               self.padding)
         b, steps, kc = cols.shape
         return self._out(self._project(cols.reshape(b * steps, kc)).reshape(b, steps, -1))
+
+    def _fused_call(self, x, packed):
+        """The VNNI path: the windows quantized straight from ``x`` (no float im2col),
+        the packed product, the rescaling with the relu fused — the same numbers as
+        im2col followed by :meth:`_project`."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        pad_left, _, steps = conv1d_padding(x.shape[1], self.kernel_size, self.strides,
+                                            self.padding, self.dilation_rate)
+        u, s = quantize_patches_u8(x, self.kernel_size, self.strides, self.dilation_rate,
+                                   pad_left, steps, packed.k_pad,
+                                   static_scale(self._static_scale("input_scale")))
+        relu = Act.of(self.activation) == Act.RELU
+        y = rescale_codes(u, s, packed, self.kernel_scale.data, self._bias_array(), relu)
+        y = y if relu else activate_(y, self.activation)
+        return y.reshape(x.shape[0], steps, -1)

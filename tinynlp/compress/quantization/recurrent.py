@@ -1,7 +1,9 @@
 """int8 recurrent layers: SimpleRNN, LSTM and GRU with int8 input and recurrent kernels.
 
-Both products of every step — x_t W (all steps at once) and h_{t−1} U — are
-int8 × int8 → int32 (:meth:`QuantizedMixin._qlinear`); biases, the gate
+Both products of every step — x_t W (all steps at once, one int8 GEMM) and
+h_{t−1} U — are int8 × int8 → int32 (:meth:`QuantizedMixin._qlinear`; on a VNNI
+CPU with weights packed once, each kept under its name and remade when the
+codes change); biases, the gate
 non-linearities and the LSTM's cell state stay float32.  The steps themselves
 are the float ops' own loops (:func:`~tinynlp.functional.rnn.elman_cell.elman_recurrence`,
 :func:`~tinynlp.functional.rnn.lstm_cell.lstm_inference`,
@@ -84,15 +86,19 @@ class _QuantizedRNNMixin(QuantizedMixin):
         return time_major(xa, F32, info), info, st
 
     def _input_rows(self, xt, w_q, scale, bias):
-        """x_t W + b for every row of the time-major ``xt`` (T, B, D) → (T, B, N)."""
+        """x_t W + b for every row of the time-major ``xt`` (T, B, D) → (T, B, N): one
+        int8 GEMM for all steps."""
         T, B, D = xt.shape
-        return self._qlinear(xt.reshape(T * B, D), w_q, scale, bias,
-                             "input_scale").reshape(T, B, -1)
+        return self._qlinear(xt.reshape(T * B, D), w_q, scale, bias, "input_scale",
+                             self._packed("kernel", w_q)).reshape(T, B, -1)
 
     def _recurrent(self, w_q, scale):
-        """``recur(h, out)``: out ← h U, the int8 product with the recurrent kernel."""
+        """``recur(h, out)``: out ← h U, the int8 product with the recurrent kernel
+        (packed once for all the steps of this call)."""
+        packed = self._packed("recurrent_kernel", w_q)
+
         def recur(h, out):
-            out[...] = self._qlinear(h, w_q, scale, None, "state_scale")
+            out[...] = self._qlinear(h, w_q, scale, None, "state_scale", packed)
         return recur
 
     def _states(self, Hs, info):

@@ -1,5 +1,7 @@
 """Word2Vec: kernel vs NumPy twins, sampling formulas, streaming, tiny training."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -180,7 +182,9 @@ def test_loss_decreases_and_progress(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [ln.split(" - ")[0] for ln in lines[:2]] == ["Word2Vec epoch 1/2",
                                                          "Word2Vec epoch 2/2"]
-    assert "\r" not in "".join(lines) and "alpha: " in lines[0] and "words/s" in lines[0]
+    assert "\r" not in "".join(lines) and "alpha: " in lines[0]
+    # the rate's unit follows the speed (format_rate): per word when slow, words/s when fast
+    assert re.search(r" - ([\d.]+(s|ms|us)/word|[\d,]+ words/s) - ", lines[0]), lines[0]
     assert "effective words/s" in lines[2] and len(lines) == 3
     m.train(c, epochs=1, verbose=1)         # the live bar, asked for
     out = capsys.readouterr().out

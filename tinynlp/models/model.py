@@ -42,6 +42,7 @@ from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from .. import random as tn_random
+from .. import threads
 from ..autograd import no_grad
 from ..autograd.tensor import Tensor
 from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
@@ -352,20 +353,26 @@ class Model(Layer):
             ctx.broadcast_weights(self)
             self._gradient_hooks.append(ctx.allreduce_gradients)
         try:
-            cblist.on_train_begin()
-            for epoch in range(initial_epoch, epochs):
-                logs = self._train_epoch(epoch, train, run)
-                if val is not None:
-                    val_logs = self._evaluate_data(val, validation_batch_size or batch_size)
-                    logs.update({"val_" + k: v for k, v in val_logs.items()})
-                cblist.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
-            cblist.on_train_end()
+            with threads.limit():      # the idle cores' thread count (tinynlp.threads)
+                self._fit_epochs(train, val, run, initial_epoch, epochs,
+                                 validation_batch_size or batch_size)
         finally:
             if ctx is not None:
                 self._gradient_hooks.remove(ctx.allreduce_gradients)
         return history
+
+    def _fit_epochs(self, train, val, run, initial_epoch, epochs, validation_batch_size):
+        cblist = run.callbacks
+        cblist.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            logs = self._train_epoch(epoch, train, run)
+            if val is not None:
+                val_logs = self._evaluate_data(val, validation_batch_size)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cblist.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cblist.on_train_end()
 
     def _fit_data(self, x, y, sample_weight, validation_split, validation_data):
         """(training data, validation data or None) from fit's arguments."""

@@ -106,8 +106,9 @@ def write_markdown(data, path, plot_name="ratios.png"):
         "; at run time: " + "; ".join(
             f"{b['internal_api']} {b['version']} ({b['threading_layer']}, {b['num_threads']} "
             f"threads)" for b in blas) if blas else ""))
-    L.append(f"- threads: {info['threads']} everywhere — `torch.set_num_threads({info['threads']})` "
-             f"(PyTorch and Keras), OpenBLAS/OpenMP/Numba threads via environment variables set "
+    L.append(f"- threads: {info['threads']} everywhere — "
+             f"`torch.set_num_threads({info['threads']})` (PyTorch and Keras), "
+             f"OpenBLAS/OpenMP/Numba threads via environment variables set "
              f"before import plus `threadpoolctl`")
     if info.get("note"):
         L.append(f"- **note**: {info['note']}")
@@ -189,7 +190,8 @@ def write_markdown(data, path, plot_name="ratios.png"):
             delta = x["rss_peak_mb"] - x["rss_before_steps_mb"]
             cpu = f"{x['train_cpu_ms']:.2f}" if "train_cpu_ms" in x else "–"
             L.append(f"| {name} | {r['batch']} | {label} | {_fmt_stats(x['train_ms'])} | "
-                     f"{cpu} | {_fmt_stats(x['infer_ms'])} | {x['rss_peak_mb']:.0f} ({delta:+.0f}) | "
+                     f"{cpu} | {_fmt_stats(x['infer_ms'])} | "
+                     f"{x['rss_peak_mb']:.0f} ({delta:+.0f}) | "
                      f"{x['load_before'][0]:.1f} |")
     L.append("")
     L.extend(contention_lines(data))

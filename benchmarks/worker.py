@@ -19,7 +19,7 @@ import sys
 import time
 
 
-def _set_thread_env(n) -> None:
+def set_thread_env(n) -> None:
     """Fix every pool to ``n`` threads before any import; ``"auto"`` leaves them alone (each
     framework's default: tinynlp's run-time choice, PyTorch's physical cores)."""
     if n != "auto":
@@ -201,7 +201,7 @@ def main(argv=None):
     p.add_argument("--n-batches", type=int, default=10)
     p.add_argument("--agree-steps", type=int, default=10)
     args = p.parse_args(argv)
-    _set_thread_env(args.threads)
+    set_thread_env(args.threads)
     result = run(args)
     with open(args.out, "w") as f:
         json.dump(result, f)

@@ -131,6 +131,14 @@ def write_markdown(data, path, plot_name="ratios.png"):
              "`nn.Module` + "
              "`F.binary_cross_entropy` + `backward` + `optim.Adam.step`; Keras: "
              "`model.train_on_batch`.")
+    if any(r.get("model") == "gpt" for r in data["results"]):
+        L.append("- **gpt** row: `tn.models.GPT.train_on_batch` with next-character "
+                 "`SparseCategoricalCrossentropy(from_logits=True)` and `AdamW` vs a minimal "
+                 "PyTorch GPT (`benchmarks/torch_transformers.py`: fused q/k/v Linear, "
+                 "`scaled_dot_product_attention(is_causal=True)`) with `F.cross_entropy` and "
+                 "`optim.AdamW`; inference = the logits (B, 64, 96).  **transformer_cls**: "
+                 "`TransformerEncoder` ×2 vs `nn.TransformerEncoderLayer` ×2 (PyTorch's "
+                 "inference in `eval()` takes its fused fast path).")
     L.append("- **inference**: forward of one batch without gradients (`model(x)` under "
              "`tn.no_grad()` / `torch.no_grad()` + `eval()` / `predict_on_batch`).")
     n_min = min((len(r["train_ms"]) for r in data["results"] if "train_ms" in r), default=0)
@@ -202,6 +210,9 @@ def write_markdown(data, path, plot_name="ratios.png"):
         data_desc = ("real Rotten Tomatoes (10,253 train / 2,499 test snippets; "
                      f"Tokenizer(num_words={spec.sizes['vocab']}), pad_sequences(maxlen="
                      f"{spec.sizes['maxlen']}))" if spec.data == "rotten_tomatoes" else
+                     "the bundled Shakespeare's characters (20,000 train / 2,000 test windows "
+                     "at random offsets; targets: the next characters; no accuracy column)"
+                     if spec.data == "shakespeare" else
                      "synthetic (see `benchmarks/prepare.py`: 10,000 train / 2,000 test)")
         L.append(f"- `{m}`: {spec.title}; data: {data_desc}; sizes {spec.sizes}")
     L.append("")
@@ -235,6 +246,8 @@ def write_markdown(data, path, plot_name="ratios.png"):
     L.append("")
     base = []
     for m in dict.fromkeys(r["model"] for r in rows):
+        if not get_spec(m).binary_output:
+            continue
         from .prepare import make_data
         _, (_, y_te) = make_data(get_spec(m, quick=info["quick"]), quick=info["quick"])
         frac = float(np.mean(y_te > 0.5))

@@ -146,13 +146,11 @@ def test_limit_applies_then_restores():
 def test_an_automatic_count_never_raises_a_lower_limit(monkeypatch):
     monkeypatch.setattr(threads, "busy_cores", lambda: 0.0)
     monkeypatch.setattr(threads, "available_cores", lambda: 8)
-    with threadpool_limits(limits=1, user_api="blas"):
-        with threads.limit() as n:
-            assert n == 1 and set(blas_threads()) == {1}
+    with threadpool_limits(limits=1, user_api="blas"), threads.limit() as n:
+        assert n == 1 and set(blas_threads()) == {1}
     tn.set_num_threads(2)                     # an explicit count does
-    with threadpool_limits(limits=1, user_api="blas"):
-        with threads.limit() as n:
-            assert n == 2 and set(blas_threads()) == {2}
+    with threadpool_limits(limits=1, user_api="blas"), threads.limit() as n:
+        assert n == 2 and set(blas_threads()) == {2}
 
 
 def test_fit_runs_with_the_count_and_restores(monkeypatch):
@@ -196,8 +194,8 @@ def test_cli_bad_env_var_is_a_one_line_error(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("TINYNLP_THREADS", "0")
     assert main(["predict", "hi", "--model", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["tinynlp predict: error: TINYNLP_THREADS must be a positive integer or 'auto', "
-                   "got '0'"]
+    assert err == [("tinynlp predict: error: TINYNLP_THREADS must be a positive integer or "
+                    "'auto', got '0'")]
 
 
 def test_cli_says_when_it_uses_fewer_threads(monkeypatch, capsys):

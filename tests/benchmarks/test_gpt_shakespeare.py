@@ -63,7 +63,8 @@ def test_quick_runs(command, tmp_path):
     out = tmp_path / "gpt.md"
     proc = subprocess.run([sys.executable, "benchmarks/gpt_shakespeare.py", command, "--quick",
                            "--threads", "1", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(out.with_suffix(".json").read_text())
     tiny, ref = data["results"]

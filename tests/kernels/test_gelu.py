@@ -4,12 +4,13 @@ exact Φ, and what ``F.gelu`` uses for float32 (float64 keeps the exact erf)."""
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinynlp as tn
-from tinynlp.kernels.gelu import ERF_MAX_ERROR, gelu_cdf_f32, gelu_cdf_f32_reference
+from tinynlp.kernels.gelu import ERF_MAX_ERROR, P, Q, gelu_cdf_f32, gelu_cdf_f32_reference
 
 exact_erf = np.vectorize(math.erf, otypes=[np.float64])
 
@@ -31,8 +32,27 @@ def test_cdf_is_within_the_formula_bound_of_the_exact_one():
     _, cdf = gelu_cdf_f32(x)
     # the formula's error on Φ (half erf's) plus float32's rounding of Φ (≤ 2⁻²⁵ near 1)
     assert np.abs(cdf - exact).max() <= ERF_MAX_ERROR / 2 + 2.0 ** -25
+    # ... and relative to Φ where Φ is small (x < 0): float32's rounding dominates there too
+    small = exact < 0.25
+    assert np.all(np.abs(cdf - exact)[small] <= ERF_MAX_ERROR / 2 + 2.0 ** -24 * exact[small])
     assert cdf[0] == 0.0 and cdf[-1] == 1.0 and np.all(np.diff(cdf) >= -1e-7)
     assert gelu_cdf_f32(np.zeros(3, np.float32))[1].tolist() == [0.5] * 3
+
+
+def test_the_fit_is_the_committed_one():
+    """tools/fit_erf.py reproduces the kernel's coefficients and error bound."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("scipy")
+    path = Path(__file__).resolve().parents[2] / "tools" / "fit_erf.py"
+    spec = importlib.util.spec_from_file_location("fit_erf", path)
+    fit_erf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit_erf)
+    p, q = fit_erf.fit()
+    np.testing.assert_allclose(p, P, rtol=1e-9)
+    np.testing.assert_allclose(q, Q, rtol=1e-9)
+    assert fit_erf.max_error(np.array(P), np.array(Q)) <= ERF_MAX_ERROR
 
 
 def test_gelu_float32_uses_it_and_float64_stays_exact():

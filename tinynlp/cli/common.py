@@ -118,14 +118,17 @@ def add_threads(parser):
 
 
 def apply_threads(args, command):
-    """Apply ``--threads`` (or ``$TINYNLP_THREADS``, or the idle cores) for the whole run;
-    says so on stderr when other processes leave fewer cores than the machine has."""
+    """Apply ``--threads`` (or ``$TINYNLP_THREADS``, or the idle cores) for the whole run.
+    A command with progress output (``--verbose`` other than 0) says so on stderr when
+    other processes leave fewer cores than the machine has."""
     if getattr(args, "threads", None) not in (None, "auto"):
         threads.set_num_threads(args.threads)
         return
     choice = threads.apply()
-    if choice.source == "auto" and choice.threads < choice.available:
-        say(f"tinynlp {command}: {choice.describe()}: using {choice.threads} "
+    if choice.source == "auto" and choice.threads < choice.available and \
+            getattr(args, "verbose", 0) != 0:
+        say(f"tinynlp {command}: {choice.busy:.1f} of {choice.available} cores busy with "
+            f"other programs: {choice.threads} thread{'s' if choice.threads > 1 else ''} "
             f"(--threads N to choose)")
 
 

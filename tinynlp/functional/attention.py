@@ -222,7 +222,7 @@ class ScaledDotProductAttention(Function):
     def forward(ctx, q, k, v, mask, shape=None, kind=None, is_causal=False, scale=1.0,
                 keep=None):
         if not (any(ctx.needs_input_grad) and is_grad_enabled()) and len(shape) >= 3 and \
-                all(a.shape[:-2] == shape[:-2] for a in (q, k, v)):
+                shape[0] > 0 and all(a.shape[:-2] == shape[:-2] for a in (q, k, v)):
             return _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep)
         s = np.matmul(q, np.swapaxes(k, -1, -2))
         if s.shape != shape or not s.flags.c_contiguous:   # v or the mask has more batch axes
@@ -240,7 +240,7 @@ class ScaledDotProductAttention(Function):
     def backward(ctx, g):
         q, k, v, p, keep = ctx.saved
         need = ctx.needs_input_grad
-        if not need[3] and p.ndim >= 3 and \
+        if not need[3] and p.ndim >= 3 and p.shape[0] > 0 and \
                 all(a.shape[:-2] == p.shape[:-2] for a in (q, k, v, g)):
             return _backward_in_chunks(q, k, v, p, keep, g, ctx.scale, need)
         dq = dk = dv = dm = None
@@ -312,7 +312,7 @@ def _backward_in_chunks(q, k, v, p, keep, g, scale, need):
     For arrays without broadcast leading axes and no gradient to a float mask.
     """
     n = p.shape[0]
-    step = max(1, CHUNK_ELEMENTS // max(1, p[0].size))
+    step = max(1, CHUNK_ELEMENTS // max(1, math.prod(p.shape[1:])))
     dt = np.result_type(g, v)
     dq = np.empty(q.shape, np.result_type(dt, k)) if need[0] else None
     dk = np.empty(k.shape, np.result_type(dt, q)) if need[1] else None

@@ -317,11 +317,10 @@ def merge_results(old: dict, new: dict) -> dict:
     contention = {**by_model(old.get("contention", [])), **by_model(new.get("contention", []))}
     info = dict(old["info"])
     ni = new["info"]
-    models = sorted({r["model"] for r in new["results"]} | set(by_model(new.get("contention",
-                                                                                 []))))
     info["merged"] = [*info.get("merged", []), {
         "date": ni["date"], "commit": ni.get("commit"), "load_start": ni["load_start"],
-        "load_end": ni["load_end"], "models": models, "note": ni.get("note"),
+        "load_end": ni["load_end"], "timing": sorted({r["model"] for r in new["results"]}),
+        "contention": sorted(by_model(new.get("contention", []))), "note": ni.get("note"),
         "total_s": ni.get("total_s")}]
     return {"info": info, "results": results, "jit": list(jit.values()),
             "contention": list(contention.values())}

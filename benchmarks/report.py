@@ -113,10 +113,15 @@ def write_markdown(data, path, plot_name="ratios.png"):
     if info.get("note"):
         L.append(f"- **note**: {info['note']}")
     for m in info.get("merged", []):
-        L.append(f"- rows of {', '.join(m['models'])} measured again on {m['date']} (commit "
-                 f"{m.get('commit', '?')}; load {m['load_start']} at start, {m['load_end']} at "
-                 f"end; the other rows are from the run above)"
-                 + (f": {m['note']}" if m.get("note") else ""))
+        what = [f"{kind} of {', '.join(m[key])}" for kind, key in
+                (("the timing rows", "timing"), ("the under-load rows", "contention"))
+                if m.get(key)]
+        busy = max(m["load_start"][0], m["load_end"][0]) > 0.5
+        L.append(f"- measured again on {m['date']} (commit {m.get('commit', '?')}; load "
+                 f"{tuple(m['load_start'])} at start, {tuple(m['load_end'])} at end"
+                 + ("; **provisional**: the machine was shared" if busy else "")
+                 + f"): {' and '.join(what)}; the other rows are from the run above"
+                 + (f". {m['note']}" if m.get("note") else ""))
     L.append("- each framework × model × batch size runs in its own fresh process, the three "
              "frameworks back to back")
     L.append("- same architecture, same initial weights (made by tinynlp with Keras' "

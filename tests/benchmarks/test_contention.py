@@ -69,8 +69,20 @@ def test_merge_keeps_rows_not_measured_again():
     got = {(r["framework"], r["model"]): r["train_ms"][0] for r in m["results"]}
     assert got == {("tinynlp", "a"): 1, ("torch", "a"): 2, ("tinynlp", "b"): 30,
                    ("tinynlp", "gpt"): 5}
-    assert m["info"]["date"] == "old" and m["info"]["merged"][0]["models"] == ["b", "gpt"]
+    merged = m["info"]["merged"][0]
+    assert m["info"]["date"] == "old" and merged["timing"] == ["b", "gpt"]
+    assert merged["contention"] == ["b"]
     assert [c["model"] for c in m["contention"]] == ["a", "b"] and m["jit"][0]["model"] == "a"
+
+
+def test_merged_runs_are_listed_in_the_report(tmp_path):
+    data = json.loads((ROOT / "benchmarks" / "RESULTS.json").read_text())
+    data["info"]["merged"] = [{"date": "D", "commit": "c", "load_start": (2.0, 1, 1),
+                               "load_end": (0.1, 1, 1), "timing": ["gpt"], "contention": []}]
+    harness.write_markdown(data, tmp_path / "R.md")
+    assert ("- measured again on D (commit c; load (2.0, 1, 1) at start, (0.1, 1, 1) at end; "
+            "**provisional**: the machine was shared): the timing rows of gpt; the other rows "
+            "are from the run above") in (tmp_path / "R.md").read_text()
 
 
 def test_transformer_rows_skip_keras_and_use_their_batch():

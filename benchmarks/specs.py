@@ -18,13 +18,23 @@ SEED = 0
 class ModelSpec:
     name: str
     title: str
-    kind: str                    # seed_rnn | seed_cnn | emb_rnn | emb_lstm | emb_cnn
-    data: str                    # "synthetic" | "rotten_tomatoes"
+    kind: str                    # seed_rnn | seed_cnn | emb_rnn | emb_lstm | emb_cnn | gpt
+                                 # | transformer_cls
+    data: str                    # "synthetic" | "rotten_tomatoes" | "shakespeare"
     sizes: dict = field(default_factory=dict)
+    #: the batch sizes it is measured at (None: the harness's --batch-sizes)
+    batch_sizes: tuple | None = None
+    #: the frameworks that have a twin of it
+    frameworks: tuple = ("tinynlp", "torch", "keras")
 
     @property
     def uses_embedding(self) -> bool:
         return self.kind.startswith("emb_")
+
+    @property
+    def binary_output(self) -> bool:
+        """A sigmoid classifier (BCE loss, the accuracy column) — all but the GPT."""
+        return self.kind != "gpt"
 
     def with_sizes(self, **sizes) -> "ModelSpec":
         return replace(self, sizes={**self.sizes, **sizes})
@@ -49,7 +59,25 @@ MODELS = {
         "Dense(1, sigmoid)",
         "emb_cnn", "rotten_tomatoes", dict(vocab=20000, maxlen=100, dim=100, filters=128,
                                            kernel=3)),
+    "transformer_cls": ModelSpec(
+        "transformer_cls", "TokenAndPositionEmbedding(20000, 128, 64) → TransformerEncoder(256, "
+        "4 heads, relu, post-LN) ×2 → GlobalAveragePooling1D → Dense(1, sigmoid) "
+        "(PyTorch: nn.TransformerEncoderLayer ×2)",
+        "transformer_cls", "rotten_tomatoes",
+        dict(vocab=20000, maxlen=128, dim=64, heads=4, ffn=256, layers=2),
+        frameworks=("tinynlp", "torch")),
+    "gpt": ModelSpec(
+        "gpt", "baby GPT (nanoGPT's CPU Shakespeare settings): 4 layers, 4 heads, width 128, "
+        "context 64, GELU MLP 512, pre-LN, tied embeddings, dropout 0, next-character "
+        "cross-entropy, AdamW(lr 1e-3, betas (0.9, 0.99), eps 1e-8, weight decay 0.1)",
+        "gpt", "shakespeare",
+        dict(vocab=96, context=64, layers=4, heads=4, width=128, ffn=512),
+        batch_sizes=(12,), frameworks=("tinynlp", "torch")),
 }
+
+#: the GPT's optimizer (nanoGPT's Shakespeare config; its weight decay here applies to every
+#: weight in both frameworks, and the learning rate is constant: no warm-up, no decay)
+GPT_ADAMW = dict(lr=1e-3, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1)
 
 #: tiny sizes for ``--quick`` (CI: does the harness run at all?) and for tests
 QUICK_SIZES = {
@@ -58,6 +86,8 @@ QUICK_SIZES = {
     "emb_rnn": dict(vocab=300, maxlen=12, dim=8, units=16),
     "emb_lstm": dict(vocab=300, maxlen=12, dim=8, units=16),
     "emb_cnn": dict(vocab=300, maxlen=12, dim=8, filters=16),
+    "transformer_cls": dict(vocab=300, maxlen=12, dim=16, heads=2, ffn=32),
+    "gpt": dict(context=16, layers=2, heads=2, width=32, ffn=128),
 }
 
 

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as TF
 
+from . import torch_transformers
 from .specs import EPSILON, LEARNING_RATE, ModelSpec
 
 
@@ -70,6 +71,8 @@ class EmbCNN(nn.Module):
 
 def make_module(spec: ModelSpec, sparse=False) -> nn.Module:
     s = spec.sizes
+    if spec.kind in ("gpt", "transformer_cls"):
+        return torch_transformers.make_module(spec)
     if spec.kind == "seed_rnn":
         return SeedRNN(s)
     if spec.kind == "seed_cnn":
@@ -123,6 +126,10 @@ class TorchModel:
 
 
 def build(spec: ModelSpec, torch_weights: dict, sparse: bool = False) -> TorchModel:
+    if spec.kind in ("gpt", "transformer_cls"):
+        if sparse:
+            raise ValueError(f"{spec.name} has no row-sparse variant")
+        return torch_transformers.build(spec, torch_weights)
     module = make_module(spec, sparse)
     state = module.state_dict()
     missing = set(state) - set(torch_weights)

@@ -19,12 +19,19 @@ import sys
 import time
 
 
-def _set_thread_env(n: int) -> None:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(n)
+def set_thread_env(n) -> None:
+    """Fix every pool to ``n`` threads before any import; ``"auto"`` leaves them alone (each
+    framework's default: tinynlp's run-time choice, PyTorch's physical cores)."""
+    if n != "auto":
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS"):
+            os.environ[var] = str(n)
     os.environ.setdefault("KERAS_BACKEND", "torch")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _threads_arg(text):
+    return text if text == "auto" else int(text)
 
 
 def _maxrss_mb() -> float:
@@ -76,7 +83,8 @@ def run(args) -> dict:
     except ImportError:
         threadpool_info = None
     else:
-        threadpool_limits(args.threads)
+        if args.threads != "auto":
+            threadpool_limits(args.threads)
     import_numpy_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -85,8 +93,15 @@ def run(args) -> dict:
     rss_import = _maxrss_mb()
     if args.framework in ("torch", "keras"):
         import torch
-        torch.set_num_threads(args.threads)
+        if args.threads != "auto":
+            torch.set_num_threads(args.threads)
         torch.manual_seed(0)
+        threads_used = torch.get_num_threads()
+    elif args.threads == "auto":       # what fit and the command line do at start
+        from tinynlp import threads
+        threads_used = threads.apply().threads
+    else:
+        threads_used = args.threads
 
     from .agreement import batches
     from .prepare import read_bundle
@@ -104,7 +119,8 @@ def run(args) -> dict:
             for x, y in batches(data["x_train"], data["y_train"], args.batch, args.n_batches)]
     result = {
         "framework": args.framework, "model": args.model, "batch": args.batch,
-        "sparse": args.sparse, "threads": args.threads, "mode": args.mode,
+        "sparse": args.sparse, "threads": args.threads, "threads_used": threads_used,
+        "mode": args.mode,
         "import_s": import_s, "import_numpy_s": import_numpy_s, "build_s": build_s,
         "rss_after_import_mb": rss_import,
     }
@@ -176,7 +192,7 @@ def main(argv=None):
     p.add_argument("--sparse", action="store_true")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--mode", default="timing", choices=("timing", "jit"))
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=_threads_arg, default=2, help="a count, or auto")
     p.add_argument("--epochs", type=int, default=0)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--min-reps", type=int, default=10)
@@ -185,7 +201,7 @@ def main(argv=None):
     p.add_argument("--n-batches", type=int, default=10)
     p.add_argument("--agree-steps", type=int, default=10)
     args = p.parse_args(argv)
-    _set_thread_env(args.threads)
+    set_thread_env(args.threads)
     result = run(args)
     with open(args.out, "w") as f:
         json.dump(result, f)

@@ -56,6 +56,8 @@ _LAZY_ATTRS = {
     "Sequential": ("tinynlp.models", "Sequential"),
     "Model": ("tinynlp.models", "Model"),
     "Input": ("tinynlp.models", "Input"),
+    "set_num_threads": ("tinynlp.threads", "set_num_threads"),
+    "get_num_threads": ("tinynlp.threads", "get_num_threads"),
 }
 
 

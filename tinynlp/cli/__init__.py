@@ -40,7 +40,7 @@ import warnings
 from .. import __version__
 from .bench import add_bench
 from .chat import add_chat
-from .common import CLIError
+from .common import CLIError, apply_threads
 from .embed import add_embed
 from .generate import add_generate, add_translate
 from .predict import add_predict
@@ -128,6 +128,8 @@ def main(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = show_warning
         try:
+            if command != "bench":             # bench's workers set their own threads
+                apply_threads(args, command)
             args.func(args)
         except KeyboardInterrupt:
             print(f"\ntinynlp {command}: interrupted", file=sys.stderr)

@@ -7,13 +7,15 @@ import importlib
 import sys
 from pathlib import Path
 
+from .. import threads
 from ..tasks.common import read_json
 from ..tasks.runs import (
     RUN_INFO, check_output_folder, default_folder, find_runs, run_info, runs_root,
 )
 
 __all__ = ["CLIError", "TASKS", "task_module", "task_models", "run_task_name", "say",
-           "positive_int", "positive_float", "verbose_arg", "add_verbose", "model_folder",
+           "positive_int", "positive_float", "verbose_arg", "add_verbose", "add_threads",
+           "apply_threads", "model_folder",
            "output_folder", "default_folder"]
 
 #: the command line's task names → their recipe modules
@@ -97,6 +99,38 @@ def add_verbose(parser):
     parser.add_argument("--verbose", type=verbose_arg, default="auto", metavar="{auto,0,1,2}",
                         help="progress: auto (default) = a live bar on a terminal, one line "
                              "per epoch in a pipe or a file; 0 silent; 1 the bar; 2 the lines")
+
+
+def thread_count(text):
+    """``--threads``' value: a positive integer or ``auto``."""
+    try:
+        value = threads.parse_threads(text, "--threads")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("--threads must be", "expected")) \
+            from None
+    return "auto" if value is None else value
+
+
+def add_threads(parser):
+    parser.add_argument(
+        "--threads", type=thread_count, default=None, metavar="N",
+        help=f"BLAS and Numba threads (default: the idle cores, measured at start; also "
+             f"${threads.ENV_VAR}); 1 is fastest when other programs keep the cores busy")
+
+
+def apply_threads(args, command):
+    """Apply ``--threads`` (or ``$TINYNLP_THREADS``, or the idle cores) for the whole run.
+    A command with progress output (``--verbose`` other than 0) says so on stderr when
+    other processes leave fewer cores than the machine has."""
+    if getattr(args, "threads", None) not in (None, "auto"):
+        threads.set_num_threads(args.threads)
+        return
+    choice = threads.apply()
+    if choice.source == "auto" and choice.threads < choice.available and \
+            getattr(args, "verbose", 0) != 0:
+        say(f"tinynlp {command}: {choice.busy:.1f} of {choice.available} cores busy with "
+            f"other programs: {choice.threads} thread{'s' if choice.threads > 1 else ''} "
+            f"(--threads N to choose)")
 
 
 def model_folder(spec, tasks, what, command):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import CLIError, add_verbose, positive_int
+from .. import threads
+from .common import CLIError, add_threads, add_verbose, positive_int
 
 __all__ = ["add_embed", "run_embed"]
 
@@ -19,9 +20,11 @@ def add_embed(sub):
     et.add_argument("--window", type=positive_int, default=5)
     et.add_argument("--min-count", type=positive_int, default=5)
     et.add_argument("--epochs", type=positive_int, default=5)
-    et.add_argument("--workers", type=positive_int, default=2)
+    et.add_argument("--workers", type=positive_int, default=None,
+                    help="word2vec threads (default: --threads' count, the idle cores)")
     et.add_argument("--seed", type=int, default=0)
     add_verbose(et)
+    add_threads(et)
     eq = emsub.add_parser("query", help="nearest neighbours of words")
     eq.add_argument("words", nargs="+")
     eq.add_argument("--vectors", default="glove", help="'glove' (bundled) or a vectors file")
@@ -29,6 +32,7 @@ def add_embed(sub):
                     default="word2vec", help="the vectors file's format (default word2vec "
                     "text, with its `count dim` header)")
     eq.add_argument("--topn", type=positive_int, default=8, help="neighbours per word")
+    add_threads(eq)
     em.set_defaults(func=run_embed)
 
 
@@ -53,7 +57,7 @@ def run_embed(args):
         train_sents, _ = datasets.load_brown_text(lower=True)
         model = embeddings.Word2Vec(train_sents, vector_size=args.dim, window=args.window,
                                     min_count=args.min_count, sg=1, negative=5,
-                                    epochs=args.epochs, workers=args.workers, seed=args.seed,
+                                    epochs=args.epochs, workers=args.workers or threads.get_num_threads(), seed=args.seed,
                                     verbose=args.verbose)
         model.wv.save_word2vec_format(args.output)
         print(f"trained {len(model.wv)} vectors of {args.dim} dims on the Brown corpus "

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from ..tasks.runs import runs_root
-from .common import model_folder, positive_float, positive_int, task_module
+from .common import add_threads, model_folder, positive_float, positive_int, task_module
 
 __all__ = ["add_generate", "add_translate", "run_generate", "run_translate"]
 
@@ -28,6 +28,7 @@ def add_generate(sub):
     g.add_argument("--temperature", type=positive_float, default=0.8)
     g.add_argument("--top-k", type=positive_int, default=None)
     g.add_argument("--seed", type=int, default=0)
+    add_threads(g)
     g.set_defaults(func=run_generate)
 
 
@@ -49,6 +50,7 @@ def add_translate(sub):
     tr.add_argument("texts", nargs="+", metavar="TEXT")
     _model_option(tr, "translate")
     tr.add_argument("--beam", type=positive_int, default=4, help="beam size (1 = greedy)")
+    add_threads(tr)
     tr.set_defaults(func=run_translate)
 
 

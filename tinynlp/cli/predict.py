@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..data.tabular import write_predictions
 from ..tasks.runs import run_info, runs_root
-from .common import CLIError, model_folder, say
+from .common import CLIError, add_threads, model_folder, say
 
 __all__ = ["add_predict", "run_predict"]
 
@@ -30,6 +30,7 @@ def add_predict(sub):
     p.add_argument("--text-column", default="text", metavar="T",
                    help="the column of --data holding the texts (default: text)")
     p.add_argument("--out", metavar="FILE", help="write the predictions as CSV to FILE")
+    add_threads(p)
     p.set_defaults(func=run_predict)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..tasks.runs import runs_root
-from .common import CLIError, model_folder
+from .common import CLIError, add_threads, model_folder
 
 __all__ = ["add_serve", "run_serve"]
 
@@ -26,7 +26,7 @@ def add_serve(sub):
     s.add_argument("--max-tokens-limit", type=int, default=2048,
                    help="the largest max_tokens a generation request may ask for")
     s.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
-    s.add_argument("--threads", type=int, default=None, help="BLAS / Numba threads")
+    add_threads(s)
     s.add_argument("--log-level", default="info",
                    choices=["critical", "error", "warning", "info", "debug"])
     s.set_defaults(func=run_serve)
@@ -47,5 +47,5 @@ def run_serve(args):
     folder = args.model if args.model is not None else model_folder(None, None, "task", "serve")
     serve.run(folder, host=args.host, port=args.port, max_batch=args.max_batch,
               max_wait_ms=args.max_wait_ms, limits=limits, model_name=args.name,
-              threads=args.threads, log_level=args.log_level)
+              log_level=args.log_level)
 

@@ -9,7 +9,7 @@ import sys
 
 from ..tasks.runs import runs_root
 from .common import (
-    TASKS, CLIError, add_verbose, default_folder, fraction, model_folder, output_folder,
+    TASKS, CLIError, add_threads, add_verbose, default_folder, fraction, model_folder, output_folder,
     positive_float, positive_int, task_models, task_module,
 )
 
@@ -31,6 +31,7 @@ def add_quickstart(sub):
                    help=f"where to save the model and its plot (default {runs_root()}/quickstart)")
     q.add_argument("--seed", type=int, default=0)
     add_verbose(q)
+    add_threads(q)
     q.set_defaults(func=run_quickstart)
 
 
@@ -106,6 +107,7 @@ def add_train(sub):
     d.add_argument("--text-column", metavar="T", help="default: text")
     d.add_argument("--label-column", metavar="L", help="default: label")
     d.add_argument("--test-size", type=fraction, help="the share held out (default 0.2)")
+    add_threads(t)
     t.set_defaults(func=run_train)
 
 
@@ -164,6 +166,7 @@ def add_evaluate(sub):
     e.add_argument("--data", metavar="FILE", help="classify: evaluate on this labelled file")
     e.add_argument("--text-column", metavar="T")
     e.add_argument("--label-column", metavar="L")
+    add_threads(e)
     e.set_defaults(func=run_evaluate)
 
 

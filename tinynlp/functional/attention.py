@@ -28,7 +28,9 @@ O = P̃ v; then dV = P̃ᵀ G and dP = (G vᵀ) ⊙ m/(1 − r).
 :class:`ScaledDotProductAttention` is the fused fast path: one batched GEMM
 per product over all heads at once, the scale, mask and softmax applied in
 place on the one (..., Tq, Tk) scores array (which becomes P and is all the
-backward keeps), and the backward above written out.
+backward keeps), and the backward above written out.  The backward, and the
+forward when no gradient is needed, go a few sequences at a time through one
+reused buffer (``CHUNK_ELEMENTS``) instead of a fresh array the size of P.
 :func:`scaled_dot_product_attention_reference` composes the same from matmul,
 softmax, where and mul; the two are tested equal in value and gradient.
 """
@@ -40,6 +42,7 @@ import math
 import numpy as np
 
 from .. import random as tn_random
+from ..autograd import is_grad_enabled
 from ..autograd.ops import matmul, softmax, swapaxes, where
 from ..autograd.tensor import Function, Tensor, unbroadcast
 from ..kernels.attention import (
@@ -218,6 +221,9 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx, q, k, v, mask, shape=None, kind=None, is_causal=False, scale=1.0,
                 keep=None):
+        if not (any(ctx.needs_input_grad) and is_grad_enabled()) and len(shape) >= 3 and \
+                shape[0] > 0 and all(a.shape[:-2] == shape[:-2] for a in (q, k, v)):
+            return _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep)
         s = np.matmul(q, np.swapaxes(k, -1, -2))
         if s.shape != shape or not s.flags.c_contiguous:   # v or the mask has more batch axes
             s = np.ascontiguousarray(np.broadcast_to(s, shape))
@@ -234,6 +240,9 @@ class ScaledDotProductAttention(Function):
     def backward(ctx, g):
         q, k, v, p, keep = ctx.saved
         need = ctx.needs_input_grad
+        if not need[3] and p.ndim >= 3 and p.shape[0] > 0 and \
+                all(a.shape[:-2] == p.shape[:-2] for a in (q, k, v, g)):
+            return _backward_in_chunks(q, k, v, p, keep, g, ctx.scale, need)
         dq = dk = dv = dm = None
         if need[2]:
             pd = p if keep is None else p * keep
@@ -257,6 +266,79 @@ class ScaledDotProductAttention(Function):
             if need[3]:
                 dm = unbroadcast(ds, ctx.mask_shape)
         return dq, dk, dv, dm
+
+
+#: elements of dP per chunk of :func:`_backward_in_chunks` (1 MiB of float32: in cache)
+CHUNK_ELEMENTS = 1 << 18
+
+
+def _chunk_of(a, c, ndim):
+    """Rows ``c`` of the leading axis of a mask or keep-mask broadcast against (n, ...)
+    (``a`` itself when that axis is broadcast)."""
+    if a is None or np.ndim(a) < ndim or a.shape[0] == 1:
+        return a
+    return a[c]
+
+
+def _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep):
+    """The forward without a gradient to keep: P for a few sequences at a time in one
+    reused buffer of :data:`CHUNK_ELEMENTS` (inference at batch 256 × 4 heads × 128²
+    would otherwise fault in a fresh 64 MiB array per layer).  Same products, same
+    numbers as the whole-array forward."""
+    n = shape[0]
+    step = max(1, CHUNK_ELEMENTS // max(1, math.prod(shape[1:])))
+    buf = np.empty((min(step, n),) + tuple(shape[1:]), np.result_type(q, k))
+    out = None
+    for s in range(0, n, step):
+        c = slice(s, min(n, s + step))
+        sc = buf[:c.stop - c.start]
+        np.matmul(q[c], np.swapaxes(k[c], -1, -2), out=sc)
+        p = attention_softmax_(sc, kind, _chunk_of(mask, c, len(shape)), is_causal, scale)
+        kc = _chunk_of(keep, c, len(shape))
+        oc = np.matmul(p if kc is None else p * kc, v[c])
+        if out is None:
+            out = np.empty((n,) + oc.shape[1:], oc.dtype)
+        out[c] = oc
+    return out
+
+
+def _backward_in_chunks(q, k, v, p, keep, g, scale, need):
+    """The backward above, a few leading-axis entries (sequences) at a time.
+
+    Same products and the same softmax backward as the whole-array path, so the same
+    numbers; but dP = G vᵀ for a chunk goes into one reused buffer of
+    :data:`CHUNK_ELEMENTS` elements instead of a fresh array the size of P (at batch
+    256 × 4 heads × 128² that is 64 MiB: its page faults cost more than the GEMM).
+    For arrays without broadcast leading axes and no gradient to a float mask.
+    """
+    n = p.shape[0]
+    step = max(1, CHUNK_ELEMENTS // max(1, math.prod(p.shape[1:])))
+    dt = np.result_type(g, v)
+    dq = np.empty(q.shape, np.result_type(dt, k)) if need[0] else None
+    dk = np.empty(k.shape, np.result_type(dt, q)) if need[1] else None
+    dv = np.empty(v.shape, np.result_type(p, g) if keep is None else
+                  np.result_type(p, keep, g)) if need[2] else None
+    buf = np.empty((min(step, n),) + p.shape[1:], dt) if need[0] or need[1] else None
+    sc = dt.type(scale)
+    for s in range(0, n, step):
+        c = slice(s, min(n, s + step))
+        pc = p[c] if keep is None else p[c] * keep[c]
+        if need[2]:
+            np.matmul(np.swapaxes(pc, -1, -2), g[c], out=dv[c])
+        if buf is None:
+            continue
+        dp = buf[:c.stop - c.start]
+        np.matmul(g[c], np.swapaxes(v[c], -1, -2), out=dp)                   # dP̃
+        if keep is not None:
+            dp *= keep[c]
+        attention_softmax_backward_(dp, p[c])                                 # dS
+        if need[0]:
+            np.matmul(dp, k[c], out=dq[c])
+            dq[c] *= sc
+        if need[1]:
+            np.matmul(np.swapaxes(dp, -1, -2), q[c], out=dk[c])
+            dk[c] *= sc
+    return dq, dk, dv, None
 
 
 def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, dropout=0.0,

@@ -42,6 +42,7 @@ from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from .. import random as tn_random
+from .. import threads
 from ..autograd import no_grad
 from ..autograd.tensor import Tensor
 from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
@@ -325,6 +326,7 @@ class Model(Layer):
         data-parallel over MPI ranks (run under ``mpirun``; needs mpi4py).
         ``verbose``: ``"auto"`` (a live bar on a terminal or in a notebook, one line
         per epoch in a pipe or a file), 0, 1 (the bar) or 2 (one line per epoch).
+        Threads: ``tn.get_num_threads()`` (the idle cores; see :mod:`tinynlp.threads`).
         """
         self._require_compiled("fit")
         batch_size, verbose = check_fit_args(batch_size, epochs, verbose, class_weight)
@@ -352,16 +354,17 @@ class Model(Layer):
             ctx.broadcast_weights(self)
             self._gradient_hooks.append(ctx.allreduce_gradients)
         try:
-            cblist.on_train_begin()
-            for epoch in range(initial_epoch, epochs):
-                logs = self._train_epoch(epoch, train, run)
-                if val is not None:
-                    val_logs = self._evaluate_data(val, validation_batch_size or batch_size)
-                    logs.update({"val_" + k: v for k, v in val_logs.items()})
-                cblist.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
-            cblist.on_train_end()
+            with threads.limit():    # the idle cores' thread count (see tinynlp.threads)
+                cblist.on_train_begin()
+                for epoch in range(initial_epoch, epochs):
+                    logs = self._train_epoch(epoch, train, run)
+                    if val is not None:
+                        val_logs = self._evaluate_data(val, validation_batch_size or batch_size)
+                        logs.update({"val_" + k: v for k, v in val_logs.items()})
+                    cblist.on_epoch_end(epoch, logs)
+                    if self.stop_training:
+                        break
+                cblist.on_train_end()
         finally:
             if ctx is not None:
                 self._gradient_hooks.remove(ctx.allreduce_gradients)

@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .. import threads
 from .adapters import load_adapter
 from .app import create_app
 from .validation import Limits
@@ -21,15 +22,9 @@ __all__ = ["run", "set_threads"]
 
 
 def set_threads(n):
-    """Limit BLAS and Numba to ``n`` threads (on a small shared machine one thread per
-    process avoids threads spinning against each other)."""
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(n)
-    except ImportError:  # pragma: no cover - optional
-        pass
-    import numba
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    """Limit BLAS and Numba to ``n`` threads for the server's process
+    (:func:`tinynlp.threads.set_num_threads`)."""
+    threads.set_num_threads(n)
 
 
 def run(model, host="127.0.0.1", port=8000, max_batch=32, max_wait_ms=5.0, limits=None,

@@ -377,6 +377,9 @@ def parse_args(argv=None):
     p.add_argument("--plot", default=None, help="default: --out with .png")
     p.add_argument("--report", action="store_true", help="train nothing: rewrite the report")
     p.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
+    p.add_argument("--gpt-lr", type=float, default=None,
+                   help=f"the pretrained GPT's peak fine-tuning learning rate (default "
+                        f"{GPT_LR['gpt']:g}); give other --results / --out to keep runs apart")
     return p.parse_args(argv)
 
 
@@ -384,6 +387,9 @@ def main(argv=None):
     args = parse_args(argv)
     plot = args.plot or str(Path(args.out).with_suffix(".png"))
     command = "python tools/transfer_table.py" + (" --quick" if args.quick else "")
+    if args.gpt_lr is not None:
+        GPT_LR["gpt"] = args.gpt_lr
+        command += f" --gpt-lr {args.gpt_lr:g}"
     if args.report:
         write_report(read_results(args.results), args.out, plot, command)
         print(f"wrote {args.out} and {plot}")
@@ -429,6 +435,7 @@ def main(argv=None):
                            "accuracy": acc, "macro_f1": f1, "n_train": len(fit),
                            "n_val": len(val), "n_test": len(yt), "head_epochs": head,
                            "epochs": epochs, "seconds": round(time.perf_counter() - t0, 1),
+                           "learning_rate": GPT_LR.get(m),
                            "load_start": round(load, 2),
                            "load_end": round(os.getloadavg()[0], 2), "commit": commit,
                            "date": f"{datetime.date.today():%Y-%m-%d}", "quick": args.quick}

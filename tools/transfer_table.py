@@ -268,7 +268,7 @@ def goal_lines(s):
     return lines
 
 
-def write_report(rows, out, plot_path, command):
+def write_report(rows, out, plot_path, command, results="transfer_results.jsonl"):
     s = summary(rows)
     old = Path(out).read_text(encoding="utf-8") if Path(out).is_file() else ""
     notes = ""
@@ -285,7 +285,7 @@ def write_report(rows, out, plot_path, command):
              f"({hours:.1f} h of runs, 1-minute load {min(loads):.1f}–{max(loads):.1f} on "
              f"{os.cpu_count()} cores), at commit(s) "
              f"{', '.join(sorted({r['commit'] for r in rows}))}. "
-             "Raw rows: [`transfer_results.jsonl`](transfer_results.jsonl).", "",
+             f"Raw rows: [`{Path(results).name}`]({Path(results).name}).", "",
              "Test accuracy, mean ± standard deviation over the seeds (their number in "
              "brackets when not 3); the test sets are the tasks' own ("
              + ", ".join(f"{DATASET_NAMES[d].split(' (')[0]}: {n:,}" for d, n in tests.items())
@@ -377,6 +377,9 @@ def parse_args(argv=None):
     p.add_argument("--plot", default=None, help="default: --out with .png")
     p.add_argument("--report", action="store_true", help="train nothing: rewrite the report")
     p.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
+    p.add_argument("--gpt-lr", type=float, default=None,
+                   help=f"the pretrained GPT's peak fine-tuning learning rate (default "
+                        f"{GPT_LR['gpt']:g}); give other --results / --out to keep runs apart")
     return p.parse_args(argv)
 
 
@@ -384,8 +387,11 @@ def main(argv=None):
     args = parse_args(argv)
     plot = args.plot or str(Path(args.out).with_suffix(".png"))
     command = "python tools/transfer_table.py" + (" --quick" if args.quick else "")
+    if args.gpt_lr is not None:
+        GPT_LR["gpt"] = args.gpt_lr
+        command += f" --gpt-lr {args.gpt_lr:g}"
     if args.report:
-        write_report(read_results(args.results), args.out, plot, command)
+        write_report(read_results(args.results), args.out, plot, command, args.results)
         print(f"wrote {args.out} and {plot}")
         return 0
     datasets = args.datasets.split(",")
@@ -429,6 +435,7 @@ def main(argv=None):
                            "accuracy": acc, "macro_f1": f1, "n_train": len(fit),
                            "n_val": len(val), "n_test": len(yt), "head_epochs": head,
                            "epochs": epochs, "seconds": round(time.perf_counter() - t0, 1),
+                           "learning_rate": GPT_LR.get(m),
                            "load_start": round(load, 2),
                            "load_end": round(os.getloadavg()[0], 2), "commit": commit,
                            "date": f"{datetime.date.today():%Y-%m-%d}", "quick": args.quick}
@@ -438,8 +445,8 @@ def main(argv=None):
                     print(f"{d} {100 * fraction:g}% seed {seed} {m}: accuracy {acc:.3f} "
                           f"(macro-F1 {f1:.3f}, {epochs} epochs, {row['seconds']:.0f} s, "
                           f"load {load:.1f})", flush=True)
-                    write_report(rows, args.out, plot, command)
-    write_report(rows, args.out, plot, command)
+                    write_report(rows, args.out, plot, command, args.results)
+    write_report(rows, args.out, plot, command, args.results)
     print(f"wrote {args.out} and {plot}")
     return 0
 

@@ -9,7 +9,9 @@ import pytest
 
 from tinynlp.cli import main
 from tinynlp.models import load_model
-from tinynlp.pretrained import load_pretrained
+from tinynlp.pretrained import (
+    classifier, encode_texts, fine_tune, load_pretrained, predict_proba,
+)
 from tinynlp.pretrained.train import NO_DECAY, PretrainConfig, pretrain
 
 TIMING = ("elapsed_s", "cpu_s", "tokens_per_s", "load1")
@@ -78,6 +80,17 @@ def test_quick_pretrain_from_the_command_line_and_shipped(tmp_path, cache, capsy
     assert gpt.pretrained_info["tokens_seen"] == 30 * 8 * 32
     ids = gpt.tokenizer.encode("The devil")
     assert len(gpt.generate(ids, 5, seed=0)) == len(ids) + 5
+    # ... and fine-tunes: pretrain -> fine-tune end to end, on a tiny labelled set
+    clf = classifier(gpt, num_classes=1, pooling="mean", dropout=0.0)
+    texts, labels = ["a fine warm tale", "a dull cold mess"] * 8, np.array([1, 0] * 8)
+    seqs = encode_texts(clf.tokenizer, texts, maxlen=16)
+    history = fine_tune(clf, seqs, labels, (seqs[:4], labels[:4]), head_epochs=30, epochs=3,
+                        head_learning_rate=0.05, learning_rate=1e-3, batch_size=8,
+                        patience=30)
+    assert len(history["head"]["loss"]) == 30 and len(history["full"]["loss"]) >= 1
+    assert history["head"]["loss"][-1] < history["head"]["loss"][0]        # it learns
+    p = predict_proba(clf, seqs)[:, 0]
+    assert p.shape == (16,) and p[labels == 1].min() > p[labels == 0].max()  # and separates
 
 
 @pytest.mark.slow

@@ -10,7 +10,11 @@ import pytest
 from tinynlp.cli import main
 from tinynlp.models import load_model
 from tinynlp.pretrained import (
-    classifier, encode_texts, fine_tune, load_pretrained, predict_proba,
+    classifier,
+    encode_texts,
+    fine_tune,
+    load_pretrained,
+    predict_proba,
 )
 from tinynlp.pretrained.train import NO_DECAY, PretrainConfig, pretrain
 

@@ -201,12 +201,14 @@ def test_cli_bad_env_var_is_a_one_line_error(monkeypatch, capsys, tmp_path):
 def test_cli_says_when_it_uses_fewer_threads(monkeypatch, capsys):
     monkeypatch.setattr(threads, "busy_cores", lambda: 1.0)
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
-    apply_threads(build_parser().parse_args(["train", "sentiment"]), "train")
+    apply_threads(build_parser().parse_args(["train", "sentiment", "--verbose", "1"]), "train")
     assert capsys.readouterr().err == ("tinynlp train: 1.0 of 2 cores busy with other "
                                        "programs: 1 thread (--threads N to choose)\n")
     assert set(blas_threads()) == {1}
-    # no note where there is no progress output (--verbose 0, or a command without it)
-    for argv in (["train", "sentiment", "--verbose", "0"], ["predict", "hi"]):
+    # no note without a live bar (--verbose 0 or 2, "auto" in a pipe as here, or a command
+    # without progress): piped output, a one-line error included, stays as it was
+    for argv in (["train", "sentiment", "--verbose", "0"], ["train", "sentiment"],
+                 ["train", "sentiment", "--verbose", "2"], ["predict", "hi"]):
         apply_threads(build_parser().parse_args(argv), argv[0])
         assert capsys.readouterr().err == ""
 

@@ -157,3 +157,21 @@ def test_the_command_checks_out_before_anything_runs(tmp_path, capsys):
         main(["pretrain", "--quick", "--hidden-dim", "0"])
     assert e.value.code == 2
     assert "--hidden-dim: expected a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_progress_follows_keras_rule(tmp_path, cache, capsys, monkeypatch):
+    """verbose=1: one live bar over the steps (redrawn with \\r, the latest validation loss
+    in it); verbose=2 (what "auto" gives in a pipe): one line per record; 0: nothing."""
+    config = PretrainConfig.quick(steps=10)
+    pretrain(config, out=tmp_path / "bar", cache_dir=cache, verbose=1)
+    out = capsys.readouterr().out
+    bar = out[out.index("pretrain"):]
+    assert "\r" in bar and "10/10 [" in bar and "val_loss:" in bar and "\nstep 5 " not in out
+    pretrain(config, out=tmp_path / "lines", cache_dir=cache, verbose="auto")
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("step 10  tokens") for line in lines) == 2   # train + val
+    assert not any("\r" in line or "[=" in line for line in lines)
+    pretrain(config, out=tmp_path / "quiet", cache_dir=cache, verbose=0)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ValueError, match="pretrain: verbose must be"):
+        pretrain(config, out=tmp_path / "bad", cache_dir=cache, verbose=3)

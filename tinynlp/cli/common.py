@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .. import threads
+from ..progress import resolve_verbose
 from ..tasks.common import read_json
 from ..tasks.runs import (
     RUN_INFO, check_output_folder, default_folder, find_runs, run_info, runs_root,
@@ -120,14 +121,15 @@ def add_threads(parser):
 
 def apply_threads(args, command):
     """Apply ``--threads`` (or ``$TINYNLP_THREADS``, or the idle cores) for the whole run.
-    A command with progress output (``--verbose`` other than 0) says so on stderr when
-    other processes leave fewer cores than the machine has."""
+    A command that shows a live progress bar (``--verbose 1``, or ``auto`` on a terminal)
+    says on stderr when other processes leave fewer cores than the machine has; piped
+    output stays as it was (a user error, say, is still its one line)."""
     if getattr(args, "threads", None) not in (None, "auto"):
         threads.set_num_threads(args.threads)
         return
     choice = threads.apply()
     if choice.source == "auto" and choice.threads < choice.available and \
-            getattr(args, "verbose", 0) != 0:
+            resolve_verbose(getattr(args, "verbose", 0)) == 1:
         say(f"tinynlp {command}: {choice.busy:.1f} of {choice.available} cores busy with "
             f"other programs: {choice.threads} thread{'s' if choice.threads > 1 else ''} "
             f"(--threads N to choose)")

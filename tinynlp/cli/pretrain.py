@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from ..tasks.common import quick_mode
-from .common import default_folder, output_folder, positive_float, positive_int
+from .common import add_verbose, default_folder, output_folder, positive_float, positive_int
 
 __all__ = ["SETTINGS", "add_pretrain", "run_pretrain"]
 
@@ -41,6 +41,7 @@ def add_pretrain(sub):
     for name, typ in SETTINGS:
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ)
     p.add_argument("--sources", nargs="+", help="corpus sources (default: all)")
+    add_verbose(p)
     p.set_defaults(func=run_pretrain)
 
 
@@ -57,7 +58,8 @@ def run_pretrain(args):
     out = output_folder(args.out or default_folder("pretrain-quick" if quick else "pretrain"))
     if args.export:
         output_folder(args.export)
-    summary = pretraining.pretrain(config, out=out, cache_dir=args.cache_dir, verbose=True)
+    summary = pretraining.pretrain(config, out=out, cache_dir=args.cache_dir,
+                                   verbose=args.verbose)
     if args.export:
         pretraining.export(out, args.export)
         summary = dict(summary, exported_to=os.fspath(args.export))

@@ -57,6 +57,7 @@ from ..autograd import no_grad
 from ..data.corpus import load_pretraining_corpus
 from ..embeddings.pretrained import default_cache_dir
 from ..models import GPT, load_model
+from ..progress import Progress, resolve_verbose
 from ..text import BPETokenizer
 from .data import (
     cached_token_stream,
@@ -258,10 +259,12 @@ class _Run:
         return self.cpu0 + time.process_time() - self.c0
 
     def record(self, rec, verbose):
+        """Append ``rec`` to log.jsonl; with ``verbose=2`` also print it as one line (with
+        the live bar of ``verbose=1`` the bar shows the latest values instead)."""
         self.log.append(rec)
         text = "".join(json.dumps(r) + "\n" for r in self.log)
         atomic_write(os.path.join(self.out, "log.jsonl"), lambda f: f.write(text), mode="w")
-        if verbose:
+        if verbose == 2:
             print("  ".join(f"{k} {_fmt(v)}" for k, v in rec.items()), flush=True)
 
     def checkpoint(self, model, rng):
@@ -315,9 +318,13 @@ def _same_config(out, config):
 
 # ---- the run -----------------------------------------------------------------------------
 
-def pretrain(config=None, out="runs/pretrain", cache_dir=None, verbose=True,
+def pretrain(config=None, out="runs/pretrain", cache_dir=None, verbose="auto",
              stop_at_step=None) -> dict:
     """Train (or resume) the GPT of ``config`` into the folder ``out``; returns the summary.
+
+    ``verbose`` (as ``fit``'s, :mod:`tinynlp.progress`): ``"auto"`` — a live bar
+    over the steps on a terminal or in a notebook (1), else one line per
+    training / validation record (2); 0 prints nothing.  ``True`` is ``"auto"``.
 
     ``cache_dir``: where tokenizers and token streams are cached (default
     ``$TINYNLP_CACHE/pretrain`` or ``~/.cache/tinynlp/pretrain``).  A folder
@@ -327,6 +334,7 @@ def pretrain(config=None, out="runs/pretrain", cache_dir=None, verbose=True,
     is not evaluated again: its summary is returned as it was.
     """
     config = config or PretrainConfig()
+    verbose = resolve_verbose("auto" if verbose is True else verbose, what="pretrain: verbose")
     out = os.fspath(out)
     cache_dir = os.fspath(cache_dir or os.path.join(default_cache_dir(), "pretrain"))
     os.makedirs(out, exist_ok=True)
@@ -364,12 +372,17 @@ def pretrain(config=None, out="runs/pretrain", cache_dir=None, verbose=True,
         print(f"pretraining: {len(train):,} training tokens ({train.n_documents:,} documents), "
               f"{len(val):,} validation tokens; {total:,} steps of {B}x{T} tokens", flush=True)
 
+    bar = Progress(total - run.step, verbose=verbose, title="pretrain", unit="step") \
+        if verbose == 1 and run.step < total else None
+    first, smooth = run.step, None
     while run.step < total:
         x, y = sample_batch(train.ids, rng, B, T)
-        run.loss_sum += model.train_on_batch(x, y)
+        batch_loss = model.train_on_batch(x, y)
+        run.loss_sum += batch_loss
         run.loss_count += 1
         run.step += 1
         s = run.step
+        smooth = batch_loss if smooth is None else 0.9 * smooth + 0.1 * batch_loss
         if s % config.log_every == 0 or s == total:
             now = time.perf_counter()
             rate = (s - run.mark[1]) * B * T / max(now - run.mark[0], 1e-9)
@@ -385,12 +398,24 @@ def pretrain(config=None, out="runs/pretrain", cache_dir=None, verbose=True,
             v = evaluate_loss(model, val_x, val_y)
             run.record({"step": s, "tokens": s * B * T, "val_loss": round(v, 5),
                         "val_perplexity": round(math.exp(v), 3)}, verbose)
+        if bar is not None:     # the loss smoothed over ~10 steps, the last validation loss
+            bar.update(s - first, {"step": s, "loss": smooth, **_last_val(run.log)})
         if stop_at_step is not None and s >= stop_at_step and s < total:
             return {"stopped_at_step": s}
         if s % config.checkpoint_every == 0 or s == total:
             run.checkpoint(model, rng)
+    if bar is not None:
+        bar.finish()
 
     return _finish(run, model, tok, train, val, total)
+
+
+def _last_val(log):
+    """``{"val_loss": ...}`` of the latest validation record (for the live bar)."""
+    for rec in reversed(log):
+        if "val_loss" in rec:
+            return {"val_loss": rec["val_loss"]}
+    return {}
 
 
 def _finish(run, model, tok, train, val, total):

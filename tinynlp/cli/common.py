@@ -11,7 +11,12 @@ from .. import threads
 from ..progress import resolve_verbose
 from ..tasks.common import read_json
 from ..tasks.runs import (
-    RUN_INFO, check_output_folder, default_folder, find_runs, run_info, runs_root,
+    RUN_INFO,
+    check_output_folder,
+    default_folder,
+    find_runs,
+    run_info,
+    runs_root,
 )
 
 __all__ = ["CLIError", "TASKS", "task_module", "task_models", "run_task_name", "say",

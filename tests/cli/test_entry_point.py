@@ -165,7 +165,11 @@ def test_bench_from_a_checkout_and_from_elsewhere(tmp_path):
     # message saying exactly what to do
     proc = tinynlp("bench", "--quick", "--silent", "--frameworks", "tinynlp",
                    "--models", "seed_rnn", cwd=tmp_path)
-    package_root = Path(__import__("tinynlp").__file__).resolve().parents[1]
+    # the package the command imports from there (an installed copy, not this checkout,
+    # when tinynlp was installed without -e, as CI does)
+    where = subprocess.run([sys.executable, "-c", "import tinynlp; print(tinynlp.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True)
+    package_root = Path(where.stdout.strip()).resolve().parents[1]
     if (package_root / "benchmarks" / "harness.py").is_file():
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert f"the benchmarks of {package_root}" in proc.stderr

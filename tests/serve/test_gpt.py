@@ -5,7 +5,6 @@ server process for the character GPT of ``tinynlp train lm --model gpt``
 chat) equal to ``language_model.generate`` for the same prompt and seed."""
 
 import json
-import threading
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +15,8 @@ from tinynlp.serve import load_adapter
 from tinynlp.serve.generation import GenerationRow, SamplingParams
 from tinynlp.serve.gpt import BPECodec, GPTAdapter, GPTSession, Utf8Decoder
 from tinynlp.serve.scheduler import GenerationScheduler
+
+from .scheduling import collect
 
 TEXTS = ["the cat sat on the mat. ", "a dog ate the hat! ", "naïve café — über 😀 ", "the end"]
 
@@ -31,22 +32,9 @@ def bpe():
 def run_rows(adapter, prompts, params, max_batch=8):
     """Every prompt's (text, finish reason), through the scheduler as one request."""
     s = GenerationScheduler(adapter, max_batch=max_batch, max_wait=0.0)
-    done = threading.Event()
-    texts, reasons = [""] * len(prompts), [None] * len(prompts)
-
-    def emit(events):
-        for ev in events:
-            if ev[0] == "text":
-                texts[ev[1]] += ev[2]
-            elif ev[0] == "done":
-                reasons[ev[1]] = ev[2]
-            else:
-                raise AssertionError(ev)
-        if all(reasons):
-            done.set()
     s.start()
     try:
-        s.submit([GenerationRow(adapter.encode(p), params) for p in prompts], prompts, emit)
+        _, done, texts, reasons = collect(s, adapter, prompts, params)
         assert done.wait(60)
     finally:
         s.stop()

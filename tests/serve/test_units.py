@@ -3,7 +3,6 @@ the micro-batcher and the generation scheduler (rows joining a running batch wri
 what ``generate`` writes), adapters for every task folder."""
 
 import asyncio
-import threading
 import time
 
 import numpy as np
@@ -13,9 +12,11 @@ from hypothesis import strategies as st
 
 from tinynlp.serve import Limits, load_adapter
 from tinynlp.serve.batcher import MicroBatcher
-from tinynlp.serve.generation import GenerationRow, SamplingParams, StopMatcher, nucleus_mask
+from tinynlp.serve.generation import SamplingParams, StopMatcher, nucleus_mask
 from tinynlp.serve.rnn_lm import WordDecoder
 from tinynlp.serve.scheduler import GenerationScheduler
+
+from .scheduling import collect
 
 
 # ------------------------------------------------------------------ stop strings
@@ -167,22 +168,6 @@ def test_a_lone_request_does_not_wait_for_max_wait():
 
 
 # ------------------------------------------------------------------ generation scheduler
-def collect(scheduler, adapter, prompts, params):
-    """Submit one job; returns (texts, finish reasons) after it finished."""
-    done = threading.Event()
-    texts, reasons = [""] * len(prompts), [None] * len(prompts)
-
-    def emit(events):
-        for ev in events:
-            if ev[0] == "text":
-                texts[ev[1]] += ev[2]
-            elif ev[0] == "done":
-                reasons[ev[1]] = ev[2]
-        if all(reasons):
-            done.set()
-    rows = [GenerationRow(adapter.encode(p), params) for p in prompts]
-    job = scheduler.submit(rows, prompts, emit)
-    return job, done, texts, reasons
 
 
 @pytest.mark.parametrize("name", ["word", "lmrnn"])

@@ -124,10 +124,9 @@ def write_section(path, text):
         new = old[:old.index(BEGIN)] + text + old[old.index(END) + len(END):].lstrip("\n")
     else:
         new = old.rstrip("\n") + ("\n\n" if old else "") + text
-    tmp = Path(str(path) + ".tmp")
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, path)
+    from tinynlp.atomic import atomic_write  # after main() has fixed the thread pools
+
+    atomic_write(path, lambda f: f.write(new), mode="w")
 
 
 def _command(args):

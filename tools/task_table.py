@@ -310,10 +310,10 @@ def write_table(path, raw, commands, threads, finished, previous=None):
         old = Path(path).read_text(encoding="utf-8")
         if SECTION_BEGIN in old:
             lines += [old[old.index(SECTION_BEGIN):].rstrip("\n"), ""]
-    tmp = Path(str(path) + ".tmp")
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, path)
+    from tinynlp.atomic import atomic_write  # after main() has fixed the thread pools
+
+    text = "\n".join(lines)
+    atomic_write(path, lambda f: f.write(text), mode="w")
 
 
 def _command(args):

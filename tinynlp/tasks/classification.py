@@ -57,7 +57,13 @@ from ..optimizers import Adam
 from ..text import Tokenizer, pad_sequences
 from . import gpt_finetune
 from .common import (
-    TaskResult, check_model, read_json, save_run, start_run, tokenizer_from_meta,
+    TaskResult,
+    check_model,
+    read_json,
+    require_keys,
+    save_run,
+    start_run,
+    tokenizer_from_meta,
 )
 
 __all__ = [
@@ -289,7 +295,7 @@ def load(folder="runs/classify"):
     meta = read_json(folder / "tokenizer.json")
     if gpt_finetune.is_gpt_run(meta):
         return (*gpt_finetune.load_gpt_run(folder, meta), meta)
-    meta = read_json(folder / "tokenizer.json", required=("tokenizer", "maxlen", "classes"))
+    require_keys(meta, folder / "tokenizer.json", ("tokenizer", "maxlen", "classes"))
     tokenizer = tokenizer_from_meta(meta, folder / "tokenizer.json")
     model = load_model(folder / "model.tnz", restore_rng=False)
 

@@ -13,8 +13,8 @@ from ..atomic import write_json_atomic  # noqa: F401  (the recipes' writer, re-e
 from ..text import Tokenizer
 from .runs import write_run_info
 
-__all__ = ["quick_mode", "TaskResult", "write_json_atomic", "read_json", "out_dir", "check_model",
-           "start_run", "save_run", "tokenizer_from_meta"]
+__all__ = ["quick_mode", "TaskResult", "write_json_atomic", "read_json", "require_keys",
+           "out_dir", "check_model", "start_run", "save_run", "tokenizer_from_meta"]
 
 
 def quick_mode() -> bool:
@@ -88,6 +88,12 @@ def read_json(path, required=()) -> dict:
         raise ValueError(f"{path} is not UTF-8 text: {e}") from None
     if not isinstance(value, dict):
         raise ValueError(f"{path} holds a JSON {type(value).__name__}, expected an object")
+    return require_keys(value, path, required)
+
+
+def require_keys(value, path, required) -> dict:
+    """``value`` (a dict read from ``path``) if it has every key of ``required``, else a
+    ``ValueError`` naming the file and the missing keys."""
     missing = [k for k in required if k not in value]
     if missing:
         raise ValueError(f"{path} has no {', '.join(map(repr, missing))} entry (a damaged file, "

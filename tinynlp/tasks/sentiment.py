@@ -40,7 +40,13 @@ from ..optimizers import Adam
 from ..text import Tokenizer, pad_sequences
 from . import gpt_finetune
 from .common import (
-    TaskResult, check_model, quick_mode, read_json, save_run, tokenizer_from_meta,
+    TaskResult,
+    check_model,
+    quick_mode,
+    read_json,
+    require_keys,
+    save_run,
+    tokenizer_from_meta,
 )
 from .runs import run_info
 
@@ -273,7 +279,7 @@ def load(folder="runs/sentiment"):
     meta = read_json(folder / "tokenizer.json")
     if gpt_finetune.is_gpt_run(meta):
         return gpt_finetune.load_gpt_run(folder, meta)
-    meta = read_json(folder / "tokenizer.json", required=("tokenizer", "maxlen"))
+    require_keys(meta, folder / "tokenizer.json", ("tokenizer", "maxlen"))
     tokenizer = tokenizer_from_meta(meta, folder / "tokenizer.json")
     model = load_model(folder / "model.tnz", restore_rng=False)  # loading must not reseed tn.random
 

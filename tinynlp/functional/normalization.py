@@ -32,9 +32,11 @@ from .. import random as tn_random
 from ..autograd.ops import mean, sqrt
 from ..autograd.ops import sum as tsum
 from ..autograd.ops.reductions import normalize_axis
+from ..autograd import is_grad_enabled
 from ..autograd.tensor import Function, Tensor
+from ..kernels.layernorm import layer_norm_backward_rows, layer_norm_rows
 
-__all__ = ["dropout", "layer_norm", "layer_norm_reference", "batch_norm",
+__all__ = ["dropout", "layer_norm", "layer_norm_inference", "layer_norm_reference", "batch_norm",
            "batch_norm_reference", "batch_moments"]
 
 
@@ -104,10 +106,21 @@ def _check_ln(x, gamma, beta, axis):
 
 
 class LayerNorm(Function):
-    """y = γ x̂ + β,  x̂ = (x − μ)/√(σ² + ε);   dx = (ĝ − mean ĝ − x̂ mean(ĝ x̂))/√(σ² + ε), ĝ = γ g"""
+    """y = γ x̂ + β,  x̂ = (x − μ)/√(σ² + ε);   dx = (ĝ − mean ĝ − x̂ mean(ĝ x̂))/√(σ² + ε), ĝ = γ g
+
+    Over the last axis of a float32 / float64 array (every Transformer's case)
+    both directions run the row kernels of :mod:`tinynlp.kernels.layernorm`;
+    the NumPy code below is the general case and the kernels' reference.
+    """
 
     @staticmethod
     def forward(ctx, x, gamma, beta, eps=1e-3, axes=(-1,)):
+        ctx.pshapes = (None if gamma is None else gamma.shape,
+                       None if beta is None else beta.shape)
+        if axes == (x.ndim - 1,) and x.size and x.dtype in (np.float32, np.float64) \
+                and all(p is None or p.dtype == x.dtype for p in (gamma, beta)):
+            return _layer_norm_last_axis(ctx, x, gamma, beta, eps)
+        ctx.rows = False
         mu = x.mean(axis=axes, keepdims=True)
         xc = x - mu
         var = (xc * xc).mean(axis=axes, keepdims=True)
@@ -121,12 +134,12 @@ class LayerNorm(Function):
         ctx.save_for_backward(xhat, rstd, g2)
         ctx.axes = axes
         ctx.other = tuple(i for i in range(x.ndim) if i not in axes)
-        ctx.pshapes = (None if gamma is None else gamma.shape,
-                       None if beta is None else beta.shape)
         return y
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.rows:
+            return _layer_norm_last_axis_backward(ctx, g)
         xhat, rstd, g2 = ctx.saved
         axes, other = ctx.axes, ctx.other
         gx = ggamma = gbeta = None
@@ -141,6 +154,29 @@ class LayerNorm(Function):
         return gx, ggamma, gbeta
 
 
+def _layer_norm_last_axis(ctx, x, gamma, beta, eps):
+    """The forward over the last axis by the row kernel (:mod:`tinynlp.kernels.layernorm`);
+    x̂ is kept only when a gradient will be asked for."""
+    D = x.shape[-1]
+    rows = np.ascontiguousarray(x).reshape(-1, D)
+    train = is_grad_enabled() and any(ctx.needs_input_grad)
+    y, xhat, rstd = layer_norm_rows(rows, gamma, beta, eps, want_xhat=train)
+    ctx.rows = True
+    if train:
+        ctx.save_for_backward(xhat, rstd, gamma)
+    return y.reshape(x.shape)
+
+
+def _layer_norm_last_axis_backward(ctx, g):
+    xhat, rstd, gamma = ctx.saved
+    g2 = np.ascontiguousarray(g, dtype=xhat.dtype).reshape(xhat.shape)
+    gx, ggamma, gbeta = layer_norm_backward_rows(g2, xhat, rstd, gamma)
+    need = ctx.needs_input_grad
+    return (gx.reshape(g.shape) if need[0] else None,
+            ggamma.reshape(ctx.pshapes[0]) if need[1] else None,
+            gbeta.reshape(ctx.pshapes[1]) if need[2] else None)
+
+
 def layer_norm(x, gamma, beta, eps=1e-3, axis=-1):
     """Normalize each position over ``axis`` (int or tuple), then scale by γ and shift by β.
 
@@ -149,6 +185,13 @@ def layer_norm(x, gamma, beta, eps=1e-3, axis=-1):
     """
     _, axes = _check_ln(x, gamma, beta, axis)
     return LayerNorm.apply(x, gamma, beta, eps=float(eps), axes=axes)
+
+
+def layer_norm_inference(x, gamma, beta, eps=1e-3, axis=-1):
+    """:func:`layer_norm` on plain arrays with nothing to differentiate (a layer's
+    inference path): the same numbers, no Tensors."""
+    _, axes = _check_ln(x, gamma, beta, axis)
+    return LayerNorm.run(x, gamma, beta, eps=float(eps), axes=axes)
 
 
 def layer_norm_reference(x, gamma, beta, eps=1e-3, axis=-1):

@@ -261,6 +261,18 @@ class Function:
         raise NotImplementedError
 
     @classmethod
+    def run(cls, *arrays, **kwargs):
+        """The forward on plain arrays, nothing recorded and no gradient wanted.
+
+        What :meth:`apply` computes under ``no_grad`` — the same numbers — without
+        wrapping inputs and outputs in Tensors: the layers' inference paths
+        (``call_arrays``) chain ops this way.
+        """
+        ctx = Context()
+        ctx.needs_input_grad = (False,) * len(arrays)
+        return cls.forward(ctx, *arrays, **kwargs)
+
+    @classmethod
     def apply(cls, *inputs, **kwargs):
         arrays = []
         needs = []

@@ -20,9 +20,9 @@ from ..autograd.tensor import Function, as_array, as_tensor, shape_of
 from ..kernels.activations import Act
 from ._checks import check_float, check_kernel_dtype
 from .activations import get_activation
-from .epilogue import activation_grad, add_bias_activation_, split_activation
+from .epilogue import activate_, activation_grad, add_bias_activation_, split_activation
 
-__all__ = ["dense", "dense_reference"]
+__all__ = ["dense", "dense_inference", "dense_reference"]
 
 
 def _check(x, W, b):
@@ -83,6 +83,14 @@ def dense(x, W, b=None, activation=None):
     act, after = split_activation(activation)
     h = Dense.apply(x, W, b, act=act)
     return h if after is None else after(h)
+
+
+def dense_inference(x, W, b=None, activation=None):
+    """:func:`dense` on plain arrays with nothing to differentiate (a layer's inference
+    path): the same numbers, no Tensors.  The caller has checked the shapes."""
+    act, after = split_activation(activation)
+    h = Dense.run(x, W, b, act=act)
+    return h if after is None else activate_(h, activation)
 
 
 def dense_reference(x, W, b=None, activation=None):

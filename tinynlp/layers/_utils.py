@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import Tensor, as_array, no_grad
 from ..functional._checks import as_int, check_mask
 from ..functional.activations import ACTIVATIONS, get_activation
 from . import initializers, regularizers
@@ -15,7 +15,7 @@ __all__ = ["layer_desc", "as_ids", "as_input", "check_rank", "check_known", "che
            "as_mask", "as_int", "check_choice", "check_rate", "serialize_initializer",
            "check_initializer", "serialize_activation", "reverse_time",
            "snake_case", "auto_name", "default_name", "contiguous", "init_kernel_bias",
-           "build_kernel_bias", "kernel_bias_config"]
+           "build_kernel_bias", "kernel_bias_config", "run_on_arrays"]
 
 
 def layer_desc(layer) -> str:
@@ -218,3 +218,24 @@ def kernel_bias_config(layer) -> dict:
         kernel_regularizer=regularizers.serialize(layer.kernel_regularizer),
         bias_regularizer=regularizers.serialize(layer.bias_regularizer),
     )
+
+
+def run_on_arrays(layer, x, **kwargs):
+    """``layer`` applied to the array ``x`` for inference, returning an array.
+
+    Through the layer's ``call_arrays`` when the class that defines its
+    ``call`` also defines ``call_arrays`` (so a subclass that changes ``call``
+    — an adapter, a quantized twin — is never bypassed); through ``layer(...)``
+    under ``no_grad`` otherwise.
+    """
+    for cls in type(layer).__mro__:
+        if "call" in cls.__dict__:
+            fast = cls.__dict__.get("call_arrays")
+            break
+    else:
+        fast = None
+    if fast is not None:
+        return fast(layer, x, **kwargs)
+    with no_grad():
+        out = as_array(layer(Tensor(x, _copy=False), **kwargs))
+    return out.copy() if np.may_share_memory(out, x) else out     # callers add in place

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from .. import functional as F
-from ..autograd import Tensor
+from ..autograd import Tensor, as_array
 from ..autograd.ops import reshape, transpose
 from . import regularizers
 from ._utils import (
@@ -328,50 +328,51 @@ class MultiHeadAttention(Layer):
         return self.call(query, value, key, query_mask, value_mask, key_mask, attention_mask,
                          return_attention_scores, training, use_causal_mask, cache)
 
-    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
-             attention_mask=None, return_attention_scores=False, training=False,
-             use_causal_mask=False, cache=None):
-        query = as_input(self, query)
-        if query.ndim != 3:
-            raise ValueError(f"{layer_desc(self)}: query must be (batch, time, features), got "
-                             f"shape {tuple(query.shape)}")
-        B, T = query.shape[:2]
-        q = self._heads(query, self.query_kernel, self.query_bias, self.key_dim)
+    def _check_key_value(self, B, value, key):
+        """Key and value (B, S, ·) with the query's batch and one length; returns S."""
+        for name, a in (("value", value), ("key", key)):
+            if a.ndim != 3 or a.shape[0] != B:
+                raise ValueError(f"{layer_desc(self)}: {name} must be (batch, time, "
+                                 f"features) with the query's batch {B}, got shape "
+                                 f"{tuple(a.shape)}")
+        if key.shape[1] != value.shape[1]:
+            raise ValueError(f"{layer_desc(self)}: key and value must have the same length, "
+                             f"got {tuple(key.shape)} and {tuple(value.shape)}")
+        return value.shape[1]
 
-        offset = 0
+    def _keys_values(self, B, value, key, value_mask, key_mask, cache, heads):
+        """``(k, v, key_pad, offset)``: the projected keys and values (B, H, S, d) — made by
+        ``heads`` (:meth:`_heads`: Tensors, :meth:`_heads_array`: arrays) — or a cache's
+        after appending them, the (B, S) real-key mask, and the number of cached tokens
+        before the new ones (a static cache: its own keys and values, offset 0)."""
         if cache is not None and cache.static:
-            k_arr, v_arr, cache_mask = cache.view()
-            k, v = Tensor(k_arr, _copy=False), Tensor(v_arr, _copy=False)
-            key_pad = cache_mask
-        else:
-            value = as_input(self, value)
-            key = value if key is None else as_input(self, key)
-            for name, a in (("value", value), ("key", key)):
-                if a.ndim != 3 or a.shape[0] != B:
-                    raise ValueError(f"{layer_desc(self)}: {name} must be (batch, time, "
-                                     f"features) with the query's batch {B}, got shape "
-                                     f"{tuple(a.shape)}")
-            if key.shape[1] != value.shape[1]:
-                raise ValueError(f"{layer_desc(self)}: key and value must have the same length, "
-                                 f"got {tuple(key.shape)} and {tuple(value.shape)}")
-            S = value.shape[1]
-            k = self._heads(key, self.key_kernel, self.key_bias, self.key_dim)
-            v = self._heads(value, self.value_kernel, self.value_bias, self.value_dim)
-            new_pad = None
-            for name, m in (("value_mask", value_mask), ("key_mask", key_mask)):
-                m = _as_bool_mask(self, m, name, (B, S))
-                if m is not None:
-                    m = np.broadcast_to(m, (B, S))
-                    new_pad = m if new_pad is None else new_pad & m
-            if cache is not None:
-                offset = cache.length
-                cache.append(k.data, v.data, new_pad)
-                k_arr, v_arr, key_pad = cache.view()
-                k, v = Tensor(k_arr, _copy=False), Tensor(v_arr, _copy=False)
-            else:
-                key_pad = new_pad
-        S = k.shape[2]
+            k, v, key_pad = cache.view()
+            return k, v, key_pad, 0
+        S = self._check_key_value(B, value, key)
+        k = heads(key, self.key_kernel, self.key_bias, self.key_dim)
+        v = heads(value, self.value_kernel, self.value_bias, self.value_dim)
+        key_pad = self._key_padding(B, S, value_mask, key_mask)
+        if cache is None:
+            return k, v, key_pad, 0
+        offset = cache.length
+        cache.append(as_array(k), as_array(v), key_pad)
+        k, v, key_pad = cache.view()
+        return k, v, key_pad, offset
 
+    def _key_padding(self, B, S, value_mask, key_mask):
+        """The (B, S) "real key" mask of the new keys (value_mask ∧ key_mask), or None."""
+        pad = None
+        for name, m in (("value_mask", value_mask), ("key_mask", key_mask)):
+            m = _as_bool_mask(self, m, name, (B, S))
+            if m is not None:
+                m = np.broadcast_to(m, (B, S))
+                pad = m if pad is None else pad & m
+        return pad
+
+    def _allowed(self, B, T, S, query_mask, key_pad, attention_mask, use_causal_mask, offset):
+        """``(allowed, causal_plain)``: the "may attend" mask broadcastable to (B, H, T, S)
+        (None when everything is allowed), and whether the causal limit is the plain
+        top-left triangle that the attention op applies itself."""
         allowed = None
         qm = _as_bool_mask(self, query_mask, "query_mask", (B, T))
         if qm is not None and not qm.all():
@@ -389,6 +390,26 @@ class MultiHeadAttention(Layer):
             while allowed.ndim < 3:
                 allowed = allowed[None]
             allowed = allowed[:, None]                      # the heads axis
+        return allowed, causal_plain
+
+    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
+             attention_mask=None, return_attention_scores=False, training=False,
+             use_causal_mask=False, cache=None):
+        query = as_input(self, query)
+        if query.ndim != 3:
+            raise ValueError(f"{layer_desc(self)}: query must be (batch, time, features), got "
+                             f"shape {tuple(query.shape)}")
+        B, T = query.shape[:2]
+        q = self._heads(query, self.query_kernel, self.query_bias, self.key_dim)
+
+        if cache is None or not cache.static:
+            value = as_input(self, value)
+            key = value if key is None else as_input(self, key)
+        k, v, key_pad, offset = self._keys_values(B, value, key, value_mask, key_mask, cache,
+                                                  self._heads)
+        k, v = (a if isinstance(a, Tensor) else Tensor(a, _copy=False) for a in (k, v))
+        allowed, causal_plain = self._allowed(B, T, k.shape[2], query_mask, key_pad,
+                                              attention_mask, use_causal_mask, offset)
 
         rate = self.dropout if training else 0.0
         seed = None
@@ -404,6 +425,48 @@ class MultiHeadAttention(Layer):
                                                  dropout=rate, training=rate > 0, seed=seed)
         y = self._project_out(out)
         return (y, scores) if return_attention_scores else y
+
+    # ---- inference on plain arrays ------------------------------------------------------
+    def _heads_array(self, x, W, b, dim):
+        """:meth:`_heads` on arrays: (B, T, d) → (B, H, T, dim), one GEMM."""
+        B, T, d = x.shape
+        H = self.num_heads
+        if d != W.shape[0]:
+            raise ValueError(f"{layer_desc(self)}: built for {W.shape[0]} input features "
+                             f"here, got an input of shape {tuple(x.shape)}")
+        y = F.dense_inference(x, as_array(W).reshape(d, H * dim),
+                              None if b is None else as_array(b).reshape(H * dim))
+        return y.reshape(B, T, H, dim).transpose(0, 2, 1, 3)
+
+    def call_arrays(self, query, value=None, key=None, query_mask=None, value_mask=None,
+                    key_mask=None, attention_mask=None, use_causal_mask=False, cache=None):
+        """Inference on plain arrays: :meth:`call` without dropout, the graph or ``Tensor``s.
+
+        The same products in the same order as :meth:`call` under ``no_grad``
+        (the same numbers); what it saves is the per-op bookkeeping — a decode
+        step of a GPT block is a dozen NumPy calls here, ~30 autograd ops there.
+        Arguments as :meth:`call` (arrays); returns the (B, T, *output_shape) array.
+        """
+        self._require_built("call_arrays")
+        if query.ndim != 3:
+            raise ValueError(f"{layer_desc(self)}: query must be (batch, time, features), got "
+                             f"shape {tuple(query.shape)}")
+        B, T = query.shape[:2]
+        q = self._heads_array(query, self.query_kernel, self.query_bias, self.key_dim)
+        value = query if value is None else value
+        k, v, key_pad, offset = self._keys_values(B, value, value if key is None else key,
+                                                  value_mask, key_mask, cache,
+                                                  self._heads_array)
+        allowed, causal_plain = self._allowed(B, T, k.shape[2], query_mask, key_pad,
+                                              attention_mask, use_causal_mask, offset)
+        o = F.attention_inference(q, k, v, mask=allowed, is_causal=causal_plain)
+        B, H, T, dv = o.shape
+        n_out = int(np.prod(self._out))
+        y = F.dense_inference(o.transpose(0, 2, 1, 3).reshape(B, T, H * dv),
+                              as_array(self.output_kernel).reshape(H * dv, n_out),
+                              None if self.output_bias is None else
+                              as_array(self.output_bias).reshape(n_out))
+        return y.reshape(B, T, *self._out)
 
     def compute_mask(self, query, mask=None):
         if isinstance(mask, (list, tuple)):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..autograd import Tensor
+from ..autograd import Tensor, as_array
 from . import regularizers
 from ._utils import (
     as_ids,
@@ -71,6 +71,14 @@ class Dense(Layer):
         check_rank(self, x, 2, "(batch, ..., features)", at_least=True)
         check_last_dim(self, x, self.kernel.shape[0])
         return F.dense(x, self.kernel, self.bias, activation=self.activation)
+
+    def call_arrays(self, x):
+        """Inference on a plain array (a Transformer block's fast path): :meth:`call`
+        without the graph, the same numbers."""
+        check_last_dim(self, x, self.kernel.shape[0])
+        return F.dense_inference(x, as_array(self.kernel),
+                                 None if self.bias is None else as_array(self.bias),
+                                 activation=self.activation)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)

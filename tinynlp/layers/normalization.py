@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ..autograd import as_array
 from ._utils import (
     as_input,
     as_mask,
@@ -82,6 +83,16 @@ class LayerNormalization(Layer):
             raise ValueError(f"{layer_desc(self)}: built for size {self._size} on axis "
                              f"{self.axis}, got input of shape {tuple(x.shape)}")
         return F.layer_norm(x, self.gamma, self.beta, eps=self.epsilon, axis=self.axis)
+
+    def call_arrays(self, x):
+        """Inference on a plain array (a Transformer block's fast path): :meth:`call`
+        without the graph, the same numbers."""
+        if x.shape[self._axis_of(x.ndim)] != self._size:
+            raise ValueError(f"{layer_desc(self)}: built for size {self._size} on axis "
+                             f"{self.axis}, got input of shape {tuple(x.shape)}")
+        return F.layer_norm_inference(x, None if self.gamma is None else as_array(self.gamma),
+                                      None if self.beta is None else as_array(self.beta),
+                                      eps=self.epsilon, axis=self.axis)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

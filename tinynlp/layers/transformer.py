@@ -38,11 +38,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..autograd import Tensor, is_grad_enabled
 from ._utils import (
+    as_input,
     check_initializer,
     check_rate,
     default_name,
     layer_desc,
+    run_on_arrays,
     serialize_activation,
     serialize_initializer,
 )
@@ -124,6 +127,38 @@ class _TransformerBlock(Layer):
             x = self._feedforward_layer_norm(x)
         return x
 
+    # ---- inference on plain arrays ------------------------------------------------------
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(f"{layer_desc(self)}.{what}: call the layer once (or build it) "
+                             "first")
+
+    def _use_arrays(self, training):
+        """Whether this call can take the array path: no graph is being recorded and
+        dropout is off (inference, or a rate of 0)."""
+        return not is_grad_enabled() and (not training or self.dropout == 0.0)
+
+    def _feedforward_arrays(self, x):
+        """:meth:`_feedforward` on arrays (no dropout)."""
+        residual = x
+        if self.normalize_first:
+            x = run_on_arrays(self._feedforward_layer_norm, x)
+        x = run_on_arrays(self._feedforward_output_dense,
+                          run_on_arrays(self._feedforward_intermediate_dense, x))
+        x += residual
+        if not self.normalize_first:
+            x = run_on_arrays(self._feedforward_layer_norm, x)
+        return x
+
+    def _attention_arrays(self, attention, norm, x, **kwargs):
+        """One attention sub-block on arrays: (pre-LN,) attention, residual (, post-LN)."""
+        residual = x
+        if self.normalize_first:
+            x = run_on_arrays(norm, x)
+        y = attention.call_arrays(x, **kwargs)
+        y += residual
+        return y if self.normalize_first else run_on_arrays(norm, y)
+
     def compute_output_shape(self, input_shape, *args):
         return tuple(input_shape)
 
@@ -181,6 +216,9 @@ class TransformerEncoder(_TransformerBlock):
         x = inputs
         if padding_mask is None:
             padding_mask = mask
+        if self._use_arrays(training) and not return_attention_scores:
+            return Tensor(self.call_arrays(as_input(self, x).data, padding_mask, attention_mask),
+                          _copy=False)
         residual = x
         if self.normalize_first:
             x = self._self_attention_layer_norm(x)
@@ -193,6 +231,14 @@ class TransformerEncoder(_TransformerBlock):
             x = self._self_attention_layer_norm(x)
         x = self._feedforward(x, training)
         return (x, scores) if return_attention_scores else x
+
+    def call_arrays(self, x, padding_mask=None, attention_mask=None):
+        """Inference on a plain array (B, T, d): :meth:`call` without dropout and without
+        the graph — the same numbers; what ``call`` runs under ``no_grad``."""
+        self._require_built("call_arrays")
+        x = self._attention_arrays(self._self_attention_layer, self._self_attention_layer_norm,
+                                   x, value_mask=padding_mask, attention_mask=attention_mask)
+        return self._feedforward_arrays(x)
 
 
 @register_layer
@@ -267,11 +313,6 @@ class TransformerDecoder(_TransformerBlock):
         return self._cross_attention_layer.compute_cache(encoder_sequence,
                                                          value_mask=encoder_padding_mask)
 
-    def _require_built(self, what):
-        if not self.built:
-            raise ValueError(f"{layer_desc(self)}.{what}: call the layer once (or build it) "
-                             "first")
-
     # ---- calling ----------------------------------------------------------------------
     def __call__(self, decoder_sequence, encoder_sequence=None, decoder_padding_mask=None,
                  decoder_attention_mask=None, encoder_padding_mask=None,
@@ -299,6 +340,14 @@ class TransformerDecoder(_TransformerBlock):
              decoder_attention_mask=None, encoder_padding_mask=None,
              encoder_attention_mask=None, self_attention_cache=None,
              cross_attention_cache=None, use_causal_mask=True, training=False):
+        if self._use_arrays(training):
+            x = Tensor(self.call_arrays(
+                as_input(self, decoder_sequence).data,
+                None if encoder_sequence is None else as_input(self, encoder_sequence).data,
+                decoder_padding_mask, decoder_attention_mask, encoder_padding_mask,
+                encoder_attention_mask, self_attention_cache, cross_attention_cache,
+                use_causal_mask), _copy=False)
+            return self._with_caches(x, self_attention_cache, cross_attention_cache)
         x = decoder_sequence
         residual = x
         if self.normalize_first:
@@ -328,11 +377,36 @@ class TransformerDecoder(_TransformerBlock):
                 x = self._cross_attention_layer_norm(x)
 
         x = self._feedforward(x, training)
+        return self._with_caches(x, self_attention_cache, cross_attention_cache)
+
+    def _with_caches(self, x, self_attention_cache, cross_attention_cache):
         if self_attention_cache is None:
             return x
         if self._has_cross_attention:
             return x, self_attention_cache, cross_attention_cache
         return x, self_attention_cache
+
+    def call_arrays(self, decoder_sequence, encoder_sequence=None, decoder_padding_mask=None,
+                    decoder_attention_mask=None, encoder_padding_mask=None,
+                    encoder_attention_mask=None, self_attention_cache=None,
+                    cross_attention_cache=None, use_causal_mask=True):
+        """Inference on plain arrays: :meth:`call` without dropout and without the graph —
+        the same numbers; what ``call`` runs under ``no_grad``.  Returns the output
+        array; a cache passed in is updated in place."""
+        self._require_built("call_arrays")
+        x = self._attention_arrays(
+            self._self_attention_layer, self._self_attention_layer_norm, decoder_sequence,
+            value_mask=decoder_padding_mask, attention_mask=decoder_attention_mask,
+            use_causal_mask=use_causal_mask, cache=self_attention_cache)
+        if self._has_cross_attention:
+            if cross_attention_cache is not None:
+                kw = dict(attention_mask=encoder_attention_mask, cache=cross_attention_cache)
+            else:
+                kw = dict(value=encoder_sequence, value_mask=encoder_padding_mask,
+                          attention_mask=encoder_attention_mask)
+            x = self._attention_arrays(self._cross_attention_layer,
+                                       self._cross_attention_layer_norm, x, **kw)
+        return self._feedforward_arrays(x)
 
     def get_config(self):
         return super().get_config()

@@ -65,3 +65,48 @@ def test_forward_without_gradient_in_chunks(monkeypatch, kw):
             got = F.scaled_dot_product_attention(tn.tensor(q, requires_grad=True), k, v, **kw)
         np.testing.assert_array_equal(got.data, whole)
         np.testing.assert_array_equal(F.scaled_dot_product_attention(q, k, v, **kw).data, whole)
+
+
+class _Threads:
+    """``numba`` as the attention module sees it, with a chosen thread count."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def get_num_threads(self):
+        return self.n
+
+
+@pytest.mark.parametrize("kw", [{}, {"is_causal": True}, {"dropout": 0.3, "seed": 7}])
+def test_chunks_on_several_threads_give_the_same_numbers(monkeypatch, kw):
+    """The chunks shared out over threads (``_over_chunks``): forward, inference and
+    gradients identical to one thread's, whatever the split."""
+    monkeypatch.setattr(attention_mod, "CHUNK_ELEMENTS", 25)       # one sequence per chunk
+    results = {}
+    for n in (1, 2, 3, 7):
+        monkeypatch.setattr(attention_mod, "numba", _Threads(n))
+        out, g = grads(monkeypatch, 25, np.float32, **kw)
+        rng = np.random.default_rng(2)
+        q, k, v = (rng.standard_normal((3, 2, 5, 4)).astype(np.float32) for _ in range(3))
+        with tn.no_grad():
+            inf = F.scaled_dot_product_attention(q, k, v, **kw).data
+        results[n] = (out, *g, inf)
+    for n in (2, 3, 7):
+        for a, b in zip(results[n], results[1]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_large_heads_stay_on_the_calling_thread(monkeypatch):
+    """Above SMALL_PRODUCT a head's GEMMs are BLAS-threaded: no second thread pool."""
+    monkeypatch.setattr(attention_mod, "CHUNK_ELEMENTS", 25)
+    monkeypatch.setattr(attention_mod, "numba", _Threads(4))
+    monkeypatch.setattr(attention_mod, "SMALL_PRODUCT", 5 * 5 * 4 - 1)
+
+    def no_pool():
+        raise AssertionError("the chunks were sent to other threads")
+    monkeypatch.setattr(attention_mod, "_worker_pool", no_pool)
+    out, _ = grads(monkeypatch, 25, np.float32)
+    assert np.isfinite(out).all()
+    monkeypatch.setattr(attention_mod, "SMALL_PRODUCT", 5 * 5 * 4)
+    with pytest.raises(AssertionError, match="other threads"):
+        grads(monkeypatch, 25, np.float32)

@@ -63,3 +63,14 @@ def test_softmax_backward_rows_match_the_twin(dtype):
     b = softmax_backward_rows_reference_(dp.copy(), p)
     np.testing.assert_allclose(a, b, **TOL[dtype])
     np.testing.assert_array_equal(a[0, 2], 0.0)                  # no gradient through an empty row
+
+
+def test_float32_softmax_kernel_keeps_nan_and_empty_rows():
+    s = scores(dtype=np.float32)
+    s[2, 3, 1] = np.nan
+    p = softmax_rows_(s.copy(), 7, 0.5)
+    assert np.isnan(p[2, 3]).all()                        # a NaN score poisons its row only
+    assert np.isfinite(np.delete(p.reshape(-1, 7), 2 * 5 + 3, axis=0)).all()
+    np.testing.assert_array_equal(p[0, 2], 0)             # nothing to attend: zeros
+    q = softmax_rows_reference_(scores(dtype=np.float64), 7, 0.5)
+    np.testing.assert_allclose(p[:2], q[:2], rtol=2e-6, atol=1e-7)

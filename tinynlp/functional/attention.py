@@ -38,7 +38,11 @@ softmax, where and mul; the two are tested equal in value and gradient.
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from .. import random as tn_random
@@ -54,6 +58,7 @@ from ..kernels.attention import (
 from .normalization import dropout as _dropout_op
 
 __all__ = [
+    "attention_inference",
     "attention_mask_from_padding",
     "causal_mask",
     "scaled_dot_product_attention",
@@ -271,6 +276,11 @@ class ScaledDotProductAttention(Function):
 #: elements of dP per chunk of :func:`_backward_in_chunks` (1 MiB of float32: in cache)
 CHUNK_ELEMENTS = 1 << 18
 
+#: a head's product (Tq · Tk · d multiply-adds) up to this size runs on one thread in
+#: OpenBLAS (its threshold for threading a GEMM), so the chunks may go to parallel threads
+#: without two BLAS thread pools sharing the cores
+SMALL_PRODUCT = 1 << 18
+
 
 def _chunk_of(a, c, ndim):
     """Rows ``c`` of the leading axis of a mask or keep-mask broadcast against (n, ...)
@@ -280,25 +290,70 @@ def _chunk_of(a, c, ndim):
     return a[c]
 
 
+_pool = None
+_pool_pid = None
+_pool_lock = threading.Lock()
+
+
+def _worker_pool():
+    """The threads that take the chunks (made on first use; again in a forked child)."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
+                                       thread_name_prefix="tinynlp-attention")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _over_chunks(n, step, work, per_head):
+    """``work(lo, hi)`` over the leading-axis range [0, n), chunk-aligned.
+
+    The chunks are independent (each writes its own rows of the outputs), so
+    when there are several and a head's products are small (``per_head`` ≤
+    :data:`SMALL_PRODUCT`: one BLAS thread each) they are split over
+    ``numba.get_num_threads()`` threads — tinynlp's one thread count
+    (:mod:`tinynlp.threads`) — the calling thread taking the first part.
+    NumPy's products and the row kernels release the GIL.  Every sequence is
+    computed the same way whichever thread takes it: the same numbers.
+    """
+    chunks = -(-n // step)
+    parts = min(chunks, numba.get_num_threads()) if per_head <= SMALL_PRODUCT else 1
+    if parts <= 1:
+        work(0, n)
+        return
+    bounds = [min(n, step * round(chunks * i / parts)) for i in range(parts + 1)]
+    pool = _worker_pool()
+    futures = [pool.submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    try:
+        work(bounds[0], bounds[1])
+    finally:
+        for f in futures:
+            f.result()
+
+
 def _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep):
     """The forward without a gradient to keep: P for a few sequences at a time in one
-    reused buffer of :data:`CHUNK_ELEMENTS` (inference at batch 256 × 4 heads × 128²
-    would otherwise fault in a fresh 64 MiB array per layer).  Same products, same
-    numbers as the whole-array forward."""
+    reused buffer of :data:`CHUNK_ELEMENTS` per thread (inference at batch 256 × 4
+    heads × 128² would otherwise fault in a fresh 64 MiB array per layer), the chunks
+    shared out by :func:`_over_chunks`.  Same products, same numbers as the
+    whole-array forward."""
     n = shape[0]
     step = max(1, CHUNK_ELEMENTS // max(1, math.prod(shape[1:])))
-    buf = np.empty((min(step, n),) + tuple(shape[1:]), np.result_type(q, k))
-    out = None
-    for s in range(0, n, step):
-        c = slice(s, min(n, s + step))
-        sc = buf[:c.stop - c.start]
-        np.matmul(q[c], np.swapaxes(k[c], -1, -2), out=sc)
-        p = attention_softmax_(sc, kind, _chunk_of(mask, c, len(shape)), is_causal, scale)
-        kc = _chunk_of(keep, c, len(shape))
-        oc = np.matmul(p if kc is None else p * kc, v[c])
-        if out is None:
-            out = np.empty((n,) + oc.shape[1:], oc.dtype)
-        out[c] = oc
+    dt = np.result_type(q, k)
+    out = np.empty(shape[:-1] + (v.shape[-1],), np.result_type(dt, v))
+
+    def work(lo, hi):
+        buf = np.empty((min(step, hi - lo),) + tuple(shape[1:]), dt)
+        for s in range(lo, hi, step):
+            c = slice(s, min(hi, s + step))
+            sc = buf[:c.stop - c.start]
+            np.matmul(q[c], np.swapaxes(k[c], -1, -2), out=sc)
+            p = attention_softmax_(sc, kind, _chunk_of(mask, c, len(shape)), is_causal, scale)
+            kc = _chunk_of(keep, c, len(shape))
+            np.matmul(p if kc is None else p * kc, v[c], out=out[c])
+
+    _over_chunks(n, step, work, shape[-2] * shape[-1] * max(q.shape[-1], v.shape[-1]))
     return out
 
 
@@ -307,9 +362,10 @@ def _backward_in_chunks(q, k, v, p, keep, g, scale, need):
 
     Same products and the same softmax backward as the whole-array path, so the same
     numbers; but dP = G vᵀ for a chunk goes into one reused buffer of
-    :data:`CHUNK_ELEMENTS` elements instead of a fresh array the size of P (at batch
-    256 × 4 heads × 128² that is 64 MiB: its page faults cost more than the GEMM).
-    For arrays without broadcast leading axes and no gradient to a float mask.
+    :data:`CHUNK_ELEMENTS` elements (per thread: :func:`_over_chunks`) instead of a
+    fresh array the size of P (at batch 256 × 4 heads × 128² that is 64 MiB: its page
+    faults cost more than the GEMM).  For arrays without broadcast leading axes and no
+    gradient to a float mask.
     """
     n = p.shape[0]
     step = max(1, CHUNK_ELEMENTS // max(1, math.prod(p.shape[1:])))
@@ -318,26 +374,30 @@ def _backward_in_chunks(q, k, v, p, keep, g, scale, need):
     dk = np.empty(k.shape, np.result_type(dt, q)) if need[1] else None
     dv = np.empty(v.shape, np.result_type(p, g) if keep is None else
                   np.result_type(p, keep, g)) if need[2] else None
-    buf = np.empty((min(step, n),) + p.shape[1:], dt) if need[0] or need[1] else None
     sc = dt.type(scale)
-    for s in range(0, n, step):
-        c = slice(s, min(n, s + step))
-        pc = p[c] if keep is None else p[c] * keep[c]
-        if need[2]:
-            np.matmul(np.swapaxes(pc, -1, -2), g[c], out=dv[c])
-        if buf is None:
-            continue
-        dp = buf[:c.stop - c.start]
-        np.matmul(g[c], np.swapaxes(v[c], -1, -2), out=dp)                   # dP̃
-        if keep is not None:
-            dp *= keep[c]
-        attention_softmax_backward_(dp, p[c])                                 # dS
-        if need[0]:
-            np.matmul(dp, k[c], out=dq[c])
-            dq[c] *= sc
-        if need[1]:
-            np.matmul(np.swapaxes(dp, -1, -2), q[c], out=dk[c])
-            dk[c] *= sc
+
+    def work(lo, hi):
+        buf = np.empty((min(step, hi - lo),) + p.shape[1:], dt) if need[0] or need[1] else None
+        for s in range(lo, hi, step):
+            c = slice(s, min(hi, s + step))
+            pc = p[c] if keep is None else p[c] * keep[c]
+            if need[2]:
+                np.matmul(np.swapaxes(pc, -1, -2), g[c], out=dv[c])
+            if buf is None:
+                continue
+            dp = buf[:c.stop - c.start]
+            np.matmul(g[c], np.swapaxes(v[c], -1, -2), out=dp)                   # dP̃
+            if keep is not None:
+                dp *= keep[c]
+            attention_softmax_backward_(dp, p[c])                                 # dS
+            if need[0]:
+                np.matmul(dp, k[c], out=dq[c])
+                dq[c] *= sc
+            if need[1]:
+                np.matmul(np.swapaxes(dp, -1, -2), q[c], out=dk[c])
+                dk[c] *= sc
+
+    _over_chunks(n, step, work, p.shape[-2] * p.shape[-1] * max(q.shape[-1], v.shape[-1]))
     return dq, dk, dv, None
 
 
@@ -363,6 +423,29 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, dropout=0.
         keep = _dropout_keep(shape, float(dropout), dt, seed)
     return ScaledDotProductAttention.apply(q, k, v, m, shape=shape, kind=kind,
                                            is_causal=bool(is_causal), scale=scale, keep=keep)
+
+
+def attention_inference(q, k, v, mask=None, is_causal=False, scale=None):
+    """softmax(q kᵀ · scale + mask) v on plain arrays, with nothing to differentiate.
+
+    The forward of :class:`ScaledDotProductAttention` when no gradient is
+    wanted — the same numbers as :func:`scaled_dot_product_attention` under
+    ``no_grad`` — for the layers' inference paths
+    (:meth:`~tinynlp.layers.MultiHeadAttention.call_arrays`).  ``mask`` is a
+    boolean "may attend" array or None; no dropout.  The arrays come from the
+    layer's own projections, so only the shapes the kernels rely on are checked.
+    """
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2] or k.shape[-2] == 0:
+        raise ValueError(f"attention_inference: expected q (..., Tq, d), k (..., Tk, d), "
+                         f"v (..., Tk, dv) with Tk >= 1; got {q.shape}, {k.shape}, {v.shape}")
+    shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]) + \
+        (q.shape[-2], k.shape[-2])
+    if mask is not None and mask.dtype != bool:
+        raise TypeError(f"attention_inference: mask must be boolean, got {mask.dtype}")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    return ScaledDotProductAttention.run(q, k, v, mask, shape=shape,
+                                         kind=None if mask is None else "bool",
+                                         is_causal=bool(is_causal), scale=scale)
 
 
 def scaled_dot_product_attention_reference(q, k, v, mask=None, is_causal=False, dropout=0.0,

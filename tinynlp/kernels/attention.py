@@ -22,7 +22,10 @@ The backward of the softmax, row by row, in place in dP::
 Why kernels: on (B·H, T, T) scores NumPy's reductions along a short last
 axis (max, sum) are slow, and the softmax takes five passes and a
 temporary.  Here one pass shifts, scales and masks, NumPy's vectorised
-``exp`` runs in place, and one pass normalises; the backward is one pass.
+``exp`` runs in place, and one pass normalises; for float32 all of it is one
+kernel that finishes each row while it is in cache, with the vectorisable
+float32 exponential of :mod:`tinynlp.kernels.activations` (about one float32
+spacing from the exact value).  The backward is one pass.
 Each kernel has its NumPy twin (``*_reference_``) and a test that they agree.
 """
 
@@ -30,6 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from .activations import fast_exp_neg
 
 __all__ = [
     "normalize_rows_",
@@ -39,6 +44,7 @@ __all__ = [
     "softmax_backward_rows_",
     "softmax_backward_rows_reference_",
     "softmax_rows_",
+    "softmax_rows_f32_",
     "softmax_rows_reference_",
 ]
 
@@ -61,7 +67,18 @@ def shift_scale_rows_reference_(s, offset, scale):
     return s
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
+def _allowed_max(row, stop):
+    """(max of row[:stop] — −∞ if stop is 0 or all are −∞ —, whether one of them is NaN)."""
+    m = row.dtype.type(-np.inf)
+    nan = False
+    for j in range(stop):
+        m = max(m, row[j])
+        nan |= row[j] != row[j]
+    return m, nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def shift_scale_rows_(s, offset, scale):
     """s ← c·(s − rowmax) over keys j ≤ i + offset, −∞ beyond; (N, Tq, Tk) C-contiguous.
 
@@ -73,9 +90,7 @@ def shift_scale_rows_(s, offset, scale):
         for i in range(Tq):
             row = s[n, i]
             stop = min(Tk, max(0, i + offset + 1))
-            m = ninf
-            for j in range(stop):
-                m = max(m, row[j])
+            m, _ = _allowed_max(row, stop)
             if m == ninf:
                 m = s.dtype.type(0.0)
             for j in range(stop):
@@ -93,7 +108,7 @@ def normalize_rows_reference_(e):
     return e
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FAST)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
 def normalize_rows_(e):
     """e ← e / rowsum(e) for non-negative e (N, Tq, Tk); an all-zero row stays zero."""
     N, Tq, Tk = e.shape
@@ -118,10 +133,51 @@ def softmax_rows_reference_(s, offset, scale):
     return normalize_rows_reference_(s)
 
 
+@njit(inline="always", error_model="numpy", fastmath=_FAST)
+def _softmax_row_f32(row, stop, c):
+    """One row of :func:`softmax_rows_f32_`: the keys before ``stop`` get the weights,
+    the others 0."""
+    zero = row.dtype.type(0.0)
+    m, nan = _allowed_max(row, stop)
+    if nan:
+        row[:] = np.nan
+        return
+    total = zero
+    if m > -np.inf:
+        for j in range(stop):
+            e = fast_exp_neg((m - row[j]) * c)             # −∞ scores give e^(−∞) = 0
+            row[j] = e
+            total += e
+    if total > zero:
+        inv = row.dtype.type(1.0) / total
+        for j in range(stop):
+            row[j] *= inv
+    else:                                                   # nothing to attend: zeros
+        row[:stop] = zero
+    row[stop:] = zero
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
+def softmax_rows_f32_(s, offset, scale):
+    """:func:`softmax_rows_` for float32 in one kernel: each row's maximum, its
+    exponentials (``fast_exp_neg``, vectorised) and their sum, then the division,
+    while the row is in cache.  A row holding a NaN becomes NaN (as NumPy's exp
+    would make it)."""
+    N, Tq, Tk = s.shape
+    c = s.dtype.type(scale)
+    for n in range(N):
+        for i in range(Tq):
+            _softmax_row_f32(s[n, i], min(Tk, max(0, i + offset + 1)), c)
+    return s
+
+
 def softmax_rows_(s, offset, scale):
     """P = softmax(scale · s) over keys j ≤ i + offset, in place in s (N, Tq, Tk) C-contiguous.
 
-    Two kernel passes around NumPy's vectorised exp (see the module docstring)."""
+    float32: one kernel (:func:`softmax_rows_f32_`); otherwise two kernel passes
+    around NumPy's vectorised exp (see the module docstring)."""
+    if s.dtype == np.float32 and scale > 0:
+        return softmax_rows_f32_(s, offset, scale)
     shift_scale_rows_(s, offset, scale)
     np.exp(s, out=s)
     return normalize_rows_(s)
@@ -135,7 +191,7 @@ def softmax_backward_rows_reference_(dp, p):
     return dp
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FAST)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
 def softmax_backward_rows_(dp, p):
     """dS = P ⊙ (dP − rowsum(dP ⊙ P)) in place in ``dp``; both C-contiguous (N, Tq, Tk)."""
     N, Tq, Tk = dp.shape

@@ -273,7 +273,9 @@ def write_markdown(data, path, plot_name="ratios.png"):
             imp.setdefault(r["framework"], []).append(r["import_s"])
     L.append("Import: median over all worker processes of the wall time of importing the "
              "framework (and the benchmark's model module) in a fresh interpreter; NumPy "
-             "is imported before and not counted.")
+             "is imported before and not counted — except for tinynlp, which is imported "
+             "first (as its command line is) so that it can set OpenBLAS's idle-thread "
+             "spin before NumPy loads OpenBLAS, and whose time includes NumPy's.")
     L.append("")
     L.append("| framework | import (s) | process RSS after import (MB) |")
     L.append("|---|---:|---:|")

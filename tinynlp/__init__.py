@@ -10,8 +10,10 @@ part never breaks the others.
 
 import importlib as _importlib
 
+from ._blas_spin import shorten_blas_spin as _shorten_blas_spin
 from ._malloc import tune_malloc as _tune_malloc
 
+_shorten_blas_spin()  # before NumPy loads OpenBLAS: idle BLAS threads sleep after ~0.3 ms
 _tune_malloc()  # large temporaries reuse heap memory instead of fresh mmap pages
 
 from . import random  # noqa: E402

@@ -18,10 +18,16 @@ several times slower than the same step on one thread.  Measured on the
 with 2 threads (PyTorch alike); see ``benchmarks/NOTES.md``.
 
 One count for both pools, and never one parallel region inside another:
-BLAS is called from the Python thread only, never from inside a Numba
-``parallel=True`` kernel (``tests/test_threads.py`` checks that no parallel kernel
-calls a BLAS product), and Numba kernels never run inside a BLAS call — so the
-two pools take turns on the same cores instead of multiplying.
+BLAS is never called from inside a Numba ``parallel=True`` kernel
+(``tests/test_threads.py`` checks that no parallel kernel calls a BLAS
+product), and Numba kernels never run inside a BLAS call — so the two pools
+take turns on the same cores instead of multiplying.  The one place where
+several Python threads call BLAS at once, attention's chunks
+(:func:`tinynlp.functional.attention._over_chunks`, as many threads as
+Numba's count), does so only for products small enough that OpenBLAS runs
+them on the calling thread.  OpenBLAS's idle threads spin for a while after
+each product before they sleep; :mod:`tinynlp._blas_spin` shortens that
+wait so they do not hold a core the other pool needs.
 
 Who decides, first match wins:
 

@@ -383,7 +383,7 @@ class MultiHeadAttention(Layer):
         if am is not None:
             allowed = am if allowed is None else allowed & am
         causal_plain = bool(use_causal_mask) and offset == 0        # top-left, as Keras
-        if use_causal_mask and not causal_plain:
+        if use_causal_mask and not causal_plain and T > 1:     # one new query sees them all
             c = F.causal_mask(T, S, offset=S - T)
             allowed = c if allowed is None else allowed & c
         if allowed is not None:

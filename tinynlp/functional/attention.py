@@ -226,9 +226,17 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx, q, k, v, mask, shape=None, kind=None, is_causal=False, scale=1.0,
                 keep=None):
-        if not (any(ctx.needs_input_grad) and is_grad_enabled()) and len(shape) >= 3 and \
-                shape[0] > 0 and all(a.shape[:-2] == shape[:-2] for a in (q, k, v)):
-            return _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep)
+        train = any(ctx.needs_input_grad) and is_grad_enabled()
+        if len(shape) >= 3 and shape[0] > 0 and all(a.shape[:-2] == shape[:-2]
+                                                     for a in (q, k, v)):
+            if not train:
+                return _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep)
+            p = np.empty(shape, np.result_type(q, k))   # kept for the backward
+            out = _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep, p)
+            ctx.save_for_backward(q, k, v, p, keep)
+            ctx.scale = scale
+            ctx.mask_shape = None if kind != "float" else mask.shape
+            return out
         s = np.matmul(q, np.swapaxes(k, -1, -2))
         if s.shape != shape or not s.flags.c_contiguous:   # v or the mask has more batch axes
             s = np.ascontiguousarray(np.broadcast_to(s, shape))
@@ -332,22 +340,24 @@ def _over_chunks(n, step, work, per_head):
             f.result()
 
 
-def _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep):
-    """The forward without a gradient to keep: P for a few sequences at a time in one
+def _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep, p_out=None):
+    """The forward a few sequences at a time, the chunks shared out by
+    :func:`_over_chunks`.  Without a gradient to keep (``p_out`` None) P lives in one
     reused buffer of :data:`CHUNK_ELEMENTS` per thread (inference at batch 256 × 4
-    heads × 128² would otherwise fault in a fresh 64 MiB array per layer), the chunks
-    shared out by :func:`_over_chunks`.  Same products, same numbers as the
-    whole-array forward."""
+    heads × 128² would otherwise fault in a fresh 64 MiB array per layer); training
+    passes ``p_out`` (the scores' shape), which receives P for the backward.  Same
+    products, same numbers as the whole-array forward."""
     n = shape[0]
     step = max(1, CHUNK_ELEMENTS // max(1, math.prod(shape[1:])))
     dt = np.result_type(q, k)
     out = np.empty(shape[:-1] + (v.shape[-1],), np.result_type(dt, v))
 
     def work(lo, hi):
-        buf = np.empty((min(step, hi - lo),) + tuple(shape[1:]), dt)
+        buf = None if p_out is not None else \
+            np.empty((min(step, hi - lo),) + tuple(shape[1:]), dt)
         for s in range(lo, hi, step):
             c = slice(s, min(hi, s + step))
-            sc = buf[:c.stop - c.start]
+            sc = p_out[c] if buf is None else buf[:c.stop - c.start]
             np.matmul(q[c], np.swapaxes(k[c], -1, -2), out=sc)
             p = attention_softmax_(sc, kind, _chunk_of(mask, c, len(shape)), is_causal, scale)
             kc = _chunk_of(keep, c, len(shape))

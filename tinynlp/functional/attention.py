@@ -314,27 +314,33 @@ def _worker_pool():
         return _pool
 
 
-def _over_chunks(n, step, work, per_head):
-    """``work(lo, hi)`` over the leading-axis range [0, n), chunk-aligned.
+def _over_chunks(n, per_sequence, per_head, work):
+    """``work(lo, hi, step)`` over the leading-axis range [0, n), in chunks of ``step``
+    sequences of ``per_sequence`` score elements (about :data:`CHUNK_ELEMENTS` each).
 
     The chunks are independent (each writes its own rows of the outputs), so
-    when there are several and a head's products are small (``per_head`` ≤
-    :data:`SMALL_PRODUCT`: one BLAS thread each) they are split over
-    ``numba.get_num_threads()`` threads — tinynlp's one thread count
-    (:mod:`tinynlp.threads`) — the calling thread taking the first part.
-    NumPy's products and the row kernels release the GIL.  Every sequence is
-    computed the same way whichever thread takes it: the same numbers.
+    when a head's products are small (``per_head`` ≤ :data:`SMALL_PRODUCT`: one
+    BLAS thread each) they are split over ``numba.get_num_threads()`` threads —
+    tinynlp's one thread count (:mod:`tinynlp.threads`) — the calling thread
+    taking the first part, and the chunks are made small enough that every
+    thread gets one.  NumPy's products and the row kernels release the GIL.
+    Every sequence is computed the same way whichever thread takes it: the same
+    numbers.
     """
+    step = max(1, CHUNK_ELEMENTS // max(1, per_sequence))
+    threads = numba.get_num_threads() if per_head <= SMALL_PRODUCT else 1
+    if threads > 1:
+        step = min(step, max(1, -(-n // threads)))
     chunks = -(-n // step)
-    parts = min(chunks, numba.get_num_threads()) if per_head <= SMALL_PRODUCT else 1
+    parts = min(chunks, threads)
     if parts <= 1:
-        work(0, n)
+        work(0, n, step)
         return
     bounds = [min(n, step * round(chunks * i / parts)) for i in range(parts + 1)]
     pool = _worker_pool()
-    futures = [pool.submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    futures = [pool.submit(work, lo, hi, step) for lo, hi in zip(bounds[1:-1], bounds[2:])]
     try:
-        work(bounds[0], bounds[1])
+        work(bounds[0], bounds[1], step)
     finally:
         for f in futures:
             f.result()
@@ -347,12 +353,10 @@ def _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep, p_out
     heads × 128² would otherwise fault in a fresh 64 MiB array per layer); training
     passes ``p_out`` (the scores' shape), which receives P for the backward.  Same
     products, same numbers as the whole-array forward."""
-    n = shape[0]
-    step = max(1, CHUNK_ELEMENTS // max(1, math.prod(shape[1:])))
     dt = np.result_type(q, k)
     out = np.empty(shape[:-1] + (v.shape[-1],), np.result_type(dt, v))
 
-    def work(lo, hi):
+    def work(lo, hi, step):
         buf = None if p_out is not None else \
             np.empty((min(step, hi - lo),) + tuple(shape[1:]), dt)
         for s in range(lo, hi, step):
@@ -363,7 +367,8 @@ def _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep, p_out
             kc = _chunk_of(keep, c, len(shape))
             np.matmul(p if kc is None else p * kc, v[c], out=out[c])
 
-    _over_chunks(n, step, work, shape[-2] * shape[-1] * max(q.shape[-1], v.shape[-1]))
+    _over_chunks(shape[0], math.prod(shape[1:]),
+                 shape[-2] * shape[-1] * max(q.shape[-1], v.shape[-1]), work)
     return out
 
 
@@ -377,8 +382,6 @@ def _backward_in_chunks(q, k, v, p, keep, g, scale, need):
     faults cost more than the GEMM).  For arrays without broadcast leading axes and no
     gradient to a float mask.
     """
-    n = p.shape[0]
-    step = max(1, CHUNK_ELEMENTS // max(1, math.prod(p.shape[1:])))
     dt = np.result_type(g, v)
     dq = np.empty(q.shape, np.result_type(dt, k)) if need[0] else None
     dk = np.empty(k.shape, np.result_type(dt, q)) if need[1] else None
@@ -386,7 +389,7 @@ def _backward_in_chunks(q, k, v, p, keep, g, scale, need):
                   np.result_type(p, keep, g)) if need[2] else None
     sc = dt.type(scale)
 
-    def work(lo, hi):
+    def work(lo, hi, step):
         buf = np.empty((min(step, hi - lo),) + p.shape[1:], dt) if need[0] or need[1] else None
         for s in range(lo, hi, step):
             c = slice(s, min(hi, s + step))
@@ -407,7 +410,8 @@ def _backward_in_chunks(q, k, v, p, keep, g, scale, need):
                 np.matmul(np.swapaxes(dp, -1, -2), q[c], out=dk[c])
                 dk[c] *= sc
 
-    _over_chunks(n, step, work, p.shape[-2] * p.shape[-1] * max(q.shape[-1], v.shape[-1]))
+    _over_chunks(p.shape[0], math.prod(p.shape[1:]),
+                 p.shape[-2] * p.shape[-1] * max(q.shape[-1], v.shape[-1]), work)
     return dq, dk, dv, None
 
 

@@ -256,13 +256,18 @@ class MultiHeadAttention(Layer):
         self.built = True
 
     # ---- the projections --------------------------------------------------------------
-    def _heads(self, x, W, b, dim):
-        """(B, T, d) → (B, H, T, dim): one GEMM over all heads, then a reshape."""
+    def _heads(self, x, W, b, dim, arrays=False):
+        """(B, T, d) → (B, H, T, dim): one GEMM over all heads, then a reshape — on
+        Tensors, or with ``arrays=True`` on plain arrays (the inference path)."""
         B, T, d = x.shape
         H = self.num_heads
         if d != W.shape[0]:
             raise ValueError(f"{layer_desc(self)}: built for {W.shape[0]} input features "
                              f"here, got an input of shape {tuple(x.shape)}")
+        if arrays:
+            y = F.dense_inference(x, as_array(W).reshape(d, H * dim),
+                                  None if b is None else as_array(b).reshape(H * dim))
+            return y.reshape(B, T, H, dim).transpose(0, 2, 1, 3)
         y = F.dense(x, reshape(W, (d, H * dim)), None if b is None else reshape(b, (H * dim,)))
         return transpose(reshape(y, (B, T, H, dim)), (0, 2, 1, 3))
 
@@ -340,17 +345,17 @@ class MultiHeadAttention(Layer):
                              f"got {tuple(key.shape)} and {tuple(value.shape)}")
         return value.shape[1]
 
-    def _keys_values(self, B, value, key, value_mask, key_mask, cache, heads):
-        """``(k, v, key_pad, offset)``: the projected keys and values (B, H, S, d) — made by
-        ``heads`` (:meth:`_heads`: Tensors, :meth:`_heads_array`: arrays) — or a cache's
-        after appending them, the (B, S) real-key mask, and the number of cached tokens
+    def _keys_values(self, B, value, key, value_mask, key_mask, cache, arrays):
+        """``(k, v, key_pad, offset)``: the projected keys and values (B, H, S, d) —
+        Tensors, or arrays with ``arrays=True`` (:meth:`_heads`) — or a cache's after
+        appending them, the (B, S) real-key mask, and the number of cached tokens
         before the new ones (a static cache: its own keys and values, offset 0)."""
         if cache is not None and cache.static:
             k, v, key_pad = cache.view()
             return k, v, key_pad, 0
         S = self._check_key_value(B, value, key)
-        k = heads(key, self.key_kernel, self.key_bias, self.key_dim)
-        v = heads(value, self.value_kernel, self.value_bias, self.value_dim)
+        k = self._heads(key, self.key_kernel, self.key_bias, self.key_dim, arrays)
+        v = self._heads(value, self.value_kernel, self.value_bias, self.value_dim, arrays)
         key_pad = self._key_padding(B, S, value_mask, key_mask)
         if cache is None:
             return k, v, key_pad, 0
@@ -406,7 +411,7 @@ class MultiHeadAttention(Layer):
             value = as_input(self, value)
             key = value if key is None else as_input(self, key)
         k, v, key_pad, offset = self._keys_values(B, value, key, value_mask, key_mask, cache,
-                                                  self._heads)
+                                                  arrays=False)
         k, v = (a if isinstance(a, Tensor) else Tensor(a, _copy=False) for a in (k, v))
         allowed, causal_plain = self._allowed(B, T, k.shape[2], query_mask, key_pad,
                                               attention_mask, use_causal_mask, offset)
@@ -427,17 +432,6 @@ class MultiHeadAttention(Layer):
         return (y, scores) if return_attention_scores else y
 
     # ---- inference on plain arrays ------------------------------------------------------
-    def _heads_array(self, x, W, b, dim):
-        """:meth:`_heads` on arrays: (B, T, d) → (B, H, T, dim), one GEMM."""
-        B, T, d = x.shape
-        H = self.num_heads
-        if d != W.shape[0]:
-            raise ValueError(f"{layer_desc(self)}: built for {W.shape[0]} input features "
-                             f"here, got an input of shape {tuple(x.shape)}")
-        y = F.dense_inference(x, as_array(W).reshape(d, H * dim),
-                              None if b is None else as_array(b).reshape(H * dim))
-        return y.reshape(B, T, H, dim).transpose(0, 2, 1, 3)
-
     def call_arrays(self, query, value=None, key=None, query_mask=None, value_mask=None,
                     key_mask=None, attention_mask=None, use_causal_mask=False, cache=None):
         """Inference on plain arrays: :meth:`call` without dropout, the graph or ``Tensor``s.
@@ -452,11 +446,11 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"{layer_desc(self)}: query must be (batch, time, features), got "
                              f"shape {tuple(query.shape)}")
         B, T = query.shape[:2]
-        q = self._heads_array(query, self.query_kernel, self.query_bias, self.key_dim)
+        q = self._heads(query, self.query_kernel, self.query_bias, self.key_dim, arrays=True)
         value = query if value is None else value
         k, v, key_pad, offset = self._keys_values(B, value, value if key is None else key,
                                                   value_mask, key_mask, cache,
-                                                  self._heads_array)
+                                                  arrays=True)
         allowed, causal_plain = self._allowed(B, T, k.shape[2], query_mask, key_pad,
                                               attention_mask, use_causal_mask, offset)
         o = F.attention_inference(q, k, v, mask=allowed, is_causal=causal_plain)

@@ -43,6 +43,8 @@ __all__ = ["DistributedContext", "CommStats", "launched_by_mpi", "timeout_from_e
            "ENV_TIMEOUT", "DEFAULT_TIMEOUT"]
 
 ENV_TIMEOUT = "TINYNLP_DIST_TIMEOUT"
+#: seconds between printing an abort message and MPI_Abort (see :meth:`abort`)
+ABORT_GRACE_SECONDS = 0.5
 DEFAULT_TIMEOUT = 300.0
 SPARSE_MODES = ("auto", "dense", "gather")
 
@@ -217,6 +219,10 @@ class DistributedContext:
         sys.stderr.write(f"[tinynlp.distributed] {self._where()}: {message}\n")
         sys.stderr.flush()
         if self.comm is not None:
+            # mpiexec forwards a rank's stderr through its proxy, which MPI_Abort tears
+            # down: on a busy machine the message was lost (an empty stderr, seen once in
+            # CI).  A moment for the proxy to read the pipe first.
+            time.sleep(ABORT_GRACE_SECONDS)
             self.comm.Abort(int(exit_code))
         raise SystemExit(int(exit_code))
 

@@ -101,3 +101,18 @@ def test_own_data_with_tinygpt_trains_and_predicts_a_file(quick_env, tmp_path):
     lines = (tmp_path / "pred.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0].split(",")[:2] == ["text", "prediction"] and len(lines) == 3
     assert all(line.split(",")[1] in ("neg", "pos") for line in lines[1:])
+
+
+def test_text_classifier_warns_about_an_empty_text_in_a_tinygpt_run(sentiment_run):
+    """GPT rows pad with −1, not 0: an empty text is all padding and gets the warning; a
+    real text does not."""
+    from tinynlp.tasks.predictor import TextClassifier
+    _, out = sentiment_run
+    clf = TextClassifier.load(out)
+    with pytest.warns(UserWarning, match=r"1 input\(s\) hold no word.*2 \(''\)"):
+        p = clf.predict_proba(["a gorgeous, witty movie.", ""])
+    assert p.shape == (2, 2) and np.allclose(p.sum(axis=1), 1)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict_proba(["dull"])

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..data.datasets import CLASS_NAMES
 from ..data.tabular import read_texts, write_predictions
+from ..pretrained.finetune import PAD_ID, GPTClassifier
 from . import classification, sentiment
 from .runs import run_info
 
@@ -65,8 +66,13 @@ class TextClassifier:
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.classes)))
-        x = self.encode(texts)
-        empty = np.flatnonzero(~np.any(np.asarray(x) != 0, axis=1))
+        x = np.asarray(self.encode(texts))
+        if isinstance(self.model, GPTClassifier):
+            # a GPT row is the text's BPE ids, <|endoftext|>, then −1 padding: an empty
+            # text leaves the end marker alone
+            empty = np.flatnonzero((x != PAD_ID).sum(axis=1) <= 1)
+        else:                                   # word ids, padded with 0
+            empty = np.flatnonzero(~np.any(x != 0, axis=1))
         if len(empty):
             shown = ", ".join(f"{i + 1} ({texts[i][:30]!r})" for i in empty[:5])
             more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""

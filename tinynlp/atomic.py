@@ -27,6 +27,7 @@ import io
 import json
 import os
 import re
+import stat
 import tempfile
 import time
 
@@ -72,6 +73,8 @@ def atomic_write(path, write, mode="wb", gzip_level=None):
                     f = stack.enter_context(_TextOver(f))
                 write(f)
             raw.flush()
+            if hasattr(os, "fchmod"):
+                os.fchmod(raw.fileno(), _new_file_mode(path))
             os.fsync(raw.fileno())
             if fcntl is not None:
                 os.replace(tmp, path)   # while the lock is held: no sweep can take it first
@@ -82,6 +85,29 @@ def atomic_write(path, write, mode="wb", gzip_level=None):
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (``os.umask`` can only be read by
+    setting it, which races with other threads creating files); 0o022 if unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def _new_file_mode(path) -> int:
+    """The permissions ``path`` gets: those of the file it replaces, else what ``open``
+    would give a new file (0o666 less the umask) — not the owner-only 0o600 of the
+    temporary file."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
 
 
 def _locked_temp(folder, prefix):

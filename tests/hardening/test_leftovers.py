@@ -121,3 +121,20 @@ def test_sharded_saves_sweep_the_shards_and_temporaries_killed_saves_left(tmp_pa
     import json
     listed = set(json.loads((folder / "index.json").read_text())["shards"])
     assert {p.name for p in folder.glob("shard-*.npy")} == listed
+
+
+def test_written_files_get_the_usual_permissions_not_the_temporary_files(tmp_path):
+    """A new file gets 0o666 less the umask (what open() gives), as if written in place;
+    a replaced file keeps its permissions — never the temporary file's owner-only 0o600."""
+    old = os.umask(0o027)
+    try:
+        new = tmp_path / "new.json"
+        atomic_write(new, lambda f: f.write(b"{}"))
+        assert oct(os.stat(new).st_mode & 0o777) == oct(0o640)
+    finally:
+        os.umask(old)
+    kept = tmp_path / "kept.bin"
+    kept.write_bytes(b"old")
+    os.chmod(kept, 0o604)
+    atomic_write(kept, lambda f: f.write(b"new"))
+    assert kept.read_bytes() == b"new" and oct(os.stat(kept).st_mode & 0o777) == oct(0o604)

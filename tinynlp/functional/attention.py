@@ -28,9 +28,12 @@ O = P̃ v; then dV = P̃ᵀ G and dP = (G vᵀ) ⊙ m/(1 − r).
 :class:`ScaledDotProductAttention` is the fused fast path: one batched GEMM
 per product over all heads at once, the scale, mask and softmax applied in
 place on the one (..., Tq, Tk) scores array (which becomes P and is all the
-backward keeps), and the backward above written out.  The backward, and the
-forward when no gradient is needed, go a few sequences at a time through one
-reused buffer (``CHUNK_ELEMENTS``) instead of a fresh array the size of P.
+backward keeps), and the backward above written out.  Both directions go a
+few sequences at a time (``CHUNK_ELEMENTS`` scores per chunk): without a
+gradient P lives in one reused buffer instead of a fresh array the size of P,
+in training each chunk writes its part of the P the backward keeps.  The
+chunks are independent, so they are shared out over tinynlp's threads
+(:func:`_over_chunks`) — the same numbers on any number of threads.
 :func:`scaled_dot_product_attention_reference` composes the same from matmul,
 softmax, where and mul; the two are tested equal in value and gradient.
 """

@@ -24,6 +24,11 @@ The head size is ``hidden_dim // num_heads`` (hidden_dim = the input's last
 axis).  Unlike KerasHub, which floors it, tinynlp requires hidden_dim to
 divide by num_heads: a remainder would silently shrink the attention width.
 
+Inference: under ``no_grad`` with dropout off, ``call`` runs the block on
+plain arrays (``call_arrays``: the same ops' forwards through
+``Function.run``, no Tensors or graph) — the same numbers without the
+per-op bookkeeping, which dominated a decode step.
+
 Incremental decoding (:class:`TransformerDecoder`): pass a
 :class:`~tinynlp.layers.KVCache` from :meth:`TransformerDecoder.init_cache`
 as ``self_attention_cache`` and feed the new token(s) only; the cache is

@@ -79,3 +79,26 @@ def test_quick_runs(command, tmp_path):
             assert a["batch"] == b["batch"] and a["tokens_per_s"] > 0
             assert a["tokens"] == b["tokens"]
     assert "provisional" in out.read_text() or "load average" in out.read_text()
+
+
+@pytest.mark.parametrize("start,end,threads,shared", [
+    (0.3, 0.99, "1", False),      # a quiet 1-thread run ends near a load of its own 1
+    (0.3, 1.8, "1", True),        # something else ran too
+    (0.6, 0.9, "1", True),        # busy before it started
+    (0.2, 2.3, "2", False),
+    (0.2, 2.7, "2", True),
+])
+def test_provisional_only_when_others_shared_the_machine(start, end, threads, shared):
+    data = {"load_start": (start, 0, 0), "load_end": (end, 0, 0), "threads": threads}
+    assert gpt_shakespeare.machine_was_shared(data) is shared
+
+
+def test_report_only_rewrites_the_markdown_from_the_json(tmp_path):
+    src = Path(gpt_shakespeare.__file__).with_name("gpt_generate_results.json")
+    data = json.loads(src.read_text())
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    assert gpt_shakespeare.main(["generate", "--report-only", str(tmp_path / "r.json")]) == 0
+    text = (tmp_path / "r.md").read_text()
+    live = dict(data, load_start=tuple(data["load_start"]), load_end=tuple(data["load_end"]))
+    assert text == gpt_shakespeare.markdown(live) and "tokens/s" in text
+    assert text == src.with_suffix(".md").read_text()      # the committed report is this

@@ -124,3 +124,31 @@ def test_array_path_errors_name_what_came():
     fresh = L.TransformerEncoder(8, 2)
     with pytest.raises(ValueError, match="call the layer once"):
         fresh.call_arrays(np.zeros((1, 3, 4), np.float32))
+
+
+def test_a_changed_attention_sub_layer_is_not_bypassed_either():
+    """The attention sub-layer goes through run_on_arrays too: a subclass that changes
+    ``call`` runs in the array path (here its output is halved), with or without a cache."""
+    class Halved(L.MultiHeadAttention):
+        def call(self, *args, **kwargs):
+            return super().call(*args, **kwargs) * 0.5
+
+    for decoder in (False, True):
+        layer = (L.TransformerDecoder if decoder else L.TransformerEncoder)(8, 2, dtype="float64")
+        x = rnd(1, 3, 4)
+        layer(x)
+        old = layer._self_attention_layer
+        new = Halved(2, 2, dtype="float64")
+        new(x, x)
+        new.set_weights(old.get_weights())
+        layer._self_attention_layer = new
+        y = layer(x)                                # the graph: Halved.call
+        with tn.no_grad():
+            z = layer(x)                            # arrays: run_on_arrays falls back to it
+        np.testing.assert_allclose(z.data, y.data, **TOL["float64"])
+        if decoder:
+            cache = layer.init_cache(1, 3)
+            with tn.no_grad():
+                steps = [layer(x[:, t:t + 1], self_attention_cache=cache)[0].data
+                         for t in range(3)]
+            np.testing.assert_allclose(np.concatenate(steps, axis=1), y.data, **TOL["float64"])

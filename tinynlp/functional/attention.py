@@ -236,16 +236,12 @@ class ScaledDotProductAttention(Function):
                 return _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep)
             p = np.empty(shape, np.result_type(q, k))   # kept for the backward
             out = _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep, p)
-            ctx.save_for_backward(q, k, v, p, keep)
-            ctx.scale = scale
-            ctx.mask_shape = None if kind != "float" else mask.shape
-            return out
-        s = np.matmul(q, np.swapaxes(k, -1, -2))
-        if s.shape != shape or not s.flags.c_contiguous:   # v or the mask has more batch axes
-            s = np.ascontiguousarray(np.broadcast_to(s, shape))
-        p = attention_softmax_(s, kind, mask, is_causal, scale)
-        pd = p if keep is None else p * keep
-        out = np.matmul(pd, v)
+        else:                                           # broadcast batch axes: whole arrays
+            s = np.matmul(q, np.swapaxes(k, -1, -2))
+            if s.shape != shape or not s.flags.c_contiguous:   # v or the mask has more axes
+                s = np.ascontiguousarray(np.broadcast_to(s, shape))
+            p = attention_softmax_(s, kind, mask, is_causal, scale)
+            out = np.matmul(p if keep is None else p * keep, v)
         if any(ctx.needs_input_grad):
             ctx.save_for_backward(q, k, v, p, keep)
             ctx.scale = scale

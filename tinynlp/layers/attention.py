@@ -271,11 +271,18 @@ class MultiHeadAttention(Layer):
         y = F.dense(x, reshape(W, (d, H * dim)), None if b is None else reshape(b, (H * dim,)))
         return transpose(reshape(y, (B, T, H, dim)), (0, 2, 1, 3))
 
-    def _project_out(self, o):
-        """(B, H, T, d_v) → (B, T, *output_shape)."""
+    def _project_out(self, o, arrays=False):
+        """(B, H, T, d_v) → (B, T, *output_shape) — Tensors, or plain arrays with
+        ``arrays=True`` (the inference path)."""
         B, H, T, dv = o.shape
-        o = reshape(transpose(o, (0, 2, 1, 3)), (B, T, H * dv))
         n_out = int(np.prod(self._out))
+        if arrays:
+            y = F.dense_inference(o.transpose(0, 2, 1, 3).reshape(B, T, H * dv),
+                                  as_array(self.output_kernel).reshape(H * dv, n_out),
+                                  None if self.output_bias is None else
+                                  as_array(self.output_bias).reshape(n_out))
+            return y.reshape(B, T, *self._out)
+        o = reshape(transpose(o, (0, 2, 1, 3)), (B, T, H * dv))
         y = F.dense(o, reshape(self.output_kernel, (H * dv, n_out)),
                     None if self.output_bias is None else reshape(self.output_bias, (n_out,)))
         return y if len(self._out) == 1 else reshape(y, (B, T, *self._out))
@@ -454,13 +461,7 @@ class MultiHeadAttention(Layer):
         allowed, causal_plain = self._allowed(B, T, k.shape[2], query_mask, key_pad,
                                               attention_mask, use_causal_mask, offset)
         o = F.attention_inference(q, k, v, mask=allowed, is_causal=causal_plain)
-        B, H, T, dv = o.shape
-        n_out = int(np.prod(self._out))
-        y = F.dense_inference(o.transpose(0, 2, 1, 3).reshape(B, T, H * dv),
-                              as_array(self.output_kernel).reshape(H * dv, n_out),
-                              None if self.output_bias is None else
-                              as_array(self.output_bias).reshape(n_out))
-        return y.reshape(B, T, *self._out)
+        return self._project_out(o, arrays=True)
 
     def compute_mask(self, query, mask=None):
         if isinstance(mask, (list, tuple)):

@@ -78,18 +78,18 @@ class LayerNormalization(Layer):
 
     def call(self, x, training=False, mask=None):
         x = as_input(self, x)
-        ax = self._axis_of(x.ndim)
-        if x.shape[ax] != self._size:
+        self._check_size(x)
+        return F.layer_norm(x, self.gamma, self.beta, eps=self.epsilon, axis=self.axis)
+
+    def _check_size(self, x):
+        if x.shape[self._axis_of(x.ndim)] != self._size:
             raise ValueError(f"{layer_desc(self)}: built for size {self._size} on axis "
                              f"{self.axis}, got input of shape {tuple(x.shape)}")
-        return F.layer_norm(x, self.gamma, self.beta, eps=self.epsilon, axis=self.axis)
 
     def call_arrays(self, x):
         """Inference on a plain array (a Transformer block's fast path): :meth:`call`
         without the graph, the same numbers."""
-        if x.shape[self._axis_of(x.ndim)] != self._size:
-            raise ValueError(f"{layer_desc(self)}: built for size {self._size} on axis "
-                             f"{self.axis}, got input of shape {tuple(x.shape)}")
+        self._check_size(x)
         return F.layer_norm_inference(x, None if self.gamma is None else as_array(self.gamma),
                                       None if self.beta is None else as_array(self.beta),
                                       eps=self.epsilon, axis=self.axis)

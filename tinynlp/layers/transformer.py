@@ -160,7 +160,9 @@ class _TransformerBlock(Layer):
         residual = x
         if self.normalize_first:
             x = run_on_arrays(norm, x)
-        y = attention.call_arrays(x, **kwargs)
+        if "value" not in kwargs and kwargs.get("cache") is None:
+            kwargs["value"] = x                           # self-attention: mha(x, x)
+        y = run_on_arrays(attention, x, **kwargs)
         y += residual
         return y if self.normalize_first else run_on_arrays(norm, y)
 

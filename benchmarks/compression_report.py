@@ -29,24 +29,14 @@ import sys
 import tempfile
 import time
 
-
-def _threads_from_argv(argv):
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--threads="):
-            return a.split("=", 1)[1]
-    return "1"
-
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.threads_env import fix_pools, threads_from_argv  # noqa: E402 (no NumPy)
 
 # Thread counts must be fixed before NumPy / Numba / PyTorch start their pools.
-THREADS = _threads_from_argv(sys.argv[1:])
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_var] = THREADS
+THREADS = threads_from_argv(sys.argv[1:])
+fix_pools(THREADS)
 
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tinynlp as tn  # noqa: E402
 from tinynlp import compress as C  # noqa: E402

@@ -34,26 +34,15 @@ import os
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.threads_env import fix_pools, threads_from_argv  # noqa: E402 (no NumPy)
 
-def _threads_from_argv(argv):
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--threads="):
-            return a.split("=", 1)[1]
-    return "1"
-
-
-THREADS = _threads_from_argv(sys.argv[1:])
+THREADS = threads_from_argv(sys.argv[1:])
 if __name__ == "__main__":  # run as a script: fix the pools before NumPy starts them
     # (imported, e.g. by the tests, it leaves the process's environment alone)
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                 "NUMBA_NUM_THREADS"):
-        os.environ[_var] = THREADS
+    fix_pools(THREADS)
 
-import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np  # noqa: E402
 
 ROW_MAJOR, NO_TRANS, B_MATRIX, PACKED = 101, 111, 162, 151
 OFFSET_FIX = 173  # CblasFixOffset

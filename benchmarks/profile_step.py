@@ -13,9 +13,10 @@ from this script.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
+
+from .threads_env import fix_pools
 
 
 def main(argv=None):
@@ -27,8 +28,7 @@ def main(argv=None):
     p.add_argument("--sparse", action="store_true")
     p.add_argument("--profile", action="store_true")
     args = p.parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    fix_pools(args.threads)
     import numpy as np
 
     from .agreement import batches

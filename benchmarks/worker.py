@@ -18,14 +18,14 @@ import os
 import sys
 import time
 
+from .threads_env import fix_pools
+
 
 def set_thread_env(n) -> None:
     """Fix every pool to ``n`` threads before any import; ``"auto"`` leaves them alone (each
     framework's default: tinynlp's run-time choice, PyTorch's physical cores)."""
     if n != "auto":
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "NUMBA_NUM_THREADS"):
-            os.environ[var] = str(n)
+        fix_pools(n)
     os.environ.setdefault("KERAS_BACKEND", "torch")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 

@@ -38,6 +38,8 @@ fix_pools(THREADS)
 
 import numpy as np  # noqa: E402
 
+from benchmarks.timing import best_seconds  # noqa: E402
+
 import tinynlp as tn  # noqa: E402
 from tinynlp import compress as C  # noqa: E402
 from tinynlp.autograd import no_grad  # noqa: E402
@@ -104,13 +106,7 @@ def latency_ms(model, batch, reps):
     add time, so the fastest run is the closest to the cost of the work itself.
     """
     with no_grad():
-        model(batch, training=False)
-        times, t_end = [], time.perf_counter() + 5.0
-        while len(times) < reps and (len(times) < 3 or time.perf_counter() < t_end):
-            t = time.perf_counter()
-            model(batch, training=False)
-            times.append(time.perf_counter() - t)
-    return 1e3 * float(np.min(times))
+        return 1e3 * best_seconds(lambda: model(batch, training=False), reps, budget=5.0)
 
 
 def nonzero_params(model):
@@ -163,14 +159,8 @@ def torch_comparison(reps, quick):
     results = []
 
     def timed(fn, budget=5.0):
-        """Best of up to ``reps`` runs, stopping early after ``budget`` seconds (>= 3 runs)."""
-        fn()
-        ts, t_end = [], time.perf_counter() + budget
-        while len(ts) < reps and (len(ts) < 3 or time.perf_counter() < t_end):
-            t = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t)
-        return 1e3 * float(np.min(ts))
+        """Best of up to ``reps`` runs (:func:`benchmarks.timing.best_seconds`), in ms."""
+        return 1e3 * best_seconds(fn, reps, budget)
 
     # 1) a 1024×1024 Linear at batch 32
     x = rng.standard_normal((32, 1024)).astype(np.float32)

@@ -32,7 +32,6 @@ import ctypes
 import glob
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.threads_env import fix_pools, threads_from_argv  # noqa: E402 (no NumPy)
@@ -43,6 +42,8 @@ if __name__ == "__main__":  # run as a script: fix the pools before NumPy starts
     fix_pools(THREADS)
 
 import numpy as np  # noqa: E402
+
+from benchmarks.timing import best_seconds  # noqa: E402
 
 ROW_MAJOR, NO_TRANS, B_MATRIX, PACKED = 101, 111, 162, 151
 OFFSET_FIX = 173  # CblasFixOffset
@@ -104,14 +105,8 @@ def mkl_functions(lib):
 
 
 def best_us(fn, reps, budget=3.0):
-    """Best of up to ``reps`` calls (at least 3; stops after ``budget`` seconds), in µs."""
-    fn()
-    ts, t_end = [], time.perf_counter() + budget
-    while len(ts) < reps and (len(ts) < 3 or time.perf_counter() < t_end):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return 1e6 * min(ts)
+    """Best of up to ``reps`` calls (:func:`benchmarks.timing.best_seconds`), in µs."""
+    return 1e6 * best_seconds(fn, reps, budget)
 
 
 def p(a):

@@ -6,6 +6,7 @@ import pytest
 
 import tinynlp as tn
 from tinynlp import functional as F
+from tinynlp import workers
 from tinynlp.functional import attention as attention_mod
 
 
@@ -104,7 +105,7 @@ def test_large_heads_stay_on_the_calling_thread(monkeypatch):
 
     def no_pool():
         raise AssertionError("the chunks were sent to other threads")
-    monkeypatch.setattr(attention_mod, "_worker_pool", no_pool)
+    monkeypatch.setattr(workers, "worker_pool", no_pool)
     out, _ = grads(monkeypatch, 25, np.float32)
     assert np.isfinite(out).all()
     monkeypatch.setattr(attention_mod, "SMALL_PRODUCT", 5 * 5 * 4)

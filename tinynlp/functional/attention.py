@@ -41,9 +41,6 @@ softmax, where and mul; the two are tested equal in value and gradient.
 from __future__ import annotations
 
 import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -58,6 +55,7 @@ from ..kernels.attention import (
     softmax_rows_,
     softmax_rows_reference_,
 )
+from ..workers import run_parts
 from .normalization import dropout as _dropout_op
 
 __all__ = [
@@ -297,22 +295,6 @@ def _chunk_of(a, c, ndim):
     return a[c]
 
 
-_pool = None
-_pool_pid = None
-_pool_lock = threading.Lock()
-
-
-def _worker_pool():
-    """The threads that take the chunks (made on first use; again in a forked child)."""
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
-            _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
-                                       thread_name_prefix="tinynlp-attention")
-            _pool_pid = os.getpid()
-        return _pool
-
-
 def _over_chunks(n, per_sequence, per_head, work):
     """``work(lo, hi, step)`` over the leading-axis range [0, n), in chunks of ``step``
     sequences of ``per_sequence`` score elements (about :data:`CHUNK_ELEMENTS` each).
@@ -336,13 +318,7 @@ def _over_chunks(n, per_sequence, per_head, work):
         work(0, n, step)
         return
     bounds = [min(n, step * round(chunks * i / parts)) for i in range(parts + 1)]
-    pool = _worker_pool()
-    futures = [pool.submit(work, lo, hi, step) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-    try:
-        work(bounds[0], bounds[1], step)
-    finally:
-        for f in futures:
-            f.result()
+    run_parts(work, [(lo, hi, step) for lo, hi in zip(bounds[:-1], bounds[1:])])
 
 
 def _forward_in_chunks(q, k, v, mask, shape, kind, is_causal, scale, keep, p_out=None):

@@ -26,9 +26,10 @@ import numpy as np
 from numba import njit
 
 from .activations import fast_tanh
+from .blas import gemm_tiles
 
 __all__ = [
-    "lstm_forward_step", "lstm_forward_step_reference",
+    "lstm_forward_step", "lstm_forward_step_reference", "lstm_forward_steps",
     "lstm_backward_step", "lstm_backward_step_reference",
     "gru_forward_candidate", "gru_forward_candidate_reference",
     "gru_forward_state", "gru_forward_state_reference",
@@ -69,7 +70,7 @@ def lstm_forward_step_reference(gates, rec, bias, c_prev, h_prev, real, c, tc, h
     h[...] = h_new
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def lstm_forward_step(gates, rec, bias, c_prev, h_prev, real, c, tc, h):
     """Fast path of :func:`lstm_forward_step_reference`: the adds, the five tanh,
     the cell update and h in a few short loops per row, while the row is in cache.
@@ -104,6 +105,44 @@ def lstm_forward_step(gates, rec, bias, c_prev, h_prev, real, c, tc, h):
                 hb[j] = o[j] * tcb[j]
         else:
             hb[:] = h_prev[b]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def lstm_forward_steps(gemm, A, S, t0, t1, lo, hi, U, bias, h_prev, hs, cs, cur, out, rec, tc,
+                       m, none_real):
+    """Steps t0 ≤ t < t1 of the LSTM inference loop for batch rows [lo, hi), in one call
+    without the GIL: per step rec ← h_{t−1} U (:func:`~tinynlp.kernels.blas.gemm_tiles`
+    through ``gemm``) and :func:`lstm_forward_step`.  The readable twin is the Python loop
+    of ``tinynlp.functional.rnn.lstm_cell._RowBlock.steps``; both are tested equal.
+
+    ``A`` (S, B, 4H): x_t W of step t in ``A[t % S]``; ``hs``, ``cs`` (2, B, H): the state
+    buffers, ``cs[cur]`` current; ``h_prev`` (hi − lo, H): h_{t0−1} of these rows; ``out``
+    (T, B, H); ``rec`` (hi − lo, 4H), ``tc`` (hi − lo, H): scratch.  Masked (``m`` (T, B)
+    not empty): h lives in ``hs``, a step where no row is real (``none_real``) writes zeros,
+    and padded rows keep their state and output zero.  Returns the new ``cur``.
+    """
+    masked = m.shape[0] > 0
+    real = np.ones(hi - lo, dtype=np.bool_)
+    for t in range(t0, t1):
+        if masked:
+            if none_real[t]:
+                out[t, lo:hi] = 0
+                continue
+            real = m[t, lo:hi]
+        gemm_tiles(gemm, h_prev, U, rec)
+        nxt = 1 - cur
+        h_new = hs[nxt, lo:hi] if masked else out[t, lo:hi]
+        lstm_forward_step(A[t % S, lo:hi], rec, bias, cs[cur, lo:hi], h_prev, real,
+                          cs[nxt, lo:hi], tc, h_new)
+        if masked:
+            for b in range(hi - lo):
+                if real[b]:
+                    out[t, lo + b] = h_new[b]
+                else:
+                    out[t, lo + b] = 0
+        h_prev = h_new
+        cur = nxt
+    return cur
 
 
 def lstm_backward_step_reference(gates, tc, c_prev, real, dh, dc, dgates):

@@ -14,11 +14,13 @@ does the work: σ(z) = ½ + ½·tanh(z/2) (halving is exact in floating point).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ...autograd import ops
 from ...autograd.tensor import Function, as_tensor
-from ...kernels.rnn import lstm_backward_step, lstm_forward_step
+from ...kernels.blas import numpy_gemm
+from ...kernels.rnn import lstm_backward_step, lstm_forward_step, lstm_forward_steps
 from .common import (
     check_gate_masks, check_inputs, common_dtype, gate_product, masked_step, zeros_state,
 )
@@ -26,6 +28,7 @@ from .workspace import (
     WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, steps_per_chunk,
     sum_rows, time_major, time_major_view,
 )
+from ...workers import row_blocks, run_parts
 
 __all__ = ["LSTM", "lstm", "lstm_reference", "lstm_inference", "lstm_to_internal",
            "lstm_from_internal", "lstm_gate_scale"]
@@ -58,20 +61,50 @@ def lstm_gate_scale(H, dtype):
     return s
 
 
+#: a step's recurrent product (B · H · 4H multiply-adds) from this size up is shared out
+#: over tinynlp's threads by blocks of batch rows (:func:`lstm_inference`); below it the
+#: threads' hand-offs cost more than the step
+SPLIT_PRODUCT = 1 << 18
+#: the fewest batch rows a thread takes (fewer rows make a poor GEMM)
+MIN_ROWS_PER_THREAD = 8
+
+
+def row_parts(B, H):
+    """How many blocks of batch rows :func:`lstm_inference` shares over threads."""
+    if B * H * 4 * H < SPLIT_PRODUCT:
+        return 1
+    return max(1, min(numba.get_num_threads(), B // MIN_ROWS_PER_THREAD))
+
+
 def lstm_inference(T, B, H, dt, project, recur, bs, h0, c0, info):
     """The forward of :class:`LSTM` when no gradient will be asked for.
 
-    The same arithmetic, in the same order, as the training forward (so the
-    outputs agree bit for bit), but nothing is kept for backpropagation: only
+    The same arithmetic, in the same order, as the training forward (the
+    outputs agree to rounding: the tiled products may round differently from one
+    whole GEMM), but nothing is kept for backpropagation: only
     the (B, H) state h, c and tanh(c) scratch and the output are written per
     step, instead of the (T+1, B, H) cells and tanh(c) of every step.  Time-major,
     so that every slab the per-step kernel touches is contiguous (a strided slab
     keeps LLVM from vectorising it: measured 2× slower for the whole forward).
 
     ``project(t0, t1, out)`` writes x_t W of steps t0 ≤ t < t1 into ``out``
-    (t1 − t0, B, 4H) and ``recur(h, out)`` writes h U into ``out`` (B, 4H), both in
-    the internal order with halved sigmoid columns; ``bs`` is the bias likewise.
-    (A float GEMM here; a quantized layer passes its int8 products.)
+    (t1 − t0, B, 4H); ``recur`` is either the recurrent kernel U (H, 4H) or a
+    function ``recur(h, out)`` writing the product h U into ``out`` (B, 4H) (a
+    quantized layer's int8 product); both in the internal order with halved
+    sigmoid columns, and ``bs`` the bias likewise.
+
+    With U itself the rows of the batch never meet, so the batch is cut into
+    :func:`row_parts` blocks of rows, one per thread
+    (:func:`~tinynlp.workers.run_parts`).  Each block runs the steps of a chunk
+    on its own, with its own (b × H)·(H × 4H) product per step, and the threads
+    meet only between chunks, where x_t W of the next chunk is one GEMM for all
+    rows.  A block's steps run in one Numba call
+    (:func:`~tinynlp.kernels.rnn.lstm_forward_steps`, products through NumPy's
+    own OpenBLAS in tiles that it runs on the calling thread) — a Python loop
+    would hold the GIL at every step, and two threads would queue for it.
+    Without that BLAS (or with a ``recur`` function), :meth:`_RowBlock.steps` is
+    the same loop in Python.  A quantizer whose scale comes from the whole
+    batch must see all rows at once, so a ``recur`` function gets one block.
     Returns time-major ``(out (T, B, H), h_last, c_last)``.
     """
     S = steps_per_chunk(B, 4 * H, dt)
@@ -83,30 +116,70 @@ def lstm_inference(T, B, H, dt, project, recur, bs, h0, c0, info):
     cs = np.empty((2, B, H), dtype=dt)
     hs[0] = 0 if h0 is None else h0
     cs[0] = 0 if c0 is None else c0
-    rec = np.empty((B, 4 * H), dtype=dt)
-    tc = np.empty((B, H), dtype=dt)
-    real = np.ones(B, dtype=bool)
-    cur = 0                                     # hs[cur], cs[cur]: the current state
-    h_prev = hs[0]                              # without a mask h_t lives in out[t]
-    for t in range(T):
-        if t % S == 0:
-            t1 = min(t + S, T)
-            project(t, t1, A[:t1 - t])
-        if info is not None:
-            if info.none_real[t]:
-                out[t] = 0
-                continue
-            real = info.m[t]
-        recur(h_prev, rec)
-        nxt = 1 - cur
-        h_new = out[t] if info is None else hs[nxt]
-        # gates, c_t, tanh(c_t), h_t = o tanh(c_t) in one pass (padded rows keep h, c)
-        lstm_forward_step(A[t % S], rec, bs, cs[cur], h_prev, real, cs[nxt], tc, h_new)
-        if info is not None:
-            np.multiply(h_new, real[:, None], out=out[t])   # padded steps output zero
-        h_prev, cur = h_new, nxt
+    product = isinstance(recur, np.ndarray)
+    gemm = numpy_gemm(dt) if product else None
+    parts = row_blocks(B, row_parts(B, H) if product else 1)
+    blocks = [_RowBlock(lo, hi, A, out, hs, cs, info) for lo, hi in parts]
+    for t0 in range(0, T, S):
+        t1 = min(t0 + S, T)
+        project(t0, t1, A[:t1 - t0])
+        if gemm is not None:
+            run_parts(lambda block: block.fast_steps(gemm, t0, t1, S, recur, bs),
+                      [(b,) for b in blocks])
+        else:
+            mult = (lambda h, r: np.matmul(h, recur, out=r)) if product else recur
+            run_parts(lambda block: block.steps(t0, t1, S, mult, bs), [(b,) for b in blocks])
     WORKSPACE.give(A)
-    return out, h_prev.copy(), cs[cur].copy()
+    h_last = np.concatenate([block.h_prev for block in blocks])     # (copies)
+    c_last = np.concatenate([block.cs[block.cur, block.lo:block.hi] for block in blocks])
+    return out, h_last, c_last
+
+
+class _RowBlock:
+    """Rows [lo, hi) of :func:`lstm_inference`'s arrays and their current state."""
+
+    def __init__(self, lo, hi, A, out, hs, cs, info):
+        self.lo, self.hi = lo, hi
+        self.A, self.out, self.hs, self.cs, self.info = A, out, hs, cs, info
+        self.rec = np.empty((hi - lo, A.shape[2]), dtype=A.dtype)
+        self.tc = np.empty((hi - lo, out.shape[2]), dtype=out.dtype)
+        self.cur = 0                            # hs[cur], cs[cur]: the current state
+        self.h_prev = hs[0, lo:hi]              # without a mask h_t lives in out[t]
+
+    def steps(self, t0, t1, S, recur, bs):
+        """Steps t0 ≤ t < t1, x_t W in ``A[t % S]``, ``recur(h, out)``: out ← h U."""
+        rows, info, out, cs, rec = slice(self.lo, self.hi), self.info, self.out, self.cs, self.rec
+        h_prev, cur, real = self.h_prev, self.cur, np.ones(self.hi - self.lo, dtype=bool)
+        for t in range(t0, t1):
+            if info is not None:
+                if info.none_real[t]:
+                    out[t, rows] = 0
+                    continue
+                real = info.m[t, rows]
+            recur(h_prev, rec)
+            nxt = 1 - cur
+            h_new = out[t, rows] if info is None else self.hs[nxt, rows]
+            # gates, c_t, tanh(c_t), h_t = o tanh(c_t) in one pass (padded rows keep h, c)
+            lstm_forward_step(self.A[t % S, rows], rec, bs, cs[cur, rows], h_prev, real,
+                              cs[nxt, rows], self.tc, h_new)
+            if info is not None:
+                np.multiply(h_new, real[:, None], out=out[t, rows])   # padded steps output 0
+            h_prev, cur = h_new, nxt
+        self.h_prev, self.cur = h_prev, cur
+
+    def fast_steps(self, gemm, t0, t1, S, U, bs):
+        """:meth:`steps` with ``recur`` = the product with U, in one Numba call (no GIL)."""
+        info = self.info
+        m, none_real = (_NO_MASK, _NO_STEPS) if info is None else (info.m, info.none_real)
+        self.cur = lstm_forward_steps(gemm, self.A, S, t0, t1, self.lo, self.hi, U, bs,
+                                      self.h_prev, self.hs, self.cs, self.cur, self.out,
+                                      self.rec, self.tc, m, none_real)
+        self.h_prev = (self.out[t1 - 1, self.lo:self.hi] if info is None
+                       else self.hs[self.cur, self.lo:self.hi])
+
+
+_NO_MASK = np.zeros((0, 0), dtype=bool)
+_NO_STEPS = np.zeros(0, dtype=bool)
 
 
 class LSTM(Function):
@@ -145,7 +218,7 @@ class LSTM(Function):
                 T, B, H, dt,
                 lambda t0, t1, a: np.matmul(xt[t0:t1].reshape((t1 - t0) * B, D), Ws,
                                             out=a.reshape((t1 - t0) * B, 4 * H)),
-                lambda h, r: np.matmul(h, Us, out=r), bs, h0, c0, info)
+                Us, bs, h0, c0, info)
             if owned:
                 WORKSPACE.give(xt)
             return out.transpose(1, 0, 2), h, c

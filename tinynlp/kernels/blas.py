@@ -1,0 +1,104 @@
+"""NumPy's own BLAS GEMM, called from Numba kernels (no GIL, no Python per call).
+
+A recurrence makes one small product per step, h_{t−1} U of (B × H)·(H × 4H).
+Called through ``np.matmul`` from a Python loop, each call holds the GIL for a
+moment, so two threads stepping two halves of a batch queue for it at every
+step (measured: slower than one thread).  :func:`gemm_tiles` is that product
+from inside a ``nogil`` kernel, through the ``cblas_?gemm`` of the OpenBLAS that
+NumPy itself ships (so the same kernels and the same numbers as ``np.matmul``;
+tested equal).
+
+It cuts the product into tiles of at most :data:`ONE_THREAD_PRODUCT`
+multiply-adds.  OpenBLAS runs a product that small on the calling thread, with
+its small-matrix kernels (no packing).  Measured on the 2-core AMD EPYC VM for
+(32×128)·(128×512): 37–38 µs for the 16×128 tiles on one thread, against about
+50 µs for the whole product on one thread, and 31 µs or 55 µs on two threads,
+depending on how fast OpenBLAS's second thread wakes (the machine alternates
+between the two).  So the threads that share a batch never meet OpenBLAS's own
+thread pool.
+
+:func:`numpy_gemm` returns the ``cblas_?gemm`` of NumPy's bundled OpenBLAS
+(``scipy_cblas_sgemm64_`` in NumPy 2's wheels), or ``None`` for a NumPy built on
+another BLAS (or when ``TINYNLP_NUMBA_GEMM=0``).  Callers then keep their NumPy path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+import numpy as np
+from numba import njit
+from threadpoolctl import ThreadpoolController
+
+__all__ = ["ONE_THREAD_PRODUCT", "numpy_gemm", "gemm_tiles", "gemm_tiles_reference"]
+
+#: OpenBLAS computes a GEMM of at most this many multiply-adds (m·n·k) on the calling
+#: thread (its SMP_THRESHOLD_MIN × GEMM_MULTITHREAD_THRESHOLD = 65536 × 4)
+ONE_THREAD_PRODUCT = 1 << 18
+
+ROW_MAJOR, NO_TRANS = 101, 111
+#: (symbol, integer type) of cblas_sgemm in the OpenBLAS builds NumPy's wheels bundle
+_SYMBOLS = (("scipy_cblas_{}gemm64_", ctypes.c_int64), ("cblas_{}gemm64_", ctypes.c_int64))
+_found = {}
+
+
+def _numpy_openblas():
+    """The OpenBLAS library NumPy loaded from its own wheel (under numpy.libs or numpy/.dylibs)."""
+    numpy_root = os.path.dirname(os.path.dirname(os.path.realpath(np.__file__)))
+    for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
+        path = os.path.realpath(lib.filepath)
+        if path.startswith(numpy_root) and "numpy" in os.path.relpath(path, numpy_root):
+            return path
+    return None
+
+
+def numpy_gemm(dtype):
+    """``cblas_sgemm`` (float32) or ``cblas_dgemm`` (float64) of NumPy's OpenBLAS as a ctypes
+    function that Numba kernels take as an argument, or None when there is none."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        return None
+    if dtype not in _found:
+        _found[dtype] = None
+        path = _numpy_openblas()
+        if path is not None and os.environ.get("TINYNLP_NUMBA_GEMM", "1") != "0":
+            lib = ctypes.CDLL(path)
+            real = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+            for symbol, integer in _SYMBOLS:
+                address = getattr(lib, symbol.format("s" if dtype == np.float32 else "d"), None)
+                if address is not None:
+                    p = ctypes.c_void_p
+                    proto = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                             integer, integer, integer, real, p, integer, p,
+                                             integer, real, p, integer)
+                    _found[dtype] = proto(ctypes.cast(address, ctypes.c_void_p).value)
+                    break
+    return _found[dtype]
+
+
+def gemm_tiles_reference(a, b, out):
+    """out ← a b (NumPy twin of :func:`gemm_tiles`)."""
+    np.matmul(a, b, out=out)
+
+
+@njit(cache=True, nogil=True)
+def gemm_tiles(gemm, a, b, out):
+    """out ← a b for C-contiguous 2-D a (m × k), b (k × n), out (m × n), as calls of ``gemm``
+    (:func:`numpy_gemm`) on tiles of at most :data:`ONE_THREAD_PRODUCT` multiply-adds —
+    16 rows, and as many columns (a multiple of 16) as fit, at least 16."""
+    m, k = a.shape
+    n = b.shape[1]
+    rows = min(m, 16)
+    cols = min(n, max(16, ONE_THREAD_PRODUCT // max(1, rows * k) // 16 * 16))
+    if k == 0:                                  # (a BLAS rejects a leading dimension of 0)
+        out[:] = 0
+        return
+    one = np.ones(1, dtype=out.dtype)[0]        # typed constants: float32 stays float32
+    zero = np.zeros(1, dtype=out.dtype)[0]
+    for r0 in range(0, m, rows):
+        r = min(rows, m - r0)
+        for c0 in range(0, n, cols):
+            c = min(cols, n - c0)
+            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, r, c, k, one, a[r0:].ctypes.data, k,
+                 b[:, c0:].ctypes.data, n, zero, out[r0:, c0:].ctypes.data, n)

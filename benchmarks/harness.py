@@ -147,6 +147,51 @@ def model_batch_sizes(model, args):
     return list(spec.batch_sizes) if spec.batch_sizes and not args.quick else args.batch_sizes
 
 
+def _measure(args, m, b, fw, sparse, bundle, workdir, first=True):
+    """One worker: ``fw``'s ``m`` at batch ``b`` (the accuracy epochs only in the first round)."""
+    waited = wait_for_idle(args.wait_idle, args.max_wait) if args.wait_idle else 0.0
+    epochs = args.epochs if (args.quick or b in args.accuracy_batches) and first else 0
+    if not get_spec(m).binary_output:
+        epochs = 0                 # the accuracy column is for the classifiers
+    r = run_worker(fw, m, bundle, b, workdir, sparse=sparse, quick=args.quick,
+                   epochs=epochs, threads=args.threads, budget=args.budget,
+                   max_reps=args.max_reps, min_reps=args.min_reps)
+    r["waited_s"] = waited
+    return r
+
+
+def _log_row(log, m, b, fw, sparse, r, rnd):
+    tag = f"{m:9s} b={b:<4d} {fw:8s}{' sparse' if sparse else '':7s}"
+    tag += f" round {rnd + 1}" if rnd is not None else ""
+    if "error" in r:
+        log(f"  {tag} ERROR "
+            f"{r['error'].strip().splitlines()[-1] if r['error'].strip() else ''}")
+    else:
+        log(f"  {tag} train {np.median(r['train_ms']):8.2f} ms  infer "
+            f"{np.median(r['infer_ms']):8.2f} ms  peak {r['rss_peak_mb']:6.0f} MB"
+            + (f"  acc {r['accuracy']:.3f}" if "accuracy" in r else "")
+            + f"  load {r['load_before'][0]:.1f}")
+
+
+def pool_rounds(rounds: list) -> dict:
+    """One result from a variant's rounds (fresh workers, the frameworks interleaved):
+    the step times of all rounds together, each round's medians kept
+    (``round_train_ms``, ``round_infer_ms``), the round with the largest peak memory for
+    the memory columns, the rest (accuracy, first losses, load) from the first round.  A round that failed makes the result fail."""
+    first = dict(rounds[0])
+    if len(rounds) == 1 or any("error" in r for r in rounds):
+        return next((r for r in rounds if "error" in r), first)
+    for key in ("train_ms", "infer_ms"):
+        first[key] = [t for r in rounds for t in r[key]]
+        first[f"round_{key}"] = [float(np.median(r[key])) for r in rounds]
+    first["train_cpu_ms"] = float(np.mean([r["train_cpu_ms"] for r in rounds]))
+    worst = max(rounds, key=lambda r: r["rss_peak_mb"])
+    first["rss_peak_mb"], first["rss_before_steps_mb"] = (worst["rss_peak_mb"],
+                                                         worst["rss_before_steps_mb"])
+    first["rounds"] = len(rounds)
+    return first
+
+
 def run_all(args) -> dict:
     from .prepare import write_bundle
 
@@ -158,6 +203,7 @@ def run_all(args) -> dict:
         "quick": args.quick, "epochs": args.epochs, "batch_sizes": args.batch_sizes,
         "load_start": loadavg(), "budget_s": args.budget,
         "accuracy_batches": args.accuracy_batches, "commit": git_commit(), "note": args.note,
+        "rounds": args.rounds,
     }
     t_start = time.perf_counter()
     bundles = {}
@@ -172,28 +218,13 @@ def run_all(args) -> dict:
 
     for m in args.models if not args.contention_only else ():
         for b in model_batch_sizes(m, args):
-            for fw, sparse in variants(m, args.frameworks, not args.no_sparse):
-                if args.wait_idle:
-                    waited = wait_for_idle(args.wait_idle, args.max_wait)
-                else:
-                    waited = 0.0
-                epochs = args.epochs if (args.quick or b in args.accuracy_batches) else 0
-                if not get_spec(m).binary_output:
-                    epochs = 0                 # the accuracy column is for the classifiers
-                r = run_worker(fw, m, bundles[m], b, workdir, sparse=sparse, quick=args.quick,
-                               epochs=epochs, threads=args.threads, budget=args.budget,
-                               max_reps=args.max_reps, min_reps=args.min_reps)
-                r["waited_s"] = waited
-                results.append(r)
-                if "error" in r:
-                    log(f"  {m:9s} b={b:<4d} {fw:8s}{' sparse' if sparse else '':7s} ERROR "
-                        f"{r['error'].strip().splitlines()[-1] if r['error'].strip() else ''}")
-                else:
-                    log(f"  {m:9s} b={b:<4d} {fw:8s}{' sparse' if sparse else '':7s} "
-                        f"train {np.median(r['train_ms']):8.2f} ms  infer "
-                        f"{np.median(r['infer_ms']):8.2f} ms  peak {r['rss_peak_mb']:6.0f} MB"
-                        + (f"  acc {r['accuracy']:.3f}" if "accuracy" in r else "")
-                        + f"  load {r['load_before'][0]:.1f}")
+            rounds = {}
+            for rnd in range(args.rounds):
+                for fw, sparse in variants(m, args.frameworks, not args.no_sparse):
+                    r = _measure(args, m, b, fw, sparse, bundles[m], workdir, first=rnd == 0)
+                    rounds.setdefault((fw, sparse), []).append(r)
+                    _log_row(log, m, b, fw, sparse, r, rnd if args.rounds > 1 else None)
+            results += [pool_rounds(rs) for rs in rounds.values()]
     contention = run_contention(args, bundles, workdir, log, run_worker) if args.contention else []
     jit = []
     if not args.quick and "tinynlp" in args.frameworks and not args.no_jit and \
@@ -261,6 +292,10 @@ def parse_args(argv=None):
                    help="before each measurement wait until the 1-min load average is below "
                         "LOAD (at most --max-wait seconds)")
     p.add_argument("--max-wait", type=float, default=60.0)
+    p.add_argument("--rounds", type=int, default=1,
+                   help="measure every model and batch size this many times, the frameworks "
+                        "interleaved (fresh workers tinynlp, PyTorch, Keras, tinynlp, ...), and "
+                        "pool the step times: both sides see the same machine states")
     p.add_argument("--all", action="store_true",
                    help="also run the other benchmark scripts (word2vec vs gensim, compression "
                         "report, distributed scaling)")

@@ -81,6 +81,29 @@ def max_loss_diff(a, b):
     return float(np.max(np.abs(np.array(a["first_losses"][:n]) - np.array(b["first_losses"][:n]))))
 
 
+def round_lines(rows):
+    """The "By round" section: tinynlp / PyTorch of each round's medians, where rows have
+    several rounds (``harness.py --rounds``)."""
+    have = [r for r in rows if r["tiny"] and r["torch"] and len(r["tiny"].get(
+        "round_train_ms", [])) > 1 and len(r["torch"].get("round_train_ms", [])) > 1]
+    if not have:
+        return []
+    L = ["## By round", "",
+         "tinynlp / PyTorch of the medians of each round (fresh processes, the frameworks "
+         "interleaved); the ratio tables above use all the rounds' steps together.", "",
+         "| model | batch | train / torch by round | infer / torch by round |",
+         "|---|---:|---|---|"]
+    for r in have:
+        name = r["model"] + (" (sparse)" if r["sparse"] else "")
+        cells = []
+        for key in ("round_train_ms", "round_infer_ms"):
+            pairs = zip(r["tiny"][key], r["torch"][key])
+            cells.append(", ".join(f"{a / b:.2f}" for a, b in pairs))
+        L.append(f"| {name} | {r['batch']} | {cells[0]} | {cells[1]} |")
+    L.append("")
+    return L
+
+
 def write_markdown(data, path, plot_name="ratios.png"):
     info = data["info"]
     v = info["versions"]
@@ -122,8 +145,15 @@ def write_markdown(data, path, plot_name="ratios.png"):
                  + ("; **provisional**: the machine was shared" if busy else "")
                  + f"): {' and '.join(what)}; the other rows are from the run above"
                  + (f". {m['note']}" if m.get("note") else ""))
-    L.append("- each framework × model × batch size runs in its own fresh process, the three "
-             "frameworks back to back")
+    if info.get("rounds", 1) > 1:
+        L.append(f"- each framework × model × batch size runs in {info['rounds']} rounds of "
+                 "fresh processes, the frameworks interleaved (tinynlp, PyTorch, Keras, "
+                 "tinynlp, …), so that each side sees the same states of the machine; a "
+                 "row's times pool the steps of its rounds, and [By round](#by-round) gives "
+                 "each round's ratio")
+    else:
+        L.append("- each framework × model × batch size runs in its own fresh process, the "
+                 "three frameworks back to back")
     L.append("- same architecture, same initial weights (made by tinynlp with Keras' "
              "initialisers, converted to PyTorch's layout), same batches, Adam(lr=1e-3, "
              "epsilon=1e-7), binary cross-entropy on sigmoid outputs")
@@ -207,6 +237,7 @@ def write_markdown(data, path, plot_name="ratios.png"):
                      f"{x['rss_peak_mb']:.0f} ({delta:+.0f}) | "
                      f"{x['load_before'][0]:.1f} |")
     L.append("")
+    L.extend(round_lines(rows))
     L.extend(contention_lines(data))
     L.append("## Model titles")
     L.append("")

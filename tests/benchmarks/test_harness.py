@@ -89,3 +89,34 @@ def test_bad_arguments_are_rejected():
         harness.parse_args(["--models", "nope"])
     with pytest.raises(SystemExit):
         harness.parse_args(["--frameworks", "tensorflow"])
+
+
+def _round(train, infer, rss=100.0, **extra):
+    return {"train_ms": train, "infer_ms": infer, "train_cpu_ms": 1.0, "rss_peak_mb": rss,
+            "rss_before_steps_mb": rss - 10, "load_before": (0.1, 0.1, 0.1), **extra}
+
+
+def test_rounds_pool_the_steps_and_keep_each_rounds_median():
+    pooled = harness.pool_rounds([_round([1.0, 2.0, 3.0], [1.0] * 3, accuracy=0.7),
+                                  _round([5.0, 6.0, 7.0], [2.0] * 3, rss=120.0)])
+    assert pooled["train_ms"] == [1.0, 2.0, 3.0, 5.0, 6.0, 7.0]
+    assert pooled["round_train_ms"] == [2.0, 6.0]
+    assert pooled["round_infer_ms"] == [1.0, 2.0]
+    assert (pooled["rss_peak_mb"], pooled["rss_before_steps_mb"]) == (120.0, 110.0)
+    assert pooled["accuracy"] == 0.7 and pooled["rounds"] == 2
+    failed = harness.pool_rounds([_round([1.0], [1.0]), {"error": "boom"}])
+    assert failed == {"error": "boom"}
+    single = _round([1.0], [1.0])
+    assert harness.pool_rounds([single]) == single
+
+
+def test_report_lists_each_rounds_ratio(tmp_path):
+    data = _canned()
+    data["info"]["rounds"] = 2
+    for r in data["results"]:
+        r["round_train_ms"] = [2.0, 4.0] if r["framework"] == "tinynlp" else [4.0, 4.0]
+        r["round_infer_ms"] = [1.0, 1.0] if r["framework"] == "tinynlp" else [0.5, 2.0]
+    harness.write_markdown(data, tmp_path / "R.md")
+    text = (tmp_path / "R.md").read_text()
+    assert "runs in 2 rounds of fresh processes" in text
+    assert "| emb_rnn | 32 | 0.50, 1.00 | 2.00, 0.50 |" in text

@@ -1,5 +1,7 @@
-"""The LSTM inference path in blocks of batch rows (one per thread), and its steps in one
-Numba call (``lstm_forward_steps``) against the Python loop (``_RowBlock.steps``)."""
+"""The LSTM in blocks of batch rows (one per thread): the inference path, the training
+forward and BPTT, each block's steps in one Numba call (``lstm_forward_steps``,
+``lstm_train_forward_steps``, ``lstm_backward_steps``) against the Python loops
+(``_RowBlock.steps``, ``_train_forward_rows``, ``_backward_rows``)."""
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from tinynlp import workers
 from tinynlp.functional.rnn import lstm_cell
 from tinynlp.kernels import blas
 
-from .test_rnn import make_params
+from .test_rnn import make_params, op, run
 
 
 class _Threads:
@@ -129,3 +131,61 @@ def test_a_recur_function_sees_the_whole_batch(monkeypatch):
         np.zeros(4 * H), None, None, None)
     assert seen == [B] * T
     assert out.shape == (T, B, H) and h.shape == c.shape == (B, H)
+
+
+@settings(max_examples=20, deadline=None)
+@given(B=st.integers(1, 7), T=st.integers(1, 5), H=st.integers(1, 4), threads=st.integers(2, 4),
+       masked=st.sampled_from(["none", "post", "pre"]), seed=st.integers(0, 2**16))
+def test_training_in_blocks_of_rows_equals_the_reference(B, T, H, threads, masked, seed):
+    """Forward and every gradient, float64, the batch cut into blocks (forced), against
+    lstm_reference (the cell in primitive ops, autograd's own backward)."""
+    rng = np.random.default_rng(seed)
+    arrays = make_params("lstm", B, T, 3, H, rng, scale=1.5)
+    mask = _mask(rng, B, T, masked)
+    want_out, want_grads = run(op("lstm", False, mask=mask), arrays)
+    with pytest.MonkeyPatch.context() as mp:
+        _force_split(mp, threads)
+        seen = _count_parts(mp)
+        got_out, got_grads = run(op("lstm", True, mask=mask), arrays)
+    assert len(seen) >= 2 and max(seen) == min(threads, B)   # forward chunk(s) and BPTT
+    for g, w in zip(got_out, want_out):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    for g, w in zip(got_grads, want_grads):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("masked", ["none", "post", "pre"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_training_numba_steps_equal_the_python_loops(monkeypatch, masked, dtype):
+    rng = np.random.default_rng(4)
+    B, T = 6, 8
+    arrays = make_params("lstm", B, T, 3, 5, rng, dtype=dtype)
+    mask = _mask(rng, B, T, masked)
+    _force_split(monkeypatch, 2)
+    monkeypatch.setattr(lstm_cell, "steps_per_chunk", lambda *a, **k: 3)
+    if blas.numpy_gemm(dtype) is None:
+        pytest.skip("this NumPy is not built on its bundled OpenBLAS")
+
+    def train():
+        ins = [tn.Tensor(a, requires_grad=True) for a in arrays]
+        outs = F.lstm(*ins, mask=mask)
+        v = np.random.default_rng(1).standard_normal(outs[0].shape).astype(dtype)
+        ((outs[0] * tn.tensor(v)).sum() + outs[1].sum() + outs[2].sum()).backward()
+        return [o.data for o in outs] + [t.grad for t in ins]
+    fast = train()
+    monkeypatch.setattr(blas, "_found", {})
+    monkeypatch.setenv("TINYNLP_NUMBA_GEMM", "0")
+    slow = train()
+    for f, s_ in zip(fast, slow):
+        assert f.dtype == s_.dtype == dtype
+        np.testing.assert_allclose(f, s_, **_tol(dtype))
+
+
+def test_one_block_on_several_threads_leaves_large_products_to_blas(monkeypatch):
+    gemm = blas.numpy_gemm(np.float32)
+    monkeypatch.setattr(lstm_cell, "numba", _Threads(2))
+    assert lstm_cell.step_gemm(np.float32, 1, 8, 512) is None          # BLAS's own threads
+    assert lstm_cell.step_gemm(np.float32, 2, 32, 128) is gemm         # a block per thread
+    assert lstm_cell.step_gemm(np.float32, 1, 4, 16) is gemm           # one tile anyway
+    monkeypatch.setattr(lstm_cell, "numba", _Threads(1))
+    assert lstm_cell.step_gemm(np.float32, 1, 8, 512) is gemm          # one thread: tiles win

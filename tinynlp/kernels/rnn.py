@@ -30,6 +30,7 @@ from .blas import gemm_tiles
 
 __all__ = [
     "lstm_forward_step", "lstm_forward_step_reference", "lstm_forward_steps",
+    "lstm_train_forward_steps", "lstm_backward_steps",
     "lstm_backward_step", "lstm_backward_step_reference",
     "gru_forward_candidate", "gru_forward_candidate_reference",
     "gru_forward_state", "gru_forward_state_reference",
@@ -107,6 +108,15 @@ def lstm_forward_step(gates, rec, bias, c_prev, h_prev, real, c, tc, h):
             hb[:] = h_prev[b]
 
 
+@njit(cache=True, nogil=True)
+def _step_rows(m, none_real, t, lo, hi, all_real):
+    """``(skip, real)`` of step t for rows [lo, hi): whether no row of the batch is real
+    there, and the rows' real flags (``all_real`` without a mask: ``m`` empty)."""
+    if m.shape[0] == 0:
+        return False, all_real
+    return none_real[t], m[t, lo:hi]
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def lstm_forward_steps(gemm, A, S, t0, t1, lo, hi, U, bias, h_prev, hs, cs, cur, out, rec, tc,
                        m, none_real):
@@ -122,13 +132,12 @@ def lstm_forward_steps(gemm, A, S, t0, t1, lo, hi, U, bias, h_prev, hs, cs, cur,
     and padded rows keep their state and output zero.  Returns the new ``cur``.
     """
     masked = m.shape[0] > 0
-    real = np.ones(hi - lo, dtype=np.bool_)
+    all_real = np.ones(hi - lo, dtype=np.bool_)
     for t in range(t0, t1):
-        if masked:
-            if none_real[t]:
-                out[t, lo:hi] = 0
-                continue
-            real = m[t, lo:hi]
+        skip, real = _step_rows(m, none_real, t, lo, hi, all_real)
+        if skip:
+            out[t, lo:hi] = 0
+            continue
         gemm_tiles(gemm, h_prev, U, rec)
         nxt = 1 - cur
         h_new = hs[nxt, lo:hi] if masked else out[t, lo:hi]
@@ -143,6 +152,57 @@ def lstm_forward_steps(gemm, A, S, t0, t1, lo, hi, U, bias, h_prev, hs, cs, cur,
         h_prev = h_new
         cur = nxt
     return cur
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def lstm_train_forward_steps(gemm, A, t0, t1, lo, hi, U, bias, Hs, C, TC, rec, m, none_real):
+    """Steps t0 ≤ t < t1 of the LSTM training forward for batch rows [lo, hi), in one call
+    without the GIL; the readable twin is ``lstm_cell._train_forward_rows``.
+
+    ``A`` (T, B, 4H): x_t W in, gate values out; ``Hs``, ``C`` (T+1, B, H) and ``TC``
+    (T, B, H): every step's h, c and tanh(c), kept for BPTT; ``rec`` (hi − lo, 4H) scratch.
+    ``m`` (T, B) / ``none_real`` (T,) as in :func:`lstm_forward_steps`.
+    """
+    all_real = np.ones(hi - lo, dtype=np.bool_)
+    for t in range(t0, t1):
+        skip, real = _step_rows(m, none_real, t, lo, hi, all_real)
+        if skip:                                # no real row: the state is carried
+            Hs[t + 1, lo:hi] = Hs[t, lo:hi]
+            C[t + 1, lo:hi] = C[t, lo:hi]
+            continue
+        gemm_tiles(gemm, Hs[t, lo:hi], U, rec)
+        lstm_forward_step(A[t, lo:hi], rec, bias, C[t, lo:hi], Hs[t, lo:hi], real,
+                          C[t + 1, lo:hi], TC[t, lo:hi], Hs[t + 1, lo:hi])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def lstm_backward_steps(gemm, A, TC, C, UT, G, lo, hi, dh, dc, dA, tmp, m, none_real,
+                        any_pad, keep):
+    """LSTM BPTT over all steps, last to first, for batch rows [lo, hi), in one call without
+    the GIL; the readable twin is ``lstm_cell._backward_rows``.
+
+    Per step: dh += G[t] (when ``G`` (T, B, H) is not empty), then
+    :func:`lstm_backward_step` (dA[t] ← da_t, dc ← dL/dc_{t−1}) and dh ← da_t Uᵀ (at a
+    step with padded rows, dh ← dh · keep + da_t Uᵀ: a padded row passes dh on).
+    ``dh``, ``dc``, ``tmp`` are (hi − lo, H) rows; steps with no real row are passed over.
+    """
+    masked = m.shape[0] > 0
+    all_real = np.ones(hi - lo, dtype=np.bool_)
+    for t in range(A.shape[0] - 1, -1, -1):
+        if G.shape[0] > 0:
+            dh += G[t, lo:hi]
+        skip, real = _step_rows(m, none_real, t, lo, hi, all_real)
+        if skip:
+            continue
+        lstm_backward_step(A[t, lo:hi], TC[t, lo:hi], C[t, lo:hi], real, dh, dc, dA[t, lo:hi])
+        if masked and any_pad[t]:
+            gemm_tiles(gemm, dA[t, lo:hi], UT, tmp)
+            for b in range(hi - lo):
+                k = keep[t, lo + b]
+                for j in range(dh.shape[1]):
+                    dh[b, j] = dh[b, j] * k + tmp[b, j]
+        else:
+            gemm_tiles(gemm, dA[t, lo:hi], UT, dh)
 
 
 def lstm_backward_step_reference(gates, tc, c_prev, real, dh, dc, dgates):

@@ -6,6 +6,12 @@
 BPTT by hand).  Without a gradient to compute it runs :func:`lstm_inference`,
 which keeps only the current state instead of every step's cells.
 
+The rows of a batch never meet in a recurrence, so all three (inference,
+training forward, BPTT) cut the batch into blocks of rows, one per thread
+(:func:`row_parts`), and run a block's steps in one Numba call without the GIL
+(the ``*_steps`` kernels of :mod:`tinynlp.kernels.rnn`, whose readable twins are
+the Python loops here, tested equal).
+
 Internally the gates are in the order o, i, f, c (the three sigmoid gates
 contiguous, and the three blocks multiplied by dL/dc in the backward too), and
 the sigmoid gates' columns of W, U and b are halved, so that one tanh per gate
@@ -19,16 +25,19 @@ import numpy as np
 
 from ...autograd import ops
 from ...autograd.tensor import Function, as_tensor
-from ...kernels.blas import numpy_gemm
-from ...kernels.rnn import lstm_backward_step, lstm_forward_step, lstm_forward_steps
+from ...kernels.blas import ONE_THREAD_PRODUCT, numpy_gemm
+from ...kernels.rnn import (
+    lstm_backward_step, lstm_backward_steps, lstm_forward_step, lstm_forward_steps,
+    lstm_train_forward_steps,
+)
+from ...workers import row_blocks, run_parts
 from .common import (
     check_gate_masks, check_inputs, common_dtype, gate_product, masked_step, zeros_state,
 )
 from .workspace import (
-    WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, steps_per_chunk,
+    WORKSPACE, GiveBack, MaskInfo, bptt_start, grad_needed, outputs, steps_per_chunk,
     sum_rows, time_major, time_major_view,
 )
-from ...workers import row_blocks, run_parts
 
 __all__ = ["LSTM", "lstm", "lstm_reference", "lstm_inference", "lstm_to_internal",
            "lstm_from_internal", "lstm_gate_scale"]
@@ -76,6 +85,19 @@ def row_parts(B, H):
     return max(1, min(numba.get_num_threads(), B // MIN_ROWS_PER_THREAD))
 
 
+def step_gemm(dt, parts, B, H):
+    """NumPy's GEMM for the Numba step loops, or None for the Python loops (np.matmul).
+
+    One block of rows on several threads is the exception: a product larger than a
+    tile is then better left whole to OpenBLAS's own threads (measured: b=32, H=128
+    on two threads, 18.0 ms for the training step's recurrences in one-thread tiles,
+    16.3 ms through np.matmul).  On one thread the tiles win (22.4 against 25.7 ms).
+    """
+    if parts == 1 and numba.get_num_threads() > 1 and B * H * 4 * H > ONE_THREAD_PRODUCT:
+        return None
+    return numpy_gemm(dt)
+
+
 def lstm_inference(T, B, H, dt, project, recur, bs, h0, c0, info):
     """The forward of :class:`LSTM` when no gradient will be asked for.
 
@@ -102,8 +124,8 @@ def lstm_inference(T, B, H, dt, project, recur, bs, h0, c0, info):
     (:func:`~tinynlp.kernels.rnn.lstm_forward_steps`, products through NumPy's
     own OpenBLAS in tiles that it runs on the calling thread) — a Python loop
     would hold the GIL at every step, and two threads would queue for it.
-    Without that BLAS (or with a ``recur`` function), :meth:`_RowBlock.steps` is
-    the same loop in Python.  A quantizer whose scale comes from the whole
+    Without that BLAS, with a ``recur`` function, or when :func:`step_gemm` says
+    one whole product is faster, :meth:`_RowBlock.steps` is the same loop in Python.  A quantizer whose scale comes from the whole
     batch must see all rows at once, so a ``recur`` function gets one block.
     Returns time-major ``(out (T, B, H), h_last, c_last)``.
     """
@@ -117,18 +139,19 @@ def lstm_inference(T, B, H, dt, project, recur, bs, h0, c0, info):
     hs[0] = 0 if h0 is None else h0
     cs[0] = 0 if c0 is None else c0
     product = isinstance(recur, np.ndarray)
-    gemm = numpy_gemm(dt) if product else None
     parts = row_blocks(B, row_parts(B, H) if product else 1)
+    gemm = step_gemm(dt, len(parts), B, H) if product else None
     blocks = [_RowBlock(lo, hi, A, out, hs, cs, info) for lo, hi in parts]
+    mult = (lambda h, r: np.matmul(h, recur, out=r)) if product else recur
     for t0 in range(0, T, S):
         t1 = min(t0 + S, T)
         project(t0, t1, A[:t1 - t0])
         if gemm is not None:
-            run_parts(lambda block: block.fast_steps(gemm, t0, t1, S, recur, bs),
-                      [(b,) for b in blocks])
+            run_parts(lambda block, t0, t1: block.fast_steps(gemm, t0, t1, S, recur, bs),
+                      [(b, t0, t1) for b in blocks])
         else:
-            mult = (lambda h, r: np.matmul(h, recur, out=r)) if product else recur
-            run_parts(lambda block: block.steps(t0, t1, S, mult, bs), [(b,) for b in blocks])
+            run_parts(lambda block, t0, t1: block.steps(t0, t1, S, mult, bs),
+                      [(b, t0, t1) for b in blocks])
     WORKSPACE.give(A)
     h_last = np.concatenate([block.h_prev for block in blocks])     # (copies)
     c_last = np.concatenate([block.cs[block.cur, block.lo:block.hi] for block in blocks])
@@ -182,6 +205,63 @@ _NO_MASK = np.zeros((0, 0), dtype=bool)
 _NO_STEPS = np.zeros(0, dtype=bool)
 
 
+_EMPTY3 = np.zeros((0, 0, 0))
+
+
+def _mask_arrays(info):
+    """``(m, none_real, any_pad, keep)`` of a :class:`MaskInfo` as the step kernels take them
+    (empty arrays without a mask)."""
+    if info is None:
+        return _NO_MASK, _NO_STEPS, _NO_STEPS, _NO_MASK.astype(np.float64)
+    return info.m, info.none_real, info.any_pad, info.keep[:, :, 0]
+
+
+def _rows(gemm, kernel, twin):
+    """The Numba ``kernel`` with NumPy's GEMM when there is one, else its Python ``twin``."""
+    if gemm is None:
+        return twin
+    return lambda *args: kernel(gemm, *args)
+
+
+def _train_forward_rows(A, t0, t1, lo, hi, U, bias, Hs, C, TC, rec, m, none_real):
+    """Steps t0 ≤ t < t1 of the training forward for batch rows [lo, hi) (the readable twin
+    of :func:`~tinynlp.kernels.rnn.lstm_train_forward_steps`)."""
+    rows, real = slice(lo, hi), np.ones(hi - lo, dtype=bool)
+    for t in range(t0, t1):
+        if m.shape[0]:
+            if none_real[t]:                    # no real row: the state is carried
+                Hs[t + 1, rows] = Hs[t, rows]
+                C[t + 1, rows] = C[t, rows]
+                continue
+            real = m[t, rows]
+        np.matmul(Hs[t, rows], U, out=rec)
+        # one pass: gates A[t] ← σ/tanh(A[t] + rec + b), c_t = f c_{t−1} + i g,
+        # TC[t] = tanh(c_t), h_t = o tanh(c_t)  (padded rows keep h and c)
+        lstm_forward_step(A[t, rows], rec, bias, C[t, rows], Hs[t, rows], real, C[t + 1, rows],
+                          TC[t, rows], Hs[t + 1, rows])
+
+
+def _backward_rows(A, TC, C, UT, G, lo, hi, dh, dc, dA, tmp, m, none_real, any_pad, keep):
+    """BPTT, last step to first, for batch rows [lo, hi) (the readable twin of
+    :func:`~tinynlp.kernels.rnn.lstm_backward_steps`); ``dh``, ``dc``, ``tmp`` are the rows'
+    own (hi − lo, H) arrays."""
+    rows, real = slice(lo, hi), np.ones(hi - lo, dtype=bool)
+    for t in range(A.shape[0] - 1, -1, -1):
+        if G.shape[0]:
+            dh += G[t, rows]                                        # dL/dh_t
+        if m.shape[0]:
+            if none_real[t]:         # it carried the state: dL/dh, dL/dc pass straight through
+                continue
+            real = m[t, rows]
+        lstm_backward_step(A[t, rows], TC[t, rows], C[t, rows], real, dh, dc, dA[t, rows])
+        if m.shape[0] and any_pad[t]:
+            np.matmul(dA[t, rows], UT, out=tmp)
+            dh *= keep[t, rows, None]                   # a padded row passes dh on
+            dh += tmp
+        else:
+            np.matmul(dA[t, rows], UT, out=dh)                      # dL/dh_{t−1} = da_t Uᵀ
+
+
 class LSTM(Function):
     """LSTM over all steps (Keras gate order i, f, c, o; fused, hand-written BPTT).
 
@@ -230,22 +310,18 @@ class LSTM(Function):
         TC = WORKSPACE.take((T, B, H), dt)          # tanh(c_t)
         Hs[0] = 0 if h0 is None else h0
         C[0] = 0 if c0 is None else c0
-        rec = np.empty((B, 4 * H), dtype=dt)
-        all_real = np.ones(B, dtype=bool)
-        for t in range(T):
-            if t % S == 0:                               # x_t W for the next S steps
-                t1 = min(t + S, T)
-                np.matmul(xt[t:t1].reshape((t1 - t) * B, D), Ws,
-                          out=A[t:t1].reshape((t1 - t) * B, 4 * H))
-            if info is not None and info.none_real[t]:
-                Hs[t + 1] = Hs[t]
-                C[t + 1] = C[t]
-                continue
-            real = all_real if info is None else info.m[t]
-            np.matmul(Hs[t], Us, out=rec)
-            # one pass: gates A[t] ← σ/tanh(A[t] + rec + b), c_t = f c_{t−1} + i g,
-            # TC[t] = tanh(c_t), h_t = o tanh(c_t)  (padded rows keep h and c)
-            lstm_forward_step(A[t], rec, bs, C[t], Hs[t], real, C[t + 1], TC[t], Hs[t + 1])
+        parts = row_blocks(B, row_parts(B, H))
+        steps = _rows(step_gemm(dt, len(parts), B, H), lstm_train_forward_steps,
+                      _train_forward_rows)
+        m, none_real, _, _ = _mask_arrays(info)
+        for t0 in range(0, T, S):
+            t1 = min(t0 + S, T)                          # x_t W for the next S steps
+            np.matmul(xt[t0:t1].reshape((t1 - t0) * B, D), Ws,
+                      out=A[t0:t1].reshape((t1 - t0) * B, 4 * H))
+            # then the steps, each thread its own block of rows (see lstm_inference)
+            run_parts(lambda t0, t1, lo, hi: steps(A, t0, t1, lo, hi, Us, bs, Hs, C, TC,
+                                                   np.empty((hi - lo, 4 * H), dt), m, none_real),
+                      [(t0, t1, lo, hi) for lo, hi in parts])
         ctx.save_for_backward(xt, Wp, Up, A, Hs, C, TC)
         ctx.info = info
         ctx.scratch = GiveBack(xt, A, C, TC)
@@ -263,14 +339,13 @@ class LSTM(Function):
         dc = np.zeros((B, H), dt) if g_c is None else g_c.astype(dt, copy=True)
         if info is not None:
             dA[info.none_real] = 0                  # all-padding steps: dh, dc pass unchanged
-        for t, real in bptt_steps(T, G, dh, info):
-            lstm_backward_step(A[t], TC[t], C[t], real, dh, dc, dA[t])   # da_t; dc ← dL/dc_{t−1}
-            if info is not None and info.any_pad[t]:
-                np.matmul(dA[t], UT, out=tmp)
-                dh *= info.keep[t]
-                dh += tmp
-            else:
-                np.matmul(dA[t], UT, out=dh)                    # dL/dh_{t−1} = da_t Uᵀ
+        parts = row_blocks(B, row_parts(B, H))
+        steps = _rows(step_gemm(dt, len(parts), B, H), lstm_backward_steps, _backward_rows)
+        m, none_real, any_pad, keep = _mask_arrays(info)
+        G = _EMPTY3.astype(dt) if G is None else np.ascontiguousarray(G)
+        # each thread its own block of rows, all steps (see lstm_inference)
+        run_parts(lambda lo, hi: steps(A, TC, C, UT, G, lo, hi, dh[lo:hi], dc[lo:hi], dA,
+                                       tmp[lo:hi], m, none_real, any_pad, keep), parts)
         needs = ctx.needs_input_grad
         dA2 = dA.reshape(T * B, 4 * H)
         dx = dW = dU = db = None

@@ -89,6 +89,8 @@ def gemm_tiles(gemm, a, b, out):
     16 rows, and as many columns (a multiple of 16) as fit, at least 16."""
     m, k = a.shape
     n = b.shape[1]
+    if m == 0 or n == 0:
+        return
     rows = min(m, 16)
     cols = min(n, max(16, ONE_THREAD_PRODUCT // max(1, rows * k) // 16 * 16))
     if k == 0:                                  # (a BLAS rejects a leading dimension of 0)

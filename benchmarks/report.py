@@ -182,8 +182,10 @@ def write_markdown(data, path, plot_name="ratios.png"):
              "per loop), cycling through 10 fixed real batches.")
     L.append("- **ratio** = tinynlp median / other median from the same run (< 1: tinynlp "
              "faster, marked ✓).")
-    L.append("- **peak memory**: `ru_maxrss` of the worker process after the timing loops "
-             "(whole process: interpreter, framework, data, model, optimizer state); "
+    L.append("- **peak memory**: the worker process's own high-water mark (`VmHWM`) after "
+             "the timing loops (whole process: interpreter, framework, data, model, optimizer "
+             "state; not `ru_maxrss`, which Linux carries over from the harness that started "
+             "the worker); "
              "Δ = growth over the value just before the first training step.")
     L.append("- **sparse** rows: `Embedding(sparse=True)` — tinynlp's row-sparse gradient "
              "with lazy Adam (touched rows only) vs PyTorch `nn.Embedding(sparse=True)` + "

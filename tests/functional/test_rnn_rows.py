@@ -40,6 +40,7 @@ def _mask(rng, B, T, kind):
 
 
 def _force_split(monkeypatch, threads):
+    monkeypatch.setattr(lstm_cell, "short_blas_spin", lambda: True)
     monkeypatch.setattr(lstm_cell, "SPLIT_PRODUCT", 1)
     monkeypatch.setattr(lstm_cell, "MIN_ROWS_PER_THREAD", 1)
     monkeypatch.setattr(lstm_cell, "numba", _Threads(threads))
@@ -106,11 +107,15 @@ def test_numba_steps_equal_the_python_loop(monkeypatch, masked, dtype):
 
 def test_row_parts_splits_only_products_worth_a_thread(monkeypatch):
     monkeypatch.setattr(lstm_cell, "numba", _Threads(2))
+    monkeypatch.setattr(lstm_cell, "short_blas_spin", lambda: True)
     assert lstm_cell.row_parts(32, 128) == 2                 # the benchmark's LSTM(128)
     assert lstm_cell.row_parts(256, 128) == 2
     assert lstm_cell.row_parts(32, 16) == 1                  # 32·16·64 multiply-adds: too small
     assert lstm_cell.row_parts(8, 512) == 1                  # fewer rows than two threads need
+    monkeypatch.setattr(lstm_cell, "short_blas_spin", lambda: False)   # OpenBLAS spins long
+    assert lstm_cell.row_parts(256, 128) == 1
     monkeypatch.setattr(lstm_cell, "numba", _Threads(1))
+    monkeypatch.setattr(lstm_cell, "short_blas_spin", lambda: True)
     assert lstm_cell.row_parts(256, 128) == 1
 
 

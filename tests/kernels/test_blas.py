@@ -1,4 +1,9 @@
-"""NumPy's own GEMM called from Numba (tinynlp.kernels.blas) against np.matmul."""
+"""NumPy's own GEMM called from Numba (tinynlp.kernels.blas) against np.matmul, and the
+check of how long OpenBLAS's idle threads spin."""
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -67,3 +72,25 @@ def test_no_gemm_for_other_dtypes_or_when_switched_off(monkeypatch):
     monkeypatch.setattr(blas, "_found", {})
     monkeypatch.setenv("TINYNLP_NUMBA_GEMM", "0")
     assert numpy_gemm(np.float32) is None
+
+
+SPIN = "from tinynlp.kernels.blas import short_blas_spin; print(short_blas_spin())"
+
+
+@pytest.mark.parametrize("code, env, want", [
+    ("import numpy, tinynlp; " + SPIN, {}, "False"),                 # OpenBLAS's 0.1 s spin
+    ("import tinynlp, numpy; " + SPIN, {}, "True"),                  # tinynlp set 2^20 cycles
+    ("import tinynlp; " + SPIN, {"OPENBLAS_THREAD_TIMEOUT": "25"}, "False"),
+    ("import numpy, tinynlp; " + SPIN, {"OPENBLAS_THREAD_TIMEOUT": "12"}, "True"),
+    ("import numpy, tinynlp; tinynlp.set_num_threads(1); " + SPIN, {}, "True"),   # no workers
+])
+def test_short_blas_spin_reads_what_openblas_was_started_with(code, env, want):
+    if numpy_gemm(np.float32) is None:
+        pytest.skip("this NumPy is not built on its bundled OpenBLAS")
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                         "TINYNLP_BLAS_SPIN_TUNING", "TINYNLP_THREADS")}
+    base["OPENBLAS_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out[-1] == want

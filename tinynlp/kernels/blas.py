@@ -31,11 +31,16 @@ import numpy as np
 from numba import njit
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["ONE_THREAD_PRODUCT", "numpy_gemm", "gemm_tiles", "gemm_tiles_reference"]
+__all__ = ["ONE_THREAD_PRODUCT", "SHORT_SPIN_LOG2_CYCLES", "numpy_gemm", "gemm_tiles",
+           "gemm_tiles_reference", "short_blas_spin"]
 
 #: OpenBLAS computes a GEMM of at most this many multiply-adds (m·n·k) on the calling
 #: thread (its SMP_THRESHOLD_MIN × GEMM_MULTITHREAD_THRESHOLD = 65536 × 4)
 ONE_THREAD_PRODUCT = 1 << 18
+
+#: the longest spin (log2 of cycles) of OpenBLAS's idle threads that leaves a core free soon
+#: enough for tinynlp's own threads (tinynlp sets 20 when imported before NumPy)
+SHORT_SPIN_LOG2_CYCLES = 20
 
 ROW_MAJOR, NO_TRANS = 101, 111
 #: (symbol, integer type) of cblas_sgemm in the OpenBLAS builds NumPy's wheels bundle
@@ -75,6 +80,40 @@ def numpy_gemm(dtype):
                     _found[dtype] = proto(ctypes.cast(address, ctypes.c_void_p).value)
                     break
     return _found[dtype]
+
+
+def short_blas_spin() -> bool:
+    """Whether NumPy's OpenBLAS leaves no thread spinning for long after a product: it runs
+    on one thread, or its idle threads spin at most 2^:data:`SHORT_SPIN_LOG2_CYCLES` cycles
+    (``OPENBLAS_THREAD_TIMEOUT``, read when NumPy loaded it; :mod:`tinynlp._blas_spin`).
+
+    With OpenBLAS's default (2^28 cycles, about 0.1 s) a worker thread that finished
+    a product holds its core while tinynlp's own threads want it (measured: the
+    LSTM's blocks of rows on two threads then took 58 ms at batch 256 instead of 48
+    ms on one).  Not OpenBLAS (no such threads): True.
+    """
+    global _spin
+    if _spin is None:
+        path = _numpy_openblas()
+        if path is None:
+            _spin = (None, None)
+        else:
+            lib = ctypes.CDLL(path)
+            timeout = getattr(lib, "openblas_thread_timeout", None)
+            threads = next((getattr(lib, name) for name in (
+                "scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                "openblas_get_num_threads") if hasattr(lib, name)), None)
+            _spin = (timeout, threads)
+    timeout, threads = _spin
+    if threads is not None and threads() <= 1:
+        return True
+    if timeout is None:
+        return threads is None
+    value = timeout()                       # 0: not set, OpenBLAS's default of 28
+    return 0 < value <= SHORT_SPIN_LOG2_CYCLES
+
+
+_spin = None
 
 
 def gemm_tiles_reference(a, b, out):

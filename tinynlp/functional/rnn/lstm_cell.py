@@ -25,7 +25,7 @@ import numpy as np
 
 from ...autograd import ops
 from ...autograd.tensor import Function, as_tensor
-from ...kernels.blas import ONE_THREAD_PRODUCT, numpy_gemm
+from ...kernels.blas import ONE_THREAD_PRODUCT, numpy_gemm, short_blas_spin
 from ...kernels.rnn import (
     lstm_backward_step, lstm_backward_steps, lstm_forward_step, lstm_forward_steps,
     lstm_train_forward_steps,
@@ -79,8 +79,11 @@ MIN_ROWS_PER_THREAD = 8
 
 
 def row_parts(B, H):
-    """How many blocks of batch rows :func:`lstm_inference` shares over threads."""
-    if B * H * 4 * H < SPLIT_PRODUCT:
+    """How many blocks of batch rows :func:`lstm_inference` shares over threads: one when
+    the products are small, or when OpenBLAS's idle threads spin long enough to take a
+    core from the blocks (:func:`~tinynlp.kernels.blas.short_blas_spin`: NumPy imported
+    before tinynlp, without ``OPENBLAS_THREAD_TIMEOUT``)."""
+    if B * H * 4 * H < SPLIT_PRODUCT or not short_blas_spin():
         return 1
     return max(1, min(numba.get_num_threads(), B // MIN_ROWS_PER_THREAD))
 

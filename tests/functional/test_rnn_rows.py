@@ -84,11 +84,22 @@ def test_blocks_of_rows_give_the_training_forward(B, T, H, threads, masked, dtyp
         np.testing.assert_array_equal(got[0][~mask], 0)
 
 
+def _train(arrays, mask):
+    """Outputs and every input gradient of one training step."""
+    ins = [tn.Tensor(a, requires_grad=True) for a in arrays]
+    outs = F.lstm(*ins, mask=mask)
+    v = np.random.default_rng(1).standard_normal(outs[0].shape).astype(outs[0].dtype)
+    ((outs[0] * tn.tensor(v)).sum() + outs[1].sum() + outs[2].sum()).backward()
+    return [o.data for o in outs] + [t.grad for t in ins]
+
+
+@pytest.mark.parametrize("path", ["inference", "training"])
 @pytest.mark.parametrize("masked", ["none", "post", "pre"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_numba_steps_equal_the_python_loop(monkeypatch, masked, dtype):
-    """The same blocks, once through lstm_forward_steps and once through the Python loop
-    (no Numba GEMM: TINYNLP_NUMBA_GEMM=0); chunks of 2 steps, so the state crosses calls."""
+def test_numba_steps_equal_the_python_loops(monkeypatch, path, masked, dtype):
+    """The same blocks, once through the Numba step kernels and once through their Python
+    twins (no Numba GEMM: TINYNLP_NUMBA_GEMM=0); chunks of 2 steps, so the state crosses
+    calls."""
     rng = np.random.default_rng(3)
     B, T = 7, 9
     arrays = make_params("lstm", B, T, 4, 5, rng, dtype=dtype)
@@ -97,12 +108,14 @@ def test_numba_steps_equal_the_python_loop(monkeypatch, masked, dtype):
     monkeypatch.setattr(lstm_cell, "steps_per_chunk", lambda *a, **k: 2)
     if blas.numpy_gemm(dtype) is None:
         pytest.skip("this NumPy is not built on its bundled OpenBLAS")
-    fast = _infer(arrays, mask)
+    run = _infer if path == "inference" else _train
+    fast = run(arrays, mask)
     monkeypatch.setattr(blas, "_found", {})
     monkeypatch.setenv("TINYNLP_NUMBA_GEMM", "0")
-    slow = _infer(arrays, mask)
-    for f, s in zip(fast, slow):
-        np.testing.assert_allclose(f, s, **_tol(dtype))
+    slow = run(arrays, mask)
+    for f, s_ in zip(fast, slow):
+        assert f.dtype == s_.dtype == dtype
+        np.testing.assert_allclose(f, s_, **_tol(dtype))
 
 
 def test_row_parts_splits_only_products_worth_a_thread(monkeypatch):
@@ -157,33 +170,6 @@ def test_training_in_blocks_of_rows_equals_the_reference(B, T, H, threads, maske
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
     for g, w in zip(got_grads, want_grads):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("masked", ["none", "post", "pre"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_training_numba_steps_equal_the_python_loops(monkeypatch, masked, dtype):
-    rng = np.random.default_rng(4)
-    B, T = 6, 8
-    arrays = make_params("lstm", B, T, 3, 5, rng, dtype=dtype)
-    mask = _mask(rng, B, T, masked)
-    _force_split(monkeypatch, 2)
-    monkeypatch.setattr(lstm_cell, "steps_per_chunk", lambda *a, **k: 3)
-    if blas.numpy_gemm(dtype) is None:
-        pytest.skip("this NumPy is not built on its bundled OpenBLAS")
-
-    def train():
-        ins = [tn.Tensor(a, requires_grad=True) for a in arrays]
-        outs = F.lstm(*ins, mask=mask)
-        v = np.random.default_rng(1).standard_normal(outs[0].shape).astype(dtype)
-        ((outs[0] * tn.tensor(v)).sum() + outs[1].sum() + outs[2].sum()).backward()
-        return [o.data for o in outs] + [t.grad for t in ins]
-    fast = train()
-    monkeypatch.setattr(blas, "_found", {})
-    monkeypatch.setenv("TINYNLP_NUMBA_GEMM", "0")
-    slow = train()
-    for f, s_ in zip(fast, slow):
-        assert f.dtype == s_.dtype == dtype
-        np.testing.assert_allclose(f, s_, **_tol(dtype))
 
 
 def test_one_block_on_several_threads_leaves_large_products_to_blas(monkeypatch):

@@ -570,9 +570,13 @@ def test_lstm_inference_path_with_zero_initial_state_and_input_grad_only():
 
 @pytest.mark.parametrize("masked", ["none", "post", "pre"])
 def test_lstm_input_projection_in_chunks_of_steps(monkeypatch, masked):
-    """x_t W is computed a few steps at a time (a cache-sized chunk); force chunks of
-    2 steps over T = 7 (2 + 2 + 2 + 1) and compare both paths with the reference."""
+    """On the NumPy path (no Numba GEMM: the blocks of rows project step by step) x_t W
+    is computed a few steps at a time (a cache-sized chunk); force chunks of 2 steps
+    over T = 7 (2 + 2 + 2 + 1) and compare both paths with the reference."""
     from tinynlp.functional.rnn import lstm_cell
+    from tinynlp.kernels import blas
+    monkeypatch.setattr(blas, "_found", {})
+    monkeypatch.setenv("TINYNLP_NUMBA_GEMM", "0")
     rng = np.random.default_rng(11)
     B, T = 3, 7
     arrays = make_params("lstm", B, T, 3, 4, rng)

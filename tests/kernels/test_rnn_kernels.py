@@ -5,15 +5,18 @@ Small shapes, so the suite stays fast under NUMBA_DISABLE_JIT=1.
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinynlp.kernels.blas import numpy_gemm
 from tinynlp.kernels.rnn import (
     gru_backward_step, gru_backward_step_reference,
     gru_forward_candidate, gru_forward_candidate_reference,
     gru_forward_state, gru_forward_state_reference,
     lstm_backward_step, lstm_backward_step_reference,
     lstm_forward_step, lstm_forward_step_reference,
+    lstm_forward_steps, lstm_forward_steps_reference,
+    lstm_train_forward_steps, lstm_train_forward_steps_reference,
 )
 
 DTYPES = [np.float32, np.float64]
@@ -144,3 +147,78 @@ def test_lstm_backward_step_formula_by_hand():
     np.testing.assert_allclose(d[0], [1.0 * 0.2 * o * (1 - o), dct * g * i * (1 - i),
                                       dct * 2.0 * f * (1 - f), dct * i * (1 - g * g)])
     np.testing.assert_allclose(dc[0, 0], dct * f)
+
+
+# ---- a block of rows, every step in one call (NumPy's GEMM from Numba) ----
+
+def _steps_case(seed, T, B, D, H, dtype, masked):
+    rng = np.random.default_rng(seed)
+    xt = rng.standard_normal((T, B, D)).astype(dtype)
+    W = (rng.standard_normal((D, 4 * H)) * 0.5).astype(dtype)
+    U = (rng.standard_normal((H, 4 * H)) * 0.5).astype(dtype)
+    bias = rng.standard_normal(4 * H).astype(dtype)
+    h0 = rng.standard_normal((B, H)).astype(dtype)
+    c0 = rng.standard_normal((B, H)).astype(dtype)
+    if masked:
+        m = rng.random((T, B)) < 0.6
+        m[rng.integers(0, T)] = False                   # a step with no real row
+    else:
+        m = np.zeros((0, 0), bool)
+    return xt, W, U, bias, h0, c0, m, ~m.any(axis=1) if masked else np.zeros(0, bool)
+
+
+@settings(max_examples=25, deadline=None)
+@given(T=st.integers(1, 6), B=st.integers(1, 6), D=st.integers(1, 5), H=st.integers(1, 5),
+       dtype=st.sampled_from(DTYPES), masked=st.booleans(), seed=st.integers(0, 2**16),
+       data=st.data())
+def test_lstm_forward_steps_matches_reference(T, B, D, H, dtype, masked, seed, data):
+    gemm = numpy_gemm(dtype)
+    if gemm is None:
+        pytest.skip("this NumPy is not built on its bundled OpenBLAS")
+    lo = data.draw(st.integers(0, B - 1))
+    hi = data.draw(st.integers(lo + 1, B))
+    xt, W, U, bias, h0, c0, m, none_real = _steps_case(seed, T, B, D, H, dtype, masked)
+    runs = []
+    for fast in (True, False):
+        hs = np.stack([h0, np.full_like(h0, np.nan)])
+        cs = np.stack([c0, np.full_like(c0, np.nan)])
+        out = np.full((T, B, H), np.nan, dtype)
+        if fast:
+            scratch = [np.empty((hi - lo, n), dtype) for n in (4 * H, 4 * H, H)]
+            cur = lstm_forward_steps(gemm, xt, W, lo, hi, U, bias, hs, cs, out, *scratch, m,
+                                     none_real)
+        else:
+            cur = lstm_forward_steps_reference(xt, W, lo, hi, U, bias, hs, cs, out, m, none_real)
+        runs.append((out[:, lo:hi], hs[cur, lo:hi], cs[cur, lo:hi]))
+    assert np.isnan(runs[0][0]).sum() == 0
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, **tol(dtype))
+    if masked:
+        np.testing.assert_array_equal(runs[0][0][~m[:, lo:hi]], 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(T=st.integers(1, 6), B=st.integers(1, 6), D=st.integers(1, 5), H=st.integers(1, 5),
+       dtype=st.sampled_from(DTYPES), masked=st.booleans(), seed=st.integers(0, 2**16))
+def test_lstm_train_forward_steps_matches_reference(T, B, D, H, dtype, masked, seed):
+    gemm = numpy_gemm(dtype)
+    if gemm is None:
+        pytest.skip("this NumPy is not built on its bundled OpenBLAS")
+    xt, W, U, bias, h0, c0, m, none_real = _steps_case(seed, T, B, D, H, dtype, masked)
+    runs = []
+    for fast in (True, False):
+        Hs = np.zeros((T + 1, B, H), dtype)
+        C = np.zeros((T + 1, B, H), dtype)
+        TC = np.zeros((T, B, H), dtype)
+        A = np.zeros((T, B, 4 * H), dtype)
+        Hs[0], C[0] = h0, c0
+        lo, hi = (0, B) if B < 2 else (1, B)             # a block that is not the first
+        if fast:
+            lstm_train_forward_steps(gemm, xt, W, lo, hi, U, bias, Hs, C, TC, A,
+                                     np.empty((hi - lo, 4 * H), dtype), m, none_real)
+        else:
+            lstm_train_forward_steps_reference(xt, W, lo, hi, U, bias, Hs, C, TC, A, m,
+                                               none_real)
+        runs.append((Hs, C, TC, A))
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, **tol(dtype))

@@ -30,7 +30,8 @@ from .blas import gemm_tiles
 
 __all__ = [
     "lstm_forward_step", "lstm_forward_step_reference", "lstm_forward_steps",
-    "lstm_train_forward_steps", "lstm_backward_steps",
+    "lstm_forward_steps_reference", "lstm_train_forward_steps",
+    "lstm_train_forward_steps_reference", "lstm_backward_steps",
     "lstm_backward_step", "lstm_backward_step_reference",
     "gru_forward_candidate", "gru_forward_candidate_reference",
     "gru_forward_state", "gru_forward_state_reference",
@@ -118,61 +119,94 @@ def _step_rows(m, none_real, t, lo, hi, all_real):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def lstm_forward_steps(gemm, A, S, t0, t1, lo, hi, U, bias, h_prev, hs, cs, cur, out, rec, tc,
-                       m, none_real):
-    """Steps t0 ≤ t < t1 of the LSTM inference loop for batch rows [lo, hi), in one call
-    without the GIL: per step rec ← h_{t−1} U (:func:`~tinynlp.kernels.blas.gemm_tiles`
-    through ``gemm``) and :func:`lstm_forward_step`.  The readable twin is the Python loop
-    of ``tinynlp.functional.rnn.lstm_cell._RowBlock.steps``; both are tested equal.
+def lstm_forward_steps(gemm, xt, W, lo, hi, U, bias, hs, cs, out, a, rec, tc, m, none_real):
+    """Every step of the LSTM inference for batch rows [lo, hi), in one call without the
+    GIL: per step a ← x_t W and rec ← h_{t−1} U (:func:`~tinynlp.kernels.blas.gemm_tiles`
+    through ``gemm``), then :func:`lstm_forward_step`.  NumPy twin:
+    :func:`lstm_forward_steps_reference`.
 
-    ``A`` (S, B, 4H): x_t W of step t in ``A[t % S]``; ``hs``, ``cs`` (2, B, H): the state
-    buffers, ``cs[cur]`` current; ``h_prev`` (hi − lo, H): h_{t0−1} of these rows; ``out``
-    (T, B, H); ``rec`` (hi − lo, 4H), ``tc`` (hi − lo, H): scratch.  Masked (``m`` (T, B)
-    not empty): h lives in ``hs``, a step where no row is real (``none_real``) writes zeros,
-    and padded rows keep their state and output zero.  Returns the new ``cur``.
+    ``xt`` (T, B, D) contiguous; ``hs``, ``cs`` (2, B, H): the state now and next,
+    ``hs[0]``, ``cs[0]`` the initial one; ``out`` (T, B, H); ``a``, ``rec`` (hi − lo, 4H)
+    and ``tc`` (hi − lo, H): scratch.  With a mask (``m`` (T, B) not empty) a step where
+    no row is real (``none_real``) outputs zeros, and padded rows keep their state and
+    output zero.  Returns ``cur``: the final state is ``hs[cur]``, ``cs[cur]``.
     """
-    masked = m.shape[0] > 0
+    cur = 0
     all_real = np.ones(hi - lo, dtype=np.bool_)
-    for t in range(t0, t1):
+    for t in range(xt.shape[0]):
         skip, real = _step_rows(m, none_real, t, lo, hi, all_real)
         if skip:
             out[t, lo:hi] = 0
             continue
-        gemm_tiles(gemm, h_prev, U, rec)
         nxt = 1 - cur
-        h_new = hs[nxt, lo:hi] if masked else out[t, lo:hi]
-        lstm_forward_step(A[t % S, lo:hi], rec, bias, cs[cur, lo:hi], h_prev, real,
-                          cs[nxt, lo:hi], tc, h_new)
-        if masked:
-            for b in range(hi - lo):
-                if real[b]:
-                    out[t, lo + b] = h_new[b]
-                else:
-                    out[t, lo + b] = 0
-        h_prev = h_new
+        gemm_tiles(gemm, xt[t, lo:hi], W, a)
+        gemm_tiles(gemm, hs[cur, lo:hi], U, rec)
+        lstm_forward_step(a, rec, bias, cs[cur, lo:hi], hs[cur, lo:hi], real, cs[nxt, lo:hi],
+                          tc, hs[nxt, lo:hi])
+        for b in range(hi - lo):                # padded rows output zero
+            if real[b]:
+                out[t, lo + b] = hs[nxt, lo + b]
+            else:
+                out[t, lo + b] = 0
+        cur = nxt
+    return cur
+
+
+def lstm_forward_steps_reference(xt, W, lo, hi, U, bias, hs, cs, out, m, none_real):
+    """NumPy twin of :func:`lstm_forward_steps` (the same per-step products and step)."""
+    cur, rows = 0, slice(lo, hi)
+    for t in range(xt.shape[0]):
+        if m.shape[0] and none_real[t]:
+            out[t, rows] = 0
+            continue
+        real = m[t, rows] if m.shape[0] else np.ones(hi - lo, dtype=bool)
+        nxt = 1 - cur
+        a = xt[t, rows] @ W
+        tc = np.empty_like(cs[cur, rows])
+        lstm_forward_step_reference(a, hs[cur, rows] @ U, bias, cs[cur, rows], hs[cur, rows],
+                                    real, cs[nxt, rows], tc, hs[nxt, rows])
+        out[t, rows] = np.where(real[:, None], hs[nxt, rows], 0)
         cur = nxt
     return cur
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def lstm_train_forward_steps(gemm, A, t0, t1, lo, hi, U, bias, Hs, C, TC, rec, m, none_real):
-    """Steps t0 ≤ t < t1 of the LSTM training forward for batch rows [lo, hi), in one call
-    without the GIL; the readable twin is ``lstm_cell._train_forward_rows``.
+def lstm_train_forward_steps(gemm, xt, W, lo, hi, U, bias, Hs, C, TC, A, rec, m, none_real):
+    """Every step of the LSTM training forward for batch rows [lo, hi), in one call without
+    the GIL, keeping what BPTT needs; NumPy twin: :func:`lstm_train_forward_steps_reference`.
 
-    ``A`` (T, B, 4H): x_t W in, gate values out; ``Hs``, ``C`` (T+1, B, H) and ``TC``
-    (T, B, H): every step's h, c and tanh(c), kept for BPTT; ``rec`` (hi − lo, 4H) scratch.
-    ``m`` (T, B) / ``none_real`` (T,) as in :func:`lstm_forward_steps`.
+    Per step A[t] ← x_t W, then (rec ← h_{t−1} U) the step writes the gate values into
+    ``A[t]``, and c_t, tanh(c_t), h_t into ``C[t+1]``, ``TC[t]``, ``Hs[t+1]`` ((T+1, B, H),
+    (T, B, H), (T+1, B, H); ``Hs[0]``, ``C[0]`` the initial state).  ``rec`` (hi − lo, 4H)
+    scratch; ``m`` / ``none_real`` as in :func:`lstm_forward_steps` (a step with no real
+    row carries the state and computes nothing).
     """
     all_real = np.ones(hi - lo, dtype=np.bool_)
-    for t in range(t0, t1):
+    for t in range(xt.shape[0]):
         skip, real = _step_rows(m, none_real, t, lo, hi, all_real)
         if skip:                                # no real row: the state is carried
             Hs[t + 1, lo:hi] = Hs[t, lo:hi]
             C[t + 1, lo:hi] = C[t, lo:hi]
             continue
+        gemm_tiles(gemm, xt[t, lo:hi], W, A[t, lo:hi])
         gemm_tiles(gemm, Hs[t, lo:hi], U, rec)
         lstm_forward_step(A[t, lo:hi], rec, bias, C[t, lo:hi], Hs[t, lo:hi], real,
                           C[t + 1, lo:hi], TC[t, lo:hi], Hs[t + 1, lo:hi])
+
+
+def lstm_train_forward_steps_reference(xt, W, lo, hi, U, bias, Hs, C, TC, A, m, none_real):
+    """NumPy twin of :func:`lstm_train_forward_steps`."""
+    rows = slice(lo, hi)
+    for t in range(xt.shape[0]):
+        if m.shape[0] and none_real[t]:
+            Hs[t + 1, rows] = Hs[t, rows]
+            C[t + 1, rows] = C[t, rows]
+            continue
+        real = m[t, rows] if m.shape[0] else np.ones(hi - lo, dtype=bool)
+        A[t, rows] = xt[t, rows] @ W
+        gates = A[t, rows]
+        lstm_forward_step_reference(gates, Hs[t, rows] @ U, bias, C[t, rows], Hs[t, rows], real,
+                                    C[t + 1, rows], TC[t, rows], Hs[t + 1, rows])
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

@@ -9,8 +9,10 @@ which keeps only the current state instead of every step's cells.
 The rows of a batch never meet in a recurrence, so all three (inference,
 training forward, BPTT) cut the batch into blocks of rows, one per thread
 (:func:`row_parts`), and run a block's steps in one Numba call without the GIL
-(the ``*_steps`` kernels of :mod:`tinynlp.kernels.rnn`, whose readable twins are
-the Python loops here, tested equal).
+(the ``*_steps`` kernels of :mod:`tinynlp.kernels.rnn`, each tested against its
+NumPy twin; :func:`lstm_blocks_inference` says why).  Where :func:`step_gemm`
+finds that slower, the whole batch takes the NumPy path: x_t W for a chunk of
+steps in one GEMM, then a Python loop over the steps.
 
 Internally the gates are in the order o, i, f, c (the three sigmoid gates
 contiguous, and the three blocks multiplied by dL/dc in the backward too), and
@@ -39,8 +41,8 @@ from .workspace import (
     sum_rows, time_major, time_major_view,
 )
 
-__all__ = ["LSTM", "lstm", "lstm_reference", "lstm_inference", "lstm_to_internal",
-           "lstm_from_internal", "lstm_gate_scale"]
+__all__ = ["LSTM", "lstm", "lstm_reference", "lstm_inference", "lstm_blocks_inference",
+           "lstm_to_internal", "lstm_from_internal", "lstm_gate_scale"]
 
 
 def lstm_to_internal(a, axis=-1):
@@ -71,7 +73,7 @@ def lstm_gate_scale(H, dtype):
 
 
 #: a step's recurrent product (B · H · 4H multiply-adds) from this size up is shared out
-#: over tinynlp's threads by blocks of batch rows (:func:`lstm_inference`); below it the
+#: over tinynlp's threads by blocks of batch rows (:func:`lstm_blocks_inference`); below it the
 #: threads' hand-offs cost more than the step
 SPLIT_PRODUCT = 1 << 18
 #: the fewest batch rows a thread takes (fewer rows make a poor GEMM)
@@ -79,7 +81,7 @@ MIN_ROWS_PER_THREAD = 8
 
 
 def row_parts(B, H):
-    """How many blocks of batch rows :func:`lstm_inference` shares over threads: one when
+    """How many blocks of batch rows the LSTM shares over threads: one when
     the products are small, or when OpenBLAS's idle threads spin long enough to take a
     core from the blocks (:func:`~tinynlp.kernels.blas.short_blas_spin`: NumPy imported
     before tinynlp, without ``OPENBLAS_THREAD_TIMEOUT``)."""
@@ -92,9 +94,10 @@ def step_gemm(dt, parts, B, H):
     """NumPy's GEMM for the Numba step loops, or None for the Python loops (np.matmul).
 
     One block of rows on several threads is the exception: a product larger than a
-    tile is then better left whole to OpenBLAS's own threads (measured: b=32, H=128
-    on two threads, 18.0 ms for the training step's recurrences in one-thread tiles,
-    16.3 ms through np.matmul).  On one thread the tiles win (22.4 against 25.7 ms).
+    tile is then better left whole to OpenBLAS's own threads (measured with
+    ``benchmarks/lstm_rows.py``, LSTM(128), 100 steps, batch 32, two threads: a
+    forward and backward of 20.0 ms in one-thread tiles, 17.0 ms on the NumPy path).
+    On one thread the tiles win (24.0 against 27.4 ms).
     """
     if parts == 1 and numba.get_num_threads() > 1 and B * H * 4 * H > ONE_THREAD_PRODUCT:
         return None
@@ -104,32 +107,19 @@ def step_gemm(dt, parts, B, H):
 def lstm_inference(T, B, H, dt, project, recur, bs, h0, c0, info):
     """The forward of :class:`LSTM` when no gradient will be asked for.
 
-    The same arithmetic, in the same order, as the training forward (the
-    outputs agree to rounding: the tiled products may round differently from one
-    whole GEMM), but nothing is kept for backpropagation: only
+    The same arithmetic, in the same order, as the training forward when that
+    runs on the whole batch too (so the outputs agree bit for bit), but nothing is kept for backpropagation: only
     the (B, H) state h, c and tanh(c) scratch and the output are written per
     step, instead of the (T+1, B, H) cells and tanh(c) of every step.  Time-major,
     so that every slab the per-step kernel touches is contiguous (a strided slab
     keeps LLVM from vectorising it: measured 2× slower for the whole forward).
 
     ``project(t0, t1, out)`` writes x_t W of steps t0 ≤ t < t1 into ``out``
-    (t1 − t0, B, 4H); ``recur`` is either the recurrent kernel U (H, 4H) or a
-    function ``recur(h, out)`` writing the product h U into ``out`` (B, 4H) (a
-    quantized layer's int8 product); both in the internal order with halved
-    sigmoid columns, and ``bs`` the bias likewise.
-
-    With U itself the rows of the batch never meet, so the batch is cut into
-    :func:`row_parts` blocks of rows, one per thread
-    (:func:`~tinynlp.workers.run_parts`).  Each block runs the steps of a chunk
-    on its own, with its own (b × H)·(H × 4H) product per step, and the threads
-    meet only between chunks, where x_t W of the next chunk is one GEMM for all
-    rows.  A block's steps run in one Numba call
-    (:func:`~tinynlp.kernels.rnn.lstm_forward_steps`, products through NumPy's
-    own OpenBLAS in tiles that it runs on the calling thread) — a Python loop
-    would hold the GIL at every step, and two threads would queue for it.
-    Without that BLAS, with a ``recur`` function, or when :func:`step_gemm` says
-    one whole product is faster, :meth:`_RowBlock.steps` is the same loop in Python.  A quantizer whose scale comes from the whole
-    batch must see all rows at once, so a ``recur`` function gets one block.
+    (t1 − t0, B, 4H) and ``recur(h, out)`` writes h U into ``out`` (B, 4H), both in
+    the internal order with halved sigmoid columns; ``bs`` is the bias likewise.
+    (A float GEMM here; a quantized layer passes its int8 products: its state scale
+    is the whole batch's, so it needs this loop over all rows.)  Where
+    :func:`step_gemm` allows, the float LSTM takes :func:`lstm_blocks_inference`.
     Returns time-major ``(out (T, B, H), h_last, c_last)``.
     """
     S = steps_per_chunk(B, 4 * H, dt)
@@ -141,67 +131,64 @@ def lstm_inference(T, B, H, dt, project, recur, bs, h0, c0, info):
     cs = np.empty((2, B, H), dtype=dt)
     hs[0] = 0 if h0 is None else h0
     cs[0] = 0 if c0 is None else c0
-    product = isinstance(recur, np.ndarray)
-    parts = row_blocks(B, row_parts(B, H) if product else 1)
-    gemm = step_gemm(dt, len(parts), B, H) if product else None
-    blocks = [_RowBlock(lo, hi, A, out, hs, cs, info) for lo, hi in parts]
-    mult = (lambda h, r: np.matmul(h, recur, out=r)) if product else recur
-    for t0 in range(0, T, S):
-        t1 = min(t0 + S, T)
-        project(t0, t1, A[:t1 - t0])
-        if gemm is not None:
-            run_parts(lambda block, t0, t1: block.fast_steps(gemm, t0, t1, S, recur, bs),
-                      [(b, t0, t1) for b in blocks])
-        else:
-            run_parts(lambda block, t0, t1: block.steps(t0, t1, S, mult, bs),
-                      [(b, t0, t1) for b in blocks])
+    rec = np.empty((B, 4 * H), dtype=dt)
+    tc = np.empty((B, H), dtype=dt)
+    real = np.ones(B, dtype=bool)
+    cur = 0                                     # hs[cur], cs[cur]: the current state
+    h_prev = hs[0]                              # without a mask h_t lives in out[t]
+    for t in range(T):
+        if t % S == 0:
+            t1 = min(t + S, T)
+            project(t, t1, A[:t1 - t])
+        if info is not None:
+            if info.none_real[t]:
+                out[t] = 0
+                continue
+            real = info.m[t]
+        recur(h_prev, rec)
+        nxt = 1 - cur
+        h_new = out[t] if info is None else hs[nxt]
+        # gates, c_t, tanh(c_t), h_t = o tanh(c_t) in one pass (padded rows keep h, c)
+        lstm_forward_step(A[t % S], rec, bs, cs[cur], h_prev, real, cs[nxt], tc, h_new)
+        if info is not None:
+            np.multiply(h_new, real[:, None], out=out[t])   # padded steps output zero
+        h_prev, cur = h_new, nxt
     WORKSPACE.give(A)
-    h_last = np.concatenate([block.h_prev for block in blocks])     # (copies)
-    c_last = np.concatenate([block.cs[block.cur, block.lo:block.hi] for block in blocks])
-    return out, h_last, c_last
+    return out, h_prev.copy(), cs[cur].copy()
 
 
-class _RowBlock:
-    """Rows [lo, hi) of :func:`lstm_inference`'s arrays and their current state."""
+def lstm_blocks_inference(gemm, xt, W, U, bs, h0, c0, info, parts):
+    """The forward of :class:`LSTM` without a gradient, in blocks of batch rows.
 
-    def __init__(self, lo, hi, A, out, hs, cs, info):
-        self.lo, self.hi = lo, hi
-        self.A, self.out, self.hs, self.cs, self.info = A, out, hs, cs, info
-        self.rec = np.empty((hi - lo, A.shape[2]), dtype=A.dtype)
-        self.tc = np.empty((hi - lo, out.shape[2]), dtype=out.dtype)
-        self.cur = 0                            # hs[cur], cs[cur]: the current state
-        self.h_prev = hs[0, lo:hi]              # without a mask h_t lives in out[t]
+    The rows of a batch never meet in a recurrence, so each block of ``parts``
+    (:func:`row_parts`: one per thread, given out by
+    :func:`~tinynlp.workers.run_parts`) runs every step on its own, in one Numba
+    call without the GIL (:func:`~tinynlp.kernels.rnn.lstm_forward_steps`): per
+    step x_t W and h_{t−1} U for its rows, through NumPy's own OpenBLAS in tiles
+    it runs on the calling thread (``gemm``: :func:`step_gemm`), then the step
+    kernel.  The threads never meet until the end.  (A Python loop per block
+    would hold the GIL at every step, and the threads would queue for it.)
 
-    def steps(self, t0, t1, S, recur, bs):
-        """Steps t0 ≤ t < t1, x_t W in ``A[t % S]``, ``recur(h, out)``: out ← h U."""
-        rows, info, out, cs, rec = slice(self.lo, self.hi), self.info, self.out, self.cs, self.rec
-        h_prev, cur, real = self.h_prev, self.cur, np.ones(self.hi - self.lo, dtype=bool)
-        for t in range(t0, t1):
-            if info is not None:
-                if info.none_real[t]:
-                    out[t, rows] = 0
-                    continue
-                real = info.m[t, rows]
-            recur(h_prev, rec)
-            nxt = 1 - cur
-            h_new = out[t, rows] if info is None else self.hs[nxt, rows]
-            # gates, c_t, tanh(c_t), h_t = o tanh(c_t) in one pass (padded rows keep h, c)
-            lstm_forward_step(self.A[t % S, rows], rec, bs, cs[cur, rows], h_prev, real,
-                              cs[nxt, rows], self.tc, h_new)
-            if info is not None:
-                np.multiply(h_new, real[:, None], out=out[t, rows])   # padded steps output 0
-            h_prev, cur = h_new, nxt
-        self.h_prev, self.cur = h_prev, cur
+    ``xt`` (T, B, D) contiguous, W (D, 4H), U (H, 4H) and ``bs`` in the internal
+    order with halved sigmoid columns.  Returns time-major ``(out, h_last, c_last)``.
+    """
+    T, B, _ = xt.shape
+    H = U.shape[0]
+    out = np.empty((T, B, H), dtype=xt.dtype)
+    hs = np.empty((2, B, H), dtype=xt.dtype)        # h, c now and next, swapped each step
+    cs = np.empty((2, B, H), dtype=xt.dtype)
+    hs[0] = 0 if h0 is None else h0
+    cs[0] = 0 if c0 is None else c0
+    m, none_real, _, _ = _mask_arrays(info)
+    cur = {}
 
-    def fast_steps(self, gemm, t0, t1, S, U, bs):
-        """:meth:`steps` with ``recur`` = the product with U, in one Numba call (no GIL)."""
-        info = self.info
-        m, none_real = (_NO_MASK, _NO_STEPS) if info is None else (info.m, info.none_real)
-        self.cur = lstm_forward_steps(gemm, self.A, S, t0, t1, self.lo, self.hi, U, bs,
-                                      self.h_prev, self.hs, self.cs, self.cur, self.out,
-                                      self.rec, self.tc, m, none_real)
-        self.h_prev = (self.out[t1 - 1, self.lo:self.hi] if info is None
-                       else self.hs[self.cur, self.lo:self.hi])
+    def block(lo, hi):
+        scratch = [np.empty((hi - lo, n), dtype=xt.dtype) for n in (4 * H, 4 * H, H)]
+        cur[lo] = lstm_forward_steps(gemm, xt, W, lo, hi, U, bs, hs, cs, out, *scratch, m,
+                                     none_real)
+    run_parts(block, parts)
+    return (out, np.concatenate([hs[cur[lo], lo:hi] for lo, hi in parts]),
+            np.concatenate([cs[cur[lo], lo:hi] for lo, hi in parts]))
 
 
 _NO_MASK = np.zeros((0, 0), dtype=bool)
@@ -227,8 +214,8 @@ def _rows(gemm, kernel, twin):
 
 
 def _train_forward_rows(A, t0, t1, lo, hi, U, bias, Hs, C, TC, rec, m, none_real):
-    """Steps t0 ≤ t < t1 of the training forward for batch rows [lo, hi) (the readable twin
-    of :func:`~tinynlp.kernels.rnn.lstm_train_forward_steps`)."""
+    """Steps t0 ≤ t < t1 of the training forward for batch rows [lo, hi), x_t W already in
+    ``A[t]`` (the NumPy path, when :func:`step_gemm` gives no Numba GEMM)."""
     rows, real = slice(lo, hi), np.ones(hi - lo, dtype=bool)
     for t in range(t0, t1):
         if m.shape[0]:
@@ -297,11 +284,16 @@ class LSTM(Function):
         info = MaskInfo.of(mask, dt)
         if not grad_needed(ctx):
             xt, owned = time_major_view(x, dt, info)
-            out, h, c = lstm_inference(
-                T, B, H, dt,
-                lambda t0, t1, a: np.matmul(xt[t0:t1].reshape((t1 - t0) * B, D), Ws,
-                                            out=a.reshape((t1 - t0) * B, 4 * H)),
-                Us, bs, h0, c0, info)
+            parts = row_blocks(B, row_parts(B, H))
+            gemm = step_gemm(dt, len(parts), B, H)
+            if gemm is not None:
+                out, h, c = lstm_blocks_inference(gemm, xt, Ws, Us, bs, h0, c0, info, parts)
+            else:
+                out, h, c = lstm_inference(
+                    T, B, H, dt,
+                    lambda t0, t1, a: np.matmul(xt[t0:t1].reshape((t1 - t0) * B, D), Ws,
+                                                out=a.reshape((t1 - t0) * B, 4 * H)),
+                    lambda h, r: np.matmul(h, Us, out=r), bs, h0, c0, info)
             if owned:
                 WORKSPACE.give(xt)
             return out.transpose(1, 0, 2), h, c
@@ -314,17 +306,21 @@ class LSTM(Function):
         Hs[0] = 0 if h0 is None else h0
         C[0] = 0 if c0 is None else c0
         parts = row_blocks(B, row_parts(B, H))
-        steps = _rows(step_gemm(dt, len(parts), B, H), lstm_train_forward_steps,
-                      _train_forward_rows)
+        gemm = step_gemm(dt, len(parts), B, H)
         m, none_real, _, _ = _mask_arrays(info)
-        for t0 in range(0, T, S):
-            t1 = min(t0 + S, T)                          # x_t W for the next S steps
-            np.matmul(xt[t0:t1].reshape((t1 - t0) * B, D), Ws,
-                      out=A[t0:t1].reshape((t1 - t0) * B, 4 * H))
-            # then the steps, each thread its own block of rows (see lstm_inference)
-            run_parts(lambda t0, t1, lo, hi: steps(A, t0, t1, lo, hi, Us, bs, Hs, C, TC,
-                                                   np.empty((hi - lo, 4 * H), dt), m, none_real),
-                      [(t0, t1, lo, hi) for lo, hi in parts])
+        if gemm is not None:
+            # each thread its own block of rows, all steps, x_t W too (as in
+            # lstm_blocks_inference), keeping every step's gates, c, tanh(c) and h
+            run_parts(lambda lo, hi: lstm_train_forward_steps(
+                gemm, xt, Ws, lo, hi, Us, bs, Hs, C, TC, A, np.empty((hi - lo, 4 * H), dt),
+                m, none_real), parts)
+        else:
+            rec = np.empty((B, 4 * H), dtype=dt)
+            for t0 in range(0, T, S):
+                t1 = min(t0 + S, T)                      # x_t W for the next S steps
+                np.matmul(xt[t0:t1].reshape((t1 - t0) * B, D), Ws,
+                          out=A[t0:t1].reshape((t1 - t0) * B, 4 * H))
+                _train_forward_rows(A, t0, t1, 0, B, Us, bs, Hs, C, TC, rec, m, none_real)
         ctx.save_for_backward(xt, Wp, Up, A, Hs, C, TC)
         ctx.info = info
         ctx.scratch = GiveBack(xt, A, C, TC)
@@ -346,7 +342,7 @@ class LSTM(Function):
         steps = _rows(step_gemm(dt, len(parts), B, H), lstm_backward_steps, _backward_rows)
         m, none_real, any_pad, keep = _mask_arrays(info)
         G = _EMPTY3.astype(dt) if G is None else np.ascontiguousarray(G)
-        # each thread its own block of rows, all steps (see lstm_inference)
+        # each thread its own block of rows, all steps (see lstm_blocks_inference)
         run_parts(lambda lo, hi: steps(A, TC, C, UT, G, lo, hi, dh[lo:hi], dc[lo:hi], dA,
                                        tmp[lo:hi], m, none_real, any_pad, keep), parts)
         needs = ctx.needs_input_grad

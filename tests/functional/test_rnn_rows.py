@@ -1,7 +1,7 @@
 """The LSTM in blocks of batch rows (one per thread): the inference path, the training
 forward and BPTT, each block's steps in one Numba call (``lstm_forward_steps``,
-``lstm_train_forward_steps``, ``lstm_backward_steps``) against the Python loops
-(``_RowBlock.steps``, ``_train_forward_rows``, ``_backward_rows``)."""
+``lstm_train_forward_steps``, ``lstm_backward_steps``) against the NumPy path (the
+whole batch in one loop, ``TINYNLP_NUMBA_GEMM=0``)."""
 
 import numpy as np
 import pytest

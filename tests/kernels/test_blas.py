@@ -94,3 +94,13 @@ def test_short_blas_spin_reads_what_openblas_was_started_with(code, env, want):
     out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True,
                          text=True, check=True).stdout.split()
     assert out[-1] == want
+
+
+def test_gemm_tiles_rejects_arrays_that_are_not_contiguous():
+    gemm = _gemm_or_skip(np.float64)
+    a = np.ones((4, 6))
+    out = np.empty((4, 4))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gemm_tiles(gemm, a, np.ones((4, 6)).T, out)                  # b transposed
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gemm_tiles(gemm, a[:, ::2][:, :3].copy()[:, :2], np.ones((2, 4)), out)

@@ -17,6 +17,7 @@ from tinynlp.kernels.rnn import (
     lstm_forward_step, lstm_forward_step_reference,
     lstm_forward_steps, lstm_forward_steps_reference,
     lstm_train_forward_steps, lstm_train_forward_steps_reference,
+    lstm_backward_steps, lstm_backward_steps_reference,
 )
 
 DTYPES = [np.float32, np.float64]
@@ -220,5 +221,41 @@ def test_lstm_train_forward_steps_matches_reference(T, B, D, H, dtype, masked, s
             lstm_train_forward_steps_reference(xt, W, lo, hi, U, bias, Hs, C, TC, A, m,
                                                none_real)
         runs.append((Hs, C, TC, A))
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, **tol(dtype))
+
+
+@settings(max_examples=25, deadline=None)
+@given(T=st.integers(1, 6), B=st.integers(1, 6), H=st.integers(1, 5),
+       dtype=st.sampled_from(DTYPES), masked=st.booleans(), with_g=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_lstm_backward_steps_matches_reference(T, B, H, dtype, masked, with_g, seed):
+    gemm = numpy_gemm(dtype)
+    if gemm is None:
+        pytest.skip("this NumPy is not built on its bundled OpenBLAS")
+    rng = np.random.default_rng(seed)
+    A = rng.uniform(0.05, 0.95, (T, B, 4 * H)).astype(dtype)
+    A[..., 3 * H:] = rng.uniform(-0.95, 0.95, (T, B, H))          # the tanh block
+    TC = rng.uniform(-0.9, 0.9, (T, B, H)).astype(dtype)
+    C = rng.standard_normal((T, B, H)).astype(dtype)
+    UT = (rng.standard_normal((4 * H, H)) * 0.5).astype(dtype)
+    G = rng.standard_normal((T, B, H)).astype(dtype) if with_g else np.zeros((0, 0, 0), dtype)
+    _, _, _, _, _, _, m, none_real = _steps_case(seed, T, B, 1, H, dtype, masked)
+    any_pad = ~m.all(axis=1) if masked else np.zeros(0, bool)
+    keep = (~m).astype(dtype) if masked else np.zeros((0, 0), dtype)
+    lo, hi = (0, B) if B < 2 else (1, B)
+    dh0 = rng.standard_normal((hi - lo, H)).astype(dtype)
+    dc0 = rng.standard_normal((hi - lo, H)).astype(dtype)
+    runs = []
+    for fast in (True, False):
+        dh, dc = dh0.copy(), dc0.copy()
+        dA = np.zeros((T, B, 4 * H), dtype)
+        if fast:
+            lstm_backward_steps(gemm, A, TC, C, UT, G, lo, hi, dh, dc, dA,
+                                np.empty_like(dh), m, none_real, any_pad, keep)
+        else:
+            lstm_backward_steps_reference(A, TC, C, UT, G, lo, hi, dh, dc, dA, m, none_real,
+                                          any_pad, keep)
+        runs.append((dh, dc, dA))
     for a, b in zip(*runs):
         np.testing.assert_allclose(a, b, **tol(dtype))

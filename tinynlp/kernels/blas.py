@@ -49,13 +49,17 @@ _found = {}
 
 
 def _numpy_openblas():
-    """The OpenBLAS library NumPy loaded from its own wheel (under numpy.libs or numpy/.dylibs)."""
-    numpy_root = os.path.dirname(os.path.dirname(os.path.realpath(np.__file__)))
-    for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
-        path = os.path.realpath(lib.filepath)
-        if path.startswith(numpy_root) and "numpy" in os.path.relpath(path, numpy_root):
-            return path
-    return None
+    """The OpenBLAS library NumPy loaded from its own wheel (under numpy.libs or
+    numpy/.dylibs), opened with ctypes once; None for a NumPy built on another BLAS."""
+    if "lib" not in _found:
+        _found["lib"] = None
+        numpy_root = os.path.dirname(os.path.dirname(os.path.realpath(np.__file__)))
+        for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
+            path = os.path.realpath(lib.filepath)
+            if path.startswith(numpy_root) and "numpy" in os.path.relpath(path, numpy_root):
+                _found["lib"] = ctypes.CDLL(path)
+                break
+    return _found["lib"]
 
 
 def numpy_gemm(dtype):
@@ -66,9 +70,8 @@ def numpy_gemm(dtype):
         return None
     if dtype not in _found:
         _found[dtype] = None
-        path = _numpy_openblas()
-        if path is not None and os.environ.get("TINYNLP_NUMBA_GEMM", "1") != "0":
-            lib = ctypes.CDLL(path)
+        lib = _numpy_openblas()
+        if lib is not None and os.environ.get("TINYNLP_NUMBA_GEMM", "1") != "0":
             real = ctypes.c_float if dtype == np.float32 else ctypes.c_double
             for symbol, integer in _SYMBOLS:
                 address = getattr(lib, symbol.format("s" if dtype == np.float32 else "d"), None)
@@ -94,11 +97,10 @@ def short_blas_spin() -> bool:
     """
     global _spin
     if _spin is None:
-        path = _numpy_openblas()
-        if path is None:
+        lib = _numpy_openblas()
+        if lib is None:
             _spin = (None, None)
         else:
-            lib = ctypes.CDLL(path)
             timeout = getattr(lib, "openblas_thread_timeout", None)
             threads = next((getattr(lib, name) for name in (
                 "scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
@@ -125,7 +127,11 @@ def gemm_tiles_reference(a, b, out):
 def gemm_tiles(gemm, a, b, out):
     """out ← a b for C-contiguous 2-D a (m × k), b (k × n), out (m × n), as calls of ``gemm``
     (:func:`numpy_gemm`) on tiles of at most :data:`ONE_THREAD_PRODUCT` multiply-adds —
-    16 rows, and as many columns (a multiple of 16) as fit, at least 16."""
+    16 rows, and as many columns (a multiple of 16) as fit, at least 16 (so past k = 1024
+    a tile is larger, and OpenBLAS may thread it).  The three arrays must be C-contiguous
+    and of ``gemm``'s dtype (BLAS reads them by address)."""
+    if not (a.flags.c_contiguous and b.flags.c_contiguous and out.flags.c_contiguous):
+        raise ValueError("gemm_tiles: a, b and out must be C-contiguous")
     m, k = a.shape
     n = b.shape[1]
     if m == 0 or n == 0:

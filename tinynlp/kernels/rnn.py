@@ -32,6 +32,7 @@ __all__ = [
     "lstm_forward_step", "lstm_forward_step_reference", "lstm_forward_steps",
     "lstm_forward_steps_reference", "lstm_train_forward_steps",
     "lstm_train_forward_steps_reference", "lstm_backward_steps",
+    "lstm_backward_steps_reference",
     "lstm_backward_step", "lstm_backward_step_reference",
     "gru_forward_candidate", "gru_forward_candidate_reference",
     "gru_forward_state", "gru_forward_state_reference",
@@ -213,7 +214,7 @@ def lstm_train_forward_steps_reference(xt, W, lo, hi, U, bias, Hs, C, TC, A, m, 
 def lstm_backward_steps(gemm, A, TC, C, UT, G, lo, hi, dh, dc, dA, tmp, m, none_real,
                         any_pad, keep):
     """LSTM BPTT over all steps, last to first, for batch rows [lo, hi), in one call without
-    the GIL; the readable twin is ``lstm_cell._backward_rows``.
+    the GIL; NumPy twin: :func:`lstm_backward_steps_reference`.
 
     Per step: dh += G[t] (when ``G`` (T, B, H) is not empty), then
     :func:`lstm_backward_step` (dA[t] ← da_t, dc ← dL/dc_{t−1}) and dh ← da_t Uᵀ (at a
@@ -237,6 +238,25 @@ def lstm_backward_steps(gemm, A, TC, C, UT, G, lo, hi, dh, dc, dA, tmp, m, none_
                     dh[b, j] = dh[b, j] * k + tmp[b, j]
         else:
             gemm_tiles(gemm, dA[t, lo:hi], UT, dh)
+
+
+def lstm_backward_steps_reference(A, TC, C, UT, G, lo, hi, dh, dc, dA, m, none_real, any_pad,
+                                  keep):
+    """NumPy twin of :func:`lstm_backward_steps` (no ``gemm``, no scratch)."""
+    rows = slice(lo, hi)
+    for t in range(A.shape[0] - 1, -1, -1):
+        if G.shape[0]:
+            dh += G[t, rows]                                            # dL/dh_t
+        if m.shape[0] and none_real[t]:     # it carried the state: dh, dc pass straight through
+            continue
+        real = m[t, rows] if m.shape[0] else np.ones(hi - lo, dtype=bool)
+        lstm_backward_step_reference(A[t, rows], TC[t, rows], C[t, rows], real, dh, dc,
+                                     dA[t, rows])
+        back = dA[t, rows] @ UT                                         # da_t Uᵀ
+        if m.shape[0] and any_pad[t]:
+            dh[...] = dh * keep[t, rows, None] + back           # a padded row passes dh on
+        else:
+            dh[...] = back
 
 
 def lstm_backward_step_reference(gates, tc, c_prev, real, dh, dc, dgates):

@@ -37,7 +37,7 @@ from .common import (
     check_gate_masks, check_inputs, common_dtype, gate_product, masked_step, zeros_state,
 )
 from .workspace import (
-    WORKSPACE, GiveBack, MaskInfo, bptt_start, grad_needed, outputs, steps_per_chunk,
+    WORKSPACE, GiveBack, MaskInfo, bptt_start, bptt_steps, grad_needed, outputs, steps_per_chunk,
     sum_rows, time_major, time_major_view,
 )
 
@@ -104,12 +104,21 @@ def step_gemm(dt, parts, B, H):
     return numpy_gemm(dt)
 
 
+def _plan(dt, B, H):
+    """``(parts, gemm)``: the blocks of rows (:func:`row_parts`) and the GEMM of their Numba
+    kernels (:func:`step_gemm`); without that GEMM, the whole batch in one block on the
+    NumPy path."""
+    parts = row_blocks(B, row_parts(B, H))
+    gemm = step_gemm(dt, len(parts), B, H)
+    return (parts if gemm is not None else [(0, B)]), gemm
+
+
 def lstm_inference(T, B, H, dt, project, recur, bs, h0, c0, info):
     """The forward of :class:`LSTM` when no gradient will be asked for.
 
-    The same arithmetic, in the same order, as the training forward when that
-    runs on the whole batch too (so the outputs agree bit for bit), but nothing is kept for backpropagation: only
-    the (B, H) state h, c and tanh(c) scratch and the output are written per
+    The same arithmetic, in the same order, as the training forward's NumPy path
+    (so the outputs agree bit for bit), but nothing is kept for backpropagation:
+    only the (B, H) state h, c and tanh(c) scratch and the output are written per
     step, instead of the (T+1, B, H) cells and tanh(c) of every step.  Time-major,
     so that every slab the per-step kernel touches is contiguous (a strided slab
     keeps LLVM from vectorising it: measured 2× slower for the whole forward).
@@ -193,6 +202,7 @@ def lstm_blocks_inference(gemm, xt, W, U, bs, h0, c0, info, parts):
 
 _NO_MASK = np.zeros((0, 0), dtype=bool)
 _NO_STEPS = np.zeros(0, dtype=bool)
+_NO_KEEP = np.zeros((0, 0))
 
 
 _EMPTY3 = np.zeros((0, 0, 0))
@@ -202,54 +212,8 @@ def _mask_arrays(info):
     """``(m, none_real, any_pad, keep)`` of a :class:`MaskInfo` as the step kernels take them
     (empty arrays without a mask)."""
     if info is None:
-        return _NO_MASK, _NO_STEPS, _NO_STEPS, _NO_MASK.astype(np.float64)
+        return _NO_MASK, _NO_STEPS, _NO_STEPS, _NO_KEEP
     return info.m, info.none_real, info.any_pad, info.keep[:, :, 0]
-
-
-def _rows(gemm, kernel, twin):
-    """The Numba ``kernel`` with NumPy's GEMM when there is one, else its Python ``twin``."""
-    if gemm is None:
-        return twin
-    return lambda *args: kernel(gemm, *args)
-
-
-def _train_forward_rows(A, t0, t1, lo, hi, U, bias, Hs, C, TC, rec, m, none_real):
-    """Steps t0 ≤ t < t1 of the training forward for batch rows [lo, hi), x_t W already in
-    ``A[t]`` (the NumPy path, when :func:`step_gemm` gives no Numba GEMM)."""
-    rows, real = slice(lo, hi), np.ones(hi - lo, dtype=bool)
-    for t in range(t0, t1):
-        if m.shape[0]:
-            if none_real[t]:                    # no real row: the state is carried
-                Hs[t + 1, rows] = Hs[t, rows]
-                C[t + 1, rows] = C[t, rows]
-                continue
-            real = m[t, rows]
-        np.matmul(Hs[t, rows], U, out=rec)
-        # one pass: gates A[t] ← σ/tanh(A[t] + rec + b), c_t = f c_{t−1} + i g,
-        # TC[t] = tanh(c_t), h_t = o tanh(c_t)  (padded rows keep h and c)
-        lstm_forward_step(A[t, rows], rec, bias, C[t, rows], Hs[t, rows], real, C[t + 1, rows],
-                          TC[t, rows], Hs[t + 1, rows])
-
-
-def _backward_rows(A, TC, C, UT, G, lo, hi, dh, dc, dA, tmp, m, none_real, any_pad, keep):
-    """BPTT, last step to first, for batch rows [lo, hi) (the readable twin of
-    :func:`~tinynlp.kernels.rnn.lstm_backward_steps`); ``dh``, ``dc``, ``tmp`` are the rows'
-    own (hi − lo, H) arrays."""
-    rows, real = slice(lo, hi), np.ones(hi - lo, dtype=bool)
-    for t in range(A.shape[0] - 1, -1, -1):
-        if G.shape[0]:
-            dh += G[t, rows]                                        # dL/dh_t
-        if m.shape[0]:
-            if none_real[t]:         # it carried the state: dL/dh, dL/dc pass straight through
-                continue
-            real = m[t, rows]
-        lstm_backward_step(A[t, rows], TC[t, rows], C[t, rows], real, dh, dc, dA[t, rows])
-        if m.shape[0] and any_pad[t]:
-            np.matmul(dA[t, rows], UT, out=tmp)
-            dh *= keep[t, rows, None]                   # a padded row passes dh on
-            dh += tmp
-        else:
-            np.matmul(dA[t, rows], UT, out=dh)                      # dL/dh_{t−1} = da_t Uᵀ
 
 
 class LSTM(Function):
@@ -284,8 +248,7 @@ class LSTM(Function):
         info = MaskInfo.of(mask, dt)
         if not grad_needed(ctx):
             xt, owned = time_major_view(x, dt, info)
-            parts = row_blocks(B, row_parts(B, H))
-            gemm = step_gemm(dt, len(parts), B, H)
+            parts, gemm = _plan(dt, B, H)
             if gemm is not None:
                 out, h, c = lstm_blocks_inference(gemm, xt, Ws, Us, bs, h0, c0, info, parts)
             else:
@@ -305,22 +268,31 @@ class LSTM(Function):
         TC = WORKSPACE.take((T, B, H), dt)          # tanh(c_t)
         Hs[0] = 0 if h0 is None else h0
         C[0] = 0 if c0 is None else c0
-        parts = row_blocks(B, row_parts(B, H))
-        gemm = step_gemm(dt, len(parts), B, H)
-        m, none_real, _, _ = _mask_arrays(info)
+        parts, gemm = _plan(dt, B, H)
         if gemm is not None:
             # each thread its own block of rows, all steps, x_t W too (as in
             # lstm_blocks_inference), keeping every step's gates, c, tanh(c) and h
+            m, none_real, _, _ = _mask_arrays(info)
             run_parts(lambda lo, hi: lstm_train_forward_steps(
                 gemm, xt, Ws, lo, hi, Us, bs, Hs, C, TC, A, np.empty((hi - lo, 4 * H), dt),
                 m, none_real), parts)
         else:
             rec = np.empty((B, 4 * H), dtype=dt)
-            for t0 in range(0, T, S):
-                t1 = min(t0 + S, T)                      # x_t W for the next S steps
-                np.matmul(xt[t0:t1].reshape((t1 - t0) * B, D), Ws,
-                          out=A[t0:t1].reshape((t1 - t0) * B, 4 * H))
-                _train_forward_rows(A, t0, t1, 0, B, Us, bs, Hs, C, TC, rec, m, none_real)
+            all_real = np.ones(B, dtype=bool)
+            for t in range(T):
+                if t % S == 0:                           # x_t W for the next S steps
+                    t1 = min(t + S, T)
+                    np.matmul(xt[t:t1].reshape((t1 - t) * B, D), Ws,
+                              out=A[t:t1].reshape((t1 - t) * B, 4 * H))
+                if info is not None and info.none_real[t]:
+                    Hs[t + 1] = Hs[t]
+                    C[t + 1] = C[t]
+                    continue
+                real = all_real if info is None else info.m[t]
+                np.matmul(Hs[t], Us, out=rec)
+                # one pass: gates A[t] ← σ/tanh(A[t] + rec + b), c_t = f c_{t−1} + i g,
+                # TC[t] = tanh(c_t), h_t = o tanh(c_t)  (padded rows keep h and c)
+                lstm_forward_step(A[t], rec, bs, C[t], Hs[t], real, C[t + 1], TC[t], Hs[t + 1])
         ctx.save_for_backward(xt, Wp, Up, A, Hs, C, TC)
         ctx.info = info
         ctx.scratch = GiveBack(xt, A, C, TC)
@@ -338,13 +310,24 @@ class LSTM(Function):
         dc = np.zeros((B, H), dt) if g_c is None else g_c.astype(dt, copy=True)
         if info is not None:
             dA[info.none_real] = 0                  # all-padding steps: dh, dc pass unchanged
-        parts = row_blocks(B, row_parts(B, H))
-        steps = _rows(step_gemm(dt, len(parts), B, H), lstm_backward_steps, _backward_rows)
-        m, none_real, any_pad, keep = _mask_arrays(info)
-        G = _EMPTY3.astype(dt) if G is None else np.ascontiguousarray(G)
-        # each thread its own block of rows, all steps (see lstm_blocks_inference)
-        run_parts(lambda lo, hi: steps(A, TC, C, UT, G, lo, hi, dh[lo:hi], dc[lo:hi], dA,
-                                       tmp[lo:hi], m, none_real, any_pad, keep), parts)
+        parts, gemm = _plan(dt, B, H)
+        if gemm is not None:
+            # each thread its own block of rows, all steps (see lstm_blocks_inference)
+            m, none_real, any_pad, keep = _mask_arrays(info)
+            G = _EMPTY3.astype(dt) if G is None else np.ascontiguousarray(G)
+            run_parts(lambda lo, hi: lstm_backward_steps(
+                gemm, A, TC, C, UT, G, lo, hi, dh[lo:hi], dc[lo:hi], dA, tmp[lo:hi], m,
+                none_real, any_pad, keep), parts)
+        else:
+            for t, real in bptt_steps(T, G, dh, info):
+                # da_t into dA[t]; dc ← dL/dc_{t−1}
+                lstm_backward_step(A[t], TC[t], C[t], real, dh, dc, dA[t])
+                if info is not None and info.any_pad[t]:
+                    np.matmul(dA[t], UT, out=tmp)
+                    dh *= info.keep[t]
+                    dh += tmp
+                else:
+                    np.matmul(dA[t], UT, out=dh)                # dL/dh_{t−1} = da_t Uᵀ
         needs = ctx.needs_input_grad
         dA2 = dA.reshape(T * B, 4 * H)
         dx = dW = dU = db = None

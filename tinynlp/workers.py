@@ -1,18 +1,32 @@
 """The worker threads that share a kernel's independent parts (attention's chunks of
-sequences, a recurrence's blocks of batch rows) over tinynlp's thread count.
+sequences, a recurrence's blocks of batch rows, a whole model's forward over blocks of
+the batch) over tinynlp's thread count.
 
 NumPy's products and tinynlp's Numba kernels (``nogil=True``) release the GIL, so
 plain threads run them in parallel.  :func:`run_parts` gives every part but the
 first to the pool and runs the first on the calling thread, then waits for all.
+
+:func:`run_batch_blocks` is the coarsest split: at inference every sequence of a
+batch is computed independently of the others, so a model's whole forward can
+run on a block of the batch per thread, each thread with one BLAS thread and one
+Numba thread.  The threads then meet once per forward instead of inside every
+product (OpenBLAS's own hand-off, one per GEMM, is what a second thread cost the
+baby GPT: see ``benchmarks/NOTES.md`` section 18).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["worker_pool", "run_parts", "row_blocks"]
+import numba
+
+from .kernels.blas import blas_thread_setters, short_blas_spin
+
+__all__ = ["worker_pool", "run_parts", "row_blocks", "batch_blocks", "run_batch_blocks",
+           "one_blas_thread"]
 
 _pool = None
 _pool_pid = None
@@ -53,3 +67,76 @@ def row_blocks(n: int, parts: int) -> list[tuple[int, int]]:
     parts = max(1, min(parts, n))
     bounds = [n * i // parts for i in range(parts + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
+
+
+_one_thread_lock = threading.Lock()
+_one_thread_users = 0
+_saved_blas_threads = None
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """NumPy's OpenBLAS at one thread inside the block, its previous count restored after.
+
+    OpenBLAS's thread count is one setting for the whole process, so the entries
+    are counted: with several callers at once (two requests served together),
+    the count is restored when the last one leaves.  Without NumPy's OpenBLAS
+    (another BLAS) this does nothing.
+    """
+    global _one_thread_users, _saved_blas_threads
+    setters = blas_thread_setters()
+    if setters is None:
+        yield
+        return
+    get, set_ = setters
+    with _one_thread_lock:
+        if _one_thread_users == 0:
+            _saved_blas_threads = get()
+            if _saved_blas_threads != 1:
+                set_(1)
+        _one_thread_users += 1
+    try:
+        yield
+    finally:
+        with _one_thread_lock:
+            _one_thread_users -= 1
+            if _one_thread_users == 0 and _saved_blas_threads != 1:
+                set_(_saved_blas_threads)
+
+
+def batch_blocks(n: int, rows_per_block_min: int = 1) -> list[tuple[int, int]]:
+    """The blocks of a batch of ``n`` independent rows that :func:`run_batch_blocks` gives
+    one thread each: as many as tinynlp's thread count (``numba.get_num_threads()``
+    on the calling thread), each of at least ``rows_per_block_min`` rows.
+
+    One block (no split) when there is one thread, when NumPy's BLAS is not the
+    OpenBLAS whose thread count tinynlp can set, or when OpenBLAS's idle threads
+    spin long enough to take a core from the blocks
+    (:func:`~tinynlp.kernels.blas.short_blas_spin`).
+    """
+    parts = min(numba.get_num_threads(), n // max(1, rows_per_block_min))
+    if parts <= 1 or blas_thread_setters() is None or not short_blas_spin():
+        return [(0, n)]
+    return row_blocks(n, parts)
+
+
+def run_batch_blocks(work, blocks) -> list:
+    """``[work(lo, hi) for (lo, hi) in blocks]``, the blocks on parallel threads
+    (:func:`run_parts`), each with one OpenBLAS thread (:func:`one_blas_thread`) and one
+    Numba thread (so that nothing inside splits again).  One block runs as it is, on
+    the calling thread with the caller's threads."""
+    if len(blocks) <= 1:
+        return [work(lo, hi) for lo, hi in blocks]
+    results = [None] * len(blocks)
+
+    def part(i, lo, hi):
+        previous = numba.get_num_threads()
+        numba.set_num_threads(1)           # Numba's count is per thread
+        try:
+            results[i] = work(lo, hi)
+        finally:
+            numba.set_num_threads(previous)
+
+    with one_blas_thread():
+        run_parts(part, [(i, lo, hi) for i, (lo, hi) in enumerate(blocks)])
+    return results

@@ -295,3 +295,70 @@ def test_suppressed_tokens_are_never_chosen():
         m.generate(x, 2, suppress_tokens=[23])
     with pytest.raises(ValueError, match="every token"):
         m.generate_stream(x, 2, suppress_tokens=range(V))
+
+
+# ---- inference in blocks of the batch over threads ------------------------------------------
+
+@pytest.mark.parametrize("dtype,rtol", [("float32", 1e-5), ("float64", 1e-12)])
+def test_inference_in_blocks_of_the_batch_equals_one_block(monkeypatch, dtype, rtol):
+    """GPT.call at inference splits the batch over threads (tinynlp.workers.run_batch_blocks);
+    forced here into three uneven blocks, with a padding mask and per-row positions."""
+    import tinynlp.models.gpt as gpt_module
+
+    m = gpt(dtype, tie_embeddings=False)
+    B, T = 5, 9
+    x = ids(B, T, seed=3)
+    mask = np.ones((B, T), bool)
+    mask[1, :3] = mask[4, :5] = False                       # left padding in two rows
+    pos = np.maximum(np.cumsum(mask, 1) - 1, 0)
+    with tn.no_grad():
+        m(x)                                                # built on one thread
+        whole = m(x, padding_mask=mask, positions=pos).data
+    asked = []
+
+    def three_blocks(n, rows_per_block_min=1):
+        asked.append((n, rows_per_block_min))
+        return [(0, 2), (2, 3), (3, n)]
+
+    monkeypatch.setattr(gpt_module, "batch_blocks", three_blocks)
+    with tn.no_grad():
+        split = m(x, padding_mask=mask, positions=pos)
+    assert asked == [(B, -(-gpt_module.MIN_TOKENS_PER_BLOCK // T))]
+    assert isinstance(split, tn.Tensor) and split.shape == (B, T, V)
+    assert split.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(split.data, whole, rtol=rtol, atol=rtol)
+    # each block's rows are its own sequences: a changed row changes only that row
+    y = x.copy()
+    y[3] = (y[3] + 1) % V
+    with tn.no_grad():
+        other = m(y, padding_mask=mask, positions=pos).data
+    np.testing.assert_allclose(np.delete(other, 3, 0), np.delete(whole, 3, 0), rtol=rtol,
+                               atol=rtol)
+    assert not np.allclose(other[3], whole[3])
+    # errors inside a block reach the caller
+    bad = x.copy()
+    bad[4, 0] = V
+    with tn.no_grad(), pytest.raises(ValueError, match=r"token ids must be in \[0, 23\)"):
+        m(bad)
+
+
+def test_no_blocks_when_training_or_recording_gradients(monkeypatch):
+    import tinynlp.models.gpt as gpt_module
+
+    m = gpt()
+    m(ids())                                                # built
+    calls = []
+    monkeypatch.setattr(gpt_module, "batch_blocks",
+                        lambda n, rows_per_block_min=1: calls.append(n) or [(0, 1), (1, n)])
+    out = m(ids())                                          # gradients recorded
+    assert out.requires_grad and calls == []
+    with tn.no_grad():
+        m(ids(), training=True)
+    assert calls == []
+    with tn.no_grad():
+        m(ids())
+    assert calls == [3]
+    fresh = gpt(seed=1)                                     # first call: builds, one block
+    with tn.no_grad():
+        fresh(ids())
+    assert calls == [3]

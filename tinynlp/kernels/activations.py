@@ -136,7 +136,7 @@ def activation_backward_reference(g, h, act):
     return g * activation_derivative(h, act)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def activation_backward(g, h, act):
     """Fast path: ``g``, ``h`` flat C-contiguous arrays of one dtype → a new array.
 
@@ -170,7 +170,7 @@ def bias_relu_reference_(z, b, relu):
     return z
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def bias_relu_(z, b, relu):
     """Fast path: the bias add and relu of a GEMM's output (R, F) in one pass, in place.
 
@@ -364,7 +364,7 @@ def gelu_backward_reference(g, x, approximate=False):
     return (g * (cdf + x * pdf)).astype(x.dtype, copy=False)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def gelu_forward(x, approximate):
     """Fast path of :func:`gelu_reference`: a flat float array → a new array, one pass.
 
@@ -392,7 +392,7 @@ def gelu_forward(x, approximate):
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def gelu_backward(g, x, approximate):
     """Fast path of :func:`gelu_backward_reference`: flat ``g``, ``x`` of one dtype → dL/dx,
     recomputing Φ (or tanh u) from the saved input in the same pass.

@@ -32,7 +32,7 @@ from numba import njit
 from threadpoolctl import ThreadpoolController
 
 __all__ = ["ONE_THREAD_PRODUCT", "SHORT_SPIN_LOG2_CYCLES", "numpy_gemm", "gemm_tiles",
-           "gemm_tiles_reference", "short_blas_spin"]
+           "gemm_tiles_reference", "short_blas_spin", "blas_thread_setters"]
 
 #: OpenBLAS computes a GEMM of at most this many multiply-adds (m·n·k) on the calling
 #: thread (its SMP_THRESHOLD_MIN × GEMM_MULTITHREAD_THRESHOLD = 65536 × 4)
@@ -83,6 +83,26 @@ def numpy_gemm(dtype):
                     _found[dtype] = proto(ctypes.cast(address, ctypes.c_void_p).value)
                     break
     return _found[dtype]
+
+
+def blas_thread_setters():
+    """``(get, set)`` of the thread count of NumPy's OpenBLAS (ctypes functions: ``get()``,
+    ``set(n)``), or None for a NumPy on another BLAS.  A few microseconds a call
+    (threadpoolctl's limits re-scan the loaded libraries: far slower)."""
+    if "threads" not in _found:
+        _found["threads"] = None
+        lib = _numpy_openblas()
+        if lib is not None:
+            for prefix, suffix in (("scipy_openblas_", "64_"), ("openblas_", "64_"),
+                                   ("openblas_", "")):
+                get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+                set_ = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+                if get is not None and set_ is not None:
+                    get.restype, get.argtypes = ctypes.c_int, []
+                    set_.restype, set_.argtypes = None, [ctypes.c_int]
+                    _found["threads"] = (get, set_)
+                    break
+    return _found["threads"]
 
 
 def short_blas_spin() -> bool:

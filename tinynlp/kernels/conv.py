@@ -41,7 +41,7 @@ def im2col_1d_reference(x, kernel_size, stride, dilation, pad_left, out_len):
     return np.ascontiguousarray(_padded_windows(xp, kernel_size, stride, dilation, out_len))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def im2col_1d(x, kernel_size, stride, dilation, pad_left, out_len):
     """Fast path: ``cols`` (B, L_out, K, C) with the zero padding implicit."""
     nb, length, nc = x.shape
@@ -71,7 +71,7 @@ def col2im_1d_reference(dcols, length, stride, dilation, pad_left):
     return dxp[:, pad_left:pad_left + length]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def col2im_1d(dcols, length, stride, dilation, pad_left):
     """Fast path: ``dx`` (B, L, C); ``dx[b, t] += dcols[b, i, k]`` for t = i·s + k·d − pad_left.
 

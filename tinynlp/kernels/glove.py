@@ -113,7 +113,7 @@ def _glove_part(W, Wc, b, bc, gW, gWc, gb, gbc, rows, cols, logx, fx, order, beg
     return cost
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def glove_epoch(W, Wc, b, bc, gW, gWc, gb, gbc, rows, cols, logx, fx, order, part_bounds, lr):
     """One pass over the entries in ``order``, split into parts trained in
     parallel without locks (Hogwild).  Returns the summed cost J of the pass

@@ -57,7 +57,7 @@ def quantize_rows_reference(x):
     return np.clip(q, -QMAX, QMAX).astype(np.int8), scale
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _code(v, s64):
     """The int8 code of one value: ``clip(rint(v / s), −127, 127)`` (in float64)."""
     r = np.rint(np.float64(v) / s64)
@@ -68,7 +68,7 @@ def _code(v, s64):
     return np.int8(r)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def quantize_rows(x):
     """Fast path of :func:`quantize_rows_reference` (same result, bit for bit)."""
     m_rows, k_cols = x.shape
@@ -94,7 +94,7 @@ def quantize_static_reference(x, scale):
     return np.clip(q, -QMAX, QMAX).astype(np.int8)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def quantize_static(x, scale):
     """Fast path of :func:`quantize_static_reference` for a 2-D ``x``."""
     m_rows, k_cols = x.shape
@@ -124,7 +124,7 @@ def quantize_rows_u8_reference(x, k_pad, static_scale=0.0):
     return u, scale
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _abs_max_f32(row):
     """``max |row|`` of a float32 row, NaNs ignored: the maximum of the bit patterns with
     the sign cleared (for non-negative floats the bit order is the numeric order), an
@@ -137,7 +137,7 @@ def _abs_max_f32(row):
     return np.array([best], np.int32).view(np.float32)[0]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _shifted_codes(row, s64, out):
     """``out[k] = clip(rint(row[k] / s), ±127) + 128`` for a float32 row, by multiplying
     with ``1 / s`` in float32 (16 lanes per instruction, no division); returns True
@@ -167,7 +167,7 @@ def _shifted_codes(row, s64, out):
     return near_tie
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def quantize_rows_u8(x, k_pad, static_scale):
     """Fast path of :func:`quantize_rows_u8_reference` for a C-contiguous float32 ``x``
     (same result, bit for bit)."""
@@ -199,7 +199,7 @@ def quantize_patches_u8_reference(x, kernel_size, stride, dilation, pad_left, ou
                                       static_scale)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def quantize_patches_u8(x, kernel_size, stride, dilation, pad_left, out_len, k_pad, static_scale):
     """Fast path of :func:`quantize_patches_u8_reference` for a C-contiguous float32 ``x``,
     without the float im2col: a window's max |x| is the max of its steps' maxima
@@ -247,7 +247,7 @@ def gather_dequantize_reference(table, scale, ids):
     return table[ids].astype(np.float32) * scale[ids][..., None]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gather_dequantize(table, scale, ids):
     """Fast path of :func:`gather_dequantize_reference` for 1-D ``ids`` (in range): one pass."""
     d = table.shape[1]
@@ -269,7 +269,7 @@ def int8_matmul_reference(a, w_t):
     return a.astype(np.int32) @ w_t.astype(np.int32).T
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def int8_matmul(a, w_t):
     """``C_mn = Σ_k a_mk · w_t[n, k]``, int8 inputs, exact int32 result (M, N).
 
@@ -289,7 +289,7 @@ def int8_matmul(a, w_t):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def int8_matmul_parallel(a, w_t):
     """:func:`int8_matmul` with the output columns spread over Numba's threads (``prange``);
     used for products of at least :data:`PARALLEL_MIN_MACS` multiply-adds."""
@@ -325,7 +325,7 @@ def rescale_reference(acc, row_scale, col_scale, bias, relu=False):
     return np.where(y < 0, np.float32(0), y) if relu else y
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rescale(acc, row_scale, col_scale, bias, relu=False):
     """Fast path of :func:`rescale_reference` (the relu fused into the same pass)."""
     m_rows, n_cols = acc.shape

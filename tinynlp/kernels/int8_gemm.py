@@ -86,7 +86,7 @@ class PackedInt8:
                 and bool(np.array_equal(a[n8:], b[n8:])))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _same_words(a, b):
     """``a == b`` everywhere (1-D uint64 arrays of one length): the XORs OR-ed together,
     with no early exit, so that LLVM vectorizes the loop (memory speed)."""
@@ -118,14 +118,14 @@ def int8_gemm_reference(u, packed):
     return q @ packed.codes.astype(np.int32).T
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _row(c0, c1, c2, c3, u, iu, wp, iw):
     """One row's four accumulators after one k-group: ``c_v += u[iu:iu+4] · block v``."""
     return (vdot4(c0, u, iu, wp, iw), vdot4(c1, u, iu, wp, iw + 64),
             vdot4(c2, u, iu, wp, iw + 128), vdot4(c3, u, iu, wp, iw + 192))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _store_row(out, io, c0, c1, c2, c3, corr, ic):
     """``out[io : io+64] = (c0 | c1 | c2 | c3) − corr[ic : ic+64]``."""
     vstore_sub(out, io, c0, corr, ic)
@@ -134,7 +134,7 @@ def _store_row(out, io, c0, c1, c2, c3, corr, ic):
     vstore_sub(out, io + 48, c3, corr, ic + 48)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def int8_gemm_vnni(u, m_rows, k_pad, wp, corr):
     """``C = u · Wᵀ − c`` (int32, (M, N_pad) flattened) for the flat shifted codes ``u``
     (M·k_pad uint8) and the packed weights ``wp`` / corrections ``corr`` of :func:`pack_int8`.

@@ -46,7 +46,7 @@ def layer_norm_rows_reference(x, gamma, beta, eps, want_xhat=True):
 _FAST = {"reassoc", "nsz", "contract"}
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FAST)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
 def _ln_forward(x, gamma, beta, eps, y, xhat, rstd):
     N, D = x.shape
     keep = xhat.shape[0] == N
@@ -100,7 +100,7 @@ def layer_norm_backward_rows_reference(g, xhat, rstd, gamma):
     return gx.astype(g.dtype, copy=False), (g * xhat).sum(axis=0), g.sum(axis=0)
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FAST)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
 def _ln_backward(g, xhat, rstd, gamma, gx, dgamma, dbeta):
     N, D = g.shape
     for n in range(N):

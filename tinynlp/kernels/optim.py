@@ -40,7 +40,7 @@ def adam_update_reference(w, g, m, v, lr, beta_1, beta_2, eps, c1, c2_sqrt):
     w -= (lr / c1) * (m / (np.sqrt(v) / c2_sqrt + eps))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def adam_update(w, g, m, v, lr, beta_1, beta_2, eps, c1, c2_sqrt):
     """Fast path: one pass over flat, C-contiguous ``w``, ``g``, ``m``, ``v`` (same dtype);
     the scalars in that dtype."""
@@ -66,7 +66,7 @@ def adam_update_rows_reference(w, rows, g, m, v, lr, beta_1, beta_2, eps, c1, c2
     w[rows] -= (lr / c1) * (m_r / (np.sqrt(v_r) / c2_sqrt + eps))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def adam_update_rows(w, rows, g, m, v, lr, beta_1, beta_2, eps, c1, c2_sqrt):
     """Fast path: ``w``, ``m``, ``v`` (V, D) C-contiguous, ``rows`` (N,) unique int64,
     ``g`` (N, D); the scalars in the table's dtype."""

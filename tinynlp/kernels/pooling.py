@@ -37,7 +37,7 @@ def max_pool1d_forward_reference(x, pool, stride, pad_left, out_len):
     return y, arg
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def max_pool1d_forward(x, pool, stride, pad_left, out_len):
     """Fast path of :func:`max_pool1d_forward_reference` (x C-contiguous)."""
     nb, length, nc = x.shape
@@ -71,7 +71,7 @@ def max_pool1d_backward_reference(g, arg, length):
     return dx
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def max_pool1d_backward(g, arg, length):
     """Fast path of :func:`max_pool1d_backward_reference`."""
     nb, out_len, nc = g.shape

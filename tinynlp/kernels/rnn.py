@@ -282,7 +282,7 @@ def lstm_backward_step_reference(gates, tc, c_prev, real, dh, dc, dgates):
     dc[...] = np.where(r, dct * f, dc)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lstm_backward_step(gates, tc, c_prev, real, dh, dc, dgates):
     """Fast path of :func:`lstm_backward_step_reference` (one pass)."""
     B, H = tc.shape
@@ -328,7 +328,7 @@ def gru_forward_candidate_reference(gates, rec, b_hh, uh):
     gates[:, 2 * H:] += gates[:, H:2 * H] * uh
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gru_forward_candidate(gates, rec, b_hh, uh):
     """Fast path of :func:`gru_forward_candidate_reference` (one pass)."""
     B, H = uh.shape
@@ -353,7 +353,7 @@ def gru_forward_state_reference(gates, h_prev, real, h):
     h[...] = np.where(real[:, None], n + z * (h_prev - n), h_prev)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gru_forward_state(gates, h_prev, real, h):
     """Fast path of :func:`gru_forward_state_reference` (one pass)."""
     B, H = h.shape
@@ -393,7 +393,7 @@ def gru_backward_step_reference(gates, uh, h_prev, real, dh, d_rec, d_n):
     dh[...] = np.where(rr, dh * z, dh)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gru_backward_step(gates, uh, h_prev, real, dh, d_rec, d_n):
     """Fast path of :func:`gru_backward_step_reference` (one pass)."""
     B, H = uh.shape

@@ -15,7 +15,7 @@ def scatter_add_rows_reference(table_grad, ids, row_grads):
     np.add.at(table_grad, ids, row_grads)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def scatter_add_rows(table_grad, ids, row_grads):
     """Fast path: ``table_grad`` (V, D), ``ids`` (N,) int64, ``row_grads`` (N, D)."""
     d = table_grad.shape[1]

@@ -59,7 +59,7 @@ def sigmoid_lookup(f):
     return SIGMOID_TABLE[int((f + MAX_EXP) * _SIG_SCALE)]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _sigmoid_fast(f, sig):
     if f >= MAX_EXP:
         return np.float32(1.0)
@@ -68,7 +68,7 @@ def _sigmoid_fast(f, sig):
     return sig[int((f + MAX_EXP) * _SIG_SCALE)]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _pair_loss(f, label):
     """−log σ(f) for the true word, −log σ(−f) for a noise word (f clipped)."""
     if f > MAX_EXP:
@@ -217,7 +217,7 @@ def noise_distribution(prob, alias):
     return p
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _draw_noise(r, n_words, noise_prob, noise_alias):
     """One noise word by the alias method (a column, then a biased coin), drawn from
     the word2vec.c linear congruential generator; returns (word, new state)."""
@@ -347,7 +347,7 @@ def _train_part(syn0, syn1neg, ids, offsets, s_begin, s_end, keep_prob, noise_pr
     return effective, loss
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def train_chunk(syn0, syn1neg, ids, offsets, part_bounds, keep_prob, noise_prob, noise_alias,
                 window, negative, sg, alpha_begin, alpha_end, seeds, compute_loss):
     """Train every part of a chunk in parallel (Hogwild); part p covers

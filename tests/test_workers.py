@@ -1,0 +1,132 @@
+"""tinynlp.workers: the batch split over threads (run_batch_blocks, batch_blocks) and the
+counted one-thread OpenBLAS (one_blas_thread)."""
+
+import threading
+
+import numba
+import numpy as np
+import pytest
+
+from tinynlp import workers
+from tinynlp.kernels.blas import blas_thread_setters
+
+needs_openblas = pytest.mark.skipif(blas_thread_setters() is None,
+                                    reason="NumPy is not on its bundled OpenBLAS")
+
+
+@needs_openblas
+def test_one_blas_thread_sets_one_and_restores_the_count():
+    get, set_ = blas_thread_setters()
+    before = get()
+    set_(2)
+    try:
+        with workers.one_blas_thread():
+            assert get() == 1
+            with workers.one_blas_thread():        # a second user at once
+                assert get() == 1
+            assert get() == 1                       # the first is still inside
+        assert get() == 2
+    finally:
+        set_(before)
+
+
+@needs_openblas
+def test_one_blas_thread_restores_after_an_error_and_with_concurrent_users():
+    get, set_ = blas_thread_setters()
+    before = get()
+    set_(2)
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            with workers.one_blas_thread():
+                raise RuntimeError("boom")
+        assert get() == 2
+        inside, leave = threading.Barrier(3), threading.Event()
+        seen = []
+
+        def user():
+            with workers.one_blas_thread():
+                inside.wait()
+                leave.wait()
+                seen.append(get())
+
+        threads = [threading.Thread(target=user) for _ in range(2)]
+        for t in threads:
+            t.start()
+        inside.wait()                               # both inside
+        assert get() == 1
+        leave.set()
+        for t in threads:
+            t.join()
+        assert seen == [1, 1] and get() == 2
+    finally:
+        set_(before)
+
+
+def test_run_batch_blocks_runs_every_block_with_one_thread_and_in_order():
+    seen = {}
+
+    def work(lo, hi):
+        seen[(lo, hi)] = (numba.get_num_threads(),
+                          None if blas_thread_setters() is None else blas_thread_setters()[0]())
+        return np.arange(lo, hi)
+
+    blocks = [(0, 3), (3, 5), (5, 9)]
+    out = workers.run_batch_blocks(work, blocks)
+    np.testing.assert_array_equal(np.concatenate(out), np.arange(9))
+    assert set(seen) == set(blocks)
+    for numba_threads, blas_threads in seen.values():
+        assert numba_threads == 1 and blas_threads in (None, 1)
+
+
+def test_run_batch_blocks_reraises_a_blocks_error():
+    def work(lo, hi):
+        if lo > 0:
+            raise ValueError(f"bad rows {lo}:{hi}")
+        return lo
+
+    with pytest.raises(ValueError, match="bad rows 2:4"):
+        workers.run_batch_blocks(work, [(0, 2), (2, 4)])
+
+
+def test_one_block_runs_on_the_calling_thread_with_its_threads():
+    caller = threading.get_ident()
+    out = workers.run_batch_blocks(lambda lo, hi: (threading.get_ident(), lo, hi), [(0, 7)])
+    assert out == [(caller, 0, 7)]
+
+
+def test_batch_blocks(monkeypatch):
+    monkeypatch.setattr(workers.numba, "get_num_threads", lambda: 3)
+    monkeypatch.setattr(workers, "short_blas_spin", lambda: True)
+    monkeypatch.setattr(workers, "blas_thread_setters", lambda: (None, None))
+    assert workers.batch_blocks(10) == [(0, 3), (3, 6), (6, 10)]
+    assert workers.batch_blocks(10, rows_per_block_min=4) == [(0, 5), (5, 10)]
+    assert workers.batch_blocks(10, rows_per_block_min=6) == [(0, 10)]
+    assert workers.batch_blocks(0) == [(0, 0)]
+    monkeypatch.setattr(workers, "short_blas_spin", lambda: False)   # OpenBLAS spins long
+    assert workers.batch_blocks(10) == [(0, 10)]
+    monkeypatch.setattr(workers, "short_blas_spin", lambda: True)
+    monkeypatch.setattr(workers, "blas_thread_setters", lambda: None)  # another BLAS
+    assert workers.batch_blocks(10) == [(0, 10)]
+    monkeypatch.setattr(workers, "blas_thread_setters", lambda: (None, None))
+    monkeypatch.setattr(workers.numba, "get_num_threads", lambda: 1)
+    assert workers.batch_blocks(10) == [(0, 10)]
+
+
+def test_every_compiled_kernel_releases_the_gil():
+    """The workers run kernels on parallel threads: a kernel compiled without ``nogil``
+    would hold the GIL and run the threads one after another."""
+    import importlib
+    import pkgutil
+
+    import tinynlp.kernels
+    from numba.core.registry import CPUDispatcher
+
+    held = []
+    for info in pkgutil.iter_modules(tinynlp.kernels.__path__):
+        module = importlib.import_module(f"tinynlp.kernels.{info.name}")
+        for name, obj in vars(module).items():
+            if (isinstance(obj, CPUDispatcher) and obj.__module__ == module.__name__
+                    and obj.targetoptions.get("inline", "never") == "never"
+                    and not obj.targetoptions.get("nogil")):
+                held.append(f"{module.__name__}.{name}")
+    assert held == []

@@ -130,3 +130,63 @@ def test_every_compiled_kernel_releases_the_gil():
                     and not obj.targetoptions.get("nogil")):
                 held.append(f"{module.__name__}.{name}")
     assert held == []
+
+
+class FakeClock:
+    """A clock whose next reading is ahead by whatever the test says the call took."""
+
+    def __init__(self):
+        self.now, self.took = 0.0, {}
+
+    def __call__(self):
+        return self.now
+
+    def spend(self, way):
+        self.now += self.took[way]
+
+
+def test_block_choice_measures_each_way_then_keeps_the_faster(monkeypatch):
+    monkeypatch.setattr(workers, "batch_blocks", lambda n: [(0, n // 2), (n // 2, n)])
+    clock = FakeClock()
+    choice = workers.BlockChoice(clock=clock)
+    calls = []
+
+    def whole():
+        calls.append("whole")
+        clock.spend("whole")
+        return "W"
+
+    def block(lo, hi):
+        calls.append((lo, hi))
+        clock.spend("block")
+        return hi - lo
+
+    clock.took = {"whole": 5.0, "block": 1.0}              # blocks: 2 s a call in all
+    out = [choice.run(8, whole, block, sum) for _ in range(1 + 2 * choice.TRIALS)]
+    assert out[0] == "W" and calls[0] == "whole"            # the untimed warm-up
+    assert out[1:] == ["W", 8] * choice.TRIALS             # then alternating, whole first
+    assert choice.chosen(8, 2) is True
+    calls.clear()
+    assert choice.run(8, whole, block, sum) == 8 and "whole" not in calls
+    # another batch size is measured on its own; here whole is faster
+    clock.took = {"whole": 1.0, "block": 5.0}
+    for _ in range(1 + 2 * choice.TRIALS):
+        choice.run(6, whole, block, sum)
+    assert choice.chosen(6, 2) is False and choice.chosen(8, 2) is True
+    calls.clear()
+    assert choice.run(6, whole, block, sum) == "W" and calls == ["whole"]
+    assert choice.chosen(5, 2) is None                      # never seen
+
+
+def test_block_choice_forced_one_block_and_a_bounded_memory(monkeypatch):
+    monkeypatch.setattr(workers, "batch_blocks", lambda n: [(0, 1), (1, n)])
+    whole = lambda: "W"                                    # noqa: E731
+    block = lambda lo, hi: hi - lo                         # noqa: E731
+    assert workers.BlockChoice(force=True).run(4, whole, block, list) == [1, 3]
+    assert workers.BlockChoice(force=False).run(4, whole, block, list) == "W"
+    choice = workers.BlockChoice()
+    for n in range(2, 2 + choice.MAX_SIZES + 5):
+        choice.run(n, whole, block, list)
+    assert len(choice._times) == choice.MAX_SIZES
+    monkeypatch.setattr(workers, "batch_blocks", lambda n: [(0, n)])   # one thread
+    assert workers.BlockChoice(force=True).run(4, whole, block, list) == "W"

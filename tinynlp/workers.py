@@ -6,12 +6,13 @@ NumPy's products and tinynlp's Numba kernels (``nogil=True``) release the GIL, s
 plain threads run them in parallel.  :func:`run_parts` gives every part but the
 first to the pool and runs the first on the calling thread, then waits for all.
 
-:func:`run_batch_blocks` is the coarsest split: at inference every sequence of a
-batch is computed independently of the others, so a model's whole forward can
-run on a block of the batch per thread, each thread with one BLAS thread and one
-Numba thread.  The threads then meet once per forward instead of inside every
-product (OpenBLAS's own hand-off, one per GEMM, is what a second thread cost the
-baby GPT: see ``benchmarks/NOTES.md`` section 18).
+:func:`run_batch_blocks` is the coarsest split: at inference every row of a batch
+is computed from that row alone, so a model's whole forward can run on a block of
+the batch per thread, each thread with one BLAS thread and one Numba thread.  The
+threads then meet once per forward instead of inside every product (OpenBLAS's own
+hand-off, one per GEMM, is what a second thread cost the baby GPT).  Whether that
+is faster depends on the model and the batch: :class:`BlockChoice` measures it
+(``benchmarks/NOTES.md`` section 18).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -26,7 +28,7 @@ import numba
 from .kernels.blas import blas_thread_setters, short_blas_spin
 
 __all__ = ["worker_pool", "run_parts", "row_blocks", "batch_blocks", "run_batch_blocks",
-           "one_blas_thread"]
+           "one_blas_thread", "BlockChoice"]
 
 _pool = None
 _pool_pid = None
@@ -140,3 +142,65 @@ def run_batch_blocks(work, blocks) -> list:
     with one_blas_thread():
         run_parts(part, [(i, lo, hi) for i, (lo, hi) in enumerate(blocks)])
     return results
+
+
+class BlockChoice:
+    """A model's inference, whole or in blocks of the batch, whichever ran faster here.
+
+    Whether the blocks win depends on the model and the machine: measured on the
+    2-core VM (``benchmarks/NOTES.md`` section 18), the blocks took 15–25 % off a
+    forward of 5 ms and more (the text CNN, the Transformers, the Elman RNN at batch
+    256) and made a 0.05 ms forward seven times slower (the hand-off to a thread
+    costs more than the work).  So :meth:`run` measures: for each batch size, after
+    one untimed call (a warm-up), :data:`TRIALS` calls each way, alternating (whole
+    first); after that it takes the way with the smaller minimum time.  Both ways give the same numbers (every row
+    is computed from its own inputs), so the choice changes only the speed.
+    """
+
+    #: timed calls of each way per batch size before choosing
+    TRIALS = 3
+    #: batch sizes remembered (the oldest is forgotten first)
+    MAX_SIZES = 32
+
+    def __init__(self, force=None, clock=time.perf_counter):
+        """``force``: True — always in blocks (when there is more than one), False — never,
+        None — measure and choose."""
+        self.force = force
+        self._clock = clock
+        self._times = {}                 # (rows, blocks) -> ([whole s], [blocks s])
+
+    def run(self, n, whole, block, combine):
+        """``whole()``, or ``combine([block(lo, hi) for each block])`` with the blocks on
+        parallel threads (:func:`run_batch_blocks`), for a batch of ``n`` rows."""
+        if self.force is False:
+            return whole()
+        blocks = batch_blocks(n)
+        if len(blocks) <= 1:
+            return whole()
+        if self.force:
+            return combine(run_batch_blocks(block, blocks))
+        key = (n, len(blocks))
+        times = self._times.get(key)
+        if times is None:                 # first call at this size: a warm-up, not timed
+            if len(self._times) >= self.MAX_SIZES:
+                self._times.pop(next(iter(self._times)), None)
+            self._times.setdefault(key, ([], []))
+            return whole()
+        whole_s, blocks_s = times
+        if len(whole_s) >= self.TRIALS and len(blocks_s) >= self.TRIALS:
+            if min(blocks_s) < min(whole_s):
+                return combine(run_batch_blocks(block, blocks))
+            return whole()
+        in_blocks = len(blocks_s) < len(whole_s)
+        start = self._clock()
+        out = combine(run_batch_blocks(block, blocks)) if in_blocks else whole()
+        (blocks_s if in_blocks else whole_s).append(self._clock() - start)
+        return out
+
+    def chosen(self, n, parts):
+        """True / False once the blocks were chosen / not chosen for ``n`` rows in
+        ``parts`` blocks; None while still measuring (or never seen)."""
+        whole_s, blocks_s = self._times.get((n, parts), ((), ()))
+        if len(whole_s) < self.TRIALS or len(blocks_s) < self.TRIALS:
+            return None
+        return min(blocks_s) < min(whole_s)

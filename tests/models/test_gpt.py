@@ -299,11 +299,25 @@ def test_suppressed_tokens_are_never_chosen():
 
 # ---- inference in blocks of the batch over threads ------------------------------------------
 
+def three_blocks(monkeypatch):
+    """Every inference call in blocks (BlockChoice(force=True)), cut into three uneven blocks."""
+    from tinynlp import workers
+
+    asked = []
+
+    def blocks(n, rows_per_block_min=1):
+        asked.append(n)
+        return [(0, 2), (2, 3), (3, n)]
+
+    monkeypatch.setattr(workers, "batch_blocks", blocks)
+    return asked
+
+
 @pytest.mark.parametrize("dtype,rtol", [("float32", 1e-5), ("float64", 1e-12)])
 def test_inference_in_blocks_of_the_batch_equals_one_block(monkeypatch, dtype, rtol):
-    """GPT.call at inference splits the batch over threads (tinynlp.workers.run_batch_blocks);
+    """GPT.call at inference may split the batch over threads (tinynlp.models.blocks);
     forced here into three uneven blocks, with a padding mask and per-row positions."""
-    import tinynlp.models.gpt as gpt_module
+    from tinynlp.workers import BlockChoice
 
     m = gpt(dtype, tie_embeddings=False)
     B, T = 5, 9
@@ -311,19 +325,14 @@ def test_inference_in_blocks_of_the_batch_equals_one_block(monkeypatch, dtype, r
     mask = np.ones((B, T), bool)
     mask[1, :3] = mask[4, :5] = False                       # left padding in two rows
     pos = np.maximum(np.cumsum(mask, 1) - 1, 0)
+    m._block_choice = BlockChoice(force=False)
     with tn.no_grad():
-        m(x)                                                # built on one thread
         whole = m(x, padding_mask=mask, positions=pos).data
-    asked = []
-
-    def three_blocks(n, rows_per_block_min=1):
-        asked.append((n, rows_per_block_min))
-        return [(0, 2), (2, 3), (3, n)]
-
-    monkeypatch.setattr(gpt_module, "batch_blocks", three_blocks)
+    asked = three_blocks(monkeypatch)
+    m._block_choice = BlockChoice(force=True)
     with tn.no_grad():
         split = m(x, padding_mask=mask, positions=pos)
-    assert asked == [(B, -(-gpt_module.MIN_TOKENS_PER_BLOCK // T))]
+    assert asked == [B]
     assert isinstance(split, tn.Tensor) and split.shape == (B, T, V)
     assert split.dtype == np.dtype(dtype)
     np.testing.assert_allclose(split.data, whole, rtol=rtol, atol=rtol)
@@ -335,30 +344,35 @@ def test_inference_in_blocks_of_the_batch_equals_one_block(monkeypatch, dtype, r
     np.testing.assert_allclose(np.delete(other, 3, 0), np.delete(whole, 3, 0), rtol=rtol,
                                atol=rtol)
     assert not np.allclose(other[3], whole[3])
-    # errors inside a block reach the caller
+    # errors inside a block reach the caller; a mask of the wrong shape is not cut
     bad = x.copy()
     bad[4, 0] = V
     with tn.no_grad(), pytest.raises(ValueError, match=r"token ids must be in \[0, 23\)"):
         m(bad)
+    asked.clear()
+    with tn.no_grad(), pytest.raises(ValueError):
+        m(x, padding_mask=np.ones((B + 1, T), bool))
+    assert asked == []
 
 
-def test_no_blocks_when_training_or_recording_gradients(monkeypatch):
-    import tinynlp.models.gpt as gpt_module
+def test_no_blocks_when_training_recording_gradients_or_building(monkeypatch):
+    from tinynlp.workers import BlockChoice
 
     m = gpt()
     m(ids())                                                # built
-    calls = []
-    monkeypatch.setattr(gpt_module, "batch_blocks",
-                        lambda n, rows_per_block_min=1: calls.append(n) or [(0, 1), (1, n)])
+    asked = three_blocks(monkeypatch)
+    m._block_choice = BlockChoice(force=True)
     out = m(ids())                                          # gradients recorded
-    assert out.requires_grad and calls == []
+    assert out.requires_grad and asked == []
     with tn.no_grad():
         m(ids(), training=True)
-    assert calls == []
+        m(ids(B=1))                                         # one row
+    assert asked == []
     with tn.no_grad():
         m(ids())
-    assert calls == [3]
-    fresh = gpt(seed=1)                                     # first call: builds, one block
+    assert asked == [3]
+    fresh = gpt(seed=1)                                     # the first call builds: whole
+    fresh._block_choice = BlockChoice(force=True)
     with tn.no_grad():
         fresh(ids())
-    assert calls == [3]
+    assert asked == [3]

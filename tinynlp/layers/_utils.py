@@ -11,7 +11,7 @@ from ..functional._checks import as_int, check_mask
 from ..functional.activations import ACTIVATIONS, get_activation
 from . import initializers, regularizers
 
-__all__ = ["layer_desc", "as_ids", "as_input", "check_rank", "check_known", "check_last_dim",
+__all__ = ["rows_independent", "layer_desc", "as_ids", "as_input", "check_rank", "check_known", "check_last_dim",
            "as_mask", "as_int", "check_choice", "check_rate", "serialize_initializer",
            "check_initializer", "serialize_activation", "reverse_time",
            "snake_case", "auto_name", "default_name", "contiguous", "init_kernel_bias",
@@ -218,6 +218,17 @@ def kernel_bias_config(layer) -> dict:
         kernel_regularizer=regularizers.serialize(layer.kernel_regularizer),
         bias_regularizer=regularizers.serialize(layer.bias_regularizer),
     )
+
+
+def rows_independent(layer) -> bool:
+    """Whether ``layer`` computes each row of a batch from that row alone at inference:
+    its ``rows_independent_at_inference``, read only when the class that defines
+    ``call`` declares it (a subclass that changes ``call`` must declare it again)."""
+    for cls in type(layer).__mro__:
+        if "call" in cls.__dict__:
+            return ("rows_independent_at_inference" in cls.__dict__
+                    and bool(layer.rows_independent_at_inference))
+    return False
 
 
 def run_on_arrays(layer, x, **kwargs):

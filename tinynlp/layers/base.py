@@ -131,6 +131,12 @@ class Layer:
     """
 
     supports_masking = False
+    #: at inference (``training=False``) every row of the batch is computed from that row
+    #: alone, so a model may run its forward in blocks of the batch on parallel threads
+    #: (:class:`tinynlp.workers.BlockChoice`).  Only the class that defines ``call`` can
+    #: declare it (:func:`tinynlp.layers._utils.rows_independent`): a subclass that
+    #: changes ``call`` (a quantized twin, a user's layer) is not trusted with it.
+    rows_independent_at_inference = False
     #: the float dtypes the layer can compute in; layers whose ops run Numba kernels
     #: (compiled for float32 and float64) leave float16 out, so it is refused up front
     float_dtypes = ("float16", "float32", "float64")

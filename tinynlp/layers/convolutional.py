@@ -46,6 +46,8 @@ class Conv1D(Layer):
     inputs ≤ i).
     """
 
+    rows_independent_at_inference = True
+
     float_dtypes = ("float32", "float64")   # its ops run Numba kernels
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1,

@@ -43,6 +43,8 @@ class Dense(Layer):
     Weights (Keras order): ``kernel`` (in, units), ``bias`` (units,).
     """
 
+    rows_independent_at_inference = True
+
     float_dtypes = ("float32", "float64")   # its ops run Numba kernels
 
     supports_masking = True
@@ -112,6 +114,8 @@ class Embedding(Layer):
     weight decay still moves frozen rows under a dense update (with
     ``sparse=True`` and a lazy optimizer, the default, they are never visited).
     """
+
+    rows_independent_at_inference = True
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  mask_zero=False, input_length=None, weights=None, sparse=False,
@@ -294,6 +298,8 @@ class Masking(Layer):
     the layers after it — an RNN skips those steps.)  ``dL/dx_t = m_t · g_t``.
     """
 
+    rows_independent_at_inference = True
+
     supports_masking = True
 
     def __init__(self, mask_value=0.0, **kwargs):
@@ -333,6 +339,8 @@ class Masking(Layer):
 class Activation(Layer):
     """Applies an activation by name (``"relu"``, ``"softmax"``, ...) elementwise."""
 
+    rows_independent_at_inference = True
+
     supports_masking = True
 
     def __init__(self, activation, **kwargs):
@@ -355,6 +363,8 @@ class Activation(Layer):
 @register_layer
 class Flatten(Layer):
     """(batch, d1, d2, ...) → (batch, d1·d2·...)."""
+
+    rows_independent_at_inference = True
 
     def __init__(self, **kwargs):
         super().__init__(**default_name(type(self), kwargs))
@@ -395,6 +405,8 @@ def _resolve_shape(layer, target, size):
 @register_layer
 class Reshape(Layer):
     """(batch, ...) → (batch, *target_shape); one entry may be -1."""
+
+    rows_independent_at_inference = True
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**default_name(type(self), kwargs))

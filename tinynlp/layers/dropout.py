@@ -28,6 +28,8 @@ class Dropout(Layer):
     whole feature channels for all time steps).
     """
 
+    rows_independent_at_inference = True
+
     supports_masking = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):

@@ -41,6 +41,8 @@ class InputLayer(Layer):
     optionally ``batch_size``) or ``batch_shape``.
     """
 
+    rows_independent_at_inference = True
+
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
                  **kwargs):
         if shape is not None and batch_shape is not None:

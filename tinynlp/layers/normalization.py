@@ -32,6 +32,8 @@ class LayerNormalization(Layer):
     ``center=False`` drops β, ``scale=False`` drops γ.
     """
 
+    rows_independent_at_inference = True
+
     supports_masking = True
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
@@ -124,6 +126,8 @@ class BatchNormalization(Layer):
     + ε) + β``.  Weights (Keras order): ``gamma``, ``beta`` (trainable), then
     ``moving_mean``, ``moving_variance`` (not trainable: saved, never optimized).
     """
+
+    rows_independent_at_inference = True
 
     supports_masking = True
 

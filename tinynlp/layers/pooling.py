@@ -28,6 +28,8 @@ __all__ = [
 
 
 class _Pooling1D(Layer):
+    rows_independent_at_inference = True
+
     _op = None
 
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
@@ -79,6 +81,8 @@ class AveragePooling1D(_Pooling1D):
 
 
 class _GlobalPooling1D(Layer):
+    rows_independent_at_inference = True
+
     supports_masking = True
     _op = None
 

@@ -72,6 +72,8 @@ class PositionEmbedding(Layer):
     Weight: ``embeddings`` (sequence_length, d).
     """
 
+    rows_independent_at_inference = True
+
     def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
         super().__init__(**default_name(type(self), kwargs))
         self.sequence_length = _int(sequence_length, "sequence_length", "PositionEmbedding")
@@ -135,6 +137,8 @@ class SinePositionEncoding(Layer):
 
     No weights; the output does not depend on the input's values."""
 
+    rows_independent_at_inference = True
+
     def __init__(self, max_wavelength=10000, **kwargs):
         super().__init__(**default_name(type(self), kwargs))
         if not np.isscalar(max_wavelength) or not float(max_wavelength) > 1:
@@ -175,6 +179,8 @@ class TokenAndPositionEmbedding(Layer):
     ``position_embedding/embeddings`` (sequence_length, d).  ``mask_zero=True``
     makes id 0 padding (the mask is passed on, as ``Embedding`` does).
     """
+
+    rows_independent_at_inference = True
 
     def __init__(self, vocabulary_size, sequence_length, embedding_dim,
                  embeddings_initializer="uniform", mask_zero=False, **kwargs):

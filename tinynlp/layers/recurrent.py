@@ -205,6 +205,12 @@ class RNNBase(Layer):
                              f"{[a.shape for a in arrays]}")
         self.states = [a.copy() for a in arrays]
 
+    @property
+    def rows_independent_at_inference(self):
+        """A stateful layer carries each row's state from batch to batch, and
+        ``return_state`` gives several outputs: neither is split into blocks of rows."""
+        return not (self.stateful or self.return_state)
+
     def call(self, x, training=False, mask=None, initial_state=None):
         x = as_input(self, x)
         check_rank(self, x, 3, "(batch, time, features)")

@@ -198,6 +198,8 @@ class TransformerEncoder(_TransformerBlock):
     activation="relu", layer_norm_epsilon=1e-5, ..., normalize_first=False``).
     """
 
+    rows_independent_at_inference = True
+
     def build(self, input_shape):
         if self.built:
             return
@@ -265,6 +267,8 @@ class TransformerDecoder(_TransformerBlock):
     [cross-attention (8), its LayerNorm (2)], the intermediate Dense (2), the
     output Dense (2), the feed-forward LayerNorm (2).
     """
+
+    rows_independent_at_inference = True
 
     def __init__(self, intermediate_dim, num_heads, dropout=0.0, activation="relu",
                  layer_norm_epsilon=1e-5, kernel_initializer="glorot_uniform",

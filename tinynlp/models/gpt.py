@@ -36,7 +36,6 @@ from ..layers import (
 )
 from ..layers.initializers import normal
 from ..layers.registry import register_layer
-from ..workers import batch_blocks, run_batch_blocks
 from .generation import (
     check_sampling_args,
     check_suppress_tokens,
@@ -45,13 +44,14 @@ from .generation import (
     positions_from_mask,
     sample_next_token,
 )
+from .blocks import block_choice, join_blocks
 from .model import Model
 
 __all__ = ["GPT"]
 
-#: the fewest tokens per thread for which :meth:`GPT.call`'s inference splits the batch
-#: over threads (measured in ``benchmarks/NOTES.md`` section 18)
-MIN_TOKENS_PER_BLOCK = 256
+
+def _array(a):
+    return a.data if isinstance(a, Tensor) else np.asarray(a)
 
 
 def gpt_initializer(shape, dtype=np.float32):
@@ -149,30 +149,30 @@ class GPT(Model):
         ``positions`` (B, T) overrides each token's position (default 0 … T−1)."""
         if padding_mask is None:
             padding_mask = mask
-        blocks = self._inference_blocks(token_ids, training)
-        if len(blocks) > 1:
-            return Tensor(np.concatenate(run_batch_blocks(
-                lambda lo, hi: self._logits_of_rows(token_ids, padding_mask, positions, lo, hi),
-                blocks)))
+        ids = _array(token_ids)
+        if self._may_run_in_blocks(ids, training, padding_mask, positions):
+            # inference: each sequence on its own, so maybe in blocks of the batch
+            return block_choice(self).run(
+                ids.shape[0],
+                lambda: self._logits(self.hidden_states(token_ids, False, padding_mask,
+                                                        positions)),
+                lambda lo, hi: self._logits_of_rows(ids, padding_mask, positions, lo, hi),
+                join_blocks)
         return self._logits(self.hidden_states(token_ids, training, padding_mask, positions))
 
-    def _inference_blocks(self, token_ids, training):
-        """Blocks of the batch for :func:`~tinynlp.workers.run_batch_blocks`: at inference
-        (no gradient, not training) every sequence is computed on its own, so each
-        thread can run the whole forward on its block, at least
-        :data:`MIN_TOKENS_PER_BLOCK` tokens each (smaller blocks cost more in the
-        hand-off than they gain).  One block when training or recording gradients, and
-        on the first call (the layers build as the call reaches them, on one thread)."""
-        shape = np.shape(getattr(token_ids, "data", token_ids))
+    def _may_run_in_blocks(self, ids, training, padding_mask, positions):
+        """Inference (not training, no gradient) on a built model, with ids (B > 1, T) and
+        any mask and positions of that shape (a wrong shape raises in the whole path)."""
         built = self.final_norm.built and (self.lm_head is None or self.lm_head.built)
-        if training or is_grad_enabled() or not built or len(shape) != 2 or shape[1] == 0:
-            return [(0, shape[0] if shape else 0)]
-        return batch_blocks(shape[0], -(-MIN_TOKENS_PER_BLOCK // shape[1]))
+        return (not training and not is_grad_enabled() and built
+                and isinstance(ids, np.ndarray) and ids.ndim == 2 and ids.shape[0] > 1
+                and all(a is None or _array(a).shape == ids.shape
+                        for a in (padding_mask, positions)))
 
     def _logits_of_rows(self, token_ids, padding_mask, positions, lo, hi):
         """The logits of rows [lo, hi) of the batch, an ndarray (one block of :meth:`call`)."""
         def rows(a):
-            return None if a is None else getattr(a, "data", a)[lo:hi]
+            return None if a is None else _array(a)[lo:hi]
 
         with no_grad():                      # grad mode is per thread
             h = self.hidden_states(rows(token_ids), False, rows(padding_mask), rows(positions))

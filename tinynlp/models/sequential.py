@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import as_array, is_grad_enabled, no_grad
+from ..autograd.tensor import Tensor
+from ..layers._utils import rows_independent
 from ..layers.base import Layer
 from ..layers.registry import get_layer_class, register_layer, serialize
 from ..layers.weight_guard import check_build_input
+from .blocks import block_choice, join_blocks
 from .model import Model
 
 
@@ -115,6 +119,32 @@ class Sequential(Model):
     def call(self, x, training=False, mask=None):
         if not self.layers:
             raise ValueError(f"{self.name}: the Sequential model has no layers; add some first")
+        if self._may_run_in_blocks(x, training, mask):
+            rows = x.data if isinstance(x, Tensor) else x
+            out, self._output_mask = block_choice(self).run(
+                len(rows), lambda: self._run_layers(x, training, mask),
+                lambda lo, hi: self._run_rows(rows[lo:hi]), join_blocks)
+            return out
+        out, self._output_mask = self._run_layers(x, training, mask)
+        return out
+
+    def _may_run_in_blocks(self, x, training, mask):
+        """Inference on one array, no mask given, every layer built and computing each row
+        from that row alone (:func:`~tinynlp.layers._utils.rows_independent`): then the
+        forward may run in blocks of the batch over threads (:class:`BlockChoice`)."""
+        rows = x.data if isinstance(x, Tensor) else x
+        return (not training and mask is None and not is_grad_enabled()
+                and isinstance(rows, np.ndarray) and rows.ndim >= 1 and len(rows) > 1
+                and all(layer.built and rows_independent(layer) for layer in self.layers))
+
+    def _run_rows(self, rows):
+        """One block of rows (on a worker thread): the output and output mask as arrays."""
+        with no_grad():                                # grad mode is per thread
+            out, mask = self._run_layers(rows, False, None)
+        return as_array(out), None if mask is None else np.asarray(as_array(mask))
+
+    def _run_layers(self, x, training, mask):
+        """The layers in order: ``(output, output mask)``."""
         for i, layer in enumerate(self.layers):
             next_mask = layer.compute_mask(x, mask)
             out = layer(x, training=training, mask=mask)
@@ -124,8 +154,7 @@ class Sequential(Model):
                     next_mask = m  # e.g. a loader's padding mask across an Embedding
             layer._tn_output_shape = (None, *out.shape[1:]) if hasattr(out, "shape") else None
             x, mask = out, next_mask
-        self._output_mask = mask
-        return x
+        return x, mask
 
     def compute_mask(self, x, mask=None):
         return self._output_mask

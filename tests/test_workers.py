@@ -146,6 +146,7 @@ class FakeClock:
 
 
 def test_block_choice_measures_each_way_then_keeps_the_faster(monkeypatch):
+    monkeypatch.setattr(workers.numba, "get_num_threads", lambda: 2)
     monkeypatch.setattr(workers, "batch_blocks", lambda n: [(0, n // 2), (n // 2, n)])
     clock = FakeClock()
     choice = workers.BlockChoice(clock=clock)
@@ -179,6 +180,7 @@ def test_block_choice_measures_each_way_then_keeps_the_faster(monkeypatch):
 
 
 def test_block_choice_forced_one_block_and_a_bounded_memory(monkeypatch):
+    monkeypatch.setattr(workers.numba, "get_num_threads", lambda: 2)
     monkeypatch.setattr(workers, "batch_blocks", lambda n: [(0, 1), (1, n)])
     whole = lambda: "W"                                    # noqa: E731
     block = lambda lo, hi: hi - lo                         # noqa: E731
@@ -186,7 +188,11 @@ def test_block_choice_forced_one_block_and_a_bounded_memory(monkeypatch):
     assert workers.BlockChoice(force=False).run(4, whole, block, list) == "W"
     choice = workers.BlockChoice()
     for n in range(2, 2 + choice.MAX_SIZES + 5):
-        choice.run(n, whole, block, list)
-    assert len(choice._times) == choice.MAX_SIZES
-    monkeypatch.setattr(workers, "batch_blocks", lambda n: [(0, n)])   # one thread
+        for _ in range(1 + 2 * choice.TRIALS):
+            choice.run(n, whole, block, list)
+    assert len(choice._times) == choice.MAX_SIZES and len(choice._chosen) == choice.MAX_SIZES
+    assert choice.chosen(2, 2) is None and choice.chosen(2 + choice.MAX_SIZES + 4, 2) is not None
+    monkeypatch.setattr(workers, "batch_blocks", lambda n: [(0, n)])   # one block
+    assert workers.BlockChoice(force=True).run(4, whole, block, list) == "W"
+    monkeypatch.setattr(workers.numba, "get_num_threads", lambda: 1)  # one thread
     assert workers.BlockChoice(force=True).run(4, whole, block, list) == "W"

@@ -167,40 +167,42 @@ class BlockChoice:
         None — measure and choose."""
         self.force = force
         self._clock = clock
-        self._times = {}                 # (rows, blocks) -> ([whole s], [blocks s])
+        self._times = {}                 # (rows, threads) -> ([whole s], [blocks s])
+        self._chosen = {}                # (rows, threads) -> True (blocks) / False (whole)
 
     def run(self, n, whole, block, combine):
         """``whole()``, or ``combine([block(lo, hi) for each block])`` with the blocks on
         parallel threads (:func:`run_batch_blocks`), for a batch of ``n`` rows."""
-        if self.force is False:
+        threads = numba.get_num_threads()
+        if self.force is False or threads <= 1 or n <= 1:
+            return whole()
+        key = (n, threads)
+        chosen = True if self.force else self._chosen.get(key)
+        if chosen is False:              # the common case once measured: nothing else to do
             return whole()
         blocks = batch_blocks(n)
         if len(blocks) <= 1:
             return whole()
-        if self.force:
+        if chosen:
             return combine(run_batch_blocks(block, blocks))
-        key = (n, len(blocks))
         times = self._times.get(key)
         if times is None:                 # first call at this size: a warm-up, not timed
             if len(self._times) >= self.MAX_SIZES:
-                self._times.pop(next(iter(self._times)), None)
+                oldest = next(iter(self._times))
+                self._times.pop(oldest, None)
+                self._chosen.pop(oldest, None)
             self._times.setdefault(key, ([], []))
             return whole()
         whole_s, blocks_s = times
-        if len(whole_s) >= self.TRIALS and len(blocks_s) >= self.TRIALS:
-            if min(blocks_s) < min(whole_s):
-                return combine(run_batch_blocks(block, blocks))
-            return whole()
         in_blocks = len(blocks_s) < len(whole_s)
         start = self._clock()
         out = combine(run_batch_blocks(block, blocks)) if in_blocks else whole()
         (blocks_s if in_blocks else whole_s).append(self._clock() - start)
+        if len(whole_s) >= self.TRIALS and len(blocks_s) >= self.TRIALS:
+            self._chosen[key] = min(blocks_s) < min(whole_s)
         return out
 
-    def chosen(self, n, parts):
-        """True / False once the blocks were chosen / not chosen for ``n`` rows in
-        ``parts`` blocks; None while still measuring (or never seen)."""
-        whole_s, blocks_s = self._times.get((n, parts), ((), ()))
-        if len(whole_s) < self.TRIALS or len(blocks_s) < self.TRIALS:
-            return None
-        return min(blocks_s) < min(whole_s)
+    def chosen(self, n, threads):
+        """True / False once the blocks were chosen / not chosen for ``n`` rows on
+        ``threads`` threads; None while still measuring (or never seen)."""
+        return self._chosen.get((n, threads))

@@ -99,6 +99,17 @@ def test_no_blocks_when_a_layer_may_couple_the_rows(blocks_of_two_one_rest):
         with tn.no_grad():
             model(x)
         assert blocks_of_two_one_rest == [], layers
+    model = tn.Sequential([L.Flatten(), L.Dense(3)])        # a layer added later counts
+    model._block_choice = BlockChoice(force=True)
+    with tn.no_grad():
+        model(x)
+        model(x)
+    assert blocks_of_two_one_rest == [6]
+    model.add(RowMean())
+    with tn.no_grad():
+        model(x)
+        model(x)
+    assert blocks_of_two_one_rest == [6]
     assert not rows_independent(RowMean()) and not rows_independent(MyDense(2))
     assert rows_independent(L.Dense(2)) and rows_independent(L.LSTM(2))
     assert not rows_independent(L.LSTM(2, stateful=True))

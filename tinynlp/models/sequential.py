@@ -133,9 +133,15 @@ class Sequential(Model):
         from that row alone (:func:`~tinynlp.layers._utils.rows_independent`): then the
         forward may run in blocks of the batch over threads (:class:`BlockChoice`)."""
         rows = x.data if isinstance(x, Tensor) else x
-        return (not training and mask is None and not is_grad_enabled()
-                and isinstance(rows, np.ndarray) and rows.ndim >= 1 and len(rows) > 1
-                and all(layer.built and rows_independent(layer) for layer in self.layers))
+        if (training or mask is not None or is_grad_enabled() or not isinstance(rows, np.ndarray)
+                or rows.ndim < 1 or len(rows) <= 1):
+            return False
+        layers = tuple(self.layers)
+        known = self.__dict__.get("_rows_independent")       # (layers, answer), per layer list
+        if known is None or known[0] != layers:
+            known = self.__dict__["_rows_independent"] = (
+                layers, all(rows_independent(layer) for layer in layers))
+        return known[1] and all(layer.built for layer in layers)
 
     def _run_rows(self, rows):
         """One block of rows (on a worker thread): the output and output mask as arrays."""

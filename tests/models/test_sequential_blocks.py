@@ -142,3 +142,27 @@ def test_predict_runs_in_blocks_and_agrees(blocks_of_two_one_rest):
     model._block_choice = BlockChoice(force=True)
     np.testing.assert_allclose(model.predict(x, batch_size=9), expected, rtol=1e-5, atol=1e-6)
     assert 9 in blocks_of_two_one_rest
+
+
+def test_quantized_models_never_run_in_blocks(blocks_of_two_one_rest):
+    """int8 layers: the quantized RNNs' dynamic state scale is the whole batch's."""
+    from tinynlp import compress as C
+
+    tn.random.seed(0)
+    x = np.random.default_rng(0).integers(1, 50, (6, 7))
+    for layers in ([L.Embedding(50, 8), L.LSTM(4), L.Dense(1)],
+                   [L.Embedding(50, 8), L.GRU(4), L.Dense(1)],
+                   [L.Embedding(50, 8), L.SimpleRNN(4), L.Dense(1)],
+                   [L.Embedding(50, 8), L.Flatten(), L.Dense(3)]):
+        model = tn.Sequential(layers)
+        with tn.no_grad():
+            model(x)
+        q = C.quantize_dynamic(model)
+        with tn.no_grad():
+            q(x)
+        q._block_choice = BlockChoice(force=True)
+        with tn.no_grad():
+            q(x)
+        assert blocks_of_two_one_rest == [], layers
+        quantized = [layer for layer in q.layers if type(layer).__name__.startswith("Quantized")]
+        assert len(quantized) >= 2 and not any(rows_independent(layer) for layer in quantized)

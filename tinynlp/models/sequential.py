@@ -137,11 +137,12 @@ class Sequential(Model):
                 or rows.ndim < 1 or len(rows) <= 1):
             return False
         layers = tuple(self.layers)
-        known = self.__dict__.get("_rows_independent")       # (layers, answer), per layer list
-        if known is None or known[0] != layers:
+        key = tuple(map(type, layers))      # a copy (quantize_dynamic) may change a layer's class
+        known = self.__dict__.get("_rows_independent")       # (layers, classes, answer)
+        if known is None or known[0] != layers or known[1] != key:
             known = self.__dict__["_rows_independent"] = (
-                layers, all(rows_independent(layer) for layer in layers))
-        return known[1] and all(layer.built for layer in layers)
+                layers, key, all(rows_independent(layer) for layer in layers))
+        return known[2] and all(layer.built for layer in layers)
 
     def _run_rows(self, rows):
         """One block of rows (on a worker thread): the output and output mask as arrays."""

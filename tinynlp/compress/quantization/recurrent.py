@@ -39,6 +39,10 @@ class _QuantizedRNNMixin(QuantizedMixin):
     ``bias`` (float), ``input_scale`` (1,) and ``state_scale`` (1,) (0 = dynamic).
     """
 
+    #: a dynamic scale is the whole batch's (one per tensor), so rows are not independent:
+    #: a model holding this layer never runs its inference in blocks of the batch
+    rows_independent_at_inference = False
+
     def __init__(self, units, per_channel=True, **kwargs):
         super().__init__(units, **kwargs)
         self.per_channel = bool(per_channel)

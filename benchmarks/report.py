@@ -178,7 +178,7 @@ def write_markdown(data, path, plot_name="ratios.png"):
              "`tn.no_grad()` / `torch.no_grad()` + `eval()` / `predict_on_batch`). On more "
              "than one thread tinynlp's `Sequential` and `GPT` may run it in blocks of the "
              "batch, one per thread, where their `tinynlp.workers.BlockChoice` measured that "
-             "faster for the batch size: its first 7 calls at a batch size (inside the "
+             "faster for the input shape: its first 7 calls at a shape (inside the "
              "warm-up and timing loops) run both ways.")
     n_min = min((len(r["train_ms"]) for r in data["results"] if "train_ms" in r), default=0)
     L.append(f"- times: median [25th–75th percentile] (min) in ms over repeated steps after 3 "

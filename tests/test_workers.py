@@ -99,8 +99,8 @@ def test_batch_blocks(monkeypatch):
     monkeypatch.setattr(workers, "short_blas_spin", lambda: True)
     monkeypatch.setattr(workers, "blas_thread_setters", lambda: (None, None))
     assert workers.batch_blocks(10) == [(0, 3), (3, 6), (6, 10)]
-    assert workers.batch_blocks(10, rows_per_block_min=4) == [(0, 5), (5, 10)]
-    assert workers.batch_blocks(10, rows_per_block_min=6) == [(0, 10)]
+    assert workers.batch_blocks(2) == [(0, 1), (1, 2)]
+    assert workers.batch_blocks(1) == [(0, 1)]
     assert workers.batch_blocks(0) == [(0, 0)]
     monkeypatch.setattr(workers, "short_blas_spin", lambda: False)   # OpenBLAS spins long
     assert workers.batch_blocks(10) == [(0, 10)]
@@ -163,20 +163,21 @@ def test_block_choice_measures_each_way_then_keeps_the_faster(monkeypatch):
         return hi - lo
 
     clock.took = {"whole": 5.0, "block": 1.0}              # blocks: 2 s a call in all
-    out = [choice.run(8, whole, block, sum) for _ in range(1 + 2 * choice.TRIALS)]
+    out = [choice.run((8, 5), whole, block, sum) for _ in range(1 + 2 * choice.TRIALS)]
     assert out[0] == "W" and calls[0] == "whole"            # the untimed warm-up
     assert out[1:] == ["W", 8] * choice.TRIALS             # then alternating, whole first
-    assert choice.chosen(8, 2) is True
+    assert choice.chosen((8, 5), 2) is True
     calls.clear()
-    assert choice.run(8, whole, block, sum) == 8 and "whole" not in calls
-    # another batch size is measured on its own; here whole is faster
+    assert choice.run((8, 5), whole, block, sum) == 8 and "whole" not in calls
+    # another shape is measured on its own; here whole is faster
     clock.took = {"whole": 1.0, "block": 5.0}
     for _ in range(1 + 2 * choice.TRIALS):
-        choice.run(6, whole, block, sum)
-    assert choice.chosen(6, 2) is False and choice.chosen(8, 2) is True
+        choice.run((8, 9), whole, block, sum)
+    assert choice.chosen((8, 9), 2) is False and choice.chosen((8, 5), 2) is True
     calls.clear()
-    assert choice.run(6, whole, block, sum) == "W" and calls == ["whole"]
-    assert choice.chosen(5, 2) is None                      # never seen
+    assert choice.run((8, 9), whole, block, sum) == "W" and calls == ["whole"]
+    assert choice.chosen((5, 5), 2) is None                 # never seen
+    assert choice.chosen((8, 5), 4) is None                 # another thread count
 
 
 def test_block_choice_forced_one_block_and_a_bounded_memory(monkeypatch):
@@ -184,15 +185,16 @@ def test_block_choice_forced_one_block_and_a_bounded_memory(monkeypatch):
     monkeypatch.setattr(workers, "batch_blocks", lambda n: [(0, 1), (1, n)])
     whole = lambda: "W"                                    # noqa: E731
     block = lambda lo, hi: hi - lo                         # noqa: E731
-    assert workers.BlockChoice(force=True).run(4, whole, block, list) == [1, 3]
-    assert workers.BlockChoice(force=False).run(4, whole, block, list) == "W"
+    assert workers.BlockChoice(force=True).run((4,), whole, block, list) == [1, 3]
+    assert workers.BlockChoice(force=False).run((4,), whole, block, list) == "W"
     choice = workers.BlockChoice()
     for n in range(2, 2 + choice.MAX_SIZES + 5):
         for _ in range(1 + 2 * choice.TRIALS):
-            choice.run(n, whole, block, list)
+            choice.run((n, 3), whole, block, list)
     assert len(choice._times) == choice.MAX_SIZES and len(choice._chosen) == choice.MAX_SIZES
-    assert choice.chosen(2, 2) is None and choice.chosen(2 + choice.MAX_SIZES + 4, 2) is not None
+    assert choice.chosen((2, 3), 2) is None
+    assert choice.chosen((2 + choice.MAX_SIZES + 4, 3), 2) is not None
     monkeypatch.setattr(workers, "batch_blocks", lambda n: [(0, n)])   # one block
-    assert workers.BlockChoice(force=True).run(4, whole, block, list) == "W"
+    assert workers.BlockChoice(force=True).run((4,), whole, block, list) == "W"
     monkeypatch.setattr(workers.numba, "get_num_threads", lambda: 1)  # one thread
-    assert workers.BlockChoice(force=True).run(4, whole, block, list) == "W"
+    assert workers.BlockChoice(force=True).run((4,), whole, block, list) == "W"

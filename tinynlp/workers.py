@@ -106,17 +106,17 @@ def one_blas_thread():
                 set_(_saved_blas_threads)
 
 
-def batch_blocks(n: int, rows_per_block_min: int = 1) -> list[tuple[int, int]]:
+def batch_blocks(n: int) -> list[tuple[int, int]]:
     """The blocks of a batch of ``n`` independent rows that :func:`run_batch_blocks` gives
     one thread each: as many as tinynlp's thread count (``numba.get_num_threads()``
-    on the calling thread), each of at least ``rows_per_block_min`` rows.
+    on the calling thread).
 
     One block (no split) when there is one thread, when NumPy's BLAS is not the
     OpenBLAS whose thread count tinynlp can set, or when OpenBLAS's idle threads
     spin long enough to take a core from the blocks
     (:func:`~tinynlp.kernels.blas.short_blas_spin`).
     """
-    parts = min(numba.get_num_threads(), n // max(1, rows_per_block_min))
+    parts = min(numba.get_num_threads(), n)
     if parts <= 1 or blas_thread_setters() is None or not short_blas_spin():
         return [(0, n)]
     return row_blocks(n, parts)
@@ -151,10 +151,11 @@ class BlockChoice:
     2-core VM (``benchmarks/NOTES.md`` section 18), the blocks took 15–25 % off a
     forward of 5 ms and more (the text CNN, the Transformers, the Elman RNN at batch
     256) and made a 0.05 ms forward seven times slower (the hand-off to a thread
-    costs more than the work).  So :meth:`run` measures: for each batch size, after
-    one untimed call (a warm-up), :data:`TRIALS` calls each way, alternating (whole
-    first); after that it takes the way with the smaller minimum time.  Both ways give the same numbers (every row
-    is computed from its own inputs), so the choice changes only the speed.
+    costs more than the work).  So :meth:`run` measures, for each input shape and
+    thread count: one untimed call (a warm-up), then :data:`TRIALS` calls each way,
+    alternating (whole first); after that it takes the way with the smaller minimum
+    time.  Both ways give the same numbers (every row is computed from its own
+    inputs), so the choice changes only the speed.
     """
 
     #: timed calls of each way per batch size before choosing
@@ -167,16 +168,18 @@ class BlockChoice:
         None — measure and choose."""
         self.force = force
         self._clock = clock
-        self._times = {}                 # (rows, threads) -> ([whole s], [blocks s])
-        self._chosen = {}                # (rows, threads) -> True (blocks) / False (whole)
+        self._times = {}                 # (shape, threads) -> ([whole s], [blocks s])
+        self._chosen = {}                # (shape, threads) -> True (blocks) / False (whole)
 
-    def run(self, n, whole, block, combine):
+    def run(self, shape, whole, block, combine):
         """``whole()``, or ``combine([block(lo, hi) for each block])`` with the blocks on
-        parallel threads (:func:`run_batch_blocks`), for a batch of ``n`` rows."""
+        parallel threads (:func:`run_batch_blocks`), for an input of ``shape`` (rows
+        first)."""
+        n = shape[0] if len(shape) else 0
         threads = numba.get_num_threads()
         if self.force is False or threads <= 1 or n <= 1:
             return whole()
-        key = (n, threads)
+        key = (tuple(shape), threads)
         chosen = True if self.force else self._chosen.get(key)
         if chosen is False:              # the common case once measured: nothing else to do
             return whole()
@@ -202,7 +205,7 @@ class BlockChoice:
             self._chosen[key] = min(blocks_s) < min(whole_s)
         return out
 
-    def chosen(self, n, threads):
-        """True / False once the blocks were chosen / not chosen for ``n`` rows on
+    def chosen(self, shape, threads):
+        """True / False once the blocks were chosen / not chosen for inputs of ``shape`` on
         ``threads`` threads; None while still measuring (or never seen)."""
-        return self._chosen.get((n, threads))
+        return self._chosen.get((tuple(shape), threads))

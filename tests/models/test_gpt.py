@@ -305,7 +305,7 @@ def three_blocks(monkeypatch):
 
     asked = []
 
-    def blocks(n, rows_per_block_min=1):
+    def blocks(n):
         asked.append(n)
         return [(0, 2), (2, 3), (3, n)]
 

@@ -17,7 +17,7 @@ L = tn.layers
 def blocks_of_two_one_rest(monkeypatch):
     asked = []
 
-    def blocks(n, rows_per_block_min=1):
+    def blocks(n):
         asked.append(n)
         return [(0, 2), (2, 3), (3, n)]
 

@@ -6,7 +6,7 @@ that declare it: :func:`tinynlp.layers._utils.rows_independent`), so the whole
 forward can run on a block of rows per thread, each with one BLAS thread and one
 Numba thread.  :class:`~tinynlp.models.Sequential` and
 :class:`~tinynlp.models.GPT` do so when their :class:`BlockChoice` measured it
-faster for that batch size.
+faster for that input shape.
 """
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ class GPT(Model):
         if self._may_run_in_blocks(ids, training, padding_mask, positions):
             # inference: each sequence on its own, so maybe in blocks of the batch
             return block_choice(self).run(
-                ids.shape[0],
+                ids.shape,
                 lambda: self._logits(self.hidden_states(token_ids, False, padding_mask,
                                                         positions)),
                 lambda lo, hi: self._logits_of_rows(ids, padding_mask, positions, lo, hi),

@@ -122,7 +122,7 @@ class Sequential(Model):
         if self._may_run_in_blocks(x, training, mask):
             rows = x.data if isinstance(x, Tensor) else x
             out, self._output_mask = block_choice(self).run(
-                len(rows), lambda: self._run_layers(x, training, mask),
+                rows.shape, lambda: self._run_layers(x, training, mask),
                 lambda lo, hi: self._run_rows(rows[lo:hi]), join_blocks)
             return out
         out, self._output_mask = self._run_layers(x, training, mask)

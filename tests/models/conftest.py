@@ -52,3 +52,19 @@ def small_model(units=8, input_dim=4, dropout=None):
         layers.append(tn.layers.Dropout(dropout))
     layers.append(tn.layers.Dense(1, activation="sigmoid"))
     return tn.Sequential(layers)
+
+
+@pytest.fixture
+def three_blocks(monkeypatch):
+    """Cut every batch that a model runs in blocks (tinynlp.workers.BlockChoice) into three
+    uneven blocks, rows [0, 2), [2, 3) and [3, n); the list returned records each n."""
+    from tinynlp import workers
+
+    asked = []
+
+    def blocks(n):
+        asked.append(n)
+        return [(0, 2), (2, 3), (3, n)]
+
+    monkeypatch.setattr(workers, "batch_blocks", blocks)
+    return asked

@@ -299,22 +299,8 @@ def test_suppressed_tokens_are_never_chosen():
 
 # ---- inference in blocks of the batch over threads ------------------------------------------
 
-def three_blocks(monkeypatch):
-    """Every inference call in blocks (BlockChoice(force=True)), cut into three uneven blocks."""
-    from tinynlp import workers
-
-    asked = []
-
-    def blocks(n):
-        asked.append(n)
-        return [(0, 2), (2, 3), (3, n)]
-
-    monkeypatch.setattr(workers, "batch_blocks", blocks)
-    return asked
-
-
 @pytest.mark.parametrize("dtype,rtol", [("float32", 1e-5), ("float64", 1e-12)])
-def test_inference_in_blocks_of_the_batch_equals_one_block(monkeypatch, dtype, rtol):
+def test_inference_in_blocks_of_the_batch_equals_one_block(three_blocks, dtype, rtol):
     """GPT.call at inference may split the batch over threads (tinynlp.models.blocks);
     forced here into three uneven blocks, with a padding mask and per-row positions."""
     from tinynlp.workers import BlockChoice
@@ -328,7 +314,7 @@ def test_inference_in_blocks_of_the_batch_equals_one_block(monkeypatch, dtype, r
     m._block_choice = BlockChoice(force=False)
     with tn.no_grad():
         whole = m(x, padding_mask=mask, positions=pos).data
-    asked = three_blocks(monkeypatch)
+    asked = three_blocks
     m._block_choice = BlockChoice(force=True)
     with tn.no_grad():
         split = m(x, padding_mask=mask, positions=pos)
@@ -355,12 +341,12 @@ def test_inference_in_blocks_of_the_batch_equals_one_block(monkeypatch, dtype, r
     assert asked == []
 
 
-def test_no_blocks_when_training_recording_gradients_or_building(monkeypatch):
+def test_no_blocks_when_training_recording_gradients_or_building(three_blocks):
     from tinynlp.workers import BlockChoice
 
     m = gpt()
     m(ids())                                                # built
-    asked = three_blocks(monkeypatch)
+    asked = three_blocks
     m._block_choice = BlockChoice(force=True)
     out = m(ids())                                          # gradients recorded
     assert out.requires_grad and asked == []

@@ -6,23 +6,19 @@ import numpy as np
 import pytest
 
 import tinynlp as tn
-from tinynlp import workers
 from tinynlp.layers._utils import rows_independent
 from tinynlp.workers import BlockChoice
 
 L = tn.layers
 
 
-@pytest.fixture
-def blocks_of_two_one_rest(monkeypatch):
-    asked = []
-
-    def blocks(n):
-        asked.append(n)
-        return [(0, 2), (2, 3), (3, n)]
-
-    monkeypatch.setattr(workers, "batch_blocks", blocks)
-    return asked
+def call_in_blocks(model, x):
+    """``model(x)`` at inference with its blocks forced on, after a first call that builds it."""
+    with tn.no_grad():
+        model(x)
+    model._block_choice = BlockChoice(force=True)
+    with tn.no_grad():
+        return model(x)
 
 
 def run_both(model, x):
@@ -55,7 +51,7 @@ MODELS = {
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("dtype,rtol", [("float32", 1e-5), ("float64", 1e-12)])
-def test_blocks_give_the_whole_batch_outputs_and_mask(blocks_of_two_one_rest, name, dtype,
+def test_blocks_give_the_whole_batch_outputs_and_mask(three_blocks, name, dtype,
                                                       rtol):
     tn.random.seed(0)
     model = tn.Sequential(MODELS[name](), dtype=dtype)
@@ -65,7 +61,7 @@ def test_blocks_give_the_whole_batch_outputs_and_mask(blocks_of_two_one_rest, na
     with tn.no_grad():
         model(x)                                           # built
     whole, whole_mask, split, split_mask = run_both(model, x)
-    assert blocks_of_two_one_rest == [7]
+    assert three_blocks == [7]
     assert isinstance(split, tn.Tensor) and split.dtype == whole.dtype
     np.testing.assert_allclose(split.data, whole.data, rtol=rtol, atol=rtol)
     if whole_mask is None:
@@ -86,36 +82,31 @@ class MyDense(L.Dense):
         return super().call(x) * 2.0
 
 
-def test_no_blocks_when_a_layer_may_couple_the_rows(blocks_of_two_one_rest):
+def test_no_blocks_when_a_layer_may_couple_the_rows(three_blocks):
     tn.random.seed(0)
     x = np.random.default_rng(0).standard_normal((6, 4, 3)).astype(np.float32)
     for layers in ([L.Flatten(), RowMean(), L.Dense(2)],
                    [L.Flatten(), MyDense(2)],
                    [L.SimpleRNN(3, stateful=True)]):
-        model = tn.Sequential(layers)
-        with tn.no_grad():
-            model(x)
-        model._block_choice = BlockChoice(force=True)
-        with tn.no_grad():
-            model(x)
-        assert blocks_of_two_one_rest == [], layers
+        call_in_blocks(tn.Sequential(layers), x)
+        assert three_blocks == [], layers
     model = tn.Sequential([L.Flatten(), L.Dense(3)])        # a layer added later counts
     model._block_choice = BlockChoice(force=True)
     with tn.no_grad():
         model(x)
         model(x)
-    assert blocks_of_two_one_rest == [6]
+    assert three_blocks == [6]
     model.add(RowMean())
     with tn.no_grad():
         model(x)
         model(x)
-    assert blocks_of_two_one_rest == [6]
+    assert three_blocks == [6]
     assert not rows_independent(RowMean()) and not rows_independent(MyDense(2))
     assert rows_independent(L.Dense(2)) and rows_independent(L.LSTM(2))
     assert not rows_independent(L.LSTM(2, stateful=True))
 
 
-def test_no_blocks_in_training_with_gradients_a_mask_or_one_row(blocks_of_two_one_rest):
+def test_no_blocks_in_training_with_gradients_a_mask_or_one_row(three_blocks):
     tn.random.seed(0)
     model = tn.Sequential([L.Embedding(50, 4), L.GlobalAveragePooling1D(), L.Dense(1)])
     x = np.random.default_rng(0).integers(1, 50, (5, 6))
@@ -126,13 +117,13 @@ def test_no_blocks_in_training_with_gradients_a_mask_or_one_row(blocks_of_two_on
         model(x, mask=np.ones((5, 6), bool))
         model(x[:1])
     model(x)                                                # gradients recorded
-    assert blocks_of_two_one_rest == []
+    assert three_blocks == []
     with tn.no_grad():
         model(x)
-    assert blocks_of_two_one_rest == [5]
+    assert three_blocks == [5]
 
 
-def test_predict_runs_in_blocks_and_agrees(blocks_of_two_one_rest):
+def test_predict_runs_in_blocks_and_agrees(three_blocks):
     tn.random.seed(0)
     model = tn.Sequential(MODELS["masked_lstm"]())
     x = np.random.default_rng(2).integers(0, 50, (9, 10))
@@ -141,10 +132,10 @@ def test_predict_runs_in_blocks_and_agrees(blocks_of_two_one_rest):
     expected = model.predict(x, batch_size=9)
     model._block_choice = BlockChoice(force=True)
     np.testing.assert_allclose(model.predict(x, batch_size=9), expected, rtol=1e-5, atol=1e-6)
-    assert 9 in blocks_of_two_one_rest
+    assert 9 in three_blocks
 
 
-def test_quantized_models_never_run_in_blocks(blocks_of_two_one_rest):
+def test_quantized_models_never_run_in_blocks(three_blocks):
     """int8 layers: the quantized RNNs' dynamic state scale is the whole batch's."""
     from tinynlp import compress as C
 
@@ -158,11 +149,7 @@ def test_quantized_models_never_run_in_blocks(blocks_of_two_one_rest):
         with tn.no_grad():
             model(x)
         q = C.quantize_dynamic(model)
-        with tn.no_grad():
-            q(x)
-        q._block_choice = BlockChoice(force=True)
-        with tn.no_grad():
-            q(x)
-        assert blocks_of_two_one_rest == [], layers
+        call_in_blocks(q, x)
+        assert three_blocks == [], layers
         quantized = [layer for layer in q.layers if type(layer).__name__.startswith("Quantized")]
         assert len(quantized) >= 2 and not any(rows_independent(layer) for layer in quantized)

@@ -44,6 +44,9 @@ MODELS = {
     "transformer": lambda: [L.TokenAndPositionEmbedding(50, 12, 8),
                             L.TransformerEncoder(16, 2), L.LayerNormalization(),
                             L.GlobalAveragePooling1D(), L.Dropout(0.5), L.Dense(3)],
+    "bilstm_tagger": lambda: [L.Embedding(50, 8, mask_zero=True),
+                              L.Bidirectional(L.LSTM(4, return_sequences=True)),
+                              L.TimeDistributed(L.Dense(3, activation="softmax"))],
     "pool_flatten": lambda: [L.Embedding(50, 4), L.MaxPooling1D(2), L.Flatten(),
                              L.BatchNormalization(), L.Dense(2, activation="tanh")],
 }
@@ -104,6 +107,12 @@ def test_no_blocks_when_a_layer_may_couple_the_rows(three_blocks):
     assert not rows_independent(RowMean()) and not rows_independent(MyDense(2))
     assert rows_independent(L.Dense(2)) and rows_independent(L.LSTM(2))
     assert not rows_independent(L.LSTM(2, stateful=True))
+    # the wrappers are as their layers are
+    assert rows_independent(L.Bidirectional(L.GRU(2, return_sequences=True)))
+    assert not rows_independent(L.Bidirectional(L.GRU(2, stateful=True)))
+    assert not rows_independent(L.Bidirectional(L.GRU(2, return_state=True)))
+    assert rows_independent(L.TimeDistributed(L.Dense(2)))
+    assert not rows_independent(L.TimeDistributed(MyDense(2)))
 
 
 def test_no_blocks_in_training_with_gradients_a_mask_or_one_row(three_blocks):

@@ -15,7 +15,15 @@ zeros at padded steps; Keras does the same inside Bidirectional).
 from __future__ import annotations
 
 from .. import functional as F
-from ._utils import as_input, check_choice, check_rank, default_name, layer_desc, reverse_time
+from ._utils import (
+    as_input,
+    check_choice,
+    check_rank,
+    default_name,
+    layer_desc,
+    reverse_time,
+    rows_independent,
+)
 from .base import Layer
 from .registry import deserialize, register_layer, serialize
 
@@ -34,6 +42,12 @@ class Bidirectional(Layer):
     """
 
     supports_masking = True
+
+    @property
+    def rows_independent_at_inference(self):
+        """As the two recurrent layers are (not stateful, no ``return_state``)."""
+        return (not self.return_state and rows_independent(self.forward_layer)
+                and rows_independent(self.backward_layer))
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         if not isinstance(layer, Layer) or not hasattr(layer, "go_backwards") \
@@ -160,6 +174,11 @@ class TimeDistributed(Layer):
     """
 
     supports_masking = True
+
+    @property
+    def rows_independent_at_inference(self):
+        """As the wrapped layer is (it sees the batch's rows times its steps as rows)."""
+        return rows_independent(self.layer)
 
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):

@@ -10,56 +10,52 @@ import pytest
 from tinynlp import workers
 from tinynlp.kernels.blas import blas_thread_setters
 
-needs_openblas = pytest.mark.skipif(blas_thread_setters() is None,
-                                    reason="NumPy is not on its bundled OpenBLAS")
-
-
-@needs_openblas
-def test_one_blas_thread_sets_one_and_restores_the_count():
+@pytest.fixture
+def blas_at_two():
+    """NumPy's OpenBLAS set to 2 threads for the test, its count restored after."""
+    if blas_thread_setters() is None:
+        pytest.skip("NumPy is not on its bundled OpenBLAS")
     get, set_ = blas_thread_setters()
     before = get()
     set_(2)
-    try:
-        with workers.one_blas_thread():
-            assert get() == 1
-            with workers.one_blas_thread():        # a second user at once
-                assert get() == 1
-            assert get() == 1                       # the first is still inside
-        assert get() == 2
-    finally:
-        set_(before)
+    yield get
+    set_(before)
 
 
-@needs_openblas
-def test_one_blas_thread_restores_after_an_error_and_with_concurrent_users():
-    get, set_ = blas_thread_setters()
-    before = get()
-    set_(2)
-    try:
-        with pytest.raises(RuntimeError, match="boom"):
-            with workers.one_blas_thread():
-                raise RuntimeError("boom")
-        assert get() == 2
-        inside, leave = threading.Barrier(3), threading.Event()
-        seen = []
-
-        def user():
-            with workers.one_blas_thread():
-                inside.wait()
-                leave.wait()
-                seen.append(get())
-
-        threads = [threading.Thread(target=user) for _ in range(2)]
-        for t in threads:
-            t.start()
-        inside.wait()                               # both inside
+def test_one_blas_thread_sets_one_and_restores_the_count(blas_at_two):
+    get = blas_at_two
+    with workers.one_blas_thread():
         assert get() == 1
-        leave.set()
-        for t in threads:
-            t.join()
-        assert seen == [1, 1] and get() == 2
-    finally:
-        set_(before)
+        with workers.one_blas_thread():            # a second user at once
+            assert get() == 1
+        assert get() == 1                           # the first is still inside
+    assert get() == 2
+
+
+def test_one_blas_thread_restores_after_an_error_and_with_concurrent_users(blas_at_two):
+    get = blas_at_two
+    with pytest.raises(RuntimeError, match="boom"):
+        with workers.one_blas_thread():
+            raise RuntimeError("boom")
+    assert get() == 2
+    inside, leave = threading.Barrier(3), threading.Event()
+    seen = []
+
+    def user():
+        with workers.one_blas_thread():
+            inside.wait()
+            leave.wait()
+            seen.append(get())
+
+    threads = [threading.Thread(target=user) for _ in range(2)]
+    for t in threads:
+        t.start()
+    inside.wait()                                   # both inside
+    assert get() == 1
+    leave.set()
+    for t in threads:
+        t.join()
+    assert seen == [1, 1] and get() == 2
 
 
 def test_run_batch_blocks_runs_every_block_with_one_thread_and_in_order():

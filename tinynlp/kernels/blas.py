@@ -115,27 +115,15 @@ def short_blas_spin() -> bool:
     LSTM's blocks of rows on two threads then took 58 ms at batch 256 instead of 48
     ms on one).  Not OpenBLAS (no such threads): True.
     """
-    global _spin
-    if _spin is None:
-        lib = _numpy_openblas()
-        if lib is None:
-            _spin = (None, None)
-        else:
-            timeout = getattr(lib, "openblas_thread_timeout", None)
-            threads = next((getattr(lib, name) for name in (
-                "scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                "openblas_get_num_threads") if hasattr(lib, name)), None)
-            _spin = (timeout, threads)
-    timeout, threads = _spin
-    if threads is not None and threads() <= 1:
+    lib = _numpy_openblas()
+    setters = blas_thread_setters()
+    if setters is not None and setters[0]() <= 1:
         return True
+    timeout = None if lib is None else getattr(lib, "openblas_thread_timeout", None)
     if timeout is None:
-        return threads is None
+        return setters is None
     value = timeout()                       # 0: not set, OpenBLAS's default of 28
     return 0 < value <= SHORT_SPIN_LOG2_CYCLES
-
-
-_spin = None
 
 
 def gemm_tiles_reference(a, b, out):

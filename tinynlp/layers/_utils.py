@@ -220,15 +220,20 @@ def kernel_bias_config(layer) -> dict:
     )
 
 
+def _call_class(layer):
+    """The class of ``layer``'s MRO that defines ``call`` (None if none does): what it
+    declares about ``call`` holds for this layer; a subclass that changed ``call`` is
+    its own such class."""
+    return next((cls for cls in type(layer).__mro__ if "call" in cls.__dict__), None)
+
+
 def rows_independent(layer) -> bool:
     """Whether ``layer`` computes each row of a batch from that row alone at inference:
     its ``rows_independent_at_inference``, read only when the class that defines
     ``call`` declares it (a subclass that changes ``call`` must declare it again)."""
-    for cls in type(layer).__mro__:
-        if "call" in cls.__dict__:
-            return ("rows_independent_at_inference" in cls.__dict__
-                    and bool(layer.rows_independent_at_inference))
-    return False
+    cls = _call_class(layer)
+    return (cls is not None and "rows_independent_at_inference" in cls.__dict__
+            and bool(layer.rows_independent_at_inference))
 
 
 def run_on_arrays(layer, x, **kwargs):
@@ -239,12 +244,8 @@ def run_on_arrays(layer, x, **kwargs):
     — an adapter, a quantized twin — is never bypassed); through ``layer(...)``
     under ``no_grad`` otherwise.
     """
-    for cls in type(layer).__mro__:
-        if "call" in cls.__dict__:
-            fast = cls.__dict__.get("call_arrays")
-            break
-    else:
-        fast = None
+    cls = _call_class(layer)
+    fast = None if cls is None else cls.__dict__.get("call_arrays")
     if fast is not None:
         return fast(layer, x, **kwargs)
     with no_grad():

@@ -119,8 +119,8 @@ class Sequential(Model):
     def call(self, x, training=False, mask=None):
         if not self.layers:
             raise ValueError(f"{self.name}: the Sequential model has no layers; add some first")
-        if self._may_run_in_blocks(x, training, mask):
-            rows = x.data if isinstance(x, Tensor) else x
+        rows = x.data if isinstance(x, Tensor) else x
+        if self._may_run_in_blocks(rows, training, mask):
             out, self._output_mask = block_choice(self).run(
                 rows.shape, lambda: self._run_layers(x, training, mask),
                 lambda lo, hi: self._run_rows(rows[lo:hi]), join_blocks)
@@ -128,11 +128,10 @@ class Sequential(Model):
         out, self._output_mask = self._run_layers(x, training, mask)
         return out
 
-    def _may_run_in_blocks(self, x, training, mask):
-        """Inference on one array, no mask given, every layer built and computing each row
-        from that row alone (:func:`~tinynlp.layers._utils.rows_independent`): then the
-        forward may run in blocks of the batch over threads (:class:`BlockChoice`)."""
-        rows = x.data if isinstance(x, Tensor) else x
+    def _may_run_in_blocks(self, rows, training, mask):
+        """Inference on one array ``rows``, no mask given, every layer built and computing
+        each row from that row alone (:func:`~tinynlp.layers._utils.rows_independent`):
+        then the forward may run in blocks of the batch over threads (:class:`BlockChoice`)."""
         if (training or mask is not None or is_grad_enabled() or not isinstance(rows, np.ndarray)
                 or rows.ndim < 1 or len(rows) <= 1):
             return False

@@ -148,10 +148,10 @@ class BlockChoice:
     """A model's inference, whole or in blocks of the batch, whichever ran faster here.
 
     Whether the blocks win depends on the model and the machine: measured on the
-    2-core VM (``benchmarks/NOTES.md`` section 18), the blocks took 15–25 % off a
-    forward of 5 ms and more (the text CNN, the Transformers, the Elman RNN at batch
-    256) and made a 0.05 ms forward seven times slower (the hand-off to a thread
-    costs more than the work).  So :meth:`run` measures, for each input shape and
+    2-core VM (``benchmarks/batch_blocks.py``, ``benchmarks/NOTES.md`` section 18),
+    the blocks took 12–21 % off forwards of 2.4 ms and more (the text CNN, the
+    Transformers, the Elman RNN at batch 256) and made a 0.09 ms forward 3.5 times
+    slower (the hand-off to a thread costs more than the work).  So :meth:`run` measures, for each input shape and
     thread count: one untimed call (a warm-up), then :data:`TRIALS` calls each way,
     alternating (whole first); after that it takes the way with the smaller minimum
     time.  Both ways give the same numbers (every row is computed from its own

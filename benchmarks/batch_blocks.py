@@ -26,18 +26,18 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.threads_env import fix_pools, threads_from_argv  # noqa: E402 (no NumPy)
+from benchmarks.threads_env import fix_pools, threads_from_argv
 
 fix_pools(threads_from_argv(sys.argv, default="2"))
 
-import tinynlp as tn  # noqa: E402, I001 - before NumPy, as the tinynlp command does
+import tinynlp as tn  # noqa: I001 - before NumPy, as the tinynlp command does
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from benchmarks import tinynlp_models as tm  # noqa: E402
-from benchmarks.specs import get_spec  # noqa: E402
-from benchmarks.timing import best_seconds  # noqa: E402
-from tinynlp.workers import BlockChoice  # noqa: E402
+from benchmarks import tinynlp_models as tm
+from benchmarks.specs import get_spec
+from benchmarks.timing import best_seconds
+from tinynlp.workers import BlockChoice
 
 DEFAULT = "seed_rnn:32,seed_cnn:32,seed_cnn:256,emb_rnn:32,emb_rnn:256,emb_cnn:32,emb_cnn:256," \
           "emb_lstm:32,emb_lstm:256,transformer_cls:32,transformer_cls:256,gpt:12"
@@ -82,17 +82,17 @@ def main(argv=None):
     for name, batch in pairs:
         model, x = make(name, batch, args.quick)
 
-        def infer():
+        def infer(model=model, x=x):
             with tn.no_grad():
                 return model(x).data
 
         times = {"whole": [], "blocks": []}
         outs = {}
         for _ in range(rounds):
-            for way in times:
+            for way, seconds in times.items():
                 model._block_choice = BlockChoice(force=way == "blocks")
                 outs[way] = infer()
-                times[way].append(best_seconds(infer, reps))
+                seconds.append(best_seconds(infer, reps))
         np.testing.assert_allclose(outs["blocks"], outs["whole"], rtol=1e-5, atol=1e-6)
         model._block_choice = choice = BlockChoice()
         for _ in range(1 + 2 * BlockChoice.TRIALS):

@@ -10,6 +10,7 @@ import pytest
 from tinynlp import workers
 from tinynlp.kernels.blas import blas_thread_setters
 
+
 @pytest.fixture
 def blas_at_two():
     """NumPy's OpenBLAS set to 2 threads for the test, its count restored after."""
@@ -34,9 +35,8 @@ def test_one_blas_thread_sets_one_and_restores_the_count(blas_at_two):
 
 def test_one_blas_thread_restores_after_an_error_and_with_concurrent_users(blas_at_two):
     get = blas_at_two
-    with pytest.raises(RuntimeError, match="boom"):
-        with workers.one_blas_thread():
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), workers.one_blas_thread():
+        raise RuntimeError("boom")
     assert get() == 2
     inside, leave = threading.Barrier(3), threading.Event()
     seen = []
@@ -114,8 +114,9 @@ def test_every_compiled_kernel_releases_the_gil():
     import importlib
     import pkgutil
 
-    import tinynlp.kernels
     from numba.core.registry import CPUDispatcher
+
+    import tinynlp.kernels
 
     held = []
     for info in pkgutil.iter_modules(tinynlp.kernels.__path__):
@@ -179,8 +180,8 @@ def test_block_choice_measures_each_way_then_keeps_the_faster(monkeypatch):
 def test_block_choice_forced_one_block_and_a_bounded_memory(monkeypatch):
     monkeypatch.setattr(workers.numba, "get_num_threads", lambda: 2)
     monkeypatch.setattr(workers, "batch_blocks", lambda n: [(0, 1), (1, n)])
-    whole = lambda: "W"                                    # noqa: E731
-    block = lambda lo, hi: hi - lo                         # noqa: E731
+    whole = lambda: "W"
+    block = lambda lo, hi: hi - lo
     assert workers.BlockChoice(force=True).run((4,), whole, block, list) == [1, 3]
     assert workers.BlockChoice(force=False).run((4,), whole, block, list) == "W"
     choice = workers.BlockChoice()

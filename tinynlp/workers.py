@@ -18,6 +18,7 @@ is faster depends on the model and the batch: :class:`BlockChoice` measures it
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 import time
@@ -68,7 +69,7 @@ def row_blocks(n: int, parts: int) -> list[tuple[int, int]]:
     most one (fewer when ``n < parts``)."""
     parts = max(1, min(parts, n))
     bounds = [n * i // parts for i in range(parts + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 _one_thread_lock = threading.Lock()
@@ -151,16 +152,16 @@ class BlockChoice:
     2-core VM (``benchmarks/batch_blocks.py``, ``benchmarks/NOTES.md`` section 18),
     the blocks took 12–21 % off forwards of 2.4 ms and more (the text CNN, the
     Transformers, the Elman RNN at batch 256) and made a 0.09 ms forward 3.5 times
-    slower (the hand-off to a thread costs more than the work).  So :meth:`run` measures, for each input shape and
-    thread count: one untimed call (a warm-up), then :data:`TRIALS` calls each way,
-    alternating (whole first); after that it takes the way with the smaller minimum
-    time.  Both ways give the same numbers (every row is computed from its own
-    inputs), so the choice changes only the speed.
+    slower (the hand-off to a thread costs more than the work).  So :meth:`run`
+    measures, for each input shape and thread count: one untimed call (a warm-up),
+    then :data:`TRIALS` calls each way, alternating (whole first); after that it
+    takes the way with the smaller minimum time.  Both ways give the same numbers
+    (every row is computed from its own inputs), so the choice changes only the speed.
     """
 
-    #: timed calls of each way per batch size before choosing
+    #: timed calls of each way per input shape before choosing
     TRIALS = 3
-    #: batch sizes remembered (the oldest is forgotten first)
+    #: input shapes remembered (the oldest is forgotten first)
     MAX_SIZES = 32
 
     def __init__(self, force=None, clock=time.perf_counter):

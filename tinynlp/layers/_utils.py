@@ -11,11 +11,11 @@ from ..functional._checks import as_int, check_mask
 from ..functional.activations import ACTIVATIONS, get_activation
 from . import initializers, regularizers
 
-__all__ = ["rows_independent", "layer_desc", "as_ids", "as_input", "check_rank", "check_known", "check_last_dim",
+__all__ = ["layer_desc", "as_ids", "as_input", "check_rank", "check_known", "check_last_dim",
            "as_mask", "as_int", "check_choice", "check_rate", "serialize_initializer",
            "check_initializer", "serialize_activation", "reverse_time",
            "snake_case", "auto_name", "default_name", "contiguous", "init_kernel_bias",
-           "build_kernel_bias", "kernel_bias_config", "run_on_arrays"]
+           "build_kernel_bias", "kernel_bias_config", "run_on_arrays", "rows_independent"]
 
 
 def layer_desc(layer) -> str:

@@ -36,6 +36,7 @@ from ..layers import (
 )
 from ..layers.initializers import normal
 from ..layers.registry import register_layer
+from .blocks import block_choice, join_blocks
 from .generation import (
     check_sampling_args,
     check_suppress_tokens,
@@ -44,7 +45,6 @@ from .generation import (
     positions_from_mask,
     sample_next_token,
 )
-from .blocks import block_choice, join_blocks
 from .model import Model
 
 __all__ = ["GPT"]

@@ -1,7 +1,9 @@
-"""A model's inference whole or in blocks of the batch (benchmarks/NOTES.md, section 18).
+"""A model's inference, or its train step, whole or in blocks of the batch
+(benchmarks/NOTES.md, sections 18 and 19).
 
     python benchmarks/batch_blocks.py                 # the benchmark models, 2 threads
-    python benchmarks/batch_blocks.py --models gpt,emb_cnn --batches 32,256
+    python benchmarks/batch_blocks.py --models gpt:12,emb_cnn:256
+    python benchmarks/batch_blocks.py --train         # the GPT's train step (section 19)
     python benchmarks/batch_blocks.py --quick         # tiny sizes, a few repetitions (tests)
 
 For each model and batch size, the same inference forward (``model(x)`` under
@@ -11,7 +13,9 @@ For each model and batch size, the same inference forward (``model(x)`` under
 - **blocks**: one block of the batch per thread, each with one OpenBLAS and one
   Numba thread (``tinynlp.workers.run_batch_blocks``);
 
-and what ``BlockChoice`` itself keeps after its trials (the default).  The models
+and what ``BlockChoice`` itself keeps after its trials (the default).  ``--train``
+times ``model.train_on_batch`` instead (the harness's optimizer and loss; only the
+models that may train in blocks: ``tinynlp.models.train_blocks``).  The models
 are the harness's (``benchmarks/specs.py``: the tinynlp side, random inputs; the
 GPT at batch b runs b sequences of its context).  Each cell is the median of
 ``--rounds`` rounds; in each round the two ways run one after the other, each
@@ -66,37 +70,53 @@ def main(argv=None):
     p.add_argument("--models", default=DEFAULT,
                    help="comma-separated model:batch pairs (default: %(default)s)")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--train", action="store_true",
+                   help="time the train step (default models: gpt:12)")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     tn.set_num_threads(args.threads)
+    if args.train and args.models == DEFAULT:
+        args.models = "gpt:12"
     pairs = [(m, int(b)) for m, b in (item.split(":") for item in args.models.split(","))]
     if args.quick:
-        pairs = [("emb_cnn", 6), ("gpt", 4)]
+        pairs = [("gpt", 4)] if args.train else [("emb_cnn", 6), ("gpt", 4)]
+    if args.train and any(name != "gpt" for name, _ in pairs):
+        p.error("--train: of the benchmark models only gpt trains in blocks")
     rounds, reps = (args.rounds, 7) if not args.quick else (1, 2)
-    print(f"load average {os.getloadavg()}; {args.threads} thread(s); median of {rounds} "
-          f"round(s) of best-of-{reps}, ms")
+    what = "train step" if args.train else "inference"
+    print(f"{what}; load average {os.getloadavg()}; {args.threads} thread(s); median of "
+          f"{rounds} round(s) of best-of-{reps}, ms")
     print()
     print("| model | batch | whole | blocks | blocks / whole | BlockChoice keeps |")
     print("|---|---:|---:|---:|---:|---|")
     rows = []
     for name, batch in pairs:
         model, x = make(name, batch, args.quick)
+        attr = "_train_block_choice" if args.train else "_block_choice"
+        if args.train:
+            tm.TinyModel(None, model=model)                 # compiled as in the harness
+            y = np.roll(x, -1, axis=1)
 
-        def infer(model=model, x=x):
-            with tn.no_grad():
-                return model(x).data
+            def run(model=model, x=x, y=y):
+                return model.train_on_batch(x, y)
+        else:
+            def run(model=model, x=x):
+                with tn.no_grad():
+                    return model(x).data
 
         times = {"whole": [], "blocks": []}
         outs = {}
         for _ in range(rounds):
             for way, seconds in times.items():
-                model._block_choice = BlockChoice(force=way == "blocks")
-                outs[way] = infer()
-                seconds.append(best_seconds(infer, reps))
-        np.testing.assert_allclose(outs["blocks"], outs["whole"], rtol=1e-5, atol=1e-6)
-        model._block_choice = choice = BlockChoice()
+                setattr(model, attr, BlockChoice(force=way == "blocks"))
+                outs[way] = run()
+                seconds.append(best_seconds(run, reps))
+        if not args.train:                     # (training moved the weights in between)
+            np.testing.assert_allclose(outs["blocks"], outs["whole"], rtol=1e-5, atol=1e-6)
+        choice = BlockChoice()
+        setattr(model, attr, choice)
         for _ in range(1 + 2 * BlockChoice.TRIALS):
-            infer()
+            run()
         kept = {True: "blocks", False: "whole", None: "whole (one block: not measured)"}[
             choice.chosen(x.shape, tn.get_num_threads())]
         whole, blocks = (float(np.median(times[w])) * 1e3 for w in ("whole", "blocks"))

@@ -25,7 +25,7 @@ __all__ = [
     "Loss", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
     "MeanSquaredError", "LossFunctionWrapper", "binary_crossentropy",
     "categorical_crossentropy", "sparse_categorical_crossentropy", "mse", "mean_squared_error",
-    "get", "serialize",
+    "get", "serialize", "splits_over_rows",
 ]
 
 
@@ -53,6 +53,15 @@ class Loss:
         """``(per-sample losses, mask of the positions that count)``: :meth:`call` and
         ``mask`` unchanged, unless the loss itself leaves positions out (``ignore_index``)."""
         return self.call(y_true, y_pred), mask
+
+    def sum_and_count(self, y_true, y_pred, sample_weight=None, mask=None):
+        """``(S, n)``: the sum of the weighted per-sample losses (a scalar Tensor) and the
+        number of positions that count, so that the loss is S / max(n, 1).  Blocks of a
+        batch's rows add their S and n up to the batch's loss (for a loss that
+        :func:`splits_over_rows`)."""
+        out, mask = self.per_sample(y_true, y_pred, mask)
+        return F.loss_sum_and_count(out, sample_weight=sample_weight, mask=mask,
+                                    op=f"loss {self.name!r}")
 
     def get_config(self) -> dict:
         return {"name": self.name}
@@ -190,6 +199,16 @@ _BY_NAME = {
 }
 _CLASSES = {c.__name__: c for c in (BinaryCrossentropy, CategoricalCrossentropy,
                                     SparseCategoricalCrossentropy, MeanSquaredError)}
+
+
+def splits_over_rows(loss) -> bool:
+    """True when ``loss`` is one of the classes above with its ``call`` and ``per_sample``
+    as they are here: it always returns per-sample losses, so the loss of a batch is
+    Σ S / Σ n over any blocks of its rows (:meth:`Loss.sum_and_count`).  A plain callable
+    or a subclass that changes them may return one scalar, and is not split."""
+    t = type(loss)
+    return isinstance(loss, Loss) and any(t.call is c.call and t.per_sample is c.per_sample
+                                          for c in _CLASSES.values())
 
 
 def get(identifier) -> Loss:

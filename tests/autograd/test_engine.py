@@ -158,3 +158,37 @@ def test_ndarray_on_the_left_defers_to_tensor():
     assert isinstance(y, tn.Tensor)
     y.sum().backward()
     np.testing.assert_allclose(x.grad, 2.0)
+
+
+def test_leaf_grads_collects_apart_from_grad():
+    """backward(leaf_grads=d) puts each leaf's gradient in d (as Σ over its uses, the same
+    numbers .grad gets), leaves .grad alone, and never hands out an array it shares."""
+    W = tn.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    b = tn.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+
+    def loss():
+        h = tn.tensor(x) @ W + b
+        return (h * h).sum() + (W * 2.0).sum()     # W used twice
+
+    loss().backward()
+    want = {"W": W.grad.copy(), "b": b.grad.copy()}
+    W.grad = b.grad = None
+    got = {}
+    loss().backward(leaf_grads=got)
+    assert W.grad is None and b.grad is None
+    assert set(got) == {id(W), id(b)}
+    np.testing.assert_allclose(got[id(W)][1], want["W"], rtol=1e-15)
+    np.testing.assert_allclose(got[id(b)][1], want["b"], rtol=1e-15)
+    assert got[id(W)][0] is W
+    # a leaf that is the root: its gradient is a copy of the seed
+    seed = np.ones(3)
+    b.backward(seed, leaf_grads=got)
+    np.testing.assert_allclose(got[id(b)][1], want["b"] + 1.0)
+    assert not np.shares_memory(got[id(b)][1], seed)
+    # a view handed back by an op (reshape's backward) is copied
+    v = tn.tensor(np.ones(4), requires_grad=True)
+    g = np.arange(4.0).reshape(2, 2)
+    views = {}
+    v.reshape((2, 2)).backward(g, leaf_grads=views)
+    assert not np.shares_memory(views[id(v)][1], g)

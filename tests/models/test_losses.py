@@ -83,3 +83,46 @@ def test_keras_style_loss_subclass():
     per = tn.losses.BinaryCrossentropy().call(y, p)
     assert per.shape == (2,)
 
+
+
+def test_sum_and_count_give_the_loss_and_add_up_over_blocks_of_rows():
+    """loss = S / max(n, 1); blocks of the rows add up to the batch's (S, n), with weights,
+    a mask and ignored targets (what a train step in blocks relies on)."""
+    rng = np.random.default_rng(0)
+    logits = tn.tensor(rng.standard_normal((5, 4, 6)))
+    y = rng.integers(0, 6, (5, 4))
+    y[1, :3] = 0
+    mask = rng.random((5, 4)) > 0.3
+    sw = rng.random(5)
+    loss = tn.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_index=0)
+    whole = loss(y, logits, sample_weight=sw, mask=mask)
+    S, n = loss.sum_and_count(y, logits, sample_weight=sw, mask=mask)
+    assert n == int((mask & (y != 0)).sum())
+    np.testing.assert_allclose(S.data / n, whole.data, rtol=1e-14)
+    parts = [loss.sum_and_count(y[a:b], tn.tensor(logits.data[a:b]), sample_weight=sw[a:b],
+                                mask=mask[a:b]) for a, b in ((0, 2), (2, 3), (3, 5))]
+    np.testing.assert_allclose(sum(float(s.data) for s, _ in parts), float(S.data), rtol=1e-14)
+    assert sum(c for _, c in parts) == n
+    mse = tn.losses.MeanSquaredError()
+    a, b = rng.standard_normal((3, 2)), tn.tensor(rng.standard_normal((3, 2)))
+    S, n = mse.sum_and_count(a, b)
+    assert n == 3
+    np.testing.assert_allclose(S.data / n, mse(a, b).data, rtol=1e-14)
+
+
+def test_which_losses_split_over_rows():
+    L = tn.losses
+    for name in ("binary_crossentropy", "categorical_crossentropy",
+                 "sparse_categorical_crossentropy", "mse"):
+        assert L.splits_over_rows(L.get(name))
+
+    class Changed(L.MeanSquaredError):
+        def call(self, y_true, y_pred):
+            return super().call(y_true, y_pred).mean()     # one scalar
+
+    class Named(L.MeanSquaredError):                       # only a new name: still splits
+        pass
+
+    assert not L.splits_over_rows(Changed())
+    assert L.splits_over_rows(Named())
+    assert not L.splits_over_rows(L.get(lambda yt, yp: (yp - yt).mean()))

@@ -420,9 +420,9 @@ class Tensor:
         self._retain = True
         return self
 
-    def backward(self, grad=None, retain_graph: bool = False):
+    def backward(self, grad=None, retain_graph: bool = False, leaf_grads: dict | None = None):
         """Back-propagate from this tensor; see :func:`backward`."""
-        backward(self, grad, retain_graph=retain_graph)
+        backward(self, grad, retain_graph=retain_graph, leaf_grads=leaf_grads)
 
     # The operators (``+``, ``@``, ``[]`` ...), the op methods (``sum``, ``reshape``, ``T``,
     # ``astype`` ...) are the ops of :mod:`tinynlp.autograd.ops`, bound to this class by
@@ -469,7 +469,24 @@ def _toposort(root_node: Node) -> list:
     return order  # parents before children
 
 
-def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
+def _add_leaf_grad(t: Tensor, g, fresh: bool, leaf_grads: dict | None) -> None:
+    """Add ``g`` to leaf ``t``'s gradient: ``t.grad``, or its entry in ``leaf_grads``.  The
+    first gradient is taken as it is only when its op made it fresh (``fresh_grads``) and
+    it is no view; otherwise it is copied, so that no gradient aliases another array."""
+    prev = t.grad if leaf_grads is None else leaf_grads.get(id(t), (t, None))[1]
+    if prev is None:
+        owned = fresh and isinstance(g, np.ndarray) and g.base is None
+        total = g if owned else g.copy()
+    else:
+        total = prev + g
+    if leaf_grads is None:
+        t.grad = total
+    else:
+        leaf_grads[id(t)] = (t, total)
+
+
+def backward(root: Tensor, grad=None, retain_graph: bool = False,
+             leaf_grads: dict | None = None) -> None:
     """Reverse-mode differentiation from ``root``.
 
     Gradients are *added* into ``.grad`` of every leaf tensor with
@@ -477,6 +494,12 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
     ``retain_graph=True`` the graph's saved arrays are freed afterwards, and a
     second ``backward`` through it raises an error instead of silently
     doubling gradients.
+
+    ``leaf_grads``: a dict to collect the leaves' gradients in instead, as
+    ``{id(leaf): (leaf, gradient)}``, leaving ``.grad`` untouched.  Several
+    backwards through separate graphs that share leaves can then run on
+    separate threads, and the caller adds their dicts up in a fixed order (a
+    train step in blocks of the batch: :mod:`tinynlp.models.train_blocks`).
     """
     if not root.requires_grad:
         raise RuntimeError(
@@ -499,7 +522,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
         grad = grad.astype(root.data.dtype, copy=False)
 
     if root._node is None:  # a leaf: d root / d root = grad
-        root.grad = grad.copy() if root.grad is None else root.grad + grad
+        _add_leaf_grad(root, grad, False, leaf_grads)
         return
 
     order = _toposort(root._node)
@@ -547,12 +570,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
             if g.dtype != t.data.dtype:
                 g = g.astype(t.data.dtype)
             if t._node is None:
-                if t.grad is None:
-                    owned = (node.fn.fresh_grads and isinstance(g, np.ndarray)
-                             and g.base is None)
-                    t.grad = g if owned else g.copy()
-                else:
-                    t.grad = t.grad + g
+                _add_leaf_grad(t, g, node.fn.fresh_grads, leaf_grads)
             else:
                 slot = pending.setdefault(id(t._node), [None] * t._node.n_outputs)
                 prev = slot[t._index]

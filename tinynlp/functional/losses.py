@@ -44,7 +44,8 @@ from ._checks import check_mask, fit_sample_weight
 __all__ = [
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse",
     "binary_crossentropy_reference", "categorical_crossentropy_reference",
-    "sparse_categorical_crossentropy_reference", "reduce_loss", "sparse_targets", "EPSILON",
+    "sparse_categorical_crossentropy_reference", "reduce_loss", "loss_sum_and_count",
+    "sparse_targets", "EPSILON",
 ]
 
 EPSILON = 1e-7  # Keras' backend.epsilon()
@@ -88,23 +89,34 @@ def _mask(mask, shape, op):
     return check_mask(mask, shape, op, layout="the per-sample loss shape")
 
 
-def reduce_loss(per_sample, sample_weight=None, mask=None, reduction="mean", op="loss"):
-    """Weight, mask and reduce a per-sample loss Tensor (see the module docstring)."""
-    reduction = _reduction(reduction, op)
-    shape = per_sample.shape
-    m = _mask(mask, shape, op)
+def _weighted(per_sample, sample_weight, m, op):
+    """The per-sample losses with masked positions zeroed and the weights applied."""
     loss = per_sample
     if m is not None:
         loss = where(m, loss, 0.0)  # masked positions: no value, no gradient
     if sample_weight is not None:
-        w = fit_sample_weight(sample_weight, shape, op).astype(per_sample.dtype)
+        w = fit_sample_weight(sample_weight, per_sample.shape, op).astype(per_sample.dtype)
         loss = loss * Tensor(np.ascontiguousarray(w), _copy=False)
+    return loss
+
+
+def loss_sum_and_count(per_sample, sample_weight=None, mask=None, op="loss"):
+    """``(S, n)``: S the sum of the weighted, masked per-sample losses (a scalar Tensor) and
+    n the number of positions the mask keeps.  The "mean" reduction is S / max(n, 1);
+    blocks of a batch's rows can each compute their own (S, n) and add them up."""
+    m = _mask(mask, per_sample.shape, op)
+    count = per_sample.size if m is None else int(m.sum())
+    return tsum(_weighted(per_sample, sample_weight, m, op)), count
+
+
+def reduce_loss(per_sample, sample_weight=None, mask=None, reduction="mean", op="loss"):
+    """Weight, mask and reduce a per-sample loss Tensor (see the module docstring)."""
+    reduction = _reduction(reduction, op)
     if reduction == "none":
-        return loss
-    total = tsum(loss)
+        return _weighted(per_sample, sample_weight, _mask(mask, per_sample.shape, op), op)
+    total, count = loss_sum_and_count(per_sample, sample_weight, mask, op)
     if reduction == "sum":
         return total
-    count = per_sample.size if m is None else int(m.sum())
     return total / float(max(count, 1))
 
 

@@ -160,6 +160,12 @@ class GPT(Model):
                 join_blocks)
         return self._logits(self.hidden_states(token_ids, training, padding_mask, positions))
 
+    def _rows_independent_in_training(self) -> bool:
+        """Each sequence is computed from itself alone (attention stays within a row), so
+        without dropout a train step may run in blocks of the batch
+        (:mod:`tinynlp.models.train_blocks`); once built."""
+        return self.dropout == 0.0 and self.final_norm.built
+
     def _may_run_in_blocks(self, ids, training, padding_mask, positions):
         """Inference (not training, no gradient) on a built model, with ids (B > 1, T) and
         any mask and positions of that shape (a wrong shape raises in the whole path)."""

@@ -15,15 +15,8 @@ Subclass it the way you would subclass ``keras.Model`` (or ``torch.nn.Module``):
 Layers held in attributes (or in lists of layers) are tracked: their weights
 appear in ``model.weights`` in attribute order.  Or use :class:`Sequential`.
 
-The training step (one batch), in order::
-
-    y_pred = model(x, training=True)                     # dropout active
-    loss   = loss_fn(y, y_pred, sample_weight, mask) + Σ regularization_losses()
-    loss.backward()
-    for hook in model._gradient_hooks: hook(params)      # e.g. distributed all-reduce
-    optimizer.step(params)                               # clipping happens inside
-    p.data[...] = p.constraint(p.data)  for constrained params (e.g. pruning masks)
-    zero the gradients
+The training step on one batch — forward, loss, backward, gradient hooks, the
+optimizer step, constraints — is :mod:`tinynlp.models.train_step`.
 
 A NaN or infinite loss is caught before the update: ``fit`` raises
 ``FloatingPointError`` naming the epoch and batch (or, with a
@@ -35,14 +28,14 @@ from __future__ import annotations
 import inspect
 import json
 import math
+
 import numpy as np
 
-from .. import __version__
+from .. import __version__, threads
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from .. import random as tn_random
-from .. import threads
 from ..autograd import no_grad
 from ..autograd.tensor import Tensor
 from ..callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
@@ -53,11 +46,15 @@ from ..progress import resolve_verbose
 from . import saving
 from .building import apply_model_dtype, build_by_dry_run
 from .data import (
-    ArrayData, BatchData, check_batch_size, class_weights_for, make_data, require_samples,
+    ArrayData,
+    BatchData,
+    check_batch_size,
+    make_data,
+    require_samples,
 )
 from .fit_setup import FitRun, check_fit_args, steps_per_epoch_of
 from .summary import summary_lines
-from .targets import loss_mask, prepare_target
+from .train_step import TrainStep
 
 
 def _float_dtype(dtype):
@@ -65,7 +62,7 @@ def _float_dtype(dtype):
     return dtype if dtype.kind == "f" else np.dtype(np.float32)
 
 
-class Model(Layer):
+class Model(TrainStep, Layer):
     """A trainable layer: see the module docstring.
 
     Attributes set by :meth:`compile`: ``optimizer``, ``loss`` (a
@@ -226,78 +223,6 @@ class Model(Layer):
         if self.optimizer is None or self.loss is None:
             raise RuntimeError(f"{what}: the model must be compiled first: "
                                "model.compile(optimizer='adam', loss='binary_crossentropy')")
-
-    # ---- one batch ---------------------------------------------------------------
-    def _prepare_y(self, y, y_pred):
-        if y is None:
-            raise ValueError("fit/evaluate: the batch has no targets y")
-        y = y.data if isinstance(y, Tensor) else np.asarray(y)
-        return prepare_target(self.loss, y, y_pred)
-
-    def _loss_mask(self, y_pred, loader_mask, y):
-        """The mask for the loss: the model's output mask, else a loader's padding mask
-        when the targets are per position (same (B, T) shape)."""
-        return loss_mask(self._output_mask, y_pred, loader_mask, y)
-
-    def _forward(self, x, training, loader_mask):
-        self._output_mask = None
-        x = self._prepare_x(x)
-        if loader_mask is not None and self.supports_masking:
-            out = self(x, training=training, mask=np.asarray(loader_mask, dtype=bool))
-        else:
-            out = self(x, training=training)
-        if isinstance(out, (list, tuple)):
-            raise TypeError(f"{self.name}: fit/evaluate support models with one output; "
-                            f"call() returned {len(out)} outputs")
-        if not isinstance(out, Tensor):
-            out = Tensor(np.asarray(out))
-        return out
-
-    def _compute_loss(self, batch, y_pred, class_weight):
-        y = self._prepare_y(batch.y, y_pred)
-        sw = batch.sample_weight
-        if class_weight is not None:
-            cw = class_weights_for(y, class_weight, y_pred.shape)
-            sw = cw if sw is None else _broadcast_mul(np.asarray(sw, np.float64), cw)
-        mask = self._loss_mask(y_pred, batch.mask, y)
-        loss = self.loss(y, y_pred, sample_weight=sw, mask=mask)
-        reg = self.regularization_losses()
-        total = loss
-        for r in reg:
-            total = total + r
-        return total, y, mask
-
-    def _update_metrics(self, y, y_pred_data, mask):
-        for m in self.compiled_metrics:
-            m.update_state(y, y_pred_data, sample_weight=None if mask is None else
-                           mask.astype(np.float64))
-
-    def _apply_gradients(self, total):
-        total.backward()
-        params = [p for p in self.weights if p.trainable]
-        for hook in self._gradient_hooks:
-            hook(params)
-        self.optimizer.step(params)
-        for p in self.weights:
-            if getattr(p, "constraint", None) is not None:
-                p.data[...] = p.constraint(p.data)
-        self.optimizer.zero_grad(params)
-
-    def _train_step(self, batch, class_weight, update_metrics=True):
-        """One training step on ``batch``: forward (dropout on), loss, and — when the loss
-        is finite — backward, the optimizer update and the metrics.
-
-        Returns ``(loss value, batch size)``; a NaN or infinite loss comes back
-        without an update (the caller decides how to report it).
-        """
-        y_pred = self._forward(batch.x, True, batch.mask)
-        total, y, mask = self._compute_loss(batch, y_pred, class_weight)
-        value = float(total.data)
-        if math.isfinite(value):
-            self._apply_gradients(total)
-            if update_metrics:
-                self._update_metrics(y, y_pred.data, mask)
-        return value, len(y)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One optimizer step on one batch; returns the loss (float)."""
@@ -588,12 +513,3 @@ class Model(Layer):
             if "name" in config:
                 model.name = config["name"]
             return model
-
-
-def _broadcast_mul(a, b):
-    """a · b for per-sample weights of possibly different ranks ((B,) and (B, T))."""
-    if a.ndim < b.ndim:
-        a = a.reshape(a.shape + (1,) * (b.ndim - a.ndim))
-    elif b.ndim < a.ndim:
-        b = b.reshape(b.shape + (1,) * (a.ndim - b.ndim))
-    return a * b

@@ -149,7 +149,7 @@ def test_not_in_blocks(three_blocks, monkeypatch, case):
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
 def test_the_choice_is_measured_per_shape(monkeypatch):
-    """Left to itself, the choice runs whole first (a warm-up), then three steps each way
+    """Left to itself, the choice runs whole first (a warm-up), then five steps each way
     (each with its backwards over the two blocks: phase 2), and keeps one."""
     calls = []
     monkeypatch.setattr(train_blocks, "run_batch_blocks",
@@ -159,7 +159,9 @@ def test_the_choice_is_measured_per_shape(monkeypatch):
     m = gpt()
     x, y = data()
     with tn.threads.limit(2):
-        for _ in range(7):
+        for _ in range(10):
             m.train_on_batch(x, y)
+        assert m.__dict__["_train_block_choice"].chosen(x.shape, 2) is None
+        m.train_on_batch(x, y)
         assert m.__dict__["_train_block_choice"].chosen(x.shape, 2) is not None
-    assert calls == [2] * 3
+    assert calls == [2] * train_blocks.TRIALS

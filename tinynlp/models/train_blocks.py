@@ -29,8 +29,8 @@ Which steps: a model whose rows do not meet in training and that draws nothing r
 (:meth:`Model._rows_independent_in_training`: the GPT without dropout), a loss that
 :func:`~tinynlp.losses.splits_over_rows`, a batch of two rows or more given as arrays,
 and gradients on.  Whether it pays is measured per input shape and thread count by
-the model's own :class:`~tinynlp.workers.BlockChoice` (the first steps run each way;
-every one of them is a real step).
+the model's own :class:`~tinynlp.workers.BlockChoice` (the first steps at a new shape
+run each way, :data:`TRIALS` times; every one of them is a real step).
 """
 
 from __future__ import annotations
@@ -60,12 +60,17 @@ class _Block(NamedTuple):
     mask: object
 
 
+#: timed train steps each way before choosing: more than at inference, since every one is
+#: a real step (nothing is wasted) and a step's time is noisier (two phases, the update)
+TRIALS = 5
+
+
 def train_block_choice(model) -> BlockChoice:
     """The model's own :class:`BlockChoice` for train steps (made on first use; apart from
     the inference one, and not part of its config or weights)."""
     choice = model.__dict__.get("_train_block_choice")
     if choice is None:
-        choice = model.__dict__.setdefault("_train_block_choice", BlockChoice())
+        choice = model.__dict__.setdefault("_train_block_choice", BlockChoice(trials=TRIALS))
     return choice
 
 

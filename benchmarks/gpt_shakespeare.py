@@ -176,6 +176,9 @@ def run_generate(framework, spec, args) -> dict:
 
 def worker_main(args):
     set_thread_env(args.threads)
+    if args.framework == "tinynlp":
+        import tinynlp  # noqa: F401 - before NumPy, as the harness and the command line do
+        # (its limit on OpenBLAS's idle-thread spin applies only then: NOTES 16.4, 19.3)
     if args.threads == "auto":
         from tinynlp import threads
         threads.apply()

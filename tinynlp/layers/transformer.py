@@ -44,6 +44,8 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import Tensor, is_grad_enabled
+from ..autograd.tensor import as_array
+from ..kernels import decode
 from ._utils import (
     as_input,
     check_initializer,
@@ -57,9 +59,9 @@ from ._utils import (
 from .attention import MultiHeadAttention
 from .base import Layer
 from .core import Dense
+from .dropout import Dropout
 from .normalization import LayerNormalization
 from .registry import register_layer
-from .dropout import Dropout
 
 __all__ = ["TransformerDecoder", "TransformerEncoder"]
 
@@ -405,6 +407,12 @@ class TransformerDecoder(_TransformerBlock):
         the same numbers; what ``call`` runs under ``no_grad``.  Returns the output
         array; a cache passed in is updated in place."""
         self._require_built("call_arrays")
+        if decoder_attention_mask is None and encoder_sequence is None and \
+                cross_attention_cache is None:
+            fused = self._decode_step_arrays(decoder_sequence, decoder_padding_mask,
+                                             self_attention_cache)
+            if fused is not None:
+                return fused
         x = self._attention_arrays(
             self._self_attention_layer, self._self_attention_layer_norm, decoder_sequence,
             value_mask=decoder_padding_mask, attention_mask=decoder_attention_mask,
@@ -421,3 +429,65 @@ class TransformerDecoder(_TransformerBlock):
 
     def get_config(self):
         return super().get_config()
+
+    # ---- one decoding step in one pass -------------------------------------------------
+    def _decode_step_arrays(self, x, padding_mask, cache):
+        """:meth:`call_arrays` for one new token per row after the tokens in a
+        self-attention ``cache``, in one compiled pass (:func:`kernels.decode.decoder_step`:
+        the same arithmetic), or None when this is not the block that kernel computes:
+        pre-LN, no cross-attention, a gelu or relu feed-forward, the plain sub-layers."""
+        act = {"gelu": decode.GELU, "relu": decode.RELU}.get(self.activation) \
+            if isinstance(self.activation, str) else None
+        mha, ln1, ln2 = (self._self_attention_layer, self._self_attention_layer_norm,
+                         self._feedforward_layer_norm)
+        d1, d2 = self._feedforward_intermediate_dense, self._feedforward_output_dense
+        if (act is None or not self.normalize_first or self._has_cross_attention
+                or cache is None or cache.static or cache.length >= cache.capacity
+                or x.ndim != 3 or x.shape[1] != 1 or x.dtype not in (np.float32, np.float64)
+                or cache.keys.dtype != x.dtype or cache.batch_size != x.shape[0]
+                or type(mha) is not MultiHeadAttention or mha._out != (x.shape[2],)
+                or type(ln1) is not LayerNormalization or type(ln2) is not LayerNormalization
+                or ln1.axis not in (-1, 2) or ln2.axis not in (-1, 2)
+                or type(d1) is not Dense or type(d2) is not Dense or d2.activation is not None):
+            return None
+        B, _, D = x.shape
+        pad = None if padding_mask is None else np.asarray(padding_mask, dtype=bool)
+        if pad is not None and pad.shape != (B, 1):
+            return None
+        t = cache.length
+        cache.mask[:, t] = True if pad is None else pad[:, 0]
+        y = decode.decoder_step(
+            np.ascontiguousarray(x[:, 0]), *_norm_arrays(ln1, D), *_projections(mha),
+            *_norm_arrays(ln2, D), *_dense_arrays(d1), *_dense_arrays(d2), act,
+            cache.keys, cache.values, cache.mask, t)
+        cache.length = t + 1
+        return y[:, None, :]
+
+
+def _norm_arrays(ln, D):
+    """γ, β (ones / zeros where the layer has none) and ε of a LayerNormalization."""
+    dt = ln.dtype
+    gamma = np.ones(D, dt) if ln.gamma is None else as_array(ln.gamma)
+    beta = np.zeros(D, dt) if ln.beta is None else as_array(ln.beta)
+    return gamma, beta, ln.epsilon
+
+
+def _dense_arrays(layer):
+    """W (in, out) and b (zeros when the layer has none) of a Dense."""
+    W = as_array(layer.kernel)
+    return W, (np.zeros(W.shape[1], W.dtype) if layer.bias is None else as_array(layer.bias))
+
+
+def _projections(mha):
+    """W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o of a MultiHeadAttention, the heads flattened."""
+    out = []
+    for W, b in ((mha.query_kernel, mha.query_bias), (mha.key_kernel, mha.key_bias),
+                 (mha.value_kernel, mha.value_bias)):
+        W = as_array(W)
+        W = W.reshape(W.shape[0], -1)
+        out += [W, np.zeros(W.shape[1], W.dtype) if b is None else as_array(b).reshape(-1)]
+    Wo = as_array(mha.output_kernel)
+    Wo = Wo.reshape(-1, Wo.shape[-1])
+    out += [Wo, np.zeros(Wo.shape[1], Wo.dtype) if mha.output_bias is None
+            else as_array(mha.output_bias).reshape(-1)]
+    return out

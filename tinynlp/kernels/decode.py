@@ -1,0 +1,145 @@
+"""One decoding step of a pre-LN Transformer decoder block in one pass (the KV cache's
+fast path).
+
+Generating with a KV cache runs each block on one new token per row.  The readable
+path (:meth:`tinynlp.layers.TransformerDecoder.call_arrays`) makes about a dozen
+NumPy calls and a few dozen Python calls per block for products of a single row —
+microseconds of arithmetic each, so at batch 1 the calls are most of the time.
+:func:`decoder_step` does the same arithmetic in one compiled function per block::
+
+    h  = LN₁(x)                                   (γ₁, β₁, ε₁)
+    q  = h W_q + b_q,  k = h W_k + b_k,  v = h W_v + b_v      (heads: H × d_k)
+    K[t] = k,  V[t] = v                           (the cache's slot t; its mask is set)
+    a_h = Σ_j softmax_j(q_h · K_j / √d_k) V_j     over the cached j ≤ t it may attend to
+    x₁ = x + a W_o + b_o
+    y  = x₁ + σ(LN₂(x₁) W₁ + c₁) W₂ + c₂          (σ: exact gelu or relu)
+
+A row whose keys are all masked gets a = 0 (as the attention op gives).  Layer norm
+takes float64 row sums, as :mod:`tinynlp.kernels.layernorm` does; the products
+accumulate in the arrays' dtype, as the BLAS does, so float32 results agree with the
+readable path to float32 rounding (float64: to ~1e-15), which the tests check.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .activations import fast_erf, fast_exp_neg
+
+__all__ = ["decoder_step", "GELU", "RELU"]
+
+GELU = 1      # exact: x·Φ(x)
+RELU = 2
+
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+
+
+@njit(inline="always", error_model="numpy")
+def _layer_norm(row, gamma, beta, eps, out):
+    """out = (row − mean) / √(var + ε) · γ + β, float64 statistics."""
+    D = row.shape[0]
+    s = np.float64(0.0)
+    for j in range(D):
+        s += row[j]
+    mu = s / D
+    ss = np.float64(0.0)
+    for j in range(D):
+        d = row[j] - mu
+        ss += d * d
+    r = 1.0 / np.sqrt(ss / D + eps)
+    for j in range(D):
+        out[j] = (row[j] - mu) * r * gamma[j] + beta[j]
+
+
+@njit(inline="always", error_model="numpy")
+def _row_times(h, W, b, out):
+    """out = h W + b for one row h (D,), W (D, N) row-major: N-long axpys (vectorised)."""
+    N = W.shape[1]
+    for j in range(N):
+        out[j] = b[j]
+    for i in range(h.shape[0]):
+        hi = h[i]
+        Wi = W[i]
+        for j in range(N):
+            out[j] += hi * Wi[j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def decoder_step(x, g1, be1, eps1, Wq, bq, Wk, bk, Wv, bv, Wo, bo, g2, be2, eps2,
+                 W1, c1, W2, c2, act, keys, values, mask, t):
+    """The block's output (B, D) for one new token per row ``x`` (B, D) (see the module
+    docstring); writes its keys and values into ``keys`` / ``values`` (B, H, capacity,
+    d) at slot ``t`` and attends over the slots j ≤ t with ``mask[b, j]`` True (the
+    caller sets ``mask[:, t]``).  Weights as the layers hold them, the heads flattened:
+    ``Wq`` (D, H·d_k), ``Wo`` (H·d_v, D), ``W1`` (D, F), ``W2`` (F, D)."""
+    B, D = x.shape
+    H, dk, dv = keys.shape[1], keys.shape[3], values.shape[3]
+    F = W1.shape[1]
+    dt = x.dtype.type
+    zero = dt(0.0)
+    scale = dt(1.0 / math.sqrt(dk))
+    out = np.empty_like(x)
+    h = np.empty(D, x.dtype)
+    q = np.empty(H * dk, x.dtype)
+    k = np.empty(H * dk, x.dtype)
+    v = np.empty(H * dv, x.dtype)
+    a = np.empty(H * dv, x.dtype)
+    x1 = np.empty(D, x.dtype)
+    u = np.empty(F, x.dtype)
+    p = np.empty(t + 1, x.dtype)
+    half = dt(0.5)
+    one = dt(1.0)
+    r2 = dt(_INV_SQRT_2)
+    for b in range(B):
+        _layer_norm(x[b], g1, be1, eps1, h)
+        _row_times(h, Wq, bq, q)
+        _row_times(h, Wk, bk, k)
+        _row_times(h, Wv, bv, v)
+        for hh in range(H):
+            for c in range(dk):
+                keys[b, hh, t, c] = k[hh * dk + c]
+            for c in range(dv):
+                values[b, hh, t, c] = v[hh * dv + c]
+        for hh in range(H):
+            top = dt(-np.inf)
+            for j in range(t + 1):
+                if mask[b, j]:
+                    s = zero
+                    for c in range(dk):
+                        s += q[hh * dk + c] * keys[b, hh, j, c]
+                    s *= scale
+                    p[j] = s
+                    top = max(top, s)
+            total = zero
+            for j in range(t + 1):
+                if mask[b, j]:
+                    e = fast_exp_neg(top - p[j])
+                    p[j] = e
+                    total += e
+            for c in range(dv):
+                a[hh * dv + c] = zero
+            if total > zero:
+                inv = one / total
+                for j in range(t + 1):
+                    if mask[b, j]:
+                        w = p[j] * inv
+                        for c in range(dv):
+                            a[hh * dv + c] += w * values[b, hh, j, c]
+        _row_times(a, Wo, bo, x1)
+        for j in range(D):
+            x1[j] += x[b, j]
+        _layer_norm(x1, g2, be2, eps2, h)
+        _row_times(h, W1, c1, u)
+        if act == GELU:
+            for j in range(F):
+                u[j] = half * u[j] * (one + fast_erf(u[j] * r2))
+        elif act == RELU:
+            for j in range(F):
+                u[j] = max(u[j], zero)
+        _row_times(u, W2, c2, out[b])
+        for j in range(D):
+            out[b, j] += x1[j]
+    return out

@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit
 
 from .activations import fast_erf, fast_exp_neg
+from .layernorm import row_mean_rstd
 
 __all__ = ["decoder_step", "GELU", "RELU"]
 
@@ -40,17 +41,8 @@ _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 @njit(inline="always", error_model="numpy")
 def _layer_norm(row, gamma, beta, eps, out):
     """out = (row − mean) / √(var + ε) · γ + β, float64 statistics."""
-    D = row.shape[0]
-    s = np.float64(0.0)
-    for j in range(D):
-        s += row[j]
-    mu = s / D
-    ss = np.float64(0.0)
-    for j in range(D):
-        d = row[j] - mu
-        ss += d * d
-    r = 1.0 / np.sqrt(ss / D + eps)
-    for j in range(D):
+    mu, r = row_mean_rstd(row, eps)
+    for j in range(row.shape[0]):
         out[j] = (row[j] - mu) * r * gamma[j] + beta[j]
 
 

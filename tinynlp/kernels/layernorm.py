@@ -23,6 +23,7 @@ from numba import njit
 
 __all__ = [
     "layer_norm_rows",
+    "row_mean_rstd",
     "layer_norm_rows_reference",
     "layer_norm_backward_rows",
     "layer_norm_backward_rows_reference",
@@ -46,21 +47,28 @@ def layer_norm_rows_reference(x, gamma, beta, eps, want_xhat=True):
 _FAST = {"reassoc", "nsz", "contract"}
 
 
+@njit(inline="always", error_model="numpy")
+def row_mean_rstd(row, eps):
+    """(μ, 1/√(σ² + ε)) of one row, from float64 sums (also the decoding kernel's)."""
+    D = row.shape[0]
+    s = np.float64(0.0)         # float64 sums (np.float64, not 0.0: without the JIT
+    for j in range(D):          # a Python float would take float32 from the row)
+        s += row[j]
+    mu = s / D
+    ss = np.float64(0.0)
+    for j in range(D):
+        d = row[j] - mu
+        ss += d * d
+    return mu, 1.0 / np.sqrt(ss / D + eps)
+
+
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
 def _ln_forward(x, gamma, beta, eps, y, xhat, rstd):
     N, D = x.shape
     keep = xhat.shape[0] == N
     for n in range(N):
         row = x[n]
-        s = np.float64(0.0)         # float64 sums (np.float64, not 0.0: without the JIT
-        for j in range(D):          # a Python float would take float32 from the row)
-            s += row[j]
-        mu = s / D
-        ss = np.float64(0.0)
-        for j in range(D):
-            d = row[j] - mu
-            ss += d * d
-        r = 1.0 / np.sqrt(ss / D + eps)
+        mu, r = row_mean_rstd(row, eps)
         rstd[n] = r
         out = y[n]
         if keep:

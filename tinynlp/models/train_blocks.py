@@ -30,7 +30,11 @@ Which steps: a model whose rows do not meet in training and that draws nothing r
 :func:`~tinynlp.losses.splits_over_rows`, a batch of two rows or more given as arrays,
 and gradients on.  Whether it pays is measured per input shape and thread count by
 the model's own :class:`~tinynlp.workers.BlockChoice` (the first steps at a new shape
-run each way, :data:`TRIALS` times; every one of them is a real step).
+run each way, :data:`TRIALS` times; every one of them is a real step).  Since the
+blocks add the gradients up in another order, which way a step ran shows in the last
+bits of float32 weights; for runs that repeat bit for bit on a machine, fix the way:
+``model._train_block_choice = BlockChoice(force=False)`` (or ``True``), with
+``from tinynlp.workers import BlockChoice``.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ from tinynlp.workers import BlockChoice
 V, S = 23, 16
 
 
-def gpt(dtype="float64", loss=None, dropout=0.0, metrics=None, seed=0):
+def gpt(dtype="float64", loss=None, dropout=0.0, metrics=None, seed=0, tie=False):
     tn.random.seed(seed)
     m = tn.models.GPT(V, S, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
-                      dropout=dropout, tie_embeddings=False, dtype=dtype)
+                      dropout=dropout, tie_embeddings=tie, dtype=dtype)
     m.compile(optimizer=tn.optimizers.AdamW(learning_rate=1e-2, weight_decay=0.1),
               loss=loss or tn.losses.SparseCategoricalCrossentropy(from_logits=True),
               metrics=metrics)
@@ -44,17 +44,19 @@ def assert_same_weights(a, b, rtol):
         np.testing.assert_allclose(q, p, rtol=rtol, atol=rtol)
 
 
-@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-11), ("float32", 2e-5)])
-def test_steps_in_blocks_equal_whole_steps(three_blocks, dtype, rtol):
-    """Three AdamW steps, three uneven blocks: the same losses and weights as whole."""
-    whole, split = twins(dtype)
+@pytest.mark.parametrize("dtype,rtol,tie", [("float64", 1e-11, False), ("float64", 1e-11, True),
+                                            ("float32", 2e-5, False)])
+def test_steps_in_blocks_equal_whole_steps(three_blocks, dtype, rtol, tie):
+    """Three AdamW steps, three uneven blocks: the same losses and weights as whole (with
+    the head tied to the embedding, its two gradients add up across blocks too)."""
+    whole, split = twins(dtype, tie=tie)
     x, y = data()
     for _ in range(3):
         lw, ls = whole.train_on_batch(x, y), split.train_on_batch(x, y)
         assert ls == pytest.approx(lw, rel=rtol)
     assert three_blocks == [7, 7, 7]
     assert_same_weights(whole, split, rtol)
-    assert not np.allclose(split.get_weights()[0], gpt(dtype).get_weights()[0])   # it trained
+    assert not np.allclose(split.get_weights()[0], gpt(dtype, tie=tie).get_weights()[0])
 
 
 def test_weights_masks_ignored_targets_and_regularization(three_blocks):

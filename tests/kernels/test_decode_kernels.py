@@ -87,7 +87,8 @@ def test_padding_of_the_new_token_and_rows_with_nothing_to_attend_to(B, T0, head
 
 
 def test_other_blocks_take_the_layer_path(monkeypatch):
-    """Post-LN, another activation, two new tokens, a full cache: not the kernel's block."""
+    """Post-LN, another activation, two new tokens, too many rows, a full cache: the layer
+    path."""
     rng = np.random.default_rng(0)
     calls = []
     from tinynlp.kernels import decode
@@ -100,6 +101,9 @@ def test_other_blocks_take_the_layer_path(monkeypatch):
     layer = block("float64")
     cache = prompt_cache(layer, 2, 3, 16, "float64", 5, rng)
     layer.call_arrays(rng.standard_normal((2, 2, 16)), self_attention_cache=cache)
+    many = decode.MAX_ROWS + 1                     # more rows than it is faster for
+    layer.call_arrays(rng.standard_normal((many, 1, 16)),
+                      self_attention_cache=prompt_cache(layer, many, 3, 16, "float64", 5, rng))
     assert calls == []
     with pytest.raises(ValueError, match="do not fit the capacity"):
         layer.call_arrays(rng.standard_normal((2, 1, 16)), self_attention_cache=cache)
@@ -120,3 +124,74 @@ def test_gpt_generates_the_same_tokens(monkeypatch, dtype):
     slow = m.generate(prompts, 12, temperature=0)
     for f, s in zip(fast, slow):
         np.testing.assert_array_equal(f, s)
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 2e-5)])
+def test_cross_attention_blocks_equal_the_layer_path(monkeypatch, dtype, tol):
+    """An encoder–decoder block: after the self-attention, LN, attention over the encoder's
+    static cache (a padded source in one row), the residual — then the feed-forward."""
+    rng = np.random.default_rng(2)
+    B, S, D, steps = 2, 5, 16, 4
+    tn.random.seed(0)
+    layer = TransformerDecoder(24, 2, activation="gelu", normalize_first=True, dtype=dtype)
+    enc = rng.standard_normal((B, S, D)).astype(dtype)
+    with tn.no_grad():
+        layer(np.zeros((B, 2, D), dtype), enc)
+    for w in layer.weights:
+        w.data[...] = w.data + 0.1 * rng.standard_normal(w.shape).astype(dtype)
+    src_pad = np.ones((B, S), bool)
+    src_pad[1, 3:] = False
+    cross = layer._cross_attention_layer.compute_cache(enc, value_mask=src_pad)
+    cache = layer._self_attention_layer.init_cache(B, steps, dtype)
+    twin = copy.deepcopy(cache)
+    xs = rng.standard_normal((steps, B, 1, D)).astype(dtype)
+    from tinynlp.kernels import decode
+    calls = []
+    real = decode.decoder_step
+    monkeypatch.setattr(decode, "decoder_step", lambda *a: calls.append(1) or real(*a))
+    fused = [layer.call_arrays(x, self_attention_cache=cache, cross_attention_cache=cross)
+             for x in xs]
+    assert len(calls) == steps
+    readable(monkeypatch)
+    slow = [layer.call_arrays(x, self_attention_cache=twin, cross_attention_cache=cross)
+            for x in xs]
+    for f, s in zip(fused, slow):
+        np.testing.assert_allclose(f, s, rtol=tol, atol=tol)
+    np.testing.assert_allclose(cache.keys, twin.keys, rtol=tol, atol=tol)
+    # the encoder sequence itself (no cache) or an encoder attention mask: the layer path
+    calls.clear()
+    monkeypatch.undo()
+    monkeypatch.setattr(decode, "decoder_step", lambda *a: calls.append(1) or real(*a))
+    layer.call_arrays(xs[0], enc, self_attention_cache=layer._self_attention_layer.init_cache(
+        B, 2, dtype))
+    layer.call_arrays(xs[0], self_attention_cache=layer._self_attention_layer.init_cache(
+        B, 2, dtype), cross_attention_cache=cross,
+        encoder_attention_mask=np.ones((B, 1, S), bool))
+    assert calls == []
+
+
+def test_translation_decodes_the_same(monkeypatch):
+    """The Transformer translation model's cached decoding steps (padded sources) give the
+    same logits through the kernel as through the layers, and beam search the same words."""
+    from tinynlp.tasks import translation as tr
+    from tinynlp.tasks.transformer_seq2seq import TransformerSeq2Seq
+
+    tn.random.seed(2)
+    model = TransformerSeq2Seq(src_vocab_size=11, tgt_vocab_size=9, hidden_dim=8, num_layers=2,
+                               num_heads=2, intermediate_dim=16, dropout=0.0,
+                               sequence_length=12, dtype="float64")
+    model([np.array([[4, 5]]), np.array([[2]])])
+    src = np.array([[4, 5, 6, 7], [8, 9, 0, 0], [10, 4, 4, 0]])
+    tgt = np.array([[2, 5, 6, 7, 8], [2, 4, 4, 5, 6], [2, 8, 7, 6, 5]])
+
+    def run():
+        dec = model.start_decoding(src, max_len=10)
+        return ([dec.step(tgt[:, t]) for t in range(tgt.shape[1])],
+                [tr.beam_search(model, s[s > 0], 2, 3, beam_size=3, max_len=9) for s in src])
+
+    fast_logits, fast_words = run()
+    readable(monkeypatch)
+    slow_logits, slow_words = run()
+    for f, s in zip(fast_logits, slow_logits):
+        np.testing.assert_allclose(f, s, rtol=1e-11, atol=1e-12)
+    assert fast_words == slow_words

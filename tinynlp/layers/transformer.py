@@ -408,9 +408,9 @@ class TransformerDecoder(_TransformerBlock):
         array; a cache passed in is updated in place."""
         self._require_built("call_arrays")
         if decoder_attention_mask is None and encoder_sequence is None and \
-                cross_attention_cache is None:
+                encoder_attention_mask is None:
             fused = self._decode_step_arrays(decoder_sequence, decoder_padding_mask,
-                                             self_attention_cache)
+                                             self_attention_cache, cross_attention_cache)
             if fused is not None:
                 return fused
         x = self._attention_arrays(
@@ -431,37 +431,67 @@ class TransformerDecoder(_TransformerBlock):
         return super().get_config()
 
     # ---- one decoding step in one pass -------------------------------------------------
-    def _decode_step_arrays(self, x, padding_mask, cache):
+    def _decode_step_arrays(self, x, padding_mask, cache, cross_cache=None):
         """:meth:`call_arrays` for one new token per row after the tokens in a
-        self-attention ``cache``, in one compiled pass (:func:`kernels.decode.decoder_step`:
-        the same arithmetic), or None when this is not the block that kernel computes:
-        pre-LN, no cross-attention, a gelu or relu feed-forward, the plain sub-layers."""
+        self-attention ``cache`` (and, with cross-attention, the encoder's static
+        ``cross_cache``), in one compiled pass (:func:`kernels.decode.decoder_step`: the
+        same arithmetic), or None when this is not the block that kernel computes —
+        pre-LN, a gelu or relu feed-forward, the plain sub-layers — or when the batch has
+        more rows than the kernel is faster for (:data:`kernels.decode.MAX_ROWS`)."""
         act = {"gelu": decode.GELU, "relu": decode.RELU}.get(self.activation) \
             if isinstance(self.activation, str) else None
-        mha, ln1, ln2 = (self._self_attention_layer, self._self_attention_layer_norm,
-                         self._feedforward_layer_norm)
-        d1, d2 = self._feedforward_intermediate_dense, self._feedforward_output_dense
-        if (act is None or not self.normalize_first or self._has_cross_attention
+        D = x.shape[-1]
+        if (act is None or not self.normalize_first or not _plain_attention(
+                self._self_attention_layer, self._self_attention_layer_norm, D)
+                or not _plain_dense(self._feedforward_intermediate_dense)
+                or not _plain_dense(self._feedforward_output_dense)
+                or self._feedforward_output_dense.activation is not None
+                or not _plain_norm(self._feedforward_layer_norm)
                 or cache is None or cache.static or cache.length >= cache.capacity
-                or x.ndim != 3 or x.shape[1] != 1 or x.dtype not in (np.float32, np.float64)
-                or cache.keys.dtype != x.dtype or cache.batch_size != x.shape[0]
-                or type(mha) is not MultiHeadAttention or mha._out != (x.shape[2],)
-                or type(ln1) is not LayerNormalization or type(ln2) is not LayerNormalization
-                or ln1.axis not in (-1, 2) or ln2.axis not in (-1, 2)
-                or type(d1) is not Dense or type(d2) is not Dense or d2.activation is not None):
+                or x.ndim != 3 or x.shape[1] != 1 or x.shape[0] > decode.MAX_ROWS
+                or x.dtype not in (np.float32, np.float64)
+                or cache.keys.dtype != x.dtype or cache.batch_size != x.shape[0]):
             return None
-        B, _, D = x.shape
+        cross = None
+        if self._has_cross_attention:
+            if (cross_cache is None or not cross_cache.static
+                    or cross_cache.keys.dtype != x.dtype
+                    or cross_cache.batch_size != x.shape[0] or not _plain_attention(
+                        self._cross_attention_layer, self._cross_attention_layer_norm, D)):
+                return None
+            mha = self._cross_attention_layer
+            k, v, m = cross_cache.view()
+            cross = (_norm_arrays(self._cross_attention_layer_norm, D),
+                     tuple(_projections(mha)[i] for i in (0, 1, 6, 7)),
+                     (k, v, np.ascontiguousarray(m)))
+        B = x.shape[0]
         pad = None if padding_mask is None else np.asarray(padding_mask, dtype=bool)
         if pad is not None and pad.shape != (B, 1):
             return None
         t = cache.length
         cache.mask[:, t] = True if pad is None else pad[:, 0]
         y = decode.decoder_step(
-            np.ascontiguousarray(x[:, 0]), *_norm_arrays(ln1, D), *_projections(mha),
-            *_norm_arrays(ln2, D), *_dense_arrays(d1), *_dense_arrays(d2), act,
-            cache.keys, cache.values, cache.mask, t)
+            np.ascontiguousarray(x[:, 0]), _norm_arrays(self._self_attention_layer_norm, D),
+            tuple(_projections(self._self_attention_layer)), (cache.keys, cache.values,
+                                                              cache.mask), t, cross,
+            _norm_arrays(self._feedforward_layer_norm, D),
+            (*_dense_arrays(self._feedforward_intermediate_dense),
+             *_dense_arrays(self._feedforward_output_dense)), act)
         cache.length = t + 1
         return y[:, None, :]
+
+
+def _plain_attention(mha, norm, D):
+    """A MultiHeadAttention and its LayerNorm as the decoding kernel computes them."""
+    return type(mha) is MultiHeadAttention and mha._out == (D,) and _plain_norm(norm)
+
+
+def _plain_norm(norm):
+    return type(norm) is LayerNormalization and norm.axis in (-1, 2)
+
+
+def _plain_dense(layer):
+    return type(layer) is Dense
 
 
 def _norm_arrays(ln, D):

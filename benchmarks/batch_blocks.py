@@ -15,7 +15,8 @@ For each model and batch size, the same inference forward (``model(x)`` under
 
 and what ``BlockChoice`` itself keeps after its trials (the default).  ``--train``
 times ``model.train_on_batch`` instead (the harness's optimizer and loss; only the
-models that may train in blocks: ``tinynlp.models.train_blocks``).  The models
+models that may train in blocks: ``tinynlp.models.train_blocks``), forced with
+``model._train_in_blocks``, and reports the way its fixed rule takes.  The models
 are the harness's (``benchmarks/specs.py``: the tinynlp side, random inputs; the
 GPT at batch b runs b sequences of its context).  Each cell is the median of
 ``--rounds`` rounds; in each round the two ways run one after the other, each
@@ -41,6 +42,7 @@ import numpy as np
 from benchmarks import tinynlp_models as tm
 from benchmarks.specs import get_spec
 from benchmarks.timing import best_seconds
+from tinynlp.models.train_blocks import blocks_for
 from tinynlp.workers import BlockChoice
 
 DEFAULT = "seed_rnn:32,seed_cnn:32,seed_cnn:256,emb_rnn:32,emb_rnn:256,emb_cnn:32,emb_cnn:256," \
@@ -87,39 +89,48 @@ def main(argv=None):
     print(f"{what}; load average {os.getloadavg()}; {args.threads} thread(s); median of "
           f"{rounds} round(s) of best-of-{reps}, ms")
     print()
-    print("| model | batch | whole | blocks | blocks / whole | BlockChoice keeps |")
+    chooser = "the rule takes" if args.train else "BlockChoice keeps"
+    print(f"| model | batch | whole | blocks | blocks / whole | {chooser} |")
     print("|---|---:|---:|---:|---:|---|")
     rows = []
     for name, batch in pairs:
         model, x = make(name, batch, args.quick)
-        attr = "_train_block_choice" if args.train else "_block_choice"
         if args.train:
             tm.TinyModel(None, model=model)                 # compiled as in the harness
             y = np.roll(x, -1, axis=1)
 
             def run(model=model, x=x, y=y):
                 return model.train_on_batch(x, y)
+
+            def force(way, model=model):
+                model._train_in_blocks = way == "blocks"
         else:
             def run(model=model, x=x):
                 with tn.no_grad():
                     return model(x).data
 
+            def force(way, model=model):
+                model._block_choice = BlockChoice(force=way == "blocks")
+
         times = {"whole": [], "blocks": []}
         outs = {}
         for _ in range(rounds):
             for way, seconds in times.items():
-                setattr(model, attr, BlockChoice(force=way == "blocks"))
+                force(way)
                 outs[way] = run()
                 seconds.append(best_seconds(run, reps))
-        if not args.train:                     # (training moved the weights in between)
+        if args.train:                       # the fixed rule (train_blocks.blocks_for)
+            del model._train_in_blocks
+            kept = "blocks" if blocks_for(model, x.shape) else "whole"
+        else:                                # what the model's own choice keeps, as in use
             np.testing.assert_allclose(outs["blocks"], outs["whole"], rtol=1e-5, atol=1e-6)
-        model.__dict__.pop(attr)                   # the model makes its own, as in use
-        run()
-        choice = model.__dict__[attr]
-        for _ in range(2 * choice.trials):
+            model.__dict__.pop("_block_choice")
             run()
-        kept = {True: "blocks", False: "whole", None: "whole (one block: not measured)"}[
-            choice.chosen(x.shape, tn.get_num_threads())]
+            choice = model.__dict__["_block_choice"]
+            for _ in range(2 * choice.TRIALS):
+                run()
+            kept = {True: "blocks", False: "whole", None: "whole (one block: not measured)"}[
+                choice.chosen(x.shape, tn.get_num_threads())]
         whole, blocks = (float(np.median(times[w])) * 1e3 for w in ("whole", "blocks"))
         rows.append((name, batch, whole, blocks, kept))
         print(f"| {name} | {batch} | {whole:.2f} | {blocks:.2f} | {blocks / whole:.2f} | "

@@ -174,9 +174,9 @@ def write_markdown(data, path, plot_name="ratios.png"):
                  "`optim.AdamW`; inference = the logits (B, 64, 96).  On more than one "
                  "thread the GPT's train step may run in blocks of the batch "
                  "(`tinynlp.models.train_blocks`: each block's forward and backward on its "
-                 "thread, the gradients added up before one AdamW step), where its own "
-                 "`BlockChoice` measured that faster (its first 11 steps at a shape, inside the "
-                 "warm-up and timing loops: a warm-up, then 5 each way).  "
+                 "thread, the gradients added up before one AdamW step) when each block has "
+                 "at least 256 positions (a fixed rule, so that runs repeat bit for bit; "
+                 "here 6 sequences of 64).  "
                  "**transformer_cls**: "
                  "`TransformerEncoder` ×2 vs `nn.TransformerEncoderLayer` ×2 (PyTorch's "
                  "inference in `eval()` takes its fused fast path).")

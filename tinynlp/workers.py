@@ -147,8 +147,7 @@ def run_batch_blocks(work, blocks) -> list:
 
 
 class BlockChoice:
-    """A model's inference (or train step), whole or in blocks of the batch, whichever ran
-    faster here.
+    """A model's inference, whole or in blocks of the batch, whichever ran faster here.
 
     Whether the blocks win depends on the model and the machine: measured on the
     2-core VM (``benchmarks/batch_blocks.py``, ``benchmarks/NOTES.md`` section 18),
@@ -156,11 +155,11 @@ class BlockChoice:
     Transformers, the Elman RNN at batch 256) and made a 0.09 ms forward 3.5 times
     slower (the hand-off to a thread costs more than the work).  So :meth:`run`
     measures, for each input shape and thread count: one untimed call (a warm-up),
-    then :data:`TRIALS` calls each way (or ``trials``), alternating (whole first);
-    after that it takes the way with the smaller minimum time.  Both ways give the same numbers
+    then :data:`TRIALS` calls each way, alternating (whole first); after that it
+    takes the way with the smaller minimum time.  Both ways give the same numbers
     (every row is computed from its own inputs), so the choice changes only the speed.
-    A model keeps one for inference (:mod:`tinynlp.models.blocks`) and one for its
-    train steps (:mod:`tinynlp.models.train_blocks`: section 19).
+    (A train step's blocks add the gradients up in another order, so they follow a
+    fixed rule instead: :mod:`tinynlp.models.train_blocks`.)
     """
 
     #: timed calls of each way per input shape before choosing
@@ -168,11 +167,10 @@ class BlockChoice:
     #: input shapes remembered (the oldest is forgotten first)
     MAX_SIZES = 32
 
-    def __init__(self, force=None, clock=time.perf_counter, trials=TRIALS):
+    def __init__(self, force=None, clock=time.perf_counter):
         """``force``: True — always in blocks (when there is more than one), False — never,
-        None — measure and choose (``trials`` timed calls each way)."""
+        None — measure and choose."""
         self.force = force
-        self.trials = int(trials)
         self._clock = clock
         self._times = {}                 # (shape, threads) -> ([whole s], [blocks s])
         self._chosen = {}                # (shape, threads) -> True (blocks) / False (whole)
@@ -207,7 +205,7 @@ class BlockChoice:
         start = self._clock()
         out = combine(run_batch_blocks(block, blocks)) if in_blocks else whole()
         (blocks_s if in_blocks else whole_s).append(self._clock() - start)
-        if len(whole_s) >= self.trials and len(blocks_s) >= self.trials:
+        if len(whole_s) >= self.TRIALS and len(blocks_s) >= self.TRIALS:
             self._chosen[key] = min(blocks_s) < min(whole_s)
         return out
 

@@ -1,14 +1,12 @@
 """A train step in blocks of the batch on parallel threads (tinynlp.models.train_blocks):
 the same step as on the whole batch, and only where that holds."""
 
-import numba
 import numpy as np
 import pytest
 
 import tinynlp as tn
 from tinynlp.models import train_blocks
 from tinynlp.models.data import BatchData
-from tinynlp.workers import BlockChoice
 
 V, S = 23, 16
 
@@ -29,8 +27,8 @@ def twins(dtype="float64", **kw):
     """The same model twice: one always whole, one always in blocks."""
     whole, split = gpt(dtype, **kw), gpt(dtype, **kw)
     split.set_weights(whole.get_weights())
-    whole._train_block_choice = BlockChoice(force=False)
-    split._train_block_choice = BlockChoice(force=True)
+    whole._train_in_blocks = False
+    split._train_in_blocks = True
     return whole, split
 
 
@@ -143,27 +141,29 @@ def test_not_in_blocks(three_blocks, monkeypatch, case):
               from_logits=True)(yt, yp)},
           "changed loss": {"loss": _OwnCall(from_logits=True)}}.get(case, {})
     m = gpt(**kw)
-    m._train_block_choice = BlockChoice(force=True)
+    m._train_in_blocks = True
     x, y = data(B=1 if case == "one row" else 7)
     m.train_on_batch(x, y.tolist() if case == "list targets" else y)
     assert three_blocks == []
 
 
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
-def test_the_choice_is_measured_per_shape(monkeypatch):
-    """Left to itself, the choice runs whole first (a warm-up), then five steps each way
-    (each with its backwards over the two blocks: phase 2), and keeps one."""
-    calls = []
-    monkeypatch.setattr(train_blocks, "run_batch_blocks",
-                        lambda work, blocks: calls.append(len(blocks)) or
-                        [work(lo, hi) for lo, hi in blocks])
-    monkeypatch.setattr("tinynlp.workers.batch_blocks", lambda n: [(0, 3), (3, n)])
+def test_the_rule_blocks_of_enough_positions(three_blocks, monkeypatch):
+    """Unforced, the step runs in blocks when every block has MIN_BLOCK_POSITIONS positions
+    (rows × time steps): a fixed rule, so that a run repeats bit for bit."""
     m = gpt()
-    x, y = data()
-    with tn.threads.limit(2):
-        for _ in range(10):
-            m.train_on_batch(x, y)
-        assert m.__dict__["_train_block_choice"].chosen(x.shape, 2) is None
-        m.train_on_batch(x, y)
-        assert m.__dict__["_train_block_choice"].chosen(x.shape, 2) is not None
-    assert calls == [2] * train_blocks.TRIALS
+    x, y = data(B=7, T=9)                          # blocks of 2, 1 and 4 rows: at least 9
+    monkeypatch.setattr(train_blocks, "MIN_BLOCK_POSITIONS", 10)
+    m.train_on_batch(x, y)
+    assert three_blocks == [7]                      # asked, and whole (phase 1 never ran)
+    calls = []
+    real = train_blocks.run_batch_blocks
+    monkeypatch.setattr(train_blocks, "run_batch_blocks",
+                        lambda work, blocks: calls.append(len(blocks)) or real(work, blocks))
+    m.train_on_batch(x, y)
+    assert calls == []
+    monkeypatch.setattr(train_blocks, "MIN_BLOCK_POSITIONS", 9)
+    m.train_on_batch(x, y)
+    assert calls == [3, 3]                          # phase 1 and phase 2
+    m._train_in_blocks = False                      # forced either way
+    m.train_on_batch(x, y)
+    assert calls == [3, 3] and three_blocks == [7, 7, 7]

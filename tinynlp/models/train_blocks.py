@@ -28,13 +28,12 @@ part of it runs on both cores (``benchmarks/NOTES.md`` section 19).
 Which steps: a model whose rows do not meet in training and that draws nothing random
 (:meth:`Model._rows_independent_in_training`: the GPT without dropout), a loss that
 :func:`~tinynlp.losses.splits_over_rows`, a batch of two rows or more given as arrays,
-and gradients on.  Whether it pays is measured per input shape and thread count by
-the model's own :class:`~tinynlp.workers.BlockChoice` (the first steps at a new shape
-run each way, :data:`TRIALS` times; every one of them is a real step).  Since the
-blocks add the gradients up in another order, which way a step ran shows in the last
-bits of float32 weights; for runs that repeat bit for bit on a machine, fix the way:
-``model._train_block_choice = BlockChoice(force=False)`` (or ``True``), with
-``from tinynlp.workers import BlockChoice``.
+gradients on, more than one thread, and blocks of at least :data:`MIN_BLOCK_POSITIONS`
+positions each.  That last rule is fixed, not measured at run time as the inference
+blocks are (:class:`~tinynlp.workers.BlockChoice`): the blocks add the gradients up in
+another order, so which way a step runs shows in the last bits of the weights, and a
+run must repeat bit for bit for a given thread count (a pretraining run resumed from
+its checkpoint ends on the same weights as one never interrupted).
 """
 
 from __future__ import annotations
@@ -44,12 +43,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import workers
 from ..autograd.tensor import is_grad_enabled
 from ..losses import splits_over_rows
-from ..workers import BlockChoice, run_batch_blocks
+from ..workers import run_batch_blocks
 from .data import BatchData
 
-__all__ = ["may_train_in_blocks", "train_in_blocks", "train_block_choice"]
+__all__ = ["may_train_in_blocks", "train_in_blocks", "blocks_for", "MIN_BLOCK_POSITIONS"]
 
 
 class _Block(NamedTuple):
@@ -64,18 +64,28 @@ class _Block(NamedTuple):
     mask: object
 
 
-#: timed train steps each way before choosing: more than at inference, since every one is
-#: a real step (nothing is wasted) and a step's time is noisier (two phases, the update)
-TRIALS = 5
+#: the fewest positions (rows × time steps) each block must have.  Measured on the 2-core
+#: VM (``benchmarks/NOTES.md`` section 19.3), GPT train steps in blocks against whole:
+#: 512 and 384 positions per block 0.87–0.95 of the time, 192 and fewer 1.12–1.98 (the
+#: threads' hand-offs and the smaller products cost more than the second core gains).
+MIN_BLOCK_POSITIONS = 256
 
 
-def train_block_choice(model) -> BlockChoice:
-    """The model's own :class:`BlockChoice` for train steps (made on first use; apart from
-    the inference one, and not part of its config or weights)."""
-    choice = model.__dict__.get("_train_block_choice")
-    if choice is None:
-        choice = model.__dict__.setdefault("_train_block_choice", BlockChoice(trials=TRIALS))
-    return choice
+def blocks_for(model, shape):
+    """The blocks of rows a train step on inputs of ``shape`` runs in, or None for the
+    whole batch: as forced by ``model._train_in_blocks`` (True / False: tests and
+    benchmarks), else two blocks or more (:func:`tinynlp.workers.batch_blocks`: one per
+    thread) of at least :data:`MIN_BLOCK_POSITIONS` positions each."""
+    forced = model.__dict__.get("_train_in_blocks")
+    if forced is False:
+        return None
+    blocks = workers.batch_blocks(shape[0])
+    if len(blocks) < 2:
+        return None
+    if forced or min(hi - lo for lo, hi in blocks) * math.prod(shape[1:]) >= \
+            MIN_BLOCK_POSITIONS:
+        return blocks
+    return None
 
 
 def may_train_in_blocks(model, batch: BatchData) -> bool:
@@ -94,12 +104,13 @@ def may_train_in_blocks(model, batch: BatchData) -> bool:
 
 def train_in_blocks(model, batch: BatchData, class_weight, update_metrics=True):
     """One train step (as ``Model._train_step``: returns ``(loss value, batch size)``), in
-    blocks when the model's :class:`BlockChoice` measured that faster, else whole."""
-    return train_block_choice(model).run(
-        batch.x.shape,
-        lambda: model._train_step_whole(batch, class_weight, update_metrics),
-        lambda lo, hi: _forward_block(model, batch, class_weight, lo, hi),
-        lambda blocks: _finish_step(model, blocks, update_metrics))
+    the blocks :func:`blocks_for` gives, else whole."""
+    blocks = blocks_for(model, batch.x.shape)
+    if blocks is None:
+        return model._train_step_whole(batch, class_weight, update_metrics)
+    parts = run_batch_blocks(lambda lo, hi: _forward_block(model, batch, class_weight, lo, hi),
+                             blocks)
+    return _finish_step(model, parts, update_metrics)
 
 
 def _forward_block(model, batch, class_weight, lo, hi) -> _Block:

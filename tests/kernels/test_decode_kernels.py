@@ -195,3 +195,45 @@ def test_translation_decodes_the_same(monkeypatch):
     for f, s in zip(fast_logits, slow_logits):
         np.testing.assert_allclose(f, s, rtol=1e-11, atol=1e-12)
     assert fast_words == slow_words
+
+
+@settings(max_examples=20, deadline=None)
+@given(dtype=st.sampled_from(["float64", "float32"]), B=st.integers(1, 4),
+       heads=st.sampled_from([1, 2, 4]), t=st.integers(0, 5), cross=st.booleans(),
+       gelu=st.booleans(), seed=st.integers(0, 999))
+def test_kernel_equals_its_numpy_twin(dtype, B, heads, t, cross, gelu, seed):
+    """decoder_step against decoder_step_reference on random arrays: output and the cache's
+    new slot, with masked cached keys (a whole row of them in row 0)."""
+    from tinynlp.kernels import decode
+
+    rng = np.random.default_rng(seed)
+    D, dk, F, cap, S = 8, 4, 12, 7, 5
+
+    def a(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    def norm():
+        return a(D), a(D), 1e-5
+
+    x = a(B, D)
+    attn = (a(D, heads * dk), a(heads * dk), a(D, heads * dk), a(heads * dk),
+            a(D, heads * dk), a(heads * dk), a(heads * dk, D), a(D))
+    keys, values = a(B, heads, cap, dk), a(B, heads, cap, dk)
+    mask = rng.random((B, cap)) > 0.3
+    mask[0] = False                                   # row 0: only padding, even the new one
+    enc = None
+    if cross:
+        cmask = rng.random((B, S)) > 0.3
+        enc = (norm(), (a(D, heads * dk), a(heads * dk), a(heads * dk, D), a(D)),
+               (a(B, heads, S, dk), a(B, heads, S, dk), cmask))
+    ffn = (a(D, F), a(F), a(F, D), a(D))
+    act = decode.GELU if gelu else decode.RELU
+    k2, v2 = keys.copy(), values.copy()
+    ln1, ln2 = norm(), norm()
+    got = decode.decoder_step(x, ln1, attn, (keys, values, mask), t, enc, ln2, ffn, act)
+    want = decode.decoder_step_reference(x, ln1, attn, (k2, v2, mask), t, enc, ln2, ffn, act)
+    tol = 1e-12 if dtype == "float64" else 3e-5
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10)
+    np.testing.assert_allclose(keys, k2, rtol=tol, atol=tol)
+    np.testing.assert_allclose(values, v2, rtol=tol, atol=tol)

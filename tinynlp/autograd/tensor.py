@@ -485,6 +485,14 @@ def _add_leaf_grad(t: Tensor, g, fresh: bool, leaf_grads: dict | None) -> None:
         leaf_grads[id(t)] = (t, total)
 
 
+def add_leaf_grads(leaf_grads: dict) -> None:
+    """Add the gradients that ``backward(..., leaf_grads=leaf_grads)`` collected into their
+    leaves' ``.grad`` (call it once per dict, in a fixed order, for sums that repeat)."""
+    for t, g in leaf_grads.values():
+        # the dict's gradients are its own arrays (_add_leaf_grad copied any view)
+        t.grad = g if t.grad is None else t.grad + g
+
+
 def backward(root: Tensor, grad=None, retain_graph: bool = False,
              leaf_grads: dict | None = None) -> None:
     """Reverse-mode differentiation from ``root``.

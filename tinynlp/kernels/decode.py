@@ -29,10 +29,10 @@ import math
 import numpy as np
 from numba import njit
 
-from .activations import fast_erf, fast_exp_neg
+from .activations import fast_erf, fast_exp_neg, gelu_reference
 from .layernorm import row_mean_rstd
 
-__all__ = ["decoder_step", "GELU", "RELU", "MAX_ROWS"]
+__all__ = ["decoder_step", "decoder_step_reference", "GELU", "RELU", "MAX_ROWS"]
 
 GELU = 1      # exact: x·Φ(x)
 RELU = 2
@@ -44,6 +44,43 @@ RELU = 2
 MAX_ROWS = 8
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+
+
+def decoder_step_reference(x, ln1, attn, cache, t, cross, ln2, ffn, act):
+    """NumPy twin of :func:`decoder_step`: the same arguments, output and cache writes, the
+    module docstring's lines as array expressions."""
+    def norm(z, gamma, beta, eps):
+        z64 = z.astype(np.float64)
+        mu = z64.mean(-1, keepdims=True)
+        var = ((z64 - mu) ** 2).mean(-1, keepdims=True)
+        return ((z64 - mu) / np.sqrt(var + eps) * gamma + beta).astype(z.dtype)
+
+    def attend(q, keys, values, mask, n):             # q (B, H·d_k) → (B, H·d_v)
+        B, H, _, dk = keys.shape
+        s = np.einsum("bhd,bhjd->bhj", q.reshape(B, H, dk), keys[:, :, :n]) / math.sqrt(dk)
+        allowed = np.broadcast_to(mask[:, None, :n], s.shape)
+        top = np.where(allowed, s, -np.inf).max(-1, keepdims=True)
+        e = np.where(allowed, np.exp(s - np.where(np.isfinite(top), top, 0)), 0)
+        total = e.sum(-1, keepdims=True)
+        w = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+        return np.einsum("bhj,bhjd->bhd", w, values[:, :, :n]).reshape(B, -1)
+
+    (g1, be1, eps1), (g2, be2, eps2) = ln1, ln2
+    Wq, bq, Wk, bk, Wv, bv, Wo, bo = attn
+    keys, values, mask = cache
+    B, H = keys.shape[:2]
+    h = norm(x, g1, be1, eps1)
+    keys[:, :, t] = (h @ Wk + bk).reshape(B, H, -1)
+    values[:, :, t] = (h @ Wv + bv).reshape(B, H, -1)
+    x1 = x + attend(h @ Wq + bq, keys, values, mask, t + 1) @ Wo + bo
+    if cross is not None:
+        (gc, bec, epsc), (Wqc, bqc, Woc, boc), (ck, cv, cm) = cross
+        q = norm(x1, gc, bec, epsc) @ Wqc + bqc
+        x1 = x1 + attend(q, ck, cv, cm, ck.shape[2]) @ Woc + boc
+    W1, c1, W2, c2 = ffn
+    u = norm(x1, g2, be2, eps2) @ W1 + c1
+    u = gelu_reference(u) if act == GELU else np.maximum(u, 0)
+    return x1 + u @ W2 + c2
 
 
 @njit(inline="always", error_model="numpy")
@@ -136,9 +173,14 @@ def decoder_step(x, ln1, attn, cache, t, cross, ln2, ffn, act):
     a = np.empty(H * dv, x.dtype)
     x1 = np.empty(D, x.dtype)
     u = np.empty(F, x.dtype)
-    n_cross = 0
+    n_cross = qc_n = ac_n = yc_n = 0            # the cross-attention's scratch, if any
     if cross is not None:
-        n_cross = cross[2][0].shape[2]
+        ck, cv = cross[2][0], cross[2][1]
+        n_cross, qc_n, ac_n = ck.shape[2], ck.shape[1] * ck.shape[3], cv.shape[1] * cv.shape[3]
+        yc_n = D
+    qc = np.empty(qc_n, x.dtype)
+    ac = np.empty(ac_n, x.dtype)
+    yc = np.empty(yc_n, x.dtype)
     p = np.empty(max(t + 1, n_cross), x.dtype)
     half = dt(0.5)
     one = dt(1.0)
@@ -158,7 +200,7 @@ def decoder_step(x, ln1, attn, cache, t, cross, ln2, ffn, act):
         for j in range(D):
             x1[j] += x[b, j]
         if cross is not None:
-            _cross_attend(x1, cross, b, p, h)
+            _cross_attend(x1, cross, b, p, h, qc, ac, yc)
         _layer_norm(x1, g2, be2, eps2, h)
         _row_times(h, W1, c1, u)
         if act == GELU:
@@ -174,17 +216,14 @@ def decoder_step(x, ln1, attn, cache, t, cross, ln2, ffn, act):
 
 
 @njit(nogil=True, error_model="numpy")
-def _cross_attend(x1, cross, b, p, h):
+def _cross_attend(x1, cross, b, p, h, q, a, y):
     """x₁ += (attention of LN(x₁) over the encoder's cached keys and values) W_o + b_o, for
-    row b (``h``: scratch of x₁'s length)."""
+    row b (``h``, ``q``, ``a``, ``y``, ``p``: scratch, allocated once per step)."""
     (g, be, eps), (Wq, bq, Wo, bo), (keys, values, mask) = cross
-    H, dk, dv = keys.shape[1], keys.shape[3], values.shape[3]
-    q = np.empty(H * dk, x1.dtype)
-    a = np.empty(H * dv, x1.dtype)
-    y = np.empty(x1.shape[0], x1.dtype)
     _layer_norm(x1, g, be, eps, h)
     _row_times(h, Wq, bq, q)
-    _attend(q, keys, values, mask, b, keys.shape[2], x1.dtype.type(1.0 / math.sqrt(dk)), p, a)
+    _attend(q, keys, values, mask, b, keys.shape[2],
+            x1.dtype.type(1.0 / math.sqrt(keys.shape[3])), p, a)
     _row_times(a, Wo, bo, y)
     for j in range(x1.shape[0]):
         x1[j] += y[j]

@@ -462,7 +462,8 @@ class TransformerDecoder(_TransformerBlock):
             mha = self._cross_attention_layer
             k, v, m = cross_cache.view()
             cross = (_norm_arrays(self._cross_attention_layer_norm, D),
-                     tuple(_projections(mha)[i] for i in (0, 1, 6, 7)),
+                     (*_flat(mha.query_kernel, mha.query_bias),
+                      *_flat(mha.output_kernel, mha.output_bias, heads_first=True)),
                      (k, v, np.ascontiguousarray(m)))
         B = x.shape[0]
         pad = None if padding_mask is None else np.asarray(padding_mask, dtype=bool)
@@ -472,8 +473,8 @@ class TransformerDecoder(_TransformerBlock):
         cache.mask[:, t] = True if pad is None else pad[:, 0]
         y = decode.decoder_step(
             np.ascontiguousarray(x[:, 0]), _norm_arrays(self._self_attention_layer_norm, D),
-            tuple(_projections(self._self_attention_layer)), (cache.keys, cache.values,
-                                                              cache.mask), t, cross,
+            _projections(self._self_attention_layer), (cache.keys, cache.values, cache.mask),
+            t, cross,
             _norm_arrays(self._feedforward_layer_norm, D),
             (*_dense_arrays(self._feedforward_intermediate_dense),
              *_dense_arrays(self._feedforward_output_dense)), act)
@@ -508,16 +509,16 @@ def _dense_arrays(layer):
     return W, (np.zeros(W.shape[1], W.dtype) if layer.bias is None else as_array(layer.bias))
 
 
+def _flat(W, b, heads_first=False):
+    """A projection's kernel as a matrix — (in, H·d) for q, k, v; (H·d, out) for the output
+    (``heads_first``) — and its bias flat (zeros when the layer has none)."""
+    W = as_array(W)
+    W = W.reshape(-1, W.shape[-1]) if heads_first else W.reshape(W.shape[0], -1)
+    return W, (np.zeros(W.shape[1], W.dtype) if b is None else as_array(b).reshape(-1))
+
+
 def _projections(mha):
-    """W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o of a MultiHeadAttention, the heads flattened."""
-    out = []
-    for W, b in ((mha.query_kernel, mha.query_bias), (mha.key_kernel, mha.key_bias),
-                 (mha.value_kernel, mha.value_bias)):
-        W = as_array(W)
-        W = W.reshape(W.shape[0], -1)
-        out += [W, np.zeros(W.shape[1], W.dtype) if b is None else as_array(b).reshape(-1)]
-    Wo = as_array(mha.output_kernel)
-    Wo = Wo.reshape(-1, Wo.shape[-1])
-    out += [Wo, np.zeros(Wo.shape[1], Wo.dtype) if mha.output_bias is None
-            else as_array(mha.output_bias).reshape(-1)]
-    return out
+    """(W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o) of a MultiHeadAttention, the heads flattened."""
+    return (*_flat(mha.query_kernel, mha.query_bias), *_flat(mha.key_kernel, mha.key_bias),
+            *_flat(mha.value_kernel, mha.value_bias),
+            *_flat(mha.output_kernel, mha.output_bias, heads_first=True))

@@ -44,7 +44,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import workers
-from ..autograd.tensor import is_grad_enabled
+from ..autograd.tensor import add_leaf_grads, is_grad_enabled
 from ..losses import splits_over_rows
 from ..workers import run_batch_blocks
 from .data import BatchData
@@ -90,7 +90,7 @@ def blocks_for(model, shape):
 
 def may_train_in_blocks(model, batch: BatchData) -> bool:
     """Whether :func:`train_in_blocks` applies to this model, loss and batch (see the module
-    docstring); the thread count and the measurement are :class:`BlockChoice`'s."""
+    docstring); whether it splits the batch is then :func:`blocks_for`'s rule."""
     x = batch.x
     if not (is_grad_enabled() and isinstance(x, np.ndarray) and x.ndim >= 1 and len(x) > 1):
         return False
@@ -141,8 +141,7 @@ def _finish_step(model, blocks: list[_Block], update_metrics) -> tuple[float, in
             return grads
 
         for grads in run_batch_blocks(backward_block, [(b.lo, b.hi) for b in blocks]):
-            for p, g in grads.values():
-                p.grad = g if p.grad is None else p.grad + g
+            add_leaf_grads(grads)                  # in block order
         for r in reg:
             r.backward()
         model._update_weights()

@@ -168,34 +168,73 @@ def _steps_case(seed, T, B, D, H, dtype, masked):
     return xt, W, U, bias, h0, c0, m, ~m.any(axis=1) if masked else np.zeros(0, bool)
 
 
+def _run_forward_steps(fast, gemm, xt, W, P, idx, lo, hi, U, bias, h0, c0, m, none_real):
+    """``lstm_forward_steps`` (fast) or its twin from NaN-filled outputs: the rows' outputs
+    and final state."""
+    T, B = (idx.shape if idx.shape[0] else xt.shape[:2])
+    H = U.shape[0]
+    dtype = bias.dtype
+    hs = np.stack([h0, np.full_like(h0, np.nan)])
+    cs = np.stack([c0, np.full_like(c0, np.nan)])
+    out = np.full((T, B, H), np.nan, dtype)
+    if fast:
+        scratch = [np.empty((hi - lo, n), dtype) for n in (4 * H, 4 * H, H)]
+        cur = lstm_forward_steps(gemm, xt, W, P, idx, lo, hi, U, bias, hs, cs, out, *scratch,
+                                 m, none_real)
+    else:
+        cur = lstm_forward_steps_reference(xt, W, P, idx, lo, hi, U, bias, hs, cs, out, m,
+                                           none_real)
+    return out[:, lo:hi], hs[cur, lo:hi], cs[cur, lo:hi]
+
+
+def _no_lookup(dtype):
+    return np.zeros((0, 0), dtype), np.zeros((0, 0), np.intp)
+
+
 @settings(max_examples=25, deadline=None)
 @given(T=st.integers(1, 6), B=st.integers(1, 6), D=st.integers(1, 5), H=st.integers(1, 5),
-       dtype=st.sampled_from(DTYPES), masked=st.booleans(), seed=st.integers(0, 2**16),
-       data=st.data())
-def test_lstm_forward_steps_matches_reference(T, B, D, H, dtype, masked, seed, data):
+       dtype=st.sampled_from(DTYPES), masked=st.booleans(), lookup=st.booleans(),
+       seed=st.integers(0, 2**16), data=st.data())
+def test_lstm_forward_steps_matches_reference(T, B, D, H, dtype, masked, lookup, seed, data):
+    """Both ways of getting x_t W: a GEMM of x_t, or rows of P picked by ``idx``."""
     gemm = numpy_gemm(dtype)
     if gemm is None:
         pytest.skip("this NumPy is not built on its bundled OpenBLAS")
     lo = data.draw(st.integers(0, B - 1))
     hi = data.draw(st.integers(lo + 1, B))
     xt, W, U, bias, h0, c0, m, none_real = _steps_case(seed, T, B, D, H, dtype, masked)
-    runs = []
-    for fast in (True, False):
-        hs = np.stack([h0, np.full_like(h0, np.nan)])
-        cs = np.stack([c0, np.full_like(c0, np.nan)])
-        out = np.full((T, B, H), np.nan, dtype)
-        if fast:
-            scratch = [np.empty((hi - lo, n), dtype) for n in (4 * H, 4 * H, H)]
-            cur = lstm_forward_steps(gemm, xt, W, lo, hi, U, bias, hs, cs, out, *scratch, m,
-                                     none_real)
-        else:
-            cur = lstm_forward_steps_reference(xt, W, lo, hi, U, bias, hs, cs, out, m, none_real)
-        runs.append((out[:, lo:hi], hs[cur, lo:hi], cs[cur, lo:hi]))
+    P, idx = _no_lookup(dtype)
+    if lookup:
+        rng = np.random.default_rng(seed + 1)
+        P = rng.standard_normal((D + 1, 4 * H)).astype(dtype)
+        idx = rng.integers(0, D + 1, (T, B)).astype(np.intp)
+        xt, W = np.zeros((0, 0, 0), dtype), np.zeros((0, 0), dtype)
+    runs = [_run_forward_steps(fast, gemm, xt, W, P, idx, lo, hi, U, bias, h0, c0, m,
+                               none_real) for fast in (True, False)]
     assert np.isnan(runs[0][0]).sum() == 0
     for a, b in zip(*runs):
         np.testing.assert_allclose(a, b, **tol(dtype))
     if masked:
         np.testing.assert_array_equal(runs[0][0][~m[:, lo:hi]], 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lstm_forward_steps_rows_of_p_equal_the_gemm(dtype):
+    """x_t = table[ids_t]: reading the rows of P = table W gives what x_t W gives."""
+    gemm = numpy_gemm(dtype)
+    if gemm is None:
+        pytest.skip("this NumPy is not built on its bundled OpenBLAS")
+    rng = np.random.default_rng(3)
+    T, B, D, H, V = 5, 4, 3, 2, 6
+    table = rng.standard_normal((V, D)).astype(dtype)
+    idx = rng.integers(0, V, (T, B)).astype(np.intp)
+    _, W, U, bias, h0, c0, m, none_real = _steps_case(4, T, B, D, H, dtype, True)
+    by_gemm = _run_forward_steps(True, gemm, np.ascontiguousarray(table[idx]), W,
+                                 *_no_lookup(dtype), 0, B, U, bias, h0, c0, m, none_real)
+    by_rows = _run_forward_steps(True, gemm, np.zeros((0, 0, 0), dtype), np.zeros((0, 0), dtype),
+                                 table @ W, idx, 0, B, U, bias, h0, c0, m, none_real)
+    for a, b in zip(by_gemm, by_rows):
+        np.testing.assert_allclose(a, b, **tol(dtype))
 
 
 @settings(max_examples=25, deadline=None)

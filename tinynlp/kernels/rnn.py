@@ -120,27 +120,35 @@ def _step_rows(m, none_real, t, lo, hi, all_real):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def lstm_forward_steps(gemm, xt, W, lo, hi, U, bias, hs, cs, out, a, rec, tc, m, none_real):
+def lstm_forward_steps(gemm, xt, W, P, idx, lo, hi, U, bias, hs, cs, out, a, rec, tc, m,
+                       none_real):
     """Every step of the LSTM inference for batch rows [lo, hi), in one call without the
     GIL: per step a ← x_t W and rec ← h_{t−1} U (:func:`~tinynlp.kernels.blas.gemm_tiles`
     through ``gemm``), then :func:`lstm_forward_step`.  NumPy twin:
     :func:`lstm_forward_steps_reference`.
 
-    ``xt`` (T, B, D) contiguous; ``hs``, ``cs`` (2, B, H): the state now and next,
-    ``hs[0]``, ``cs[0]`` the initial one; ``out`` (T, B, H); ``a``, ``rec`` (hi − lo, 4H)
-    and ``tc`` (hi − lo, H): scratch.  With a mask (``m`` (T, B) not empty) a step where
-    no row is real (``none_real``) outputs zeros, and padded rows keep their state and
-    output zero.  Returns ``cur``: the final state is ``hs[cur]``, ``cs[cur]``.
+    ``xt`` (T, B, D) contiguous; or, with ``idx`` (T, B) not empty, x_t W made once
+    for every distinct input row: a ← the rows ``P[idx[t, lo:hi]]`` (``xt`` and ``W``
+    are then not read; see :func:`~tinynlp.functional.rnn.lstm_cell.lstm_lookup`).
+    ``hs``, ``cs`` (2, B, H): the state now and next, ``hs[0]``, ``cs[0]`` the initial
+    one; ``out`` (T, B, H); ``a``, ``rec`` (hi − lo, 4H) and ``tc`` (hi − lo, H):
+    scratch.  With a mask (``m`` (T, B) not empty) a step where no row is real
+    (``none_real``) outputs zeros, and padded rows keep their state and output zero.
+    Returns ``cur``: the final state is ``hs[cur]``, ``cs[cur]``.
     """
     cur = 0
     all_real = np.ones(hi - lo, dtype=np.bool_)
-    for t in range(xt.shape[0]):
+    for t in range(out.shape[0]):
         skip, real = _step_rows(m, none_real, t, lo, hi, all_real)
         if skip:
             out[t, lo:hi] = 0
             continue
         nxt = 1 - cur
-        gemm_tiles(gemm, xt[t, lo:hi], W, a)
+        if idx.shape[0]:
+            for b in range(hi - lo):
+                a[b] = P[idx[t, lo + b]]
+        else:
+            gemm_tiles(gemm, xt[t, lo:hi], W, a)
         gemm_tiles(gemm, hs[cur, lo:hi], U, rec)
         lstm_forward_step(a, rec, bias, cs[cur, lo:hi], hs[cur, lo:hi], real, cs[nxt, lo:hi],
                           tc, hs[nxt, lo:hi])
@@ -153,16 +161,16 @@ def lstm_forward_steps(gemm, xt, W, lo, hi, U, bias, hs, cs, out, a, rec, tc, m,
     return cur
 
 
-def lstm_forward_steps_reference(xt, W, lo, hi, U, bias, hs, cs, out, m, none_real):
+def lstm_forward_steps_reference(xt, W, P, idx, lo, hi, U, bias, hs, cs, out, m, none_real):
     """NumPy twin of :func:`lstm_forward_steps` (the same per-step products and step)."""
     cur, rows = 0, slice(lo, hi)
-    for t in range(xt.shape[0]):
+    for t in range(out.shape[0]):
         if m.shape[0] and none_real[t]:
             out[t, rows] = 0
             continue
         real = m[t, rows] if m.shape[0] else np.ones(hi - lo, dtype=bool)
         nxt = 1 - cur
-        a = xt[t, rows] @ W
+        a = P[idx[t, rows]] if idx.shape[0] else xt[t, rows] @ W
         tc = np.empty_like(cs[cur, rows])
         lstm_forward_step_reference(a, hs[cur, rows] @ U, bias, cs[cur, rows], hs[cur, rows],
                                     real, cs[nxt, rows], tc, hs[nxt, rows])

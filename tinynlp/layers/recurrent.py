@@ -60,10 +60,11 @@ from ..autograd import Tensor
 from ..kernels.activations import Act
 from . import initializers, regularizers
 from ._utils import (
-    as_input, as_mask, check_initializer, check_known, check_last_dim, check_rank, check_rate,
+    as_ids, as_input, as_mask, check_initializer, check_known, check_last_dim, check_rank, check_rate,
     contiguous, default_name, layer_desc, reverse_time, serialize_activation, serialize_initializer,
 )
 from .base import Layer
+from .core import Embedding
 from .registry import register_layer
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
@@ -235,6 +236,10 @@ class RNNBase(Layer):
                 self._gate_masks(self.recurrent_dropout, b, self.units, x.dtype))
         else:
             hs, *final = self._run(x, states, mask)
+        return self._finish(hs, final)
+
+    def _finish(self, hs, final):
+        """The call's result from the op's outputs (a stateful layer keeps its final states)."""
         if self.stateful:
             self.states = [np.array(s.data, copy=True) for s in final]
         output = hs if self.return_sequences else final[0]
@@ -381,6 +386,30 @@ class LSTM(RNNBase):
         return F.lstm(x, states[0], states[1], self.kernel, self.recurrent_kernel,
                       self._bias_or_zeros(), mask=mask)
 
+    def call_on_lookup(self, embedding, ids, mask=None):
+        """``self(embedding(ids), mask=mask)`` at inference, without making the
+        embedding's output: :func:`F.lstm_lookup` multiplies each distinct id's row
+        of the table by the kernel once, and every step reads its rows of that
+        product.  ``Sequential`` calls it for an Embedding followed by this layer when
+        nothing needs a gradient (:func:`looks_up`)."""
+        table = embedding.embeddings
+        ids = F.check_ids(as_ids(embedding, ids), table.shape[0])   # the Embedding's own check
+        shape = (*ids.shape, table.shape[1])
+        check_rank(self, shape, 3, "(batch, time, features)")
+        check_last_dim(self, table, self._input_features())
+        b, t = ids.shape
+        if t == 0:
+            raise ValueError(f"{layer_desc(self)}: got an input with 0 time steps, "
+                             f"shape {shape}")
+        mask = as_mask(self, mask, (b, t))
+        states = (self._stateful_states(None, b, table.dtype) if self.stateful
+                  else self._initial_states(None, b, table.dtype))
+        if self.go_backwards:
+            ids, mask = reverse_time(ids), reverse_time(mask)
+        hs, *final = F.lstm_lookup(ids, table, *states, self.kernel, self.recurrent_kernel,
+                                   self._bias_or_zeros(), mask=mask)
+        return self._finish(hs, final)
+
 
     def get_config(self):
         config = super().get_config()
@@ -388,6 +417,16 @@ class LSTM(RNNBase):
                       recurrent_activation=self.recurrent_activation,
                       unit_forget_bias=self.unit_forget_bias)
         return config
+
+
+def looks_up(embedding, layer) -> bool:
+    """Whether ``layer(embedding(ids))`` may run at inference as
+    ``layer.call_on_lookup(embedding, ids)``: a built Embedding and a built LSTM, each
+    of a class that runs as theirs do (a subclass that changes ``call`` or the LSTM's
+    ``_run`` — a quantized layer, an adapter — takes the usual path)."""
+    return (type(embedding).call is Embedding.call and embedding.built
+            and type(layer).call is RNNBase.call and type(layer)._run is LSTM._run
+            and layer.built)
 
 
 @register_layer

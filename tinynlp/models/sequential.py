@@ -8,6 +8,7 @@ from ..autograd import as_array, is_grad_enabled, no_grad
 from ..autograd.tensor import Tensor
 from ..layers._utils import rows_independent
 from ..layers.base import Layer
+from ..layers.recurrent import looks_up
 from ..layers.registry import get_layer_class, register_layer, serialize
 from ..layers.weight_guard import check_build_input
 from .blocks import block_choice, join_blocks
@@ -19,6 +20,16 @@ def _layer_dtype_for_input(layer, default):
     if type(layer).__name__ == "Embedding" or getattr(layer, "input_is_ids", False):
         return np.dtype(np.int64)
     return np.dtype(default)
+
+
+class _Lookup:
+    """An Embedding's output that is not made: the LSTM after it reads the table's rows
+    for ``ids`` itself (:meth:`Sequential._run_layers`).  Has the output's shape."""
+
+    def __init__(self, embedding, ids):
+        self.embedding, self.ids = embedding, ids
+        self.shape = (*np.shape(as_array(ids)), embedding.output_dim)
+        self.ndim = len(self.shape)
 
 
 @register_layer
@@ -150,10 +161,22 @@ class Sequential(Model):
         return as_array(out), None if mask is None else np.asarray(as_array(mask))
 
     def _run_layers(self, x, training, mask):
-        """The layers in order: ``(output, output mask)``."""
-        for i, layer in enumerate(self.layers):
+        """The layers in order: ``(output, output mask)``.
+
+        At inference an Embedding followed by an LSTM runs as one
+        (:func:`~tinynlp.layers.recurrent.looks_up`): the Embedding's output is not
+        made, and the LSTM multiplies each distinct id's row of the table by its
+        kernel once (:meth:`~tinynlp.layers.LSTM.call_on_lookup`)."""
+        layers = self.layers
+        infer = not training and not is_grad_enabled()
+        for i, layer in enumerate(layers):
             next_mask = layer.compute_mask(x, mask)
-            out = layer(x, training=training, mask=mask)
+            if isinstance(x, _Lookup):
+                out = layer.call_on_lookup(x.embedding, x.ids, mask=mask)
+            elif infer and i + 1 < len(layers) and looks_up(layer, layers[i + 1]):
+                out = _Lookup(layer, x)
+            else:
+                out = layer(x, training=training, mask=mask)
             if next_mask is None and mask is not None and i == 0 and not layer.supports_masking:
                 m = np.asarray(getattr(mask, "data", mask))
                 if out.ndim > m.ndim and tuple(out.shape[:m.ndim]) == m.shape:

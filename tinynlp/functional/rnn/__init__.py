@@ -54,7 +54,7 @@ reads: do not modify it in place (as with any autograd output).
 from .common import lengths_to_mask
 from .elman_cell import elman_rnn, elman_rnn_reference
 from .gru_cell import gru, gru_reference
-from .lstm_cell import lstm, lstm_reference
+from .lstm_cell import lstm, lstm_lookup, lstm_reference
 from .torch_layout import (
     gru_weights_from_torch, gru_weights_to_torch, lstm_weights_from_torch, lstm_weights_to_torch,
     rnn_weights_from_torch, rnn_weights_to_torch,
@@ -62,7 +62,7 @@ from .torch_layout import (
 
 __all__ = [
     "elman_rnn", "elman_rnn_reference",
-    "lstm", "lstm_reference",
+    "lstm", "lstm_lookup", "lstm_reference",
     "gru", "gru_reference",
     "lengths_to_mask",
     "rnn_weights_to_torch", "rnn_weights_from_torch",

@@ -1,0 +1,190 @@
+"""Sequential inference runs an Embedding and the LSTM after it as one
+(``LSTM.call_on_lookup`` → ``F.lstm_lookup``): the same outputs, masks, states and errors
+as the two layers one after the other, and only where nothing needs a gradient and both
+layers are the plain classes."""
+
+import numpy as np
+import pytest
+
+import tinynlp as tn
+from tinynlp import functional as F
+from tinynlp.layers.recurrent import looks_up
+from tinynlp.models import sequential
+from tinynlp.workers import BlockChoice
+
+L = tn.layers
+
+
+def _ids(rng, B=6, T=9, V=40):
+    ids = rng.integers(1, V, (B, T))
+    for r, n in enumerate(rng.integers(0, T, B)):     # pre-padded sentences of varied length
+        ids[r, :n] = 0
+    return ids
+
+
+def _count_lookups(monkeypatch):
+    calls = []
+    real = F.lstm_lookup
+
+    def spy(*a, **k):
+        calls.append(a[0].shape)
+        return real(*a, **k)
+    monkeypatch.setattr(F, "lstm_lookup", spy)
+    return calls
+
+
+def _unfolded(monkeypatch, model, x, **kw):
+    with monkeypatch.context() as mp:
+        mp.setattr(sequential, "looks_up", lambda embedding, layer: False)
+        with tn.no_grad():
+            return model(x, **kw), model.compute_mask(x)
+
+
+@pytest.mark.parametrize("mask_zero", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_folded_inference_equals_the_two_layers(monkeypatch, mask_zero, go_backwards,
+                                                 return_sequences, dtype):
+    tn.random.seed(0)
+    model = tn.Sequential([L.Embedding(40, 6, mask_zero=mask_zero, dtype=dtype),
+                           L.LSTM(5, go_backwards=go_backwards,
+                                  return_sequences=return_sequences, dtype=dtype),
+                           L.Dense(3, dtype=dtype)])
+    x = _ids(np.random.default_rng(1))
+    want, want_mask = _unfolded(monkeypatch, model, x)
+    calls = _count_lookups(monkeypatch)
+    model._block_choice = BlockChoice(force=False)
+    with tn.no_grad():
+        got = model(x)
+        got_mask = model.compute_mask(x)
+    assert calls == [x.shape]
+    assert got.dtype == want.dtype == np.dtype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(got.data, want.data, **tol)
+    if want_mask is None:
+        assert got_mask is None
+    else:
+        np.testing.assert_array_equal(got_mask, want_mask)
+
+
+def test_predict_and_blocks_of_the_batch_fold(monkeypatch, three_blocks):
+    """``predict`` and inference in blocks of rows (each block on a thread) fold too."""
+    tn.random.seed(2)
+    model = tn.Sequential([L.Embedding(40, 6), L.LSTM(5), L.Dense(1, activation="sigmoid")])
+    x = _ids(np.random.default_rng(3), B=8)
+    want, _ = _unfolded(monkeypatch, model, x)
+    calls = _count_lookups(monkeypatch)
+    model._block_choice = BlockChoice(force=True)
+    with tn.no_grad():
+        split = model(x)
+    np.testing.assert_allclose(split.data, want.data, rtol=1e-5, atol=1e-6)
+    assert sorted(calls) == [(1, 9), (2, 9), (5, 9)]
+    calls.clear()
+    np.testing.assert_allclose(model.predict(x, batch_size=8, verbose=0), want.data,
+                               rtol=1e-5, atol=1e-6)
+    assert calls
+
+
+def test_a_loaders_mask_across_an_embedding_without_mask_zero(monkeypatch):
+    """A padding mask given to the model passes the Embedding to the LSTM, folded or not."""
+    tn.random.seed(4)
+    model = tn.Sequential([L.Embedding(40, 6), L.LSTM(5, return_sequences=True)])
+    rng = np.random.default_rng(5)
+    x = _ids(rng)
+    mask = x != 0
+    want, _ = _unfolded(monkeypatch, model, x, mask=mask)
+    calls = _count_lookups(monkeypatch)
+    with tn.no_grad():
+        got = model(x, mask=mask)
+    assert calls
+    np.testing.assert_allclose(got.data, want.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got.data[~mask], 0)
+
+
+def test_a_stateful_lstm_carries_its_state_across_folded_calls(monkeypatch):
+    tn.random.seed(6)
+    layers = lambda: [L.Embedding(30, 4), L.LSTM(3, stateful=True), L.Dense(2)]  # noqa: E731
+    folded, plain = tn.Sequential(layers()), tn.Sequential(layers())
+    rng = np.random.default_rng(7)
+    chunks = [rng.integers(0, 30, (4, 5)) for _ in range(3)]
+    with tn.no_grad():
+        folded(chunks[0])
+        plain(chunks[0])
+    plain.set_weights(folded.get_weights())
+    folded.reset_states()
+    plain.reset_states()
+    calls = _count_lookups(monkeypatch)
+    for chunk in chunks:
+        want, _ = _unfolded(monkeypatch, plain, chunk)
+        with tn.no_grad():
+            got = folded(chunk)
+        np.testing.assert_allclose(got.data, want.data, rtol=1e-5, atol=1e-6)
+    assert len(calls) == 3
+    for a, b in zip(folded.layers[1].states, plain.layers[1].states):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_training_and_gradients_never_fold(monkeypatch):
+    tn.random.seed(8)
+    model = tn.Sequential([L.Embedding(40, 6), L.LSTM(5), L.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x = _ids(np.random.default_rng(9))
+    y = np.ones((len(x), 1), np.float32)
+    calls = _count_lookups(monkeypatch)
+    model.train_on_batch(x, y)
+    out = model(x)                       # grad mode on: the table may get a gradient
+    out.sum().backward()
+    assert model.layers[0].embeddings.grad is not None
+    assert calls == []
+
+
+def test_only_the_plain_layers_fold():
+    emb, lstm = L.Embedding(10, 4), L.LSTM(3)
+    assert not looks_up(emb, lstm)                        # not built yet
+    tn.Sequential([emb, lstm]).build((None, 5))
+    assert looks_up(emb, lstm)
+    assert not looks_up(emb, L.GRU(3)) and not looks_up(L.Dense(3), lstm)
+
+    class ChangedCall(L.LSTM):
+        def call(self, x, training=False, mask=None, initial_state=None):
+            return super().call(x * 2.0, training=training, mask=mask)
+
+    class ChangedEmbedding(L.Embedding):
+        def call(self, x, training=False):
+            return super().call(x) * 2.0
+
+    other, other_emb = ChangedCall(3), ChangedEmbedding(10, 4)
+    tn.Sequential([other_emb, other]).build((None, 5))
+    assert not looks_up(emb, other) and not looks_up(other_emb, lstm)
+
+
+def test_a_quantized_model_does_not_fold(monkeypatch):
+    tn.random.seed(10)
+    model = tn.Sequential([L.Embedding(40, 6), L.LSTM(5), L.Dense(1)])
+    x = _ids(np.random.default_rng(11))
+    with tn.no_grad():
+        model(x)
+    q = tn.compress.quantize_dynamic(model)
+    calls = _count_lookups(monkeypatch)
+    with tn.no_grad():
+        q(x)
+    assert calls == []
+
+
+def test_an_out_of_range_id_gets_the_embeddings_error(monkeypatch):
+    tn.random.seed(12)
+    model = tn.Sequential([L.Embedding(10, 4), L.LSTM(3)])
+    ok = np.zeros((2, 3), np.int64)
+    with tn.no_grad():
+        model(ok)
+    bad = np.array([[1, 10, 2], [0, 0, 0]])
+    messages = []
+    for fold in (True, False):
+        with monkeypatch.context() as mp:
+            if not fold:
+                mp.setattr(sequential, "looks_up", lambda embedding, layer: False)
+            with pytest.raises(ValueError) as err, tn.no_grad():
+                model(bad)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and "10" in messages[0]

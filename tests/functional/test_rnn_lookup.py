@@ -1,7 +1,8 @@
-"""``F.lstm_lookup``: the LSTM over ``table[ids]`` at inference, reading the rows of
-P = table[u] W for the distinct ids u instead of multiplying each x_t by W — against
-``F.lstm(F.embedding(ids, table), ...)``, on every path the LSTM's inference takes
-(blocks of rows in Numba, the whole batch in the Python loop)."""
+"""``F.lstm_lookup``: the LSTM over ``table[ids]``, reading the rows of P = table[u] W
+for the distinct ids u instead of multiplying each x_t by W, and grouping the backward's
+sums by id — against ``F.lstm(F.embedding(ids, table), ...)`` (outputs and every
+gradient, dense, row-sparse and with frozen rows), on every path the LSTM takes (blocks of
+rows in Numba, the whole batch in the Python loop), and a float64 gradcheck."""
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ from tinynlp import functional as F
 from tinynlp.functional.rnn import lstm_cell
 from tinynlp.kernels import blas
 
-from .test_rnn import make_params
+from tests.helpers import check_grad, t64
+
+from .test_rnn import MASKS, make_params
 from .test_rnn_rows import _force_split, _mask, _tol
 
 
@@ -120,9 +123,101 @@ def test_bad_inputs_are_named(change, message):
         F.lstm_lookup(a["ids"], a["table"], None, None, a["W"], a["U"], a["b"], mask=a["mask"])
 
 
-def test_it_refuses_to_train():
-    ids, table, W, U, b = _args()
-    with pytest.raises(ValueError, match="inference only"):
-        F.lstm_lookup(ids, table, None, None, tn.Tensor(W, requires_grad=True), U, b)
-    with tn.no_grad():                  # without grad mode a Parameter is only read
-        F.lstm_lookup(ids, table, None, None, tn.Tensor(W, requires_grad=True), U, b)
+# ---- gradients ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mask", list(MASKS), ids=list(MASKS))
+@pytest.mark.parametrize("states", [True, False])
+def test_gradcheck(mask, states):
+    """float64 finite differences for the table, the initial states, W, U and b; ids
+    repeat (the scatter-add of S) and an id appears only at padded steps."""
+    rng = np.random.default_rng(4)
+    ids = np.array([[1, 2, 1, 3], [2, 2, 0, 4], [4, 1, 3, 3]])
+    table, h0, c0 = rng.standard_normal((5, 3)), *rng.standard_normal((2, 3, 4)) * 0.5
+    _, _, _, W, U, b = make_params("lstm", 3, 4, 3, 4, rng, scale=1.5)
+    m = MASKS[mask]
+    if states:
+        check_grad("lstm_lookup", lambda *a: F.lstm_lookup(ids, *a, mask=m),
+                   [t64(a) for a in (table, h0, c0, W, U, b)])
+    else:
+        check_grad("lstm_lookup", lambda t, W, U, b: F.lstm_lookup(ids, t, None, None, W, U, b,
+                                                                   mask=m),
+                   [t64(a) for a in (table, W, U, b)])
+
+
+def _grads(fn, ids, table, states, W, U, b, mask, sparse, frozen):
+    """Outputs and gradients of Σ v ⊙ outputs: ``[hs, h, c, d table (dense), dh0, dc0,
+    dW, dU, db]``, and the table's gradient as it came (dense or RowSparseGrad)."""
+    tab = tn.Tensor(table, requires_grad=True)
+    ins = [None if s is None else tn.Tensor(s, requires_grad=True) for s in states]
+    weights = [tn.Tensor(a, requires_grad=True) for a in (W, U, b)]
+    outs = fn(ids, tab, *ins, *weights, mask, sparse, frozen)
+    v = np.random.default_rng(9).standard_normal(outs[0].shape).astype(outs[0].dtype)
+    ((outs[0] * tn.tensor(v)).sum() + outs[1].sum() + outs[2].sum()).backward()
+    g = tab.grad
+    dense = np.zeros_like(table) if g is None else (g if isinstance(g, np.ndarray) else
+                                                    g.to_dense())
+    return ([o.data for o in outs] + [dense] + [None if t is None else t.grad for t in ins]
+            + [w.grad for w in weights]), g
+
+
+def _looked_up_then_lstm(ids, tab, h0, c0, W, U, b, mask, sparse, frozen):
+    return F.lstm(F.embedding(ids, tab, sparse=sparse, frozen_rows=frozen), h0, c0, W, U, b,
+                  mask=mask)
+
+
+def _lookup(ids, tab, h0, c0, W, U, b, mask, sparse, frozen):
+    return F.lstm_lookup(ids, tab, h0, c0, W, U, b, mask=mask, sparse=sparse,
+                         frozen_rows=frozen)
+
+
+@settings(max_examples=30, deadline=None)
+@given(B=st.integers(1, 7), T=st.integers(1, 5), V=st.integers(1, 10), D=st.integers(1, 4),
+       H=st.integers(1, 4), threads=st.integers(1, 3), numba_gemm=st.booleans(),
+       masked=st.sampled_from(["none", "post", "pre"]), states=st.booleans(),
+       sparse=st.booleans(), frozen=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))
+def test_gradients_equal_those_of_the_looked_up_rows(B, T, V, D, H, threads, numba_gemm, masked,
+                                                     states, sparse, frozen, dtype, seed):
+    if numba_gemm and blas.numpy_gemm(dtype) is None:
+        return
+    rng = np.random.default_rng(seed)
+    ids, table, st_, W, U, b = _case(rng, B, T, V, D, H, dtype, states)
+    mask = _mask(rng, B, T, masked)
+    rows = rng.random(V) < 0.4 if frozen else None
+    with pytest.MonkeyPatch.context() as mp:
+        _force_split(mp, threads)
+        if not numba_gemm:
+            mp.setattr(lstm_cell, "_plan", lambda dt, B, H: ([(0, B)], None))
+        got, g_table = _grads(_lookup, ids, table, st_, W, U, b, mask, sparse, rows)
+        want, w_table = _grads(_looked_up_then_lstm, ids, table, st_, W, U, b, mask, sparse,
+                               rows)
+    for g, w in zip(got, want):
+        if w is None:
+            assert g is None
+            continue
+        assert g.shape == w.shape and g.dtype == w.dtype == dtype
+        np.testing.assert_allclose(g, w, **_tol_grad(dtype))
+    if sparse and w_table is not None:     # the same rows touched: a lazy optimizer's rows
+        assert isinstance(g_table, type(w_table))
+        np.testing.assert_array_equal(g_table.coalesce().indices, w_table.coalesce().indices)
+    else:
+        assert (g_table is None) == (w_table is None)
+
+
+def _tol_grad(dtype):
+    return dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+
+
+def test_a_nan_in_a_row_met_only_at_padded_steps_reaches_no_gradient():
+    """LSTM zeroes a padded x; the lookup zeroes the row of an id met only at padded steps,
+    so dW = table[u]ᵀ S holds no NaN."""
+    rng = np.random.default_rng(5)
+    ids, table, states, W, U, b = _case(rng, 4, 6, 8, 3, 2, np.float64, True)
+    ids[:, :2] = 0
+    ids[:, 2:] = np.maximum(ids[:, 2:], 1)
+    table[0] = np.nan
+    got, _ = _grads(_lookup, ids, table, states, W, U, b, ids != 0, False, None)
+    want, _ = _grads(_looked_up_then_lstm, ids, table, states, W, U, b, ids != 0, False, None)
+    for g, w in zip(got, want):
+        assert np.isfinite(g).all()
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)

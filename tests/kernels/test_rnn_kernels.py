@@ -239,12 +239,20 @@ def test_lstm_forward_steps_rows_of_p_equal_the_gemm(dtype):
 
 @settings(max_examples=25, deadline=None)
 @given(T=st.integers(1, 6), B=st.integers(1, 6), D=st.integers(1, 5), H=st.integers(1, 5),
-       dtype=st.sampled_from(DTYPES), masked=st.booleans(), seed=st.integers(0, 2**16))
-def test_lstm_train_forward_steps_matches_reference(T, B, D, H, dtype, masked, seed):
+       dtype=st.sampled_from(DTYPES), masked=st.booleans(), lookup=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_lstm_train_forward_steps_matches_reference(T, B, D, H, dtype, masked, lookup, seed):
     gemm = numpy_gemm(dtype)
     if gemm is None:
         pytest.skip("this NumPy is not built on its bundled OpenBLAS")
     xt, W, U, bias, h0, c0, m, none_real = _steps_case(seed, T, B, D, H, dtype, masked)
+    P, idx = _no_lookup(dtype)
+    if lookup:                                  # x_t W as rows of P = table W
+        rng = np.random.default_rng(seed + 1)
+        table = rng.standard_normal((D + 2, D)).astype(dtype)
+        idx = rng.integers(0, D + 2, (T, B)).astype(np.intp)
+        P = table @ W
+        xt, W = np.zeros((0, 0, 0), dtype), np.zeros((0, 0), dtype)
     runs = []
     for fast in (True, False):
         Hs = np.zeros((T + 1, B, H), dtype)
@@ -254,10 +262,10 @@ def test_lstm_train_forward_steps_matches_reference(T, B, D, H, dtype, masked, s
         Hs[0], C[0] = h0, c0
         lo, hi = (0, B) if B < 2 else (1, B)             # a block that is not the first
         if fast:
-            lstm_train_forward_steps(gemm, xt, W, lo, hi, U, bias, Hs, C, TC, A,
+            lstm_train_forward_steps(gemm, xt, W, P, idx, lo, hi, U, bias, Hs, C, TC, A,
                                      np.empty((hi - lo, 4 * H), dtype), m, none_real)
         else:
-            lstm_train_forward_steps_reference(xt, W, lo, hi, U, bias, Hs, C, TC, A, m,
+            lstm_train_forward_steps_reference(xt, W, P, idx, lo, hi, U, bias, Hs, C, TC, A, m,
                                                none_real)
         runs.append((Hs, C, TC, A))
     for a, b in zip(*runs):

@@ -1,7 +1,7 @@
-"""Sequential inference runs an Embedding and the LSTM after it as one
-(``LSTM.call_on_lookup`` → ``F.lstm_lookup``): the same outputs, masks, states and errors
-as the two layers one after the other, and only where nothing needs a gradient and both
-layers are the plain classes."""
+"""Sequential runs an Embedding and the LSTM after it as one (``LSTM.call_on_lookup`` →
+``F.lstm_lookup``): the same outputs, masks, states, training steps and errors as the two
+layers one after the other, and only where both layers are the plain classes (and, in
+training, the LSTM has no dropout)."""
 
 import numpy as np
 import pytest
@@ -35,7 +35,7 @@ def _count_lookups(monkeypatch):
 
 def _unfolded(monkeypatch, model, x, **kw):
     with monkeypatch.context() as mp:
-        mp.setattr(sequential, "looks_up", lambda embedding, layer: False)
+        mp.setattr(sequential, "looks_up", lambda *a: False)
         with tn.no_grad():
             return model(x, **kw), model.compute_mask(x)
 
@@ -125,18 +125,83 @@ def test_a_stateful_lstm_carries_its_state_across_folded_calls(monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_training_and_gradients_never_fold(monkeypatch):
+def _trained(monkeypatch, fold, sparse, frozen, mask_zero, steps=3):
+    """Weights and losses after ``steps`` Adam steps of a small sentiment model."""
     tn.random.seed(8)
-    model = tn.Sequential([L.Embedding(40, 6), L.LSTM(5), L.Dense(1, activation="sigmoid")])
+    emb = L.Embedding(40, 6, sparse=sparse, mask_zero=mask_zero,
+                      frozen_rows=np.arange(0, 40, 3) if frozen else None)
+    model = tn.Sequential([emb, L.LSTM(5), L.Dense(1, activation="sigmoid")])
+    model.build((None, 9))
     model.compile(optimizer="adam", loss="binary_crossentropy")
-    x = _ids(np.random.default_rng(9))
-    y = np.ones((len(x), 1), np.float32)
+    rng = np.random.default_rng(9)
+    batches = [(_ids(rng, B=8, V=20 + 10 * k), (rng.random((8, 1)) < 0.5).astype(np.float32))
+               for k in range(steps)]          # other rows each step: lazy ≠ dense Adam
+    with monkeypatch.context() as mp:
+        if not fold:
+            mp.setattr(sequential, "looks_up", lambda *a: False)
+        losses = [float(model.train_on_batch(x, y)) for x, y in batches]
+    return model.get_weights(), losses
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("frozen", [False, True])
+@pytest.mark.parametrize("mask_zero", [False, True])
+def test_training_steps_fold_and_match_the_two_layers(monkeypatch, sparse, frozen, mask_zero):
+    """Three Adam steps (lazy Adam on the touched rows when sparse), folded and not: the
+    same losses and weights, frozen rows unchanged."""
     calls = _count_lookups(monkeypatch)
-    model.train_on_batch(x, y)
-    out = model(x)                       # grad mode on: the table may get a gradient
-    out.sum().backward()
-    assert model.layers[0].embeddings.grad is not None
+    got, got_losses = _trained(monkeypatch, True, sparse, frozen, mask_zero)
+    assert len(calls) == 3
+    want, want_losses = _trained(monkeypatch, False, sparse, frozen, mask_zero)
+    assert len(calls) == 3
+    np.testing.assert_allclose(got_losses, want_losses, rtol=1e-5)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+    if frozen:
+        tn.random.seed(8)
+        first = L.Embedding(40, 6)
+        tn.Sequential([first]).build((None, 9))
+        np.testing.assert_array_equal(got[0][::3], first.get_weights()[0][::3])
+
+
+def test_gradients_through_the_fold(monkeypatch):
+    """Grad mode on outside training (``model(x)`` then ``backward``) folds, and the
+    table and kernel get the gradients of the two layers."""
+    tn.random.seed(10)
+    model = tn.Sequential([L.Embedding(40, 6), L.LSTM(5), L.Dense(1)])
+    model.build((None, 9))
+    x = _ids(np.random.default_rng(11))
+    grads = []
+    for fold in (True, False):
+        with monkeypatch.context() as mp:
+            if not fold:
+                mp.setattr(sequential, "looks_up", lambda *a: False)
+            calls = _count_lookups(mp)
+            for w in model.trainable_weights:
+                w.grad = None
+            model(x).sum().backward()
+            assert bool(calls) == fold
+        grads.append([w.grad.copy() for w in model.trainable_weights])
+    for g, w in zip(*grads):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_keeps_training_unfolded(monkeypatch):
+    tn.random.seed(12)
+    model = tn.Sequential([L.Embedding(40, 6), L.LSTM(5, dropout=0.5),
+                           L.Dense(1, activation="sigmoid")])
+    model.build((None, 9))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x = _ids(np.random.default_rng(13))
+    calls = _count_lookups(monkeypatch)
+    model.train_on_batch(x, np.ones((len(x), 1), np.float32))
     assert calls == []
+    with tn.no_grad():
+        model(x)                                  # no dropout at inference: folds
+    assert calls == [x.shape]
+    emb, lstm = model.layers[:2]
+    with pytest.raises(ValueError, match="without dropout"):
+        lstm.call_on_lookup(emb, x, training=True)
 
 
 def test_only_the_plain_layers_fold():
@@ -183,7 +248,7 @@ def test_an_out_of_range_id_gets_the_embeddings_error(monkeypatch):
     for fold in (True, False):
         with monkeypatch.context() as mp:
             if not fold:
-                mp.setattr(sequential, "looks_up", lambda embedding, layer: False)
+                mp.setattr(sequential, "looks_up", lambda *a: False)
             with pytest.raises(ValueError) as err, tn.no_grad():
                 model(bad)
         messages.append(str(err.value))

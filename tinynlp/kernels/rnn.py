@@ -180,39 +180,46 @@ def lstm_forward_steps_reference(xt, W, P, idx, lo, hi, U, bias, hs, cs, out, m,
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def lstm_train_forward_steps(gemm, xt, W, lo, hi, U, bias, Hs, C, TC, A, rec, m, none_real):
+def lstm_train_forward_steps(gemm, xt, W, P, idx, lo, hi, U, bias, Hs, C, TC, A, rec, m,
+                             none_real):
     """Every step of the LSTM training forward for batch rows [lo, hi), in one call without
     the GIL, keeping what BPTT needs; NumPy twin: :func:`lstm_train_forward_steps_reference`.
 
-    Per step A[t] ← x_t W, then (rec ← h_{t−1} U) the step writes the gate values into
-    ``A[t]``, and c_t, tanh(c_t), h_t into ``C[t+1]``, ``TC[t]``, ``Hs[t+1]`` ((T+1, B, H),
-    (T, B, H), (T+1, B, H); ``Hs[0]``, ``C[0]`` the initial state).  ``rec`` (hi − lo, 4H)
-    scratch; ``m`` / ``none_real`` as in :func:`lstm_forward_steps` (a step with no real
-    row carries the state and computes nothing).
+    Per step A[t] ← x_t W (or, given ``idx``, the rows ``P[idx[t, lo:hi]]``, as in
+    :func:`lstm_forward_steps`), then (rec ← h_{t−1} U) the step writes the gate values
+    into ``A[t]``, and c_t, tanh(c_t), h_t into ``C[t+1]``, ``TC[t]``, ``Hs[t+1]`` ((T+1, B,
+    H), (T, B, H), (T+1, B, H); ``Hs[0]``, ``C[0]`` the initial state).  ``rec`` (hi − lo,
+    4H) scratch; ``m`` / ``none_real`` as in :func:`lstm_forward_steps` (a step with no
+    real row carries the state and computes nothing).
     """
     all_real = np.ones(hi - lo, dtype=np.bool_)
-    for t in range(xt.shape[0]):
+    for t in range(A.shape[0]):
         skip, real = _step_rows(m, none_real, t, lo, hi, all_real)
         if skip:                                # no real row: the state is carried
             Hs[t + 1, lo:hi] = Hs[t, lo:hi]
             C[t + 1, lo:hi] = C[t, lo:hi]
             continue
-        gemm_tiles(gemm, xt[t, lo:hi], W, A[t, lo:hi])
+        if idx.shape[0]:
+            for b in range(lo, hi):
+                A[t, b] = P[idx[t, b]]
+        else:
+            gemm_tiles(gemm, xt[t, lo:hi], W, A[t, lo:hi])
         gemm_tiles(gemm, Hs[t, lo:hi], U, rec)
         lstm_forward_step(A[t, lo:hi], rec, bias, C[t, lo:hi], Hs[t, lo:hi], real,
                           C[t + 1, lo:hi], TC[t, lo:hi], Hs[t + 1, lo:hi])
 
 
-def lstm_train_forward_steps_reference(xt, W, lo, hi, U, bias, Hs, C, TC, A, m, none_real):
+def lstm_train_forward_steps_reference(xt, W, P, idx, lo, hi, U, bias, Hs, C, TC, A, m,
+                                       none_real):
     """NumPy twin of :func:`lstm_train_forward_steps`."""
     rows = slice(lo, hi)
-    for t in range(xt.shape[0]):
+    for t in range(A.shape[0]):
         if m.shape[0] and none_real[t]:
             Hs[t + 1, rows] = Hs[t, rows]
             C[t + 1, rows] = C[t, rows]
             continue
         real = m[t, rows] if m.shape[0] else np.ones(hi - lo, dtype=bool)
-        A[t, rows] = xt[t, rows] @ W
+        A[t, rows] = P[idx[t, rows]] if idx.shape[0] else xt[t, rows] @ W
         gates = A[t, rows]
         lstm_forward_step_reference(gates, Hs[t, rows] @ U, bias, C[t, rows], Hs[t, rows], real,
                                     C[t + 1, rows], TC[t, rows], Hs[t + 1, rows])

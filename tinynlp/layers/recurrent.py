@@ -386,12 +386,12 @@ class LSTM(RNNBase):
         return F.lstm(x, states[0], states[1], self.kernel, self.recurrent_kernel,
                       self._bias_or_zeros(), mask=mask)
 
-    def call_on_lookup(self, embedding, ids, mask=None):
-        """``self(embedding(ids), mask=mask)`` at inference, without making the
-        embedding's output: :func:`F.lstm_lookup` multiplies each distinct id's row
-        of the table by the kernel once, and every step reads its rows of that
-        product.  ``Sequential`` calls it for an Embedding followed by this layer when
-        nothing needs a gradient (:func:`looks_up`)."""
+    def call_on_lookup(self, embedding, ids, training=False, mask=None):
+        """``self(embedding(ids), training, mask)`` without making the embedding's output:
+        :func:`F.lstm_lookup` multiplies each distinct id's row of the table by the kernel
+        once, every step reads its rows of that product, and the backward groups its
+        sums by id the same way.  ``Sequential`` calls it for an Embedding followed by
+        this layer (:func:`looks_up`)."""
         table = embedding.embeddings
         ids = F.check_ids(as_ids(embedding, ids), table.shape[0])   # the Embedding's own check
         shape = (*ids.shape, table.shape[1])
@@ -401,15 +401,18 @@ class LSTM(RNNBase):
         if t == 0:
             raise ValueError(f"{layer_desc(self)}: got an input with 0 time steps, "
                              f"shape {shape}")
+        if training and (self.dropout or self.recurrent_dropout):
+            raise ValueError(f"{layer_desc(self)}: call_on_lookup trains without dropout; "
+                             "with dropout call the layer on the embedding's output")
         mask = as_mask(self, mask, (b, t))
         states = (self._stateful_states(None, b, table.dtype) if self.stateful
                   else self._initial_states(None, b, table.dtype))
         if self.go_backwards:
             ids, mask = reverse_time(ids), reverse_time(mask)
         hs, *final = F.lstm_lookup(ids, table, *states, self.kernel, self.recurrent_kernel,
-                                   self._bias_or_zeros(), mask=mask)
+                                   self._bias_or_zeros(), mask=mask, sparse=embedding.sparse,
+                                   frozen_rows=embedding._frozen_rows)
         return self._finish(hs, final)
-
 
     def get_config(self):
         config = super().get_config()
@@ -419,14 +422,16 @@ class LSTM(RNNBase):
         return config
 
 
-def looks_up(embedding, layer) -> bool:
-    """Whether ``layer(embedding(ids))`` may run at inference as
-    ``layer.call_on_lookup(embedding, ids)``: a built Embedding and a built LSTM, each
-    of a class that runs as theirs do (a subclass that changes ``call`` or the LSTM's
-    ``_run`` — a quantized layer, an adapter — takes the usual path)."""
+def looks_up(embedding, layer, training=False) -> bool:
+    """Whether ``layer(embedding(ids))`` may run as ``layer.call_on_lookup(embedding,
+    ids)``: a built Embedding and a built LSTM, each of a class that runs as theirs do
+    (a subclass that changes ``call`` or the LSTM's ``_run`` — a quantized layer, an
+    adapter — takes the usual path), and in training no dropout on the LSTM (it would
+    drop entries of the embedding's output)."""
     return (type(embedding).call is Embedding.call and embedding.built
             and type(layer).call is RNNBase.call and type(layer)._run is LSTM._run
-            and layer.built)
+            and layer.built
+            and not (training and (layer.dropout or layer.recurrent_dropout)))
 
 
 @register_layer

@@ -163,17 +163,16 @@ class Sequential(Model):
     def _run_layers(self, x, training, mask):
         """The layers in order: ``(output, output mask)``.
 
-        At inference an Embedding followed by an LSTM runs as one
+        An Embedding followed by an LSTM runs as one
         (:func:`~tinynlp.layers.recurrent.looks_up`): the Embedding's output is not
         made, and the LSTM multiplies each distinct id's row of the table by its
         kernel once (:meth:`~tinynlp.layers.LSTM.call_on_lookup`)."""
         layers = self.layers
-        infer = not training and not is_grad_enabled()
         for i, layer in enumerate(layers):
             next_mask = layer.compute_mask(x, mask)
             if isinstance(x, _Lookup):
-                out = layer.call_on_lookup(x.embedding, x.ids, mask=mask)
-            elif infer and i + 1 < len(layers) and looks_up(layer, layers[i + 1]):
+                out = layer.call_on_lookup(x.embedding, x.ids, training=training, mask=mask)
+            elif i + 1 < len(layers) and looks_up(layer, layers[i + 1], training):
                 out = _Lookup(layer, x)
             else:
                 out = layer(x, training=training, mask=mask)

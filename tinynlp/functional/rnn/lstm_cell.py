@@ -26,14 +26,15 @@ import numba
 import numpy as np
 
 from ...autograd import ops
-from ...autograd.tensor import Function, Tensor, as_array, as_tensor, is_grad_enabled
+from ...autograd.tensor import Function, RowSparseGrad, as_array, as_tensor
 from ...kernels.blas import ONE_THREAD_PRODUCT, numpy_gemm, short_blas_spin
 from ...kernels.rnn import (
     lstm_backward_step, lstm_backward_steps, lstm_forward_step, lstm_forward_steps,
     lstm_train_forward_steps,
 )
+from ...kernels.scatter import scatter_add_rows
 from ...workers import row_blocks, run_parts
-from ..embedding import check_ids
+from ..embedding import check_frozen_rows, check_ids
 from .common import (
     check_gate_masks, check_inputs, common_dtype, gate_product, masked_step, zeros_state,
 )
@@ -42,7 +43,7 @@ from .workspace import (
     sum_rows, time_major, time_major_view,
 )
 
-__all__ = ["LSTM", "lstm", "lstm_lookup", "lstm_reference", "lstm_inference",
+__all__ = ["LSTM", "LSTMLookup", "lstm", "lstm_lookup", "lstm_reference", "lstm_inference",
            "lstm_blocks_inference",
            "lstm_to_internal", "lstm_from_internal", "lstm_gate_scale"]
 
@@ -186,11 +187,8 @@ def lstm_blocks_inference(gemm, xt, W, U, bs, h0, c0, info, parts, lookup=None):
     time-major ``(out, h_last, c_last)``.
     """
     dt = bs.dtype
-    if lookup is None:
-        P, idx = _NO_ROWS.astype(dt), _NO_IDX
-    else:
-        (P, idx), xt, W = lookup, _EMPTY3.astype(dt), _NO_ROWS.astype(dt)
-    T, B = idx.shape if lookup is not None else xt.shape[:2]
+    T, B = _steps_and_rows(xt, lookup)
+    xt, W, P, idx = _step_inputs(xt, W, lookup, dt)
     H = U.shape[0]
     out = np.empty((T, B, H), dtype=dt)
     hs = np.empty((2, B, H), dtype=dt)              # h, c now and next, swapped each step
@@ -209,29 +207,119 @@ def lstm_blocks_inference(gemm, xt, W, U, bs, h0, c0, info, parts, lookup=None):
             np.concatenate([cs[cur[lo], lo:hi] for lo, hi in parts]))
 
 
+def _steps_and_rows(xt, lookup):
+    """``(T, B)`` of the input: ``xt`` (T, B, D), or the (T, B) ids of ``lookup``."""
+    return lookup[1].shape if lookup is not None else xt.shape[:2]
+
+
+def _step_inputs(xt, Ws, lookup, dt):
+    """``(xt, Ws, P, idx)`` as the step kernels take them: the unused pair empty."""
+    if lookup is None:
+        return xt, Ws, _NO_ROWS.astype(dt), _NO_IDX
+    P, idx = lookup
+    return _EMPTY3.astype(dt), _NO_ROWS.astype(dt), P, idx
+
+
+def _projector(xt, Ws, lookup):
+    """``project(t0, t1, out)``: x_t W of steps t0 ≤ t < t1 into ``out`` (t1 − t0, B, 4H),
+    by one GEMM, or (``lookup`` = ``(P, idx)``) as the rows of P."""
+    if lookup is not None:
+        P, idx = lookup
+        return lambda t0, t1, out: np.take(P, idx[t0:t1], axis=0, out=out)
+    _, B, D = xt.shape
+
+    def project(t0, t1, out):
+        np.matmul(xt[t0:t1].reshape((t1 - t0) * B, D), Ws,
+                  out=out.reshape((t1 - t0) * B, out.shape[2]))
+    return project
+
+
 def _inference(xt, Ws, Us, bs, h0, c0, info, lookup=None):
     """The LSTM's forward without a gradient, time-major ``(out, h_last, c_last)``: in
     blocks of rows where :func:`_plan` allows (:func:`lstm_blocks_inference`), else the
     whole batch on the NumPy path (:func:`lstm_inference`).  The input is ``xt`` (T, B, D)
     with ``Ws``, or ``lookup`` = ``(P, idx)`` (:func:`lstm_lookup`)."""
-    T, B = lookup[1].shape if lookup is not None else xt.shape[:2]
+    T, B = _steps_and_rows(xt, lookup)
     H, dt = Us.shape[0], bs.dtype
     parts, gemm = _plan(dt, B, H)
     if gemm is not None:
         return lstm_blocks_inference(gemm, xt, Ws, Us, bs, h0, c0, info, parts, lookup)
-    if lookup is not None:
-        P, idx = lookup
+    return lstm_inference(T, B, H, dt, _projector(xt, Ws, lookup),
+                          lambda h, r: np.matmul(h, Us, out=r), bs, h0, c0, info)
 
-        def project(t0, t1, a):
-            np.take(P, idx[t0:t1], axis=0, out=a)
-    else:
-        D = xt.shape[2]
 
-        def project(t0, t1, a):
-            np.matmul(xt[t0:t1].reshape((t1 - t0) * B, D), Ws,
-                      out=a.reshape((t1 - t0) * B, 4 * H))
-    return lstm_inference(T, B, H, dt, project, lambda h, r: np.matmul(h, Us, out=r), bs, h0,
-                          c0, info)
+def _train_forward(xt, Ws, Us, bs, h0, c0, info, lookup=None):
+    """The LSTM's forward when a backward will follow, keeping what BPTT needs:
+    ``(A, Hs, C, TC)`` — every step's gate values (T, B, 4H) (o, i, f, g), the states h
+    and c (T+1, B, H) (index 0: the initial state) and tanh(c_t) (T, B, H); A, C and TC
+    are :data:`WORKSPACE` buffers.  The input as in :func:`_inference`."""
+    T, B = _steps_and_rows(xt, lookup)
+    H, dt = Us.shape[0], bs.dtype
+    A = WORKSPACE.take((T, B, 4 * H), dt)       # x_t W → gate values (o, i, f, g)
+    Hs = np.empty((T + 1, B, H), dtype=dt)
+    C = WORKSPACE.take((T + 1, B, H), dt)
+    TC = WORKSPACE.take((T, B, H), dt)          # tanh(c_t)
+    Hs[0] = 0 if h0 is None else h0
+    C[0] = 0 if c0 is None else c0
+    parts, gemm = _plan(dt, B, H)
+    if gemm is not None:
+        # each thread its own block of rows, all steps, x_t W too (as in
+        # lstm_blocks_inference), keeping every step's gates, c, tanh(c) and h
+        m, none_real, _, _ = _mask_arrays(info)
+        xs, W, P, idx = _step_inputs(xt, Ws, lookup, dt)
+        run_parts(lambda lo, hi: lstm_train_forward_steps(
+            gemm, xs, W, P, idx, lo, hi, Us, bs, Hs, C, TC, A, np.empty((hi - lo, 4 * H), dt),
+            m, none_real), parts)
+        return A, Hs, C, TC
+    project = _projector(xt, Ws, lookup)
+    S = steps_per_chunk(B, 4 * H, dt)
+    rec = np.empty((B, 4 * H), dtype=dt)
+    all_real = np.ones(B, dtype=bool)
+    for t in range(T):
+        if t % S == 0:                           # x_t W for the next S steps
+            t1 = min(t + S, T)
+            project(t, t1, A[t:t1])
+        if info is not None and info.none_real[t]:
+            Hs[t + 1] = Hs[t]
+            C[t + 1] = C[t]
+            continue
+        real = all_real if info is None else info.m[t]
+        np.matmul(Hs[t], Us, out=rec)
+        # one pass: gates A[t] ← σ/tanh(A[t] + rec + b), c_t = f c_{t−1} + i g,
+        # TC[t] = tanh(c_t), h_t = o tanh(c_t)  (padded rows keep h and c)
+        lstm_forward_step(A[t], rec, bs, C[t], Hs[t], real, C[t + 1], TC[t], Hs[t + 1])
+    return A, Hs, C, TC
+
+
+def _bptt(A, TC, C, Up, g_hs, g_h, g_c, info):
+    """Back-propagation through every step, last to first: ``(dA, dh, dc)`` — dL/da_t
+    (T, B, 4H) (o, i, f, g; a :data:`WORKSPACE` buffer), dL/dh_0 and dL/dc_0."""
+    T, B, H4 = A.shape
+    H, dt = H4 // 4, A.dtype
+    dA = WORKSPACE.take((T, B, 4 * H), dt)      # dL/da for every step (order o, i, f, g)
+    G, dh, UT, tmp = bptt_start(g_hs, g_h, info, Up, B, dt)
+    dc = np.zeros((B, H), dt) if g_c is None else g_c.astype(dt, copy=True)
+    if info is not None:
+        dA[info.none_real] = 0                  # all-padding steps: dh, dc pass unchanged
+    parts, gemm = _plan(dt, B, H)
+    if gemm is not None:
+        # each thread its own block of rows, all steps (see lstm_blocks_inference)
+        m, none_real, any_pad, keep = _mask_arrays(info)
+        G = _EMPTY3.astype(dt) if G is None else np.ascontiguousarray(G)
+        run_parts(lambda lo, hi: lstm_backward_steps(
+            gemm, A, TC, C, UT, G, lo, hi, dh[lo:hi], dc[lo:hi], dA, tmp[lo:hi], m,
+            none_real, any_pad, keep), parts)
+        return dA, dh, dc
+    for t, real in bptt_steps(T, G, dh, info):
+        # da_t into dA[t]; dc ← dL/dc_{t−1}
+        lstm_backward_step(A[t], TC[t], C[t], real, dh, dc, dA[t])
+        if info is not None and info.any_pad[t]:
+            np.matmul(dA[t], UT, out=tmp)
+            dh *= info.keep[t]
+            dh += tmp
+        else:
+            np.matmul(dA[t], UT, out=dh)                # dL/dh_{t−1} = da_t Uᵀ
+    return dA, dh, dc
 
 
 def _internal_weights(W, U, b, dt):
@@ -286,8 +374,6 @@ class LSTM(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, W, U, b, mask):
         dt = common_dtype(x, h0, c0, W, U, b)
-        B, T, D = x.shape
-        H = U.shape[0]
         Wp, Up, _, Ws, Us, bs = _internal_weights(W, U, b, dt)
         info = MaskInfo.of(mask, dt)
         if not grad_needed(ctx):
@@ -297,73 +383,18 @@ class LSTM(Function):
                 WORKSPACE.give(xt)
             return out.transpose(1, 0, 2), h, c
         xt = time_major(x, dt, info)
-        A = WORKSPACE.take((T, B, 4 * H), dt)       # x_t W → gate values (o, i, f, g)
-        S = steps_per_chunk(B, 4 * H, dt)
-        Hs = np.empty((T + 1, B, H), dtype=dt)
-        C = WORKSPACE.take((T + 1, B, H), dt)
-        TC = WORKSPACE.take((T, B, H), dt)          # tanh(c_t)
-        Hs[0] = 0 if h0 is None else h0
-        C[0] = 0 if c0 is None else c0
-        parts, gemm = _plan(dt, B, H)
-        if gemm is not None:
-            # each thread its own block of rows, all steps, x_t W too (as in
-            # lstm_blocks_inference), keeping every step's gates, c, tanh(c) and h
-            m, none_real, _, _ = _mask_arrays(info)
-            run_parts(lambda lo, hi: lstm_train_forward_steps(
-                gemm, xt, Ws, lo, hi, Us, bs, Hs, C, TC, A, np.empty((hi - lo, 4 * H), dt),
-                m, none_real), parts)
-        else:
-            rec = np.empty((B, 4 * H), dtype=dt)
-            all_real = np.ones(B, dtype=bool)
-            for t in range(T):
-                if t % S == 0:                           # x_t W for the next S steps
-                    t1 = min(t + S, T)
-                    np.matmul(xt[t:t1].reshape((t1 - t) * B, D), Ws,
-                              out=A[t:t1].reshape((t1 - t) * B, 4 * H))
-                if info is not None and info.none_real[t]:
-                    Hs[t + 1] = Hs[t]
-                    C[t + 1] = C[t]
-                    continue
-                real = all_real if info is None else info.m[t]
-                np.matmul(Hs[t], Us, out=rec)
-                # one pass: gates A[t] ← σ/tanh(A[t] + rec + b), c_t = f c_{t−1} + i g,
-                # TC[t] = tanh(c_t), h_t = o tanh(c_t)  (padded rows keep h and c)
-                lstm_forward_step(A[t], rec, bs, C[t], Hs[t], real, C[t + 1], TC[t], Hs[t + 1])
+        A, Hs, C, TC = _train_forward(xt, Ws, Us, bs, h0, c0, info)
         ctx.save_for_backward(xt, Wp, Up, A, Hs, C, TC)
         ctx.info = info
         ctx.scratch = GiveBack(xt, A, C, TC)
-        return outputs(Hs, info), Hs[T].copy(), C[T].copy()
+        return outputs(Hs, info), Hs[-1].copy(), C[-1].copy()
 
     @staticmethod
     def backward(ctx, g_hs, g_h, g_c):
         xt, Wp, Up, A, Hs, C, TC = ctx.saved
-        info = ctx.info
         T, B, D = xt.shape
         H = Up.shape[0]
-        dt = A.dtype
-        dA = WORKSPACE.take((T, B, 4 * H), dt)      # dL/da for every step (order o, i, f, g)
-        G, dh, UT, tmp = bptt_start(g_hs, g_h, info, Up, B, dt)
-        dc = np.zeros((B, H), dt) if g_c is None else g_c.astype(dt, copy=True)
-        if info is not None:
-            dA[info.none_real] = 0                  # all-padding steps: dh, dc pass unchanged
-        parts, gemm = _plan(dt, B, H)
-        if gemm is not None:
-            # each thread its own block of rows, all steps (see lstm_blocks_inference)
-            m, none_real, any_pad, keep = _mask_arrays(info)
-            G = _EMPTY3.astype(dt) if G is None else np.ascontiguousarray(G)
-            run_parts(lambda lo, hi: lstm_backward_steps(
-                gemm, A, TC, C, UT, G, lo, hi, dh[lo:hi], dc[lo:hi], dA, tmp[lo:hi], m,
-                none_real, any_pad, keep), parts)
-        else:
-            for t, real in bptt_steps(T, G, dh, info):
-                # da_t into dA[t]; dc ← dL/dc_{t−1}
-                lstm_backward_step(A[t], TC[t], C[t], real, dh, dc, dA[t])
-                if info is not None and info.any_pad[t]:
-                    np.matmul(dA[t], UT, out=tmp)
-                    dh *= info.keep[t]
-                    dh += tmp
-                else:
-                    np.matmul(dA[t], UT, out=dh)                # dL/dh_{t−1} = da_t Uᵀ
+        dA, dh, dc = _bptt(A, TC, C, Up, g_hs, g_h, g_c, ctx.info)
         needs = ctx.needs_input_grad
         dA2 = dA.reshape(T * B, 4 * H)
         dx = dW = dU = db = None
@@ -416,8 +447,90 @@ def _distinct(ids, V):
     return u, position[ids]
 
 
-def lstm_lookup(ids, table, h0, c0, W, U, b, mask=None):
-    """:func:`lstm` over x = table[ids] at inference, without making x.
+class LSTMLookup(Function):
+    """:class:`LSTM` over x = table[ids] without making x (:func:`lstm_lookup`).
+
+    Forward: P = table[u] W for the distinct ids u, in one GEMM; then the steps of
+    :class:`LSTM`, each reading row j of P where ``ids[b, t] = u[j]`` instead of
+    multiplying x_t by W.  Backward: BPTT as :class:`LSTM` gives da_{b,t}; where LSTM
+    then makes dx = da Wᵀ and dW = Σ x_{b,t}ᵀ da_{b,t} over all B·T positions, the sums
+    are grouped by id first (x_{b,t} = table[u_j] at each position of u_j)::
+
+        S_j = Σ_{b,t: ids[b,t] = u_j} da_{b,t}           (a scatter-add: (|u|, 4H))
+        dW = table[u]ᵀ S,    dL/dtable[u_j] = S_j Wᵀ     (every other row: 0)
+
+    dU, db, dL/dh0 and dL/dc0 are LSTM's.  ``sparse``: the table's gradient as a
+    :class:`~tinynlp.autograd.tensor.RowSparseGrad` on the rows u; ``frozen`` rows get
+    none (both as :func:`~tinynlp.functional.embedding`).
+    """
+
+    differentiable = (1, 2, 3, 4, 5, 6)
+
+    @staticmethod
+    def forward(ctx, ids, table, h0, c0, W, U, b, mask, sparse=False, frozen=None):
+        dt = common_dtype(table, h0, c0, W, U, b)
+        Wp, Up, _, Ws, Us, bs = _internal_weights(W, U, b, dt)
+        u, inv = _distinct(ids, table.shape[0])
+        rows = table[u].astype(dt)                        # a copy: (|u|, D)
+        info = MaskInfo.of(mask, dt)
+        train = grad_needed(ctx)
+        if train and info is not None:
+            # an id met only at padded steps: its row reaches no output, and must reach
+            # no gradient either (dW = rowsᵀ S would turn a NaN there into NaN)
+            real = np.zeros(len(u), dtype=bool)
+            real[inv[mask]] = True
+            rows[~real] = 0
+        lookup = (rows @ Ws, np.ascontiguousarray(inv.T))  # P, and idx time-major (T, B)
+        if not train:
+            out, h, c = _inference(None, None, Us, bs, h0, c0, info, lookup)
+            return out.transpose(1, 0, 2), h, c
+        A, Hs, C, TC = _train_forward(None, None, Us, bs, h0, c0, info, lookup)
+        ctx.save_for_backward(rows, Wp, Up, A, Hs, C, TC)
+        ctx.u, ctx.idx, ctx.info = u, lookup[1], info
+        ctx.table_shape, ctx.sparse, ctx.frozen = table.shape, sparse, frozen
+        ctx.scratch = GiveBack(A, C, TC)
+        return outputs(Hs, info), Hs[-1].copy(), C[-1].copy()
+
+    @staticmethod
+    def backward(ctx, g_hs, g_h, g_c):
+        rows, Wp, Up, A, Hs, C, TC = ctx.saved
+        T, B, H4 = A.shape
+        dA, dh, dc = _bptt(A, TC, C, Up, g_hs, g_h, g_c, ctx.info)
+        dA2 = dA.reshape(T * B, H4)
+        needs = ctx.needs_input_grad
+        d_table = dW = dU = db = None
+        if needs[1] or needs[4]:
+            S = np.zeros((len(ctx.u), H4), dtype=dA.dtype)       # Σ da per distinct id
+            scatter_add_rows(S, ctx.idx.reshape(-1).astype(np.int64, copy=False), dA2)
+            if needs[1]:
+                d_table = _table_grad(ctx, S @ Wp.T)
+            if needs[4]:
+                dW = lstm_from_internal(rows.T @ S)
+        if needs[5]:
+            dU = lstm_from_internal(Hs[:-1].reshape(T * B, -1).T @ dA2)
+        if needs[6]:
+            db = lstm_from_internal(sum_rows(dA2))
+        WORKSPACE.give(dA)
+        return (None, d_table, dh if needs[2] else None, dc if needs[3] else None, dW, dU, db,
+                None)
+
+
+def _table_grad(ctx, d_rows):
+    """The table's gradient from the distinct ids' rows of it (``d_rows`` (|u|, D)): dense
+    (V, D), or a RowSparseGrad; frozen rows left out (None when every row is frozen)."""
+    u = ctx.u
+    if ctx.frozen is not None:
+        keep = ~ctx.frozen[u]
+        u, d_rows = u[keep], d_rows[keep]
+    if ctx.sparse:
+        return RowSparseGrad(u, d_rows, ctx.table_shape) if len(u) else None
+    grad = np.zeros(ctx.table_shape, dtype=d_rows.dtype)
+    grad[u] = d_rows                                      # u holds each id once
+    return grad
+
+
+def lstm_lookup(ids, table, h0, c0, W, U, b, mask=None, sparse=False, frozen_rows=None):
+    """:func:`lstm` over x = table[ids] (``embedding(ids, table)``), without making x.
 
     The LSTM's input projection x_t W only ever meets the rows of the table::
 
@@ -425,16 +538,16 @@ def lstm_lookup(ids, table, h0, c0, W, U, b, mask=None):
 
     for the distinct ids u of the batch (``u[j] = ids_{b,t}``).  So P is made in one
     GEMM of |u| rows, and each step reads its rows of P instead of multiplying its
-    x_t by W.  A batch of B sentences of T tokens holds far fewer than B·T distinct
-    ids (padding alone repeats id 0), and x_t W is close to half of the forward's
-    multiply-adds (D·4H of D·4H + H·4H per token).  A padded step (``mask``) keeps
-    its row's state whatever it reads, even a NaN.
+    x_t by W; the backward groups its sums by id the same way (:class:`LSTMLookup`).
+    A batch of B sentences of T tokens holds far fewer than B·T distinct ids (padding
+    alone repeats id 0), and x_t W is close to half of the forward's multiply-adds
+    (D·4H of D·4H + H·4H per token), its gradients two of the backward's five GEMMs.
 
-    ``ids`` (B, T) token ids in [0, V), ``table`` (V, D); the rest as :func:`lstm`,
-    which this equals up to rounding (the same products, summed in another order).
-    Inference only: no gradient flows through it (the arrays are read, and the
-    outputs are tensors without a graph).  ``Sequential`` runs an ``Embedding`` and
-    the ``LSTM`` after it this way when nothing needs a gradient.
+    ``ids`` (B, T) token ids in [0, V), ``table`` (V, D); ``sparse`` and ``frozen_rows``
+    as :func:`~tinynlp.functional.embedding`; the rest as :func:`lstm`.  The outputs
+    and every gradient equal those of ``lstm(embedding(ids, table), ...)`` up to
+    rounding (the same products, summed in another order).  ``Sequential`` runs an
+    ``Embedding`` and the ``LSTM`` after it this way.
     Returns ``(hs (B, T, H), h_last (B, H), c_last (B, H))``.
     """
     op = "lstm_lookup"
@@ -445,22 +558,16 @@ def lstm_lookup(ids, table, h0, c0, W, U, b, mask=None):
     ids = check_ids(as_array(ids), tab.shape[0], op=op)
     if ids.ndim != 2:
         raise ValueError(f"{op}: ids must be 2-D (batch, time), got shape {ids.shape}")
-    if is_grad_enabled() and any(getattr(a, "requires_grad", False)
-                                 for a in (table, h0, c0, W, U, b)):
-        raise ValueError(f"{op}: inference only, but a gradient was asked for; use "
-                         "lstm(embedding(ids, table), ...) to train")
     x_shape = np.broadcast_to(np.zeros((), tab.dtype), (*ids.shape, tab.shape[1]))
     *_, m = check_inputs(op, x_shape, {"h0": h0, "c0": c0}, W, U, b, mask, 4,
                          numba_kernels=True)
-    h0, c0, W, U, b = (None if a is None else as_array(a) for a in (h0, c0, W, U, b))
-    dt = common_dtype(tab, h0, c0, W, U, b)
-    _, _, _, Ws, Us, bs = _internal_weights(W, U, b, dt)
-    u, inv = _distinct(ids, tab.shape[0])
-    P = tab[u].astype(dt, copy=False) @ Ws
-    idx = np.ascontiguousarray(inv.T)                     # time-major (T, B)
-    out, h, c = _inference(None, None, Us, bs, h0, c0, MaskInfo.of(m, dt), lookup=(P, idx))
-    return (Tensor(out.transpose(1, 0, 2), _copy=False), Tensor(h, _copy=False),
-            Tensor(c, _copy=False))
+    frozen = check_frozen_rows(frozen_rows, tab.shape[0], op=op)
+    if frozen is not None and not frozen.any():
+        frozen = None
+    table = as_tensor(table)
+    return LSTMLookup.apply(ids, table, *(None if s is None else as_tensor(s) for s in (h0, c0)),
+                            as_tensor(W), as_tensor(U), as_tensor(b), m,
+                            sparse=bool(sparse) and table.is_leaf, frozen=frozen)
 
 
 def lstm_reference(x, h0, c0, W, U, b, mask=None, input_masks=None, recurrent_masks=None):

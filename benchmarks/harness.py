@@ -344,9 +344,10 @@ def _result_key(r):
 def merge_results(old: dict, new: dict) -> dict:
     """``old`` with ``new``'s measurements in place of the same (framework, model, batch,
     variant) ones — the rows not measured again are kept, each with its own date and load;
-    ``info`` stays the first run's, and lists each merged run under ``merged``."""
-    fresh = {_result_key(r) for r in new["results"]}
-    results = [r for r in old["results"] if _result_key(r) not in fresh] + new["results"]
+    ``info`` stays the first run's, and lists each merged run under ``merged``.  A row
+    measured again keeps its place in the report; rows new to it come last."""
+    fresh = {_result_key(r): r for r in new["results"]}
+    results = [fresh.pop(_result_key(r), r) for r in old["results"]] + list(fresh.values())
     by_model = lambda entries: {e["model"]: e for e in entries}      # noqa: E731
     jit = {**by_model(old.get("jit", [])), **by_model(new.get("jit", []))}
     contention = {**by_model(old.get("contention", [])), **by_model(new.get("contention", []))}

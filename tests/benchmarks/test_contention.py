@@ -59,16 +59,16 @@ def test_merge_keeps_rows_not_measured_again():
         return {"framework": fw, "model": model, "batch": 32, "sparse": False, "mode": "timing",
                 "train_ms": [ms]}
 
-    old = {"info": {"date": "old"}, "results": [res("tinynlp", "a", 1), res("torch", "a", 2),
-                                                res("tinynlp", "b", 3)],
+    old = {"info": {"date": "old"}, "results": [res("tinynlp", "a", 1), res("tinynlp", "b", 3),
+                                                res("torch", "a", 2)],
            "jit": [{"model": "a", "cold": {}}], "contention": [{"model": "a", "batch": 32}]}
     new = {"info": {"date": "new", "load_start": (1, 1, 1), "load_end": (2, 2, 2)},
            "results": [res("tinynlp", "b", 30), res("tinynlp", "gpt", 5)], "jit": [],
            "contention": [{"model": "b", "batch": 32}]}
     m = harness.merge_results(old, new)
-    got = {(r["framework"], r["model"]): r["train_ms"][0] for r in m["results"]}
-    assert got == {("tinynlp", "a"): 1, ("torch", "a"): 2, ("tinynlp", "b"): 30,
-                   ("tinynlp", "gpt"): 5}
+    got = [(r["framework"], r["model"], r["train_ms"][0]) for r in m["results"]]
+    assert got == [("tinynlp", "a", 1), ("tinynlp", "b", 30), ("torch", "a", 2),
+                   ("tinynlp", "gpt", 5)]                  # a row measured again keeps its place
     merged = m["info"]["merged"][0]
     assert m["info"]["date"] == "old" and merged["timing"] == ["b", "gpt"]
     assert merged["contention"] == ["b"]

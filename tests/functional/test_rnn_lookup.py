@@ -20,6 +20,13 @@ from .test_rnn import MASKS, make_params
 from .test_rnn_rows import _force_split, _mask, _tol
 
 
+@pytest.fixture(autouse=True)
+def always_share(monkeypatch):
+    """The lookup at any share of distinct ids (small random batches rarely repeat ids
+    enough for the rule, which its own test checks)."""
+    monkeypatch.setattr(lstm_cell, "MAX_DISTINCT_FRACTION", 1.0)
+
+
 def _case(rng, B, T, V, D, H, dtype, states):
     ids = rng.integers(0, V, (B, T))
     table = rng.standard_normal((V, D)).astype(dtype)
@@ -220,4 +227,23 @@ def test_a_nan_in_a_row_met_only_at_padded_steps_reaches_no_gradient():
     want, _ = _grads(_looked_up_then_lstm, ids, table, states, W, U, b, ids != 0, False, None)
     for g, w in zip(got, want):
         assert np.isfinite(g).all()
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("distinct, shared", [(6, True), (7, False)])
+def test_few_repeats_run_the_two_ops(monkeypatch, distinct, shared):
+    """Above MAX_DISTINCT_FRACTION of distinct ids (here 6 of 12 positions) the lookup
+    runs lstm(embedding(...)) — the same outputs and gradients."""
+    monkeypatch.setattr(lstm_cell, "MAX_DISTINCT_FRACTION", 0.5)
+    applied = []
+    real = lstm_cell.LSTMLookup.apply
+    monkeypatch.setattr(lstm_cell.LSTMLookup, "apply",
+                        staticmethod(lambda *a, **k: applied.append(1) or real(*a, **k)))
+    rng = np.random.default_rng(6)
+    _, table, states, W, U, b = _case(rng, 3, 4, 9, 3, 2, np.float64, True)
+    ids = np.resize(np.arange(distinct), 12).reshape(3, 4)
+    got, _ = _grads(_lookup, ids, table, states, W, U, b, None, False, None)
+    want, _ = _grads(_looked_up_then_lstm, ids, table, states, W, U, b, None, False, None)
+    assert bool(applied) == shared
+    for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)

@@ -8,11 +8,18 @@ import pytest
 
 import tinynlp as tn
 from tinynlp import functional as F
+from tinynlp.functional.rnn import lstm_cell
 from tinynlp.layers.recurrent import looks_up
 from tinynlp.models import sequential
 from tinynlp.workers import BlockChoice
 
 L = tn.layers
+
+
+@pytest.fixture(autouse=True)
+def always_share(monkeypatch):
+    """The lookup at any share of distinct ids (these small batches repeat few)."""
+    monkeypatch.setattr(lstm_cell, "MAX_DISTINCT_FRACTION", 1.0)
 
 
 def _ids(rng, B=6, T=9, V=40):

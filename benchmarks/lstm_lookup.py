@@ -44,7 +44,7 @@ import tinynlp as tn  # noqa: E402, I001 - before NumPy, as the tinynlp command 
 import numpy as np  # noqa: E402
 
 from benchmarks.timing import best_seconds  # noqa: E402
-from tinynlp.functional.rnn import lstm_cell  # noqa: E402
+from tinynlp.functional.rnn import embedding_lstm  # noqa: E402
 from tinynlp.models import sequential  # noqa: E402
 
 WAYS = ("two layers", "one op")
@@ -96,7 +96,7 @@ def main(argv=None):
     tn.set_num_threads(args.threads)
     x, y, vocab = data(args.quick)
     shares = [None] if args.distinct is None else [float(v) for v in args.distinct.split(",")]
-    limit = lstm_cell.MAX_DISTINCT_FRACTION
+    limit = embedding_lstm.MAX_DISTINCT_FRACTION
     dim, units = (100, 128) if not args.quick else (6, 5)
     batches = [int(b) for b in args.batches.split(",")] if not args.quick else [16]
     rounds, reps = (args.rounds, 5) if not args.quick else (1, 2)
@@ -111,7 +111,7 @@ def main(argv=None):
     folds = sequential.looks_up
     rows = []
     if args.forced:
-        lstm_cell.MAX_DISTINCT_FRACTION = 1.0
+        embedding_lstm.MAX_DISTINCT_FRACTION = 1.0
     try:
         for batch, share, sparse in [(b, s, sp) for b in batches for s in shares
                                      for sp in (False, True)]:
@@ -144,7 +144,7 @@ def main(argv=None):
                       + " | ".join(f"{v:.2f}" for v in ms) + f" | {ms[1] / ms[0]:.2f} |")
     finally:
         sequential.looks_up = folds
-        lstm_cell.MAX_DISTINCT_FRACTION = limit
+        embedding_lstm.MAX_DISTINCT_FRACTION = limit
     return rows
 
 

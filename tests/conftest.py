@@ -25,6 +25,38 @@ def _seed_everything():
     yield
 
 
+@pytest.fixture(scope="session")
+def _pools_at_start():
+    """Numba's thread count and the BLAS libraries' when the session starts."""
+    import numba
+    from threadpoolctl import ThreadpoolController
+
+    import tinynlp  # noqa: F401 - tinynlp's import settings first
+
+    return numba.get_num_threads(), ThreadpoolController().select(user_api="blas").info()
+
+
+@pytest.fixture(autouse=True)
+def _pools_as_at_start(_pools_at_start):
+    """After each test, Numba's and BLAS's thread counts as the session started with.
+
+    A test that sets tinynlp's count and then returns to the automatic choice
+    (``tn.set_num_threads(None)``, the command line's start) would otherwise leave the
+    idle cores it counted at that moment: one, on a busy machine, for every test after
+    it (whose inference and train steps then never run in blocks of the batch)."""
+    yield
+    import numba
+    from threadpoolctl import ThreadpoolController
+
+    n, blas = _pools_at_start
+    if numba.get_num_threads() == n:
+        return
+    numba.set_num_threads(n)
+    controller = ThreadpoolController()
+    for lib in blas:
+        controller.select(filepath=lib["filepath"]).limit(limits=lib["num_threads"])
+
+
 def pytest_terminal_summary(terminalreporter):
     from tests.helpers import GRADCHECKED
 

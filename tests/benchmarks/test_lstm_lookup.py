@@ -4,7 +4,7 @@ of distinct ones), checks the two ways agree, and restores the fold and its rule
 import importlib.util
 import os
 
-from tinynlp.functional.rnn import lstm_cell
+from tinynlp.functional.rnn import embedding_lstm
 from tinynlp.models import sequential
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -14,7 +14,7 @@ def test_lstm_lookup_quick(capsys):
     spec = importlib.util.spec_from_file_location(
         "lstm_lookup", os.path.join(ROOT, "benchmarks", "lstm_lookup.py"))
     mod = importlib.util.module_from_spec(spec)
-    folds, limit = sequential.looks_up, lstm_cell.MAX_DISTINCT_FRACTION
+    folds, limit = sequential.looks_up, embedding_lstm.MAX_DISTINCT_FRACTION
     try:
         spec.loader.exec_module(mod)
         rows = mod.main(["--quick"])
@@ -25,6 +25,6 @@ def test_lstm_lookup_quick(capsys):
     assert [r[:3] for r in rows] == [(16, False, "train step"), (16, False, "inference"),
                                      (16, True, "train step"), (16, True, "inference")]
     assert all(v > 0 for r in rows for v in r[3:])
-    assert sequential.looks_up is folds and lstm_cell.MAX_DISTINCT_FRACTION == limit
+    assert sequential.looks_up is folds and embedding_lstm.MAX_DISTINCT_FRACTION == limit
     out = capsys.readouterr().out
     assert "load average" in out and "| 16 | 0.22 | sparse | inference |" in out

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import tinynlp as tn
 from tinynlp import functional as F
-from tinynlp.functional.rnn import lstm_cell
+from tinynlp.functional.rnn import embedding_lstm, lstm_cell
 from tinynlp.kernels import blas
 
 from tests.helpers import check_grad, t64
@@ -24,7 +24,7 @@ from .test_rnn_rows import _force_split, _mask, _tol
 def always_share(monkeypatch):
     """The lookup at any share of distinct ids (small random batches rarely repeat ids
     enough for the rule, which its own test checks)."""
-    monkeypatch.setattr(lstm_cell, "MAX_DISTINCT_FRACTION", 1.0)
+    monkeypatch.setattr(embedding_lstm, "MAX_DISTINCT_FRACTION", 1.0)
 
 
 def _case(rng, B, T, V, D, H, dtype, states):
@@ -100,7 +100,7 @@ def test_distinct_ids_are_np_uniques(V, n, seed):
     """Both ways (a table of the ids seen; np.unique when the vocabulary is much larger
     than the batch) give np.unique's ids and inverse."""
     ids = np.random.default_rng(seed).integers(0, V, (n, 3))
-    u, inv = lstm_cell._distinct(ids, V)
+    u, inv = embedding_lstm._distinct(ids, V)
     u2, inv2 = np.unique(ids, return_inverse=True)
     np.testing.assert_array_equal(u, u2)
     np.testing.assert_array_equal(inv, inv2.reshape(ids.shape))
@@ -234,10 +234,10 @@ def test_a_nan_in_a_row_met_only_at_padded_steps_reaches_no_gradient():
 def test_few_repeats_run_the_two_ops(monkeypatch, distinct, shared):
     """Above MAX_DISTINCT_FRACTION of distinct ids (here 6 of 12 positions) the lookup
     runs lstm(embedding(...)) — the same outputs and gradients."""
-    monkeypatch.setattr(lstm_cell, "MAX_DISTINCT_FRACTION", 0.5)
+    monkeypatch.setattr(embedding_lstm, "MAX_DISTINCT_FRACTION", 0.5)
     applied = []
-    real = lstm_cell.LSTMLookup.apply
-    monkeypatch.setattr(lstm_cell.LSTMLookup, "apply",
+    real = embedding_lstm.LSTMLookup.apply
+    monkeypatch.setattr(embedding_lstm.LSTMLookup, "apply",
                         staticmethod(lambda *a, **k: applied.append(1) or real(*a, **k)))
     rng = np.random.default_rng(6)
     _, table, states, W, U, b = _case(rng, 3, 4, 9, 3, 2, np.float64, True)

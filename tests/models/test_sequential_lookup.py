@@ -8,7 +8,7 @@ import pytest
 
 import tinynlp as tn
 from tinynlp import functional as F
-from tinynlp.functional.rnn import lstm_cell
+from tinynlp.functional.rnn import embedding_lstm
 from tinynlp.layers.recurrent import looks_up
 from tinynlp.models import sequential
 from tinynlp.workers import BlockChoice
@@ -19,7 +19,7 @@ L = tn.layers
 @pytest.fixture(autouse=True)
 def always_share(monkeypatch):
     """The lookup at any share of distinct ids (these small batches repeat few)."""
-    monkeypatch.setattr(lstm_cell, "MAX_DISTINCT_FRACTION", 1.0)
+    monkeypatch.setattr(embedding_lstm, "MAX_DISTINCT_FRACTION", 1.0)
 
 
 def _ids(rng, B=6, T=9, V=40):
@@ -260,3 +260,50 @@ def test_an_out_of_range_id_gets_the_embeddings_error(monkeypatch):
                 model(bad)
         messages.append(str(err.value))
     assert messages[0] == messages[1] and "10" in messages[0]
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("merge_mode", ["concat", "sum"])
+def test_a_bidirectional_lstm_folds_both_directions(monkeypatch, return_sequences, merge_mode):
+    """The tagging task's model (sparse Embedding(mask_zero) → Bidirectional(LSTM) →
+    TimeDistributed(Dense)) and the classifier's: outputs and two Adam steps as with the
+    layers one after the other, each direction's LSTM reading the table itself."""
+    def build():
+        tn.random.seed(14)
+        head = (L.TimeDistributed(L.Dense(3, activation="softmax")) if return_sequences
+                else L.Dense(3, activation="softmax"))
+        model = tn.Sequential([L.Embedding(40, 6, mask_zero=True, sparse=True),
+                               L.Bidirectional(L.LSTM(4, return_sequences=return_sequences),
+                                               merge_mode=merge_mode), head])
+        model.build((None, 9))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    rng = np.random.default_rng(15)
+    batches = [_ids(rng, V=20 + 10 * k) for k in range(2)]
+    ys = [rng.integers(0, 3, (6, 9) if return_sequences else (6,)) for _ in batches]
+    runs = []
+    for fold in (True, False):
+        model = build()
+        with monkeypatch.context() as mp:
+            if not fold:
+                mp.setattr(sequential, "looks_up", lambda *a: False)
+            calls = _count_lookups(mp)
+            with tn.no_grad():
+                out = model(batches[0]).data
+            losses = [float(model.train_on_batch(x, y)) for x, y in zip(batches, ys)]
+            assert len(calls) == (6 if fold else 0)          # 2 directions × 3 forwards
+        runs.append((out, losses, model.get_weights()))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-5)
+    for g, w in zip(runs[0][2], runs[1][2]):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+
+
+def test_a_bidirectional_gru_or_dropout_does_not_fold():
+    emb = L.Embedding(10, 4)
+    gru, drop = L.Bidirectional(L.GRU(3)), L.Bidirectional(L.LSTM(3, dropout=0.2))
+    for layer in (gru, drop):
+        tn.Sequential([emb, layer]).build((None, 5))
+    assert not looks_up(emb, gru)
+    assert looks_up(emb, drop) and not looks_up(emb, drop, training=True)

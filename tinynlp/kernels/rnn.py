@@ -138,7 +138,7 @@ def lstm_forward_steps(gemm, xt, W, P, idx, lo, hi, U, bias, hs, cs, out, a, rec
 
     ``xt`` (T, B, D) contiguous; or, with ``idx`` (T, B) not empty, x_t W made once
     for every distinct input row: a ← the rows ``P[idx[t, lo:hi]]`` (``xt`` and ``W``
-    are then not read; see :func:`~tinynlp.functional.rnn.lstm_cell.lstm_lookup`).
+    are then not read; see :func:`~tinynlp.functional.rnn.embedding_lstm.lstm_lookup`).
     ``hs``, ``cs`` (2, B, H): the state now and next, ``hs[0]``, ``cs[0]`` the initial
     one; ``out`` (T, B, H); ``a``, ``rec`` (hi − lo, 4H) and ``tc`` (hi − lo, H):
     scratch.  With a mask (``m`` (T, B) not empty) a step where no row is real

@@ -66,6 +66,7 @@ from ._utils import (
 from .base import Layer
 from .core import Embedding
 from .registry import register_layer
+from .wrappers import Bidirectional
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
 
@@ -424,13 +425,20 @@ class LSTM(RNNBase):
 
 def looks_up(embedding, layer, training=False) -> bool:
     """Whether ``layer(embedding(ids))`` may run as ``layer.call_on_lookup(embedding,
-    ids)``: a built Embedding and a built LSTM, each of a class that runs as theirs do
-    (a subclass that changes ``call`` or the LSTM's ``_run`` — a quantized layer, an
-    adapter — takes the usual path), and in training no dropout on the LSTM (it would
-    drop entries of the embedding's output)."""
-    return (type(embedding).call is Embedding.call and embedding.built
-            and type(layer).call is RNNBase.call and type(layer)._run is LSTM._run
-            and layer.built
+    ids)``: a built Embedding, then a built LSTM or a ``Bidirectional`` of two; each
+    of a class that runs as theirs do (a subclass that changes ``call`` or the LSTM's
+    ``_run`` — a quantized layer, an adapter — takes the usual path), and in training
+    no dropout on the LSTM (it would drop entries of the embedding's output)."""
+    if not (type(embedding).call is Embedding.call and embedding.built and layer.built):
+        return False
+    if type(layer).call is Bidirectional.call:
+        return (_plain_lstm(layer.forward_layer, training)
+                and _plain_lstm(layer.backward_layer, training))
+    return _plain_lstm(layer, training)
+
+
+def _plain_lstm(layer, training):
+    return (type(layer).call is RNNBase.call and type(layer)._run is LSTM._run
             and not (training and (layer.dropout or layer.recurrent_dropout)))
 
 

@@ -108,6 +108,19 @@ class Bidirectional(Layer):
             fw_init, bw_init = states[:self.n_states], states[self.n_states:]
         fw = self.forward_layer(x, training=training, mask=mask, initial_state=fw_init)
         bw = self.backward_layer(x, training=training, mask=mask, initial_state=bw_init)
+        return self._join(fw, bw)
+
+    def call_on_lookup(self, embedding, ids, training=False, mask=None):
+        """``self(embedding(ids), training, mask)`` with each direction's LSTM reading the
+        table's rows itself (:meth:`~tinynlp.layers.LSTM.call_on_lookup`); ``Sequential``
+        calls it where :func:`~tinynlp.layers.recurrent.looks_up` allows."""
+        fw = self.forward_layer.call_on_lookup(embedding, ids, training=training, mask=mask)
+        bw = self.backward_layer.call_on_lookup(embedding, ids, training=training, mask=mask)
+        return self._join(fw, bw)
+
+    def _join(self, fw, bw):
+        """The two directions' results as the layer returns them: the backward outputs
+        back in input order, merged, then the states if asked for."""
         fw_states = bw_states = []
         if self.return_state:
             fw, fw_states = fw[0], fw[1:]

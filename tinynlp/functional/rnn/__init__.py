@@ -54,7 +54,8 @@ reads: do not modify it in place (as with any autograd output).
 from .common import lengths_to_mask
 from .elman_cell import elman_rnn, elman_rnn_reference
 from .gru_cell import gru, gru_reference
-from .lstm_cell import lstm, lstm_lookup, lstm_reference
+from .embedding_lstm import lstm_lookup
+from .lstm_cell import lstm, lstm_reference
 from .torch_layout import (
     gru_weights_from_torch, gru_weights_to_torch, lstm_weights_from_torch, lstm_weights_to_torch,
     rnn_weights_from_torch, rnn_weights_to_torch,

@@ -26,15 +26,13 @@ import numba
 import numpy as np
 
 from ...autograd import ops
-from ...autograd.tensor import Function, RowSparseGrad, as_array, as_tensor
+from ...autograd.tensor import Function, as_tensor
 from ...kernels.blas import ONE_THREAD_PRODUCT, numpy_gemm, short_blas_spin
 from ...kernels.rnn import (
     lstm_backward_step, lstm_backward_steps, lstm_forward_step, lstm_forward_steps,
     lstm_train_forward_steps,
 )
-from ...kernels.scatter import scatter_add_rows
 from ...workers import row_blocks, run_parts
-from ..embedding import check_frozen_rows, check_ids, embedding
 from .common import (
     check_gate_masks, check_inputs, common_dtype, gate_product, masked_step, zeros_state,
 )
@@ -43,8 +41,8 @@ from .workspace import (
     sum_rows, time_major, time_major_view,
 )
 
-__all__ = ["LSTM", "LSTMLookup", "lstm", "lstm_lookup", "lstm_reference", "lstm_inference",
-           "lstm_blocks_inference",
+__all__ = ["LSTM", "lstm", "lstm_reference", "lstm_inference", "lstm_blocks_inference",
+           "run_inference", "run_training_forward", "run_bptt", "internal_weights",
            "lstm_to_internal", "lstm_from_internal", "lstm_gate_scale"]
 
 
@@ -183,7 +181,7 @@ def lstm_blocks_inference(gemm, xt, W, U, bs, h0, c0, info, parts, lookup=None):
 
     ``xt`` (T, B, D) contiguous, W (D, 4H), U (H, 4H) and ``bs`` in the internal
     order with halved sigmoid columns; or ``xt``, ``W`` None and ``lookup`` =
-    ``(P, idx)``: x_t W is row ``idx[t, b]`` of P (:func:`lstm_lookup`).  Returns
+    ``(P, idx)``: x_t W is row ``idx[t, b]`` of P (:func:`~.embedding_lstm.lstm_lookup`).  Returns
     time-major ``(out, h_last, c_last)``.
     """
     dt = bs.dtype
@@ -234,11 +232,11 @@ def _projector(xt, Ws, lookup):
     return project
 
 
-def _inference(xt, Ws, Us, bs, h0, c0, info, lookup=None):
+def run_inference(xt, Ws, Us, bs, h0, c0, info, lookup=None):
     """The LSTM's forward without a gradient, time-major ``(out, h_last, c_last)``: in
     blocks of rows where :func:`_plan` allows (:func:`lstm_blocks_inference`), else the
     whole batch on the NumPy path (:func:`lstm_inference`).  The input is ``xt`` (T, B, D)
-    with ``Ws``, or ``lookup`` = ``(P, idx)`` (:func:`lstm_lookup`)."""
+    with ``Ws``, or ``lookup`` = ``(P, idx)`` (:func:`~.embedding_lstm.lstm_lookup`)."""
     T, B = _steps_and_rows(xt, lookup)
     H, dt = Us.shape[0], bs.dtype
     parts, gemm = _plan(dt, B, H)
@@ -248,11 +246,11 @@ def _inference(xt, Ws, Us, bs, h0, c0, info, lookup=None):
                           lambda h, r: np.matmul(h, Us, out=r), bs, h0, c0, info)
 
 
-def _train_forward(xt, Ws, Us, bs, h0, c0, info, lookup=None):
+def run_training_forward(xt, Ws, Us, bs, h0, c0, info, lookup=None):
     """The LSTM's forward when a backward will follow, keeping what BPTT needs:
     ``(A, Hs, C, TC)`` — every step's gate values (T, B, 4H) (o, i, f, g), the states h
     and c (T+1, B, H) (index 0: the initial state) and tanh(c_t) (T, B, H); A, C and TC
-    are :data:`WORKSPACE` buffers.  The input as in :func:`_inference`."""
+    are :data:`WORKSPACE` buffers.  The input as in :func:`run_inference`."""
     T, B = _steps_and_rows(xt, lookup)
     H, dt = Us.shape[0], bs.dtype
     A = WORKSPACE.take((T, B, 4 * H), dt)       # x_t W → gate values (o, i, f, g)
@@ -291,7 +289,7 @@ def _train_forward(xt, Ws, Us, bs, h0, c0, info, lookup=None):
     return A, Hs, C, TC
 
 
-def _bptt(A, TC, C, Up, g_hs, g_h, g_c, info):
+def run_bptt(A, TC, C, Up, g_hs, g_h, g_c, info):
     """Back-propagation through every step, last to first: ``(dA, dh, dc)`` — dL/da_t
     (T, B, 4H) (o, i, f, g; a :data:`WORKSPACE` buffer), dL/dh_0 and dL/dc_0."""
     T, B, H4 = A.shape
@@ -322,7 +320,7 @@ def _bptt(A, TC, C, Up, g_hs, g_h, g_c, info):
     return dA, dh, dc
 
 
-def _internal_weights(W, U, b, dt):
+def internal_weights(W, U, b, dt):
     """``(Wp, Up, bp, Ws, Us, bs)``: W, U, b in the internal gate order (o, i, f, c), then
     the same with the sigmoid gates' columns halved.
 
@@ -374,16 +372,16 @@ class LSTM(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, W, U, b, mask):
         dt = common_dtype(x, h0, c0, W, U, b)
-        Wp, Up, _, Ws, Us, bs = _internal_weights(W, U, b, dt)
+        Wp, Up, _, Ws, Us, bs = internal_weights(W, U, b, dt)
         info = MaskInfo.of(mask, dt)
         if not grad_needed(ctx):
             xt, owned = time_major_view(x, dt, info)
-            out, h, c = _inference(xt, Ws, Us, bs, h0, c0, info)
+            out, h, c = run_inference(xt, Ws, Us, bs, h0, c0, info)
             if owned:
                 WORKSPACE.give(xt)
             return out.transpose(1, 0, 2), h, c
         xt = time_major(x, dt, info)
-        A, Hs, C, TC = _train_forward(xt, Ws, Us, bs, h0, c0, info)
+        A, Hs, C, TC = run_training_forward(xt, Ws, Us, bs, h0, c0, info)
         ctx.save_for_backward(xt, Wp, Up, A, Hs, C, TC)
         ctx.info = info
         ctx.scratch = GiveBack(xt, A, C, TC)
@@ -394,7 +392,7 @@ class LSTM(Function):
         xt, Wp, Up, A, Hs, C, TC = ctx.saved
         T, B, D = xt.shape
         H = Up.shape[0]
-        dA, dh, dc = _bptt(A, TC, C, Up, g_hs, g_h, g_c, ctx.info)
+        dA, dh, dc = run_bptt(A, TC, C, Up, g_hs, g_h, g_c, ctx.info)
         needs = ctx.needs_input_grad
         dA2 = dA.reshape(T * B, 4 * H)
         dx = dW = dU = db = None
@@ -430,160 +428,6 @@ def lstm(x, h0, c0, W, U, b, mask=None):
     return LSTM.apply(as_tensor(x), None if h0 is None else as_tensor(h0),
                       None if c0 is None else as_tensor(c0), as_tensor(W), as_tensor(U),
                       as_tensor(b), m)
-
-
-#: :func:`lstm_lookup` shares x_t W between positions only when the batch's distinct ids
-#: are at most this share of its positions (above it the two ops are faster)
-MAX_DISTINCT_FRACTION = 0.5
-
-
-def _distinct(ids, V):
-    """``(u, inv)``: the distinct ids in increasing order and each id's position in u
-    (``u[inv] == ids``), as ``np.unique(ids, return_inverse=True)`` gives them.  Through
-    a (V,) table of which ids occur when V is not much larger than the batch (linear
-    time: 30 µs instead of np.unique's sort, 280 µs, for 3,200 ids of 20,000)."""
-    if V > 16 * ids.size:
-        u, inv = np.unique(ids, return_inverse=True)
-        return u, inv.reshape(ids.shape)
-    seen = np.zeros(V, dtype=bool)
-    seen[ids] = True
-    u = np.flatnonzero(seen)
-    position = np.cumsum(seen, dtype=np.intp) - 1
-    return u, position[ids]
-
-
-class LSTMLookup(Function):
-    """:class:`LSTM` over x = table[ids] without making x (:func:`lstm_lookup`).
-
-    Forward: P = table[u] W for the distinct ids u, in one GEMM; then the steps of
-    :class:`LSTM`, each reading row j of P where ``ids[b, t] = u[j]`` instead of
-    multiplying x_t by W.  Backward: BPTT as :class:`LSTM` gives da_{b,t}; where LSTM
-    then makes dx = da Wᵀ and dW = Σ x_{b,t}ᵀ da_{b,t} over all B·T positions, the sums
-    are grouped by id first (x_{b,t} = table[u_j] at each position of u_j)::
-
-        S_j = Σ_{b,t: ids[b,t] = u_j} da_{b,t}           (a scatter-add: (|u|, 4H))
-        dW = table[u]ᵀ S,    dL/dtable[u_j] = S_j Wᵀ     (every other row: 0)
-
-    dU, db, dL/dh0 and dL/dc0 are LSTM's.  ``sparse``: the table's gradient as a
-    :class:`~tinynlp.autograd.tensor.RowSparseGrad` on the rows u; ``frozen`` rows get
-    none (both as :func:`~tinynlp.functional.embedding`).
-    """
-
-    differentiable = (1, 2, 3, 4, 5, 6)
-
-    @staticmethod
-    def forward(ctx, ids, table, h0, c0, W, U, b, mask, distinct, sparse=False, frozen=None):
-        dt = common_dtype(table, h0, c0, W, U, b)
-        Wp, Up, _, Ws, Us, bs = _internal_weights(W, U, b, dt)
-        u, inv = distinct                                 # _distinct(ids, V)
-        rows = table[u].astype(dt)                        # a copy: (|u|, D)
-        info = MaskInfo.of(mask, dt)
-        train = grad_needed(ctx)
-        if train and info is not None:
-            # an id met only at padded steps: its row reaches no output, and must reach
-            # no gradient either (dW = rowsᵀ S would turn a NaN there into NaN)
-            real = np.zeros(len(u), dtype=bool)
-            real[inv[mask]] = True
-            rows[~real] = 0
-        lookup = (rows @ Ws, np.ascontiguousarray(inv.T))  # P, and idx time-major (T, B)
-        if not train:
-            out, h, c = _inference(None, None, Us, bs, h0, c0, info, lookup)
-            return out.transpose(1, 0, 2), h, c
-        A, Hs, C, TC = _train_forward(None, None, Us, bs, h0, c0, info, lookup)
-        ctx.save_for_backward(rows, Wp, Up, A, Hs, C, TC)
-        ctx.u, ctx.idx, ctx.info = u, lookup[1], info
-        ctx.table_shape, ctx.sparse, ctx.frozen = table.shape, sparse, frozen
-        ctx.scratch = GiveBack(A, C, TC)
-        return outputs(Hs, info), Hs[-1].copy(), C[-1].copy()
-
-    @staticmethod
-    def backward(ctx, g_hs, g_h, g_c):
-        rows, Wp, Up, A, Hs, C, TC = ctx.saved
-        T, B, H4 = A.shape
-        dA, dh, dc = _bptt(A, TC, C, Up, g_hs, g_h, g_c, ctx.info)
-        dA2 = dA.reshape(T * B, H4)
-        needs = ctx.needs_input_grad
-        d_table = dW = dU = db = None
-        if needs[1] or needs[4]:
-            S = np.zeros((len(ctx.u), H4), dtype=dA.dtype)       # Σ da per distinct id
-            scatter_add_rows(S, ctx.idx.reshape(-1).astype(np.int64, copy=False), dA2)
-            if needs[1]:
-                d_table = _table_grad(ctx, S @ Wp.T)
-            if needs[4]:
-                dW = lstm_from_internal(rows.T @ S)
-        if needs[5]:
-            dU = lstm_from_internal(Hs[:-1].reshape(T * B, -1).T @ dA2)
-        if needs[6]:
-            db = lstm_from_internal(sum_rows(dA2))
-        WORKSPACE.give(dA)
-        return (None, d_table, dh if needs[2] else None, dc if needs[3] else None, dW, dU, db,
-                None, None)
-
-
-def _table_grad(ctx, d_rows):
-    """The table's gradient from the distinct ids' rows of it (``d_rows`` (|u|, D)): dense
-    (V, D), or a RowSparseGrad; frozen rows left out (None when every row is frozen)."""
-    u = ctx.u
-    if ctx.frozen is not None:
-        keep = ~ctx.frozen[u]
-        u, d_rows = u[keep], d_rows[keep]
-    if ctx.sparse:
-        return RowSparseGrad(u, d_rows, ctx.table_shape) if len(u) else None
-    grad = np.zeros(ctx.table_shape, dtype=d_rows.dtype)
-    grad[u] = d_rows                                      # u holds each id once
-    return grad
-
-
-def lstm_lookup(ids, table, h0, c0, W, U, b, mask=None, sparse=False, frozen_rows=None):
-    """:func:`lstm` over x = table[ids] (``embedding(ids, table)``), without making x.
-
-    The LSTM's input projection x_t W only ever meets the rows of the table::
-
-        x_{b,t} W = (table W)[ids_{b,t}] = P[j]  with  P = table[u] W
-
-    for the distinct ids u of the batch (``u[j] = ids_{b,t}``).  So P is made in one
-    GEMM of |u| rows, and each step reads its rows of P instead of multiplying its
-    x_t by W; the backward groups its sums by id the same way (:class:`LSTMLookup`).
-    A batch of B sentences of T tokens holds far fewer than B·T distinct ids (padding
-    alone repeats id 0), and x_t W is close to half of the forward's multiply-adds
-    (D·4H of D·4H + H·4H per token), its gradients two of the backward's five GEMMs.
-
-    When the distinct ids are more than :data:`MAX_DISTINCT_FRACTION` of the B·T
-    positions there is little to share, and it runs ``lstm(embedding(ids, table), ...)``
-    instead.  (``python benchmarks/lstm_lookup.py --distinct ... --forced``, batch 32
-    and 256, LSTM(128) on 100-dim rows: the lookup's inference took 0.71–0.81 of the
-    two ops' time at 17 % distinct ids, 0.94–0.99 at 50 %, 0.97–1.02 at 56–67 %; its
-    train step 0.67–0.73, 0.79–0.88 and 0.79–0.96.)
-
-    ``ids`` (B, T) token ids in [0, V), ``table`` (V, D); ``sparse`` and ``frozen_rows``
-    as :func:`~tinynlp.functional.embedding`; the rest as :func:`lstm`.  The outputs
-    and every gradient equal those of ``lstm(embedding(ids, table), ...)`` up to
-    rounding (the same products, summed in another order).  ``Sequential`` runs an
-    ``Embedding`` and the ``LSTM`` after it this way.
-    Returns ``(hs (B, T, H), h_last (B, H), c_last (B, H))``.
-    """
-    op = "lstm_lookup"
-    tab = as_array(table)
-    if tab.ndim != 2 or tab.dtype.kind != "f":
-        raise ValueError(f"{op}: table must be a 2-D (vocab_size, dim) floating-point array, "
-                         f"got shape {tab.shape} dtype {tab.dtype}")
-    ids = check_ids(as_array(ids), tab.shape[0], op=op)
-    if ids.ndim != 2:
-        raise ValueError(f"{op}: ids must be 2-D (batch, time), got shape {ids.shape}")
-    x_shape = np.broadcast_to(np.zeros((), tab.dtype), (*ids.shape, tab.shape[1]))
-    *_, m = check_inputs(op, x_shape, {"h0": h0, "c0": c0}, W, U, b, mask, 4,
-                         numba_kernels=True)
-    frozen = check_frozen_rows(frozen_rows, tab.shape[0], op=op)
-    if frozen is not None and not frozen.any():
-        frozen = None
-    distinct = _distinct(ids, tab.shape[0])
-    if len(distinct[0]) > MAX_DISTINCT_FRACTION * ids.size:      # little to share: as LSTM
-        return lstm(embedding(ids, table, sparse=sparse, frozen_rows=frozen), h0, c0, W, U, b,
-                    mask=m)
-    table = as_tensor(table)
-    return LSTMLookup.apply(ids, table, *(None if s is None else as_tensor(s) for s in (h0, c0)),
-                            as_tensor(W), as_tensor(U), as_tensor(b), m, distinct,
-                            sparse=bool(sparse) and table.is_leaf, frozen=frozen)
 
 
 def lstm_reference(x, h0, c0, W, U, b, mask=None, input_masks=None, recurrent_masks=None):

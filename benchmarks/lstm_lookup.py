@@ -30,7 +30,6 @@ gives the load average and the distinct ids per batch.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -43,7 +42,7 @@ import tinynlp as tn  # noqa: E402, I001 - before NumPy, as the tinynlp command 
 
 import numpy as np  # noqa: E402
 
-from benchmarks.timing import best_seconds  # noqa: E402
+from benchmarks.timing import best_seconds, rounds_parser  # noqa: E402
 from tinynlp.functional.rnn import embedding_lstm  # noqa: E402
 from tinynlp.models import sequential  # noqa: E402
 
@@ -85,11 +84,7 @@ def set_way(way, folds):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--batches", default="32,256")
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--quick", action="store_true")
+    p = rounds_parser(__doc__.splitlines()[0])
     p.add_argument("--distinct", default=None, help="shares of distinct ids, e.g. 0.1,0.5")
     p.add_argument("--forced", action="store_true", help="share the products at any share")
     args = p.parse_args(argv)

@@ -26,7 +26,6 @@ printed gives the load average.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -41,7 +40,7 @@ import tinynlp as tn  # noqa: E402, I001 - before NumPy, as the tinynlp command 
 
 import numpy as np  # noqa: E402
 
-from benchmarks.timing import best_seconds  # noqa: E402
+from benchmarks.timing import best_seconds, rounds_parser  # noqa: E402
 from tinynlp import functional as F  # noqa: E402
 from tinynlp.functional.rnn import lstm_cell  # noqa: E402
 from tinynlp.kernels import blas  # noqa: E402
@@ -78,11 +77,7 @@ def make(batch, steps, features, units, seed=0):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--batches", default="32,256")
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--quick", action="store_true")
+    p = rounds_parser(__doc__.splitlines()[0])
     p.add_argument("--numpy-first", action="store_true",
                    help="NumPy imported before tinynlp (OpenBLAS's default spin)")
     args = p.parse_args(argv)

@@ -1,7 +1,8 @@
-"""The best-of-N timer the micro-benchmark scripts share."""
+"""The best-of-N timer and the command-line options the micro-benchmark scripts share."""
 
 from __future__ import annotations
 
+import argparse
 import time
 
 
@@ -15,3 +16,14 @@ def best_seconds(fn, reps, budget=3.0) -> float:
         fn()
         ts.append(time.perf_counter() - t)
     return min(ts)
+
+
+def rounds_parser(description, batches="32,256") -> argparse.ArgumentParser:
+    """The options of a script that times a few ways in interleaved rounds: ``--threads``,
+    ``--batches``, ``--rounds`` and ``--quick`` (tiny sizes, for the tests)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batches", default=batches)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--quick", action="store_true")
+    return p

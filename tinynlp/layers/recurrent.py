@@ -60,8 +60,9 @@ from ..autograd import Tensor
 from ..kernels.activations import Act
 from . import initializers, regularizers
 from ._utils import (
-    as_ids, as_input, as_mask, check_initializer, check_known, check_last_dim, check_rank, check_rate,
-    contiguous, default_name, layer_desc, reverse_time, serialize_activation, serialize_initializer,
+    as_ids, as_input, as_mask, check_initializer, check_known, check_last_dim, check_rank,
+    check_rate, contiguous, default_name, layer_desc, reverse_time, serialize_activation,
+    serialize_initializer,
 )
 from .base import Layer
 from .core import Embedding

@@ -69,7 +69,7 @@ class LSTMLookup(Function):
         dt = common_dtype(table, h0, c0, W, U, b)
         Wp, Up, _, Ws, Us, bs = internal_weights(W, U, b, dt)
         u, inv = distinct                                 # _distinct(ids, V)
-        rows = table[u].astype(dt)                        # a copy: (|u|, D)
+        rows = table[u].astype(dt, copy=False)            # (|u|, D), a copy (fancy index)
         info = MaskInfo.of(mask, dt)
         train = grad_needed(ctx)
         if train and info is not None:

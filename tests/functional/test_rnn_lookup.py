@@ -100,7 +100,7 @@ def test_distinct_ids_are_np_uniques(V, n, seed):
     """Both ways (a table of the ids seen; np.unique when the vocabulary is much larger
     than the batch) give np.unique's ids and inverse."""
     ids = np.random.default_rng(seed).integers(0, V, (n, 3))
-    u, inv = embedding_lstm._distinct(ids, V)
+    u, inv = F.distinct_ids(ids, V)
     u2, inv2 = np.unique(ids, return_inverse=True)
     np.testing.assert_array_equal(u, u2)
     np.testing.assert_array_equal(inv, inv2.reshape(ids.shape))

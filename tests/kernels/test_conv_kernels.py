@@ -1,10 +1,16 @@
-"""im2col_1d / col2im_1d (Numba) against their NumPy twins, and their adjointness."""
+"""im2col_1d / col2im_1d (Numba) against their NumPy twins, and their adjointness;
+conv1d_rows (a convolution as sums of rows of P) against its twin and against im2col + GEMM."""
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinynlp.kernels.conv import col2im_1d, col2im_1d_reference, im2col_1d, im2col_1d_reference
+import pytest
+
+from tinynlp.kernels.conv import (
+    col2im_1d, col2im_1d_reference, conv1d_rows, conv1d_rows_reference, im2col_1d,
+    im2col_1d_reference,
+)
 
 
 @st.composite
@@ -60,3 +66,37 @@ def test_col2im_overlapping_windows_add():
     dcols = np.ones((1, 3, 2, 1))                               # K=2, s=1: windows overlap
     dx = col2im_1d(dcols, 4, 1, 1, 0)
     np.testing.assert_array_equal(dx[0, :, 0], [1, 2, 2, 1])
+
+
+@given(geom=geometry(), relu=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 99))
+def test_conv1d_rows_matches_reference(geom, relu, dtype, seed):
+    b, length, _, k, s, d, pad_left, out_len = geom
+    rng = np.random.default_rng(seed)
+    P = rng.standard_normal((5, k, 4)).astype(dtype)
+    idx = rng.integers(0, 5, (b, length))
+    bias = rng.standard_normal(4).astype(dtype)
+    got = conv1d_rows(P, idx, s, d, pad_left, out_len, bias, relu,
+                      np.full((b, out_len, 4), np.nan, dtype))
+    want = conv1d_rows_reference(P, idx, s, d, pad_left, out_len, bias, relu,
+                                 np.full((b, out_len, 4), np.nan, dtype))
+    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(got, want, **tol)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_conv1d_rows_is_the_convolution_of_the_looked_up_rows(relu):
+    """P[j, k] = table[j] · w[k]: the sums of rows equal im2col + GEMM on x = table[idx]."""
+    rng = np.random.default_rng(3)
+    b, length, c, k, f, s, d, pad_left, out_len = 2, 9, 3, 3, 4, 2, 2, 2, 5
+    table = rng.standard_normal((6, c))
+    w = rng.standard_normal((k, c, f))
+    bias = rng.standard_normal(f)
+    idx = rng.integers(0, 6, (b, length))
+    cols = im2col_1d(table[idx], k, s, d, pad_left, out_len).reshape(b * out_len, k * c)
+    want = (cols @ w.reshape(k * c, f) + bias).reshape(b, out_len, f)
+    if relu:
+        want = np.maximum(want, 0)
+    P = np.einsum("jc,kcf->jkf", table, w)
+    got = conv1d_rows(P, idx, s, d, pad_left, out_len, bias, relu, np.empty((b, out_len, f)))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -1,15 +1,17 @@
 """Sequential runs an Embedding and the LSTM after it as one (``LSTM.call_on_lookup`` →
-``F.lstm_lookup``): the same outputs, masks, states, training steps and errors as the two
-layers one after the other, and only where both layers are the plain classes (and, in
-training, the LSTM has no dropout)."""
+``F.lstm_lookup``), and an Embedding and a Conv1D at inference (``F.conv1d_lookup``): the
+same outputs, masks, states, training steps, warnings and errors as the two layers one
+after the other, and only where both layers are the plain classes (and, in training, the
+LSTM has no dropout)."""
 
 import numpy as np
 import pytest
 
 import tinynlp as tn
 from tinynlp import functional as F
+from tinynlp.functional import conv
 from tinynlp.functional.rnn import embedding_lstm
-from tinynlp.layers.recurrent import looks_up
+from tinynlp.layers.lookup import looks_up
 from tinynlp.models import sequential
 from tinynlp.workers import BlockChoice
 
@@ -307,3 +309,68 @@ def test_a_bidirectional_gru_or_dropout_does_not_fold():
         tn.Sequential([emb, layer]).build((None, 5))
     assert not looks_up(emb, gru)
     assert looks_up(emb, drop) and not looks_up(emb, drop, training=True)
+
+
+# ---- Conv1D after an Embedding (inference only) ---------------------------------------
+
+def _text_cnn(mask_zero=False):
+    tn.random.seed(16)
+    model = tn.Sequential([L.Embedding(40, 6, mask_zero=mask_zero),
+                           L.Conv1D(5, 3, activation="relu", padding="same"),
+                           L.GlobalMaxPooling1D(), L.Dense(1, activation="sigmoid")])
+    model.build((None, 9))
+    return model
+
+
+def _count_conv_lookups(monkeypatch):
+    calls = []
+    real = F.conv1d_lookup
+
+    def spy(*a, **k):
+        calls.append(np.shape(a[0]))
+        return real(*a, **k)
+    monkeypatch.setattr(F, "conv1d_lookup", spy)
+    monkeypatch.setattr(conv, "MAX_DISTINCT_FRACTION", 1.0)
+    return calls
+
+
+def test_a_text_cnn_folds_at_inference(monkeypatch, three_blocks):
+    model = _text_cnn()
+    x = _ids(np.random.default_rng(17), B=8)
+    want, _ = _unfolded(monkeypatch, model, x)
+    calls = _count_conv_lookups(monkeypatch)
+    model._block_choice = BlockChoice(force=False)
+    with tn.no_grad():
+        whole = model(x)
+    model._block_choice = BlockChoice(force=True)
+    with tn.no_grad():
+        split = model(x)
+    assert calls[0] == x.shape and sorted(calls[1:]) == [(1, 9), (2, 9), (5, 9)]
+    for got in (whole, split):
+        np.testing.assert_allclose(got.data, want.data, rtol=1e-5, atol=1e-6)
+
+
+def test_a_text_cnn_trains_unfolded(monkeypatch):
+    """The lookup has no backward: training and grad mode keep the two layers."""
+    model = _text_cnn()
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x = _ids(np.random.default_rng(18))
+    calls = _count_conv_lookups(monkeypatch)
+    model.train_on_batch(x, np.ones((len(x), 1), np.float32))
+    model(x).sum().backward()
+    assert calls == []
+    assert not looks_up(model.layers[0], model.layers[1], training=True)
+
+
+def test_a_mask_stopped_by_conv1d_still_warns(monkeypatch):
+    """Embedding(mask_zero) then Conv1D: Keras' warning that the mask stops there, folded
+    or not, and the same outputs."""
+    model = _text_cnn(mask_zero=True)
+    x = _ids(np.random.default_rng(19))
+    with pytest.warns(UserWarning, match="does not support masking"):
+        want, _ = _unfolded(monkeypatch, model, x)
+    calls = _count_conv_lookups(monkeypatch)
+    with pytest.warns(UserWarning, match="does not support masking"), tn.no_grad():
+        got = model(x)
+    assert calls == [x.shape]
+    np.testing.assert_allclose(got.data, want.data, rtol=1e-5, atol=1e-6)

@@ -35,14 +35,15 @@ import math
 import numpy as np
 
 from ..autograd.ops import pad, stack
-from ..autograd.tensor import Function, as_tensor, shape_of, to_numpy
-from ..kernels.activations import Act
-from ..kernels.conv import col2im_1d, im2col_1d
+from ..autograd.tensor import Function, Tensor, as_tensor, is_grad_enabled, shape_of, to_numpy
+from ..kernels.activations import Act, apply_activation_
+from ..kernels.conv import col2im_1d, conv1d_rows, im2col_1d
 from ._checks import as_int, check_kernel_dtype
+from .embedding import check_lookup, distinct_ids, embedding
 from .epilogue import activation_grad, add_bias_activation_, split_activation
 
-__all__ = ["conv1d", "conv1d_reference", "conv1d_flipped_reference", "conv1d_padding",
-           "conv1d_patches"]
+__all__ = ["conv1d", "conv1d_lookup", "conv1d_reference", "conv1d_flipped_reference",
+           "conv1d_padding", "conv1d_patches"]
 
 _PADDINGS = ("valid", "same", "causal")
 
@@ -173,6 +174,61 @@ def conv1d(x, w, b=None, strides=1, padding="valid", dilation_rate=1, activation
     z = Conv1D.apply(x, w, b, strides=as_int(strides, "strides", "conv1d"),
                      dilation_rate=as_int(dilation_rate, "dilation_rate", "conv1d"),
                      pad_left=pad_left, out_len=out_len, act=act)
+    return z if after is None else after(z)
+
+
+#: :func:`conv1d_lookup` reads rows of P only when the batch's distinct ids are at most
+#: this share of its positions (else the two ops run)
+MAX_DISTINCT_FRACTION = 0.5
+
+
+def conv1d_lookup(ids, table, w, b=None, strides=1, padding="valid", dilation_rate=1,
+                  activation=None):
+    """:func:`conv1d` over x = table[ids] (``embedding(ids, table)``), without making x.
+
+    Tap k of the convolution only ever multiplies rows of the table::
+
+        x[b, t] · w[k] = (table · w[k])[ids[b, t]] = P[j, k]   with  P[j, k] = table[u_j] · w[k]
+
+    for the distinct ids u of the batch (``u[j] = ids[b, t]``).  So P (|u|, K, F) is one
+    GEMM of |u| rows, and output step i is the bias plus K rows of P
+    (:func:`~tinynlp.kernels.conv.conv1d_rows`; steps in the padding add nothing)
+    instead of K·C·F multiply-adds.  Equal to ``conv1d(embedding(ids, table), ...)`` up
+    to rounding.
+
+    For inference: when a gradient may be asked for (grad mode on and an input that
+    requires one), or when more than :data:`MAX_DISTINCT_FRACTION` of the positions
+    hold distinct ids, it runs ``conv1d(embedding(ids, table), ...)`` instead.
+    ``Sequential`` runs an ``Embedding`` and the ``Conv1D`` after it this way at
+    inference.  ``ids`` (B, L) token ids in [0, V), ``table`` (V, C); the rest as
+    :func:`conv1d`.
+    """
+    op = "conv1d_lookup"
+    ids, tab = check_lookup(ids, table, op, layout="(batch, steps)")
+    x_shape = np.broadcast_to(np.zeros((), tab.dtype), (*ids.shape, tab.shape[1]))
+    _check_args(x_shape, w, b, padding)
+    check_kernel_dtype(op, *[to_numpy(a) for a in (table, w, b) if a is not None])
+    distinct = distinct_ids(ids, tab.shape[0])
+    wants_grad = is_grad_enabled() and any(getattr(a, "requires_grad", False)
+                                           for a in (table, w, b))
+    if wants_grad or len(distinct[0]) > MAX_DISTINCT_FRACTION * ids.size:
+        return conv1d(embedding(ids, table), w, b, strides=strides, padding=padding,
+                      dilation_rate=dilation_rate, activation=activation)
+    k, nc, nf = shape_of(w)
+    s = as_int(strides, "strides", op)
+    d = as_int(dilation_rate, "dilation_rate", op)
+    pad_left, _, out_len = conv1d_padding(ids.shape[1], k, s, padding, d)
+    wa, ba = to_numpy(w), None if b is None else to_numpy(b)
+    dt = np.result_type(tab, wa, *(() if ba is None else (ba,)))
+    u, inv = distinct
+    P = (tab[u].astype(dt, copy=False) @ wa.transpose(1, 0, 2).reshape(nc, k * nf).astype(dt))
+    act, after = split_activation(activation)
+    bias = np.zeros(nf, dt) if ba is None else ba.astype(dt, copy=False)
+    out = conv1d_rows(P.reshape(len(u), k, nf), np.ascontiguousarray(inv), s, d, pad_left,
+                      out_len, bias, act == Act.RELU, np.empty((len(ids), out_len, nf), dt))
+    if act not in (Act.LINEAR, Act.RELU):
+        apply_activation_(out, act)
+    z = Tensor(out, _copy=False)
     return z if after is None else after(z)
 
 

@@ -87,3 +87,57 @@ def col2im_1d(dcols, length, stride, dilation, pad_left):
                     for c in range(nc):
                         dx[b, t, c] += dcols[b, i, k, c]
     return dx
+
+
+# --------------------------------------------------------------------------
+# a convolution over an embedding's rows (F.conv1d_lookup)
+# --------------------------------------------------------------------------
+#
+# When x[b, t] = table[ids[b, t]], tap k of the convolution only ever multiplies
+# rows of the table: x[b, t] · w[k] = (table w[k])[ids[b, t]].  With
+# P[j, k] = table[u_j] · w[k] made once for the batch's distinct ids u, output
+# step i is a sum of K rows of P instead of K·C·F multiply-adds.
+
+def conv1d_rows_reference(P, idx, stride, dilation, pad_left, out_len, bias, relu, out):
+    """NumPy twin of :func:`conv1d_rows`."""
+    B, L = idx.shape
+    K = P.shape[1]
+    out[:] = bias
+    for k in range(K):
+        t = np.arange(out_len) * stride + k * dilation - pad_left
+        inside = (t >= 0) & (t < L)
+        out[:, inside] += P[idx[:, t[inside]], k]
+    if relu:
+        np.maximum(out, 0, out=out)
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def conv1d_rows(P, idx, stride, dilation, pad_left, out_len, bias, relu, out):
+    """``out[b, i] = bias + Σ_k P[idx[b, t], k]`` over the taps k whose input step
+    t = i·s + k·d − pad_left lies inside [0, L) (the padding adds nothing), then
+    ``max(·, 0)`` if ``relu``.
+
+    ``P`` (U, K, F): row j, tap k = table[u_j] · w[k]; ``idx`` (B, L): each input
+    step's row of P; ``out`` (B, out_len, F).
+    """
+    B, L = idx.shape
+    K, nf = P.shape[1], P.shape[2]
+    zero = np.zeros(1, dtype=out.dtype)[0]
+    for b in range(B):
+        for i in range(out_len):
+            o = out[b, i]
+            for f in range(nf):
+                o[f] = bias[f]
+            for k in range(K):
+                t = i * stride + k * dilation - pad_left
+                if t < 0 or t >= L:
+                    continue
+                pk = P[idx[b, t], k]
+                for f in range(nf):
+                    o[f] += pk[f]
+            if relu:
+                for f in range(nf):
+                    if o[f] < zero:
+                        o[f] = zero
+    return out

@@ -14,8 +14,8 @@ import math
 
 from .. import functional as F
 from ._utils import (
-    as_input, as_int, build_kernel_bias, check_choice, check_known, check_last_dim, check_rank,
-    default_name, init_kernel_bias, kernel_bias_config, layer_desc,
+    as_ids, as_input, as_int, build_kernel_bias, check_choice, check_known, check_last_dim,
+    check_rank, default_name, init_kernel_bias, kernel_bias_config, layer_desc,
 )
 from .base import Layer
 from .registry import register_layer
@@ -96,6 +96,23 @@ class Conv1D(Layer):
         self._check_length(x.shape)
         return F.conv1d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
                         dilation_rate=self.dilation_rate, activation=self.activation)
+
+    def call_on_lookup(self, embedding, ids, training=False, mask=None):
+        """``self(embedding(ids), training, mask)`` at inference, without making the
+        embedding's output: :func:`F.conv1d_lookup` multiplies each distinct id's row of
+        the table by the kernel's taps once, and each output step adds up its rows of
+        that product.  ``Sequential`` calls it where
+        :func:`~tinynlp.layers.lookup.looks_up` allows."""
+        self._warn_dropped_mask(mask)              # as Layer.__call__ does
+        table = embedding.embeddings
+        ids = F.check_ids(as_ids(embedding, ids), table.shape[0])   # the Embedding's own check
+        shape = (*ids.shape, table.shape[1])
+        check_rank(self, shape, 3, "(batch, steps, channels)")
+        check_last_dim(self, table, self.kernel.shape[1], what="channels")
+        self._check_length(shape)
+        return F.conv1d_lookup(ids, table, self.kernel, self.bias, strides=self.strides,
+                               padding=self.padding, dilation_rate=self.dilation_rate,
+                               activation=self.activation)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)

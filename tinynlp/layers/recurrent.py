@@ -65,9 +65,7 @@ from ._utils import (
     serialize_initializer,
 )
 from .base import Layer
-from .core import Embedding
 from .registry import register_layer
-from .wrappers import Bidirectional
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
 
@@ -393,7 +391,7 @@ class LSTM(RNNBase):
         :func:`F.lstm_lookup` multiplies each distinct id's row of the table by the kernel
         once, every step reads its rows of that product, and the backward groups its
         sums by id the same way.  ``Sequential`` calls it for an Embedding followed by
-        this layer (:func:`looks_up`)."""
+        this layer (:func:`~tinynlp.layers.lookup.looks_up`)."""
         table = embedding.embeddings
         ids = F.check_ids(as_ids(embedding, ids), table.shape[0])   # the Embedding's own check
         shape = (*ids.shape, table.shape[1])
@@ -422,25 +420,6 @@ class LSTM(RNNBase):
                       recurrent_activation=self.recurrent_activation,
                       unit_forget_bias=self.unit_forget_bias)
         return config
-
-
-def looks_up(embedding, layer, training=False) -> bool:
-    """Whether ``layer(embedding(ids))`` may run as ``layer.call_on_lookup(embedding,
-    ids)``: a built Embedding, then a built LSTM or a ``Bidirectional`` of two; each
-    of a class that runs as theirs do (a subclass that changes ``call`` or the LSTM's
-    ``_run`` — a quantized layer, an adapter — takes the usual path), and in training
-    no dropout on the LSTM (it would drop entries of the embedding's output)."""
-    if not (type(embedding).call is Embedding.call and embedding.built and layer.built):
-        return False
-    if type(layer).call is Bidirectional.call:
-        return (_plain_lstm(layer.forward_layer, training)
-                and _plain_lstm(layer.backward_layer, training))
-    return _plain_lstm(layer, training)
-
-
-def _plain_lstm(layer, training):
-    return (type(layer).call is RNNBase.call and type(layer)._run is LSTM._run
-            and not (training and (layer.dropout or layer.recurrent_dropout)))
 
 
 @register_layer

@@ -113,7 +113,7 @@ class Bidirectional(Layer):
     def call_on_lookup(self, embedding, ids, training=False, mask=None):
         """``self(embedding(ids), training, mask)`` with each direction's LSTM reading the
         table's rows itself (:meth:`~tinynlp.layers.LSTM.call_on_lookup`); ``Sequential``
-        calls it where :func:`~tinynlp.layers.recurrent.looks_up` allows."""
+        calls it where :func:`~tinynlp.layers.lookup.looks_up` allows."""
         fw = self.forward_layer.call_on_lookup(embedding, ids, training=training, mask=mask)
         bw = self.backward_layer.call_on_lookup(embedding, ids, training=training, mask=mask)
         return self._join(fw, bw)

@@ -8,7 +8,7 @@ from ..autograd import as_array, is_grad_enabled, no_grad
 from ..autograd.tensor import Tensor
 from ..layers._utils import rows_independent
 from ..layers.base import Layer
-from ..layers.recurrent import looks_up
+from ..layers.lookup import looks_up
 from ..layers.registry import get_layer_class, register_layer, serialize
 from ..layers.weight_guard import check_build_input
 from .blocks import block_choice, join_blocks
@@ -23,7 +23,7 @@ def _layer_dtype_for_input(layer, default):
 
 
 class _Lookup:
-    """An Embedding's output that is not made: the LSTM after it reads the table's rows
+    """An Embedding's output that is not made: the layer after it reads the table's rows
     for ``ids`` itself (:meth:`Sequential._run_layers`).  Has the output's shape."""
 
     def __init__(self, embedding, ids):
@@ -163,10 +163,10 @@ class Sequential(Model):
     def _run_layers(self, x, training, mask):
         """The layers in order: ``(output, output mask)``.
 
-        An Embedding followed by an LSTM runs as one
-        (:func:`~tinynlp.layers.recurrent.looks_up`): the Embedding's output is not
-        made, and the LSTM multiplies each distinct id's row of the table by its
-        kernel once (:meth:`~tinynlp.layers.LSTM.call_on_lookup`)."""
+        An Embedding followed by an LSTM (or a Conv1D, at inference) runs as one
+        (:func:`~tinynlp.layers.lookup.looks_up`): the Embedding's output is not made,
+        and the next layer multiplies each distinct id's row of the table by its
+        kernel once (its ``call_on_lookup``)."""
         layers = self.layers
         for i, layer in enumerate(layers):
             next_mask = layer.compute_mask(x, mask)

@@ -258,7 +258,10 @@ def markdown(rows, torch_rows, settings):
         lines += [(f"int8 dynamic vs float32 latency in this run: "
                    f"{base['latency_ms'] / int8['latency_ms']:.2f}× faster "
                    f"({base['latency_ms']:.2f} vs {int8['latency_ms']:.2f} ms per batch); "
-                   f"int8 GEMM: {settings['int8_kernel']}."), ""]
+                   f"int8 GEMM: {settings['int8_kernel']}.  At inference both models run "
+                   "the Embedding and the Conv1D as one op (each output step a sum of rows "
+                   "of table[u] · w[k], made once for the batch's distinct ids u: "
+                   "`F.conv1d_lookup`; int8: `QuantizedConv1D.call_on_lookup`)."), ""]
     notes = [f"- **{r['variant']}**: {r['note']}" for r in rows if r["note"]]
     if notes:
         lines += ["Notes:", ""] + notes + [""]

@@ -42,7 +42,7 @@ from ._checks import as_int, check_kernel_dtype
 from .embedding import check_lookup, distinct_ids, embedding
 from .epilogue import activation_grad, add_bias_activation_, split_activation
 
-__all__ = ["conv1d", "conv1d_lookup", "conv1d_reference", "conv1d_flipped_reference",
+__all__ = ["conv1d", "conv1d_lookup", "conv1d_on_rows", "conv1d_reference", "conv1d_flipped_reference",
            "conv1d_padding", "conv1d_patches"]
 
 _PADDINGS = ("valid", "same", "causal")
@@ -214,18 +214,28 @@ def conv1d_lookup(ids, table, w, b=None, strides=1, padding="valid", dilation_ra
     if wants_grad or len(distinct[0]) > MAX_DISTINCT_FRACTION * ids.size:
         return conv1d(embedding(ids, table), w, b, strides=strides, padding=padding,
                       dilation_rate=dilation_rate, activation=activation)
-    k, nc, nf = shape_of(w)
-    s = as_int(strides, "strides", op)
-    d = as_int(dilation_rate, "dilation_rate", op)
-    pad_left, _, out_len = conv1d_padding(ids.shape[1], k, s, padding, d)
-    wa, ba = to_numpy(w), None if b is None else to_numpy(b)
-    dt = np.result_type(tab, wa, *(() if ba is None else (ba,)))
     u, inv = distinct
-    P = (tab[u].astype(dt, copy=False) @ wa.transpose(1, 0, 2).reshape(nc, k * nf).astype(dt))
+    return conv1d_on_rows(tab[u], inv, w, b, strides, padding, dilation_rate, activation)
+
+
+def conv1d_on_rows(rows, inv, w, b=None, strides=1, padding="valid", dilation_rate=1,
+                   activation=None):
+    """:func:`conv1d` of x[b, t] = rows[inv[b, t]] for inference, as :func:`conv1d_lookup`
+    computes it: P[j, k] = rows[j] · w[k] (one GEMM), then each output step adds up its K
+    rows of P (:func:`~tinynlp.kernels.conv.conv1d_rows`).  ``rows`` (U, C) the distinct
+    rows (a table's, or a quantized table's dequantized ones), ``inv`` (B, L) ints in
+    [0, U) (checked by the caller); a Tensor without a graph."""
+    k, nc, nf = shape_of(w)
+    s = as_int(strides, "strides", "conv1d")
+    d = as_int(dilation_rate, "dilation_rate", "conv1d")
+    pad_left, _, out_len = conv1d_padding(inv.shape[1], k, s, padding, d)
+    wa, ba = to_numpy(w), None if b is None else to_numpy(b)
+    dt = np.result_type(rows, wa, *(() if ba is None else (ba,)))
+    P = rows.astype(dt, copy=False) @ wa.transpose(1, 0, 2).reshape(nc, k * nf).astype(dt)
     act, after = split_activation(activation)
     bias = np.zeros(nf, dt) if ba is None else ba.astype(dt, copy=False)
-    out = conv1d_rows(P.reshape(len(u), k, nf), np.ascontiguousarray(inv), s, d, pad_left,
-                      out_len, bias, act == Act.RELU, np.empty((len(ids), out_len, nf), dt))
+    out = conv1d_rows(P.reshape(len(rows), k, nf), np.ascontiguousarray(inv), s, d, pad_left,
+                      out_len, bias, act == Act.RELU, np.empty((len(inv), out_len, nf), dt))
     if act not in (Act.LINEAR, Act.RELU):
         apply_activation_(out, act)
     z = Tensor(out, _copy=False)

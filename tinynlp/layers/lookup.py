@@ -29,8 +29,16 @@ def looks_up(embedding, layer, training=False) -> bool:
     - Conv1D when nothing needs a gradient (not training, grad mode off);
 
     each of a class that runs as theirs do (a subclass that changes ``call``, or the
-    LSTM's ``_run`` — a quantized layer, an adapter — takes the usual path)."""
-    if not (type(embedding).call is Embedding.call and embedding.built and layer.built):
+    LSTM's ``_run`` — a quantized layer, an adapter — takes the usual path).  Other
+    pairs are the layer class's own say: a ``reads_lookup(embedding, training)`` method
+    defined on the class itself (a subclass inherits no such promise; the quantized
+    Conv1D has one)."""
+    if not (embedding.built and layer.built):
+        return False
+    own = type(layer).__dict__.get("reads_lookup")
+    if own is not None:
+        return bool(own(layer, embedding, training))
+    if type(embedding).call is not Embedding.call:
         return False
     if type(layer).call is Conv1D.call:
         return not training and not is_grad_enabled()

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd.tensor import Tensor, to_numpy
-from ...functional.conv import conv1d_padding, conv1d_patches
+from ...autograd.tensor import Tensor, is_grad_enabled, to_numpy
+from ...functional.conv import MAX_DISTINCT_FRACTION, conv1d_padding, conv1d_patches
+from ...functional.embedding import distinct_ids
 from ...functional.epilogue import activate_
 from ...kernels.activations import Act
+from ...kernels.conv import conv1d_rows
 from ...kernels.int8 import QMAX, gather_dequantize, quantize_patches_u8, quantized_linear
 from ...kernels.int8_gemm import (
     pack_int8,
@@ -281,6 +283,50 @@ class QuantizedConv1D(_QuantizedKernelMixin, Conv1D):
                               self.padding)
         b, steps, kc = cols.shape
         return self._out(self._project(cols.reshape(b * steps, kc)).reshape(b, steps, -1))
+
+    def reads_lookup(self, embedding, training=False):
+        """Whether :meth:`call_on_lookup` may replace ``self(embedding(ids))``
+        (:func:`~tinynlp.layers.lookup.looks_up` asks): a plain :class:`QuantizedEmbedding`
+        before it, inference with nothing needing a gradient, not calibrating (that
+        observes the patches)."""
+        return (type(embedding).call is QuantizedEmbedding.call and not training
+                and not is_grad_enabled() and getattr(self, "_calibration", None) is None)
+
+    def call_on_lookup(self, embedding, ids, training=False, mask=None):
+        """``self(embedding(ids))`` without making the embedding's output, as
+        :func:`F.conv1d_lookup <tinynlp.functional.conv1d_lookup>` does for float layers,
+        in int8: for the distinct ids u, P[j, k] = rows_j · w[k] is one int8 product of
+        their (dequantized) rows with the kernel's taps ((K·F, C) int8, packed once),
+        then each output step adds up its K rows of P and the bias.
+
+        Each row is quantized on its own (the per-patch path quantizes each window of K
+        rows with one scale): a quantized table's rows come back as their own codes, so
+        with dynamic scales the products are the exact products of the int8 values;
+        with a calibrated static scale every value is quantized as the per-patch path
+        quantizes it.  More than ``MAX_DISTINCT_FRACTION`` of the positions distinct:
+        the usual path."""
+        self._warn_dropped_mask(mask)              # as Layer.__call__ does
+        ids = embedding._ids(ids)                  # the quantized Embedding's own check
+        u, inv = (None, None) if ids.ndim != 2 else distinct_ids(ids, embedding.input_dim)
+        if u is None or len(u) > MAX_DISTINCT_FRACTION * ids.size:
+            return self(embedding(ids))
+        k, nf = self.kernel_size, self.filters
+        x_shape = np.broadcast_to(np.float32(0), (*ids.shape, embedding.output_dim))
+        check_last_dim(self, x_shape, self.kernel_q.shape[1] // k, what="channels")
+        self._check_length(x_shape.shape)
+        rows = gather_dequantize(embedding.embeddings_q.data, embedding.embeddings_scale.data, u)
+        taps = np.ascontiguousarray(                  # (F, K·C) → (K·F, C): tap-major rows
+            self.kernel_q.data.reshape(nf, k, -1).transpose(1, 0, 2).reshape(k * nf, -1))
+        P = self._qlinear(rows, taps, np.tile(self.kernel_scale.data, k), None, "input_scale",
+                          self._packed("taps", taps))
+        relu = Act.of(self.activation) == Act.RELU
+        bias = np.zeros(nf, np.float32) if self.bias is None else self.bias.data
+        pad_left, _, steps = conv1d_padding(ids.shape[1], k, self.strides, self.padding,
+                                            self.dilation_rate)
+        out = conv1d_rows(P.reshape(len(u), k, nf), np.ascontiguousarray(inv), self.strides,
+                          self.dilation_rate, pad_left, steps, bias.astype(np.float32), relu,
+                          np.empty((len(ids), steps, nf), np.float32))
+        return self._out(out if relu else activate_(out, self.activation))
 
     def _fused_call(self, x, packed):
         """The VNNI path: the windows quantized straight from ``x`` (no float im2col),

@@ -43,6 +43,17 @@ def _folds(monkeypatch):
     return calls
 
 
+def _plain_and_folded(monkeypatch, model, x):
+    """``model(x)`` at inference with the two layers, then folded; the folds counted."""
+    with tn.no_grad():
+        with monkeypatch.context() as mp:
+            mp.setattr(sequential, "looks_up", lambda *a: False)
+            plain = model(x).data
+        calls = _folds(monkeypatch)
+        folded = model(x).data
+    return plain, folded, calls
+
+
 def test_the_layer_is_the_float_convolution_of_the_int8_values():
     q = quantize_dynamic(_model())
     emb, cnv = q.layers[:2]
@@ -59,18 +70,15 @@ def test_the_layer_is_the_float_convolution_of_the_int8_values():
 
 
 def test_a_quantized_model_folds_and_stays_close(monkeypatch):
-    """Folded: the patches are not quantized, so the output is at least as close to the
-    float model's as the per-patch int8 products are (within a quantization step)."""
+    """Folded, each row is quantized on its own (the table's own codes come back) instead
+    of each window of rows: the output is at least as close to the float model's as the
+    per-patch int8 products are (within a quantization step)."""
     model = _model()
     x = _ids()
     q = quantize_dynamic(model)
     with tn.no_grad():
         flt = model(x).data
-        with monkeypatch.context() as mp:
-            mp.setattr(sequential, "looks_up", lambda *a: False)
-            plain = q(x).data
-        calls = _folds(monkeypatch)
-        folded = q(x).data
+    plain, folded, calls = _plain_and_folded(monkeypatch, q, x)
     assert calls == [1]
     np.testing.assert_allclose(folded, plain, atol=5e-3)
     assert np.abs(folded - flt).max() <= np.abs(plain - flt).max() + 1e-6
@@ -106,12 +114,7 @@ def test_a_calibrated_scale_quantizes_every_value_as_the_patches_do(monkeypatch)
     x = _ids()
     static = calibrate(quantize_dynamic(_model()), x)
     assert static.layers[1].input_scale.data[0] > 0
-    with tn.no_grad():
-        with monkeypatch.context() as mp:
-            mp.setattr(sequential, "looks_up", lambda *a: False)
-            plain = static(x).data
-        calls = _folds(monkeypatch)
-        folded = static(x).data
+    plain, folded, calls = _plain_and_folded(monkeypatch, static, x)
     assert calls == [1]
     np.testing.assert_allclose(folded, plain, rtol=1e-5, atol=1e-6)
 

@@ -42,6 +42,13 @@ def _count_lookups(monkeypatch):
     return calls
 
 
+def _in_blocks(model, x):
+    """``model(x)`` at inference in blocks of the batch (forced)."""
+    model._block_choice = BlockChoice(force=True)
+    with tn.no_grad():
+        return model(x)
+
+
 def _unfolded(monkeypatch, model, x, **kw):
     with monkeypatch.context() as mp:
         mp.setattr(sequential, "looks_up", lambda *a: False)
@@ -84,9 +91,7 @@ def test_predict_and_blocks_of_the_batch_fold(monkeypatch, three_blocks):
     x = _ids(np.random.default_rng(3), B=8)
     want, _ = _unfolded(monkeypatch, model, x)
     calls = _count_lookups(monkeypatch)
-    model._block_choice = BlockChoice(force=True)
-    with tn.no_grad():
-        split = model(x)
+    split = _in_blocks(model, x)
     np.testing.assert_allclose(split.data, want.data, rtol=1e-5, atol=1e-6)
     assert sorted(calls) == [(1, 9), (2, 9), (5, 9)]
     calls.clear()
@@ -342,9 +347,7 @@ def test_a_text_cnn_folds_at_inference(monkeypatch, three_blocks):
     model._block_choice = BlockChoice(force=False)
     with tn.no_grad():
         whole = model(x)
-    model._block_choice = BlockChoice(force=True)
-    with tn.no_grad():
-        split = model(x)
+    split = _in_blocks(model, x)
     assert calls[0] == x.shape and sorted(calls[1:]) == [(1, 9), (2, 9), (5, 9)]
     for got in (whole, split):
         np.testing.assert_allclose(got.data, want.data, rtol=1e-5, atol=1e-6)

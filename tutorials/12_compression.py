@@ -485,7 +485,11 @@ print("weights read after one forward pass:", lazy.sharded_checkpoint.loaded)
 print("embedding table backed by a memory map:",
       isinstance(lazy.layers[0].embeddings.data.base, np.memmap)
       or isinstance(lazy.layers[0].embeddings.data, np.memmap))
-assert np.array_equal(y_lazy, base.predict(x_batch))
+# The lazy model's first pass ran its layers one by one, each taking its weights as
+# it ran; `predict` on the built model runs the Embedding and the Conv1D as one op
+# (`F.conv1d_lookup`: the same products, summed in another order), so the two agree
+# to float32 rounding rather than bit for bit.
+assert np.allclose(y_lazy, base.predict(x_batch), atol=1e-6)
 
 # %% [markdown]
 # For a `Sequential` model, `layer_by_layer_predict(folder, x)` goes

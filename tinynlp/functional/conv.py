@@ -42,8 +42,8 @@ from ._checks import as_int, check_kernel_dtype
 from .embedding import check_lookup, distinct_ids, embedding
 from .epilogue import activation_grad, add_bias_activation_, split_activation
 
-__all__ = ["conv1d", "conv1d_lookup", "conv1d_on_rows", "conv1d_reference", "conv1d_flipped_reference",
-           "conv1d_padding", "conv1d_patches"]
+__all__ = ["conv1d", "conv1d_lookup", "conv1d_on_rows", "conv1d_reference",
+           "conv1d_flipped_reference", "conv1d_padding", "conv1d_patches"]
 
 _PADDINGS = ("valid", "same", "causal")
 

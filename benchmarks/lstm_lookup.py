@@ -43,7 +43,7 @@ import tinynlp as tn  # noqa: E402, I001 - before NumPy, as the tinynlp command 
 import numpy as np  # noqa: E402
 
 from benchmarks.timing import best_seconds, rounds_parser  # noqa: E402
-from tinynlp.functional.rnn import embedding_lstm  # noqa: E402
+from tinynlp.functional import lookup  # noqa: E402
 from tinynlp.models import sequential  # noqa: E402
 
 WAYS = ("two layers", "one op")
@@ -91,7 +91,7 @@ def main(argv=None):
     tn.set_num_threads(args.threads)
     x, y, vocab = data(args.quick)
     shares = [None] if args.distinct is None else [float(v) for v in args.distinct.split(",")]
-    limit = embedding_lstm.MAX_DISTINCT_FRACTION
+    limit = lookup.MAX_DISTINCT_FRACTION
     dim, units = (100, 128) if not args.quick else (6, 5)
     batches = [int(b) for b in args.batches.split(",")] if not args.quick else [16]
     rounds, reps = (args.rounds, 5) if not args.quick else (1, 2)
@@ -106,7 +106,7 @@ def main(argv=None):
     folds = sequential.looks_up
     rows = []
     if args.forced:
-        embedding_lstm.MAX_DISTINCT_FRACTION = 1.0
+        lookup.MAX_DISTINCT_FRACTION = 1.0
     try:
         for batch, share, sparse in [(b, s, sp) for b in batches for s in shares
                                      for sp in (False, True)]:
@@ -139,7 +139,7 @@ def main(argv=None):
                       + " | ".join(f"{v:.2f}" for v in ms) + f" | {ms[1] / ms[0]:.2f} |")
     finally:
         sequential.looks_up = folds
-        embedding_lstm.MAX_DISTINCT_FRACTION = limit
+        lookup.MAX_DISTINCT_FRACTION = limit
     return rows
 
 

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 import tinynlp as tn
 from tinynlp import functional as F
-from tinynlp.functional import conv
+from tinynlp.functional import conv, lookup
 
 
 @pytest.fixture
 def always_share(monkeypatch):
-    monkeypatch.setattr(conv, "MAX_DISTINCT_FRACTION", 1.0)
+    monkeypatch.setattr(lookup, "MAX_DISTINCT_FRACTION", 1.0)
 
 
 def _count_lookups(monkeypatch):
@@ -46,7 +46,7 @@ def test_lookup_equals_the_convolution_of_the_looked_up_rows(
     b = rng.standard_normal(Fn).astype(dtype) if bias else None
     args = dict(strides=strides, padding=padding, dilation_rate=dilation, activation=activation)
     with pytest.MonkeyPatch.context() as mp, tn.no_grad():
-        mp.setattr(conv, "MAX_DISTINCT_FRACTION", 1.0)
+        mp.setattr(lookup, "MAX_DISTINCT_FRACTION", 1.0)
         calls = _count_lookups(mp)
         got = F.conv1d_lookup(ids, table, w, b, **args).data
         want = F.conv1d(F.embedding(ids, table), w, b, **args).data

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import tinynlp as tn
 from tinynlp import functional as F
+from tinynlp.functional import lookup
 from tinynlp.functional.rnn import embedding_lstm, lstm_cell
 from tinynlp.kernels import blas
 
@@ -24,7 +25,7 @@ from .test_rnn_rows import _force_split, _mask, _tol
 def always_share(monkeypatch):
     """The lookup at any share of distinct ids (small random batches rarely repeat ids
     enough for the rule, which its own test checks)."""
-    monkeypatch.setattr(embedding_lstm, "MAX_DISTINCT_FRACTION", 1.0)
+    monkeypatch.setattr(lookup, "MAX_DISTINCT_FRACTION", 1.0)
 
 
 def _case(rng, B, T, V, D, H, dtype, states):
@@ -234,7 +235,7 @@ def test_a_nan_in_a_row_met_only_at_padded_steps_reaches_no_gradient():
 def test_few_repeats_run_the_two_ops(monkeypatch, distinct, shared):
     """Above MAX_DISTINCT_FRACTION of distinct ids (here 6 of 12 positions) the lookup
     runs lstm(embedding(...)) — the same outputs and gradients."""
-    monkeypatch.setattr(embedding_lstm, "MAX_DISTINCT_FRACTION", 0.5)
+    monkeypatch.setattr(lookup, "MAX_DISTINCT_FRACTION", 0.5)
     applied = []
     real = embedding_lstm.LSTMLookup.apply
     monkeypatch.setattr(embedding_lstm.LSTMLookup, "apply",

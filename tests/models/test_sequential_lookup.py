@@ -9,8 +9,7 @@ import pytest
 
 import tinynlp as tn
 from tinynlp import functional as F
-from tinynlp.functional import conv
-from tinynlp.functional.rnn import embedding_lstm
+from tinynlp.functional import lookup
 from tinynlp.layers.lookup import looks_up
 from tinynlp.models import sequential
 from tinynlp.workers import BlockChoice
@@ -21,7 +20,7 @@ L = tn.layers
 @pytest.fixture(autouse=True)
 def always_share(monkeypatch):
     """The lookup at any share of distinct ids (these small batches repeat few)."""
-    monkeypatch.setattr(embedding_lstm, "MAX_DISTINCT_FRACTION", 1.0)
+    monkeypatch.setattr(lookup, "MAX_DISTINCT_FRACTION", 1.0)
 
 
 def _ids(rng, B=6, T=9, V=40):
@@ -335,7 +334,7 @@ def _count_conv_lookups(monkeypatch):
         calls.append(np.shape(a[0]))
         return real(*a, **k)
     monkeypatch.setattr(F, "conv1d_lookup", spy)
-    monkeypatch.setattr(conv, "MAX_DISTINCT_FRACTION", 1.0)
+    monkeypatch.setattr(lookup, "MAX_DISTINCT_FRACTION", 1.0)
     return calls
 
 

@@ -39,8 +39,9 @@ from ..autograd.tensor import Function, Tensor, as_tensor, is_grad_enabled, shap
 from ..kernels.activations import Act, apply_activation_
 from ..kernels.conv import col2im_1d, conv1d_rows, im2col_1d
 from ._checks import as_int, check_kernel_dtype
-from .embedding import check_lookup, distinct_ids, embedding
+from .embedding import embedding
 from .epilogue import activation_grad, add_bias_activation_, split_activation
+from .lookup import check_lookup, shared_rows
 
 __all__ = ["conv1d", "conv1d_lookup", "conv1d_on_rows", "conv1d_reference",
            "conv1d_flipped_reference", "conv1d_padding", "conv1d_patches"]
@@ -177,11 +178,6 @@ def conv1d(x, w, b=None, strides=1, padding="valid", dilation_rate=1, activation
     return z if after is None else after(z)
 
 
-#: :func:`conv1d_lookup` reads rows of P only when the batch's distinct ids are at most
-#: this share of its positions (else the two ops run)
-MAX_DISTINCT_FRACTION = 0.5
-
-
 def conv1d_lookup(ids, table, w, b=None, strides=1, padding="valid", dilation_rate=1,
                   activation=None):
     """:func:`conv1d` over x = table[ids] (``embedding(ids, table)``), without making x.
@@ -197,8 +193,9 @@ def conv1d_lookup(ids, table, w, b=None, strides=1, padding="valid", dilation_ra
     to rounding.
 
     For inference: when a gradient may be asked for (grad mode on and an input that
-    requires one), or when more than :data:`MAX_DISTINCT_FRACTION` of the positions
-    hold distinct ids, it runs ``conv1d(embedding(ids, table), ...)`` instead.
+    requires one), or when the ids repeat too little
+    (:func:`~tinynlp.functional.lookup.shared_rows`), it runs
+    ``conv1d(embedding(ids, table), ...)`` instead.
     ``Sequential`` runs an ``Embedding`` and the ``Conv1D`` after it this way at
     inference.  ``ids`` (B, L) token ids in [0, V), ``table`` (V, C); the rest as
     :func:`conv1d`.
@@ -208,13 +205,13 @@ def conv1d_lookup(ids, table, w, b=None, strides=1, padding="valid", dilation_ra
     x_shape = np.broadcast_to(np.zeros((), tab.dtype), (*ids.shape, tab.shape[1]))
     _check_args(x_shape, w, b, padding)
     check_kernel_dtype(op, *[to_numpy(a) for a in (table, w, b) if a is not None])
-    distinct = distinct_ids(ids, tab.shape[0])
     wants_grad = is_grad_enabled() and any(getattr(a, "requires_grad", False)
                                            for a in (table, w, b))
-    if wants_grad or len(distinct[0]) > MAX_DISTINCT_FRACTION * ids.size:
+    shared = None if wants_grad else shared_rows(ids, tab.shape[0])
+    if shared is None:
         return conv1d(embedding(ids, table), w, b, strides=strides, padding=padding,
                       dilation_rate=dilation_rate, activation=activation)
-    u, inv = distinct
+    u, inv = shared
     return conv1d_on_rows(tab[u], inv, w, b, strides, padding, dilation_rate, activation)
 
 
@@ -231,7 +228,8 @@ def conv1d_on_rows(rows, inv, w, b=None, strides=1, padding="valid", dilation_ra
     pad_left, _, out_len = conv1d_padding(inv.shape[1], k, s, padding, d)
     wa, ba = to_numpy(w), None if b is None else to_numpy(b)
     dt = np.result_type(rows, wa, *(() if ba is None else (ba,)))
-    P = rows.astype(dt, copy=False) @ wa.transpose(1, 0, 2).reshape(nc, k * nf).astype(dt)
+    P = rows.astype(dt, copy=False) @ wa.transpose(1, 0, 2).reshape(nc, k * nf).astype(
+        dt, copy=False)
     act, after = split_activation(activation)
     bias = np.zeros(nf, dt) if ba is None else ba.astype(dt, copy=False)
     out = conv1d_rows(P.reshape(len(rows), k, nf), np.ascontiguousarray(inv), s, d, pad_left,

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.tensor import Function, RowSparseGrad, Tensor, to_numpy
+from ..autograd.tensor import Function, RowSparseGrad, Tensor
 from ..kernels.scatter import scatter_add_rows, scatter_add_rows_reference
 from ._checks import KERNEL_DTYPES
 
-__all__ = ["embedding", "embedding_reference", "check_ids", "check_frozen_rows", "check_lookup",
-           "distinct_ids"]
+__all__ = ["embedding", "embedding_reference", "check_ids", "check_frozen_rows"]
 
 
 def check_ids(ids, vocab_size, name="ids", op="embedding"):
@@ -60,38 +59,6 @@ def check_ids(ids, vocab_size, name="ids", op="embedding"):
                 f"{op}: {name} contains id {value} at position {pos}, outside the table's "
                 f"V={vocab_size} rows (valid ids are 0..{vocab_size - 1})")
     return arr
-
-
-def check_lookup(ids, table, op, layout="(batch, time)"):
-    """``(ids, table)`` as arrays for an op that reads a table's rows for 2-D ``ids``
-    (:func:`~tinynlp.functional.lstm_lookup`, :func:`~tinynlp.functional.conv1d_lookup`):
-    the table 2-D floating point, every id in [0, V) (:func:`check_ids`)."""
-    tab = to_numpy(table)
-    if tab.ndim != 2 or tab.dtype.kind != "f":
-        raise ValueError(f"{op}: table must be a 2-D (vocab_size, dim) floating-point array, "
-                         f"got shape {tab.shape} dtype {tab.dtype}")
-    ids = check_ids(ids, tab.shape[0], op=op)
-    if ids.ndim != 2:
-        raise ValueError(f"{op}: ids must be 2-D {layout}, got shape {ids.shape}")
-    return ids, tab
-
-
-def distinct_ids(ids, vocab_size):
-    """``(u, inv)``: the distinct ids in increasing order and each id's position in u
-    (``u[inv] == ids``, the shape of ``ids``), as ``np.unique(ids, return_inverse=True)``
-    gives them.  Through a (V,) table of which ids occur when the vocabulary is not much
-    larger than the batch (linear time: 30 µs instead of np.unique's sort, 280 µs, for
-    3,200 ids of 20,000).  The ops that read an embedding's rows for each distinct id
-    once use it (:func:`~tinynlp.functional.lstm_lookup`,
-    :func:`~tinynlp.functional.conv1d_lookup`)."""
-    if vocab_size > 16 * ids.size:
-        u, inv = np.unique(ids, return_inverse=True)
-        return u, inv.reshape(ids.shape)
-    seen = np.zeros(vocab_size, dtype=bool)
-    seen[ids] = True
-    u = np.flatnonzero(seen)
-    position = np.cumsum(seen, dtype=np.intp) - 1
-    return u, position[ids]
 
 
 def _check_table(table):

@@ -411,7 +411,7 @@ class LSTM(RNNBase):
             ids, mask = reverse_time(ids), reverse_time(mask)
         hs, *final = F.lstm_lookup(ids, table, *states, self.kernel, self.recurrent_kernel,
                                    self._bias_or_zeros(), mask=mask, sparse=embedding.sparse,
-                                   frozen_rows=embedding._frozen_rows)
+                                   frozen_rows=embedding.frozen_rows)
         return self._finish(hs, final)
 
     def get_config(self):

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.tensor import Tensor, is_grad_enabled, to_numpy
-from ...functional.conv import MAX_DISTINCT_FRACTION, conv1d_padding, conv1d_patches
-from ...functional.embedding import distinct_ids
+from ...functional.conv import conv1d_padding, conv1d_patches
+from ...functional.lookup import shared_rows
 from ...functional.epilogue import activate_
 from ...kernels.activations import Act
 from ...kernels.conv import conv1d_rows
@@ -307,9 +307,10 @@ class QuantizedConv1D(_QuantizedKernelMixin, Conv1D):
         the usual path."""
         self._warn_dropped_mask(mask)              # as Layer.__call__ does
         ids = embedding._ids(ids)                  # the quantized Embedding's own check
-        u, inv = (None, None) if ids.ndim != 2 else distinct_ids(ids, embedding.input_dim)
-        if u is None or len(u) > MAX_DISTINCT_FRACTION * ids.size:
+        shared = None if ids.ndim != 2 else shared_rows(ids, embedding.input_dim)
+        if shared is None:
             return self(embedding(ids))
+        u, inv = shared
         k, nf = self.kernel_size, self.filters
         x_shape = np.broadcast_to(np.float32(0), (*ids.shape, embedding.output_dim))
         check_last_dim(self, x_shape, self.kernel_q.shape[1] // k, what="channels")

@@ -15,19 +15,15 @@ import numpy as np
 
 from ...autograd.tensor import Function, RowSparseGrad, as_tensor
 from ...kernels.scatter import scatter_add_rows
-from ..embedding import check_frozen_rows, check_lookup, distinct_ids, embedding
+from ..embedding import check_frozen_rows, embedding
+from ..lookup import check_lookup, shared_rows
 from .common import check_inputs, common_dtype
 from .lstm_cell import (
     internal_weights, lstm, lstm_from_internal, run_bptt, run_inference, run_training_forward,
 )
 from .workspace import WORKSPACE, GiveBack, MaskInfo, grad_needed, outputs, sum_rows
 
-__all__ = ["LSTMLookup", "lstm_lookup", "MAX_DISTINCT_FRACTION"]
-
-
-#: :func:`lstm_lookup` shares x_t W between positions only when the batch's distinct ids
-#: are at most this share of its positions (above it the two ops are faster)
-MAX_DISTINCT_FRACTION = 0.5
+__all__ = ["LSTMLookup", "lstm_lookup"]
 
 
 class LSTMLookup(Function):
@@ -53,7 +49,7 @@ class LSTMLookup(Function):
     def forward(ctx, ids, table, h0, c0, W, U, b, mask, distinct, sparse=False, frozen=None):
         dt = common_dtype(table, h0, c0, W, U, b)
         Wp, Up, _, Ws, Us, bs = internal_weights(W, U, b, dt)
-        u, inv = distinct                                 # distinct_ids(ids, V)
+        u, inv = distinct                                 # shared_rows(ids, V)
         rows = table[u].astype(dt, copy=False)            # (|u|, D), a copy (fancy index)
         info = MaskInfo.of(mask, dt)
         train = grad_needed(ctx)
@@ -126,7 +122,8 @@ def lstm_lookup(ids, table, h0, c0, W, U, b, mask=None, sparse=False, frozen_row
     alone repeats id 0), and x_t W is close to half of the forward's multiply-adds
     (D·4H of D·4H + H·4H per token), its gradients two of the backward's five GEMMs.
 
-    When the distinct ids are more than :data:`MAX_DISTINCT_FRACTION` of the B·T
+    When the distinct ids are more than
+    :data:`~tinynlp.functional.lookup.MAX_DISTINCT_FRACTION` of the B·T
     positions there is little to share, and it runs ``lstm(embedding(ids, table), ...)``
     instead.  (``python benchmarks/lstm_lookup.py --distinct ... --forced``, batch 32
     and 256, LSTM(128) on 100-dim rows: the lookup's inference took 0.71–0.81 of the
@@ -148,8 +145,8 @@ def lstm_lookup(ids, table, h0, c0, W, U, b, mask=None, sparse=False, frozen_row
     frozen = check_frozen_rows(frozen_rows, tab.shape[0], op=op)
     if frozen is not None and not frozen.any():
         frozen = None
-    distinct = distinct_ids(ids, tab.shape[0])
-    if len(distinct[0]) > MAX_DISTINCT_FRACTION * ids.size:      # little to share: as LSTM
+    distinct = shared_rows(ids, tab.shape[0])
+    if distinct is None:                                        # little to share: as LSTM
         return lstm(embedding(ids, table, sparse=sparse, frozen_rows=frozen), h0, c0, W, U, b,
                     mask=m)
     table = as_tensor(table)

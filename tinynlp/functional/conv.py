@@ -43,7 +43,7 @@ from .embedding import embedding
 from .epilogue import activation_grad, add_bias_activation_, split_activation
 from .lookup import check_lookup, shared_rows
 
-__all__ = ["conv1d", "conv1d_lookup", "conv1d_on_rows", "conv1d_reference",
+__all__ = ["conv1d", "conv1d_lookup", "conv1d_on_rows", "conv1d_sum_rows", "conv1d_reference",
            "conv1d_flipped_reference", "conv1d_padding", "conv1d_patches"]
 
 _PADDINGS = ("valid", "same", "causal")
@@ -218,22 +218,34 @@ def conv1d_lookup(ids, table, w, b=None, strides=1, padding="valid", dilation_ra
 def conv1d_on_rows(rows, inv, w, b=None, strides=1, padding="valid", dilation_rate=1,
                    activation=None):
     """:func:`conv1d` of x[b, t] = rows[inv[b, t]] for inference, as :func:`conv1d_lookup`
-    computes it: P[j, k] = rows[j] · w[k] (one GEMM), then each output step adds up its K
-    rows of P (:func:`~tinynlp.kernels.conv.conv1d_rows`).  ``rows`` (U, C) the distinct
-    rows (a table's, or a quantized table's dequantized ones), ``inv`` (B, L) ints in
-    [0, U) (checked by the caller); a Tensor without a graph."""
+    computes it: P[j, k] = rows[j] · w[k] (one GEMM), then :func:`conv1d_sum_rows`.
+    ``rows`` (U, C) the distinct rows, ``inv`` (B, L) ints in [0, U) (checked by the
+    caller); a Tensor without a graph."""
     k, nc, nf = shape_of(w)
+    wa = to_numpy(w)
+    dt = np.result_type(rows, wa, *(() if b is None else (to_numpy(b),)))
+    P = rows.astype(dt, copy=False) @ wa.transpose(1, 0, 2).reshape(nc, k * nf).astype(
+        dt, copy=False)
+    return conv1d_sum_rows(P.reshape(len(rows), k, nf), inv, b, strides, padding,
+                           dilation_rate, activation)
+
+
+def conv1d_sum_rows(P, inv, b=None, strides=1, padding="valid", dilation_rate=1,
+                    activation=None):
+    """σ(b + Σ_k P[inv[b, t], k]) over the taps k whose input step t = i·s + k·d − pad_left
+    lies inside the input (the padding adds nothing): output step i of a convolution
+    whose tap products P (U, K, F) were made once per distinct row
+    (:func:`~tinynlp.kernels.conv.conv1d_rows`; relu fused, other activations after).
+    ``inv`` (B, L) ints in [0, U); a Tensor without a graph.  The float lookup and the
+    quantized Conv1D's end here."""
+    _, k, nf = P.shape
     s = as_int(strides, "strides", "conv1d")
     d = as_int(dilation_rate, "dilation_rate", "conv1d")
     pad_left, _, out_len = conv1d_padding(inv.shape[1], k, s, padding, d)
-    wa, ba = to_numpy(w), None if b is None else to_numpy(b)
-    dt = np.result_type(rows, wa, *(() if ba is None else (ba,)))
-    P = rows.astype(dt, copy=False) @ wa.transpose(1, 0, 2).reshape(nc, k * nf).astype(
-        dt, copy=False)
     act, after = split_activation(activation)
-    bias = np.zeros(nf, dt) if ba is None else ba.astype(dt, copy=False)
-    out = conv1d_rows(P.reshape(len(rows), k, nf), np.ascontiguousarray(inv), s, d, pad_left,
-                      out_len, bias, act == Act.RELU, np.empty((len(inv), out_len, nf), dt))
+    bias = np.zeros(nf, P.dtype) if b is None else to_numpy(b).astype(P.dtype, copy=False)
+    out = conv1d_rows(P, np.ascontiguousarray(inv), s, d, pad_left, out_len, bias,
+                      act == Act.RELU, np.empty((len(inv), out_len, nf), P.dtype))
     if act not in (Act.LINEAR, Act.RELU):
         apply_activation_(out, act)
     z = Tensor(out, _copy=False)

@@ -16,11 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.tensor import Tensor, is_grad_enabled, to_numpy
-from ...functional.conv import conv1d_padding, conv1d_patches
+from ...functional.conv import conv1d_padding, conv1d_patches, conv1d_sum_rows
 from ...functional.lookup import shared_rows
 from ...functional.epilogue import activate_
 from ...kernels.activations import Act
-from ...kernels.conv import conv1d_rows
 from ...kernels.int8 import QMAX, gather_dequantize, quantize_patches_u8, quantized_linear
 from ...kernels.int8_gemm import (
     pack_int8,
@@ -303,8 +302,8 @@ class QuantizedConv1D(_QuantizedKernelMixin, Conv1D):
         rows with one scale): a quantized table's rows come back as their own codes, so
         with dynamic scales the products are the exact products of the int8 values;
         with a calibrated static scale every value is quantized as the per-patch path
-        quantizes it.  More than ``MAX_DISTINCT_FRACTION`` of the positions distinct:
-        the usual path."""
+        quantizes it.  Ids that repeat too little
+        (:func:`~tinynlp.functional.lookup.shared_rows`): the usual path."""
         self._warn_dropped_mask(mask)              # as Layer.__call__ does
         ids = embedding._ids(ids)                  # the quantized Embedding's own check
         shared = None if ids.ndim != 2 else shared_rows(ids, embedding.input_dim)
@@ -320,14 +319,9 @@ class QuantizedConv1D(_QuantizedKernelMixin, Conv1D):
             self.kernel_q.data.reshape(nf, k, -1).transpose(1, 0, 2).reshape(k * nf, -1))
         P = self._qlinear(rows, taps, np.tile(self.kernel_scale.data, k), None, "input_scale",
                           self._packed("taps", taps))
-        relu = Act.of(self.activation) == Act.RELU
-        bias = np.zeros(nf, np.float32) if self.bias is None else self.bias.data
-        pad_left, _, steps = conv1d_padding(ids.shape[1], k, self.strides, self.padding,
-                                            self.dilation_rate)
-        out = conv1d_rows(P.reshape(len(u), k, nf), np.ascontiguousarray(inv), self.strides,
-                          self.dilation_rate, pad_left, steps, bias.astype(np.float32), relu,
-                          np.empty((len(ids), steps, nf), np.float32))
-        return self._out(out if relu else activate_(out, self.activation))
+        return self._out(conv1d_sum_rows(P.reshape(len(u), k, nf), inv, self._bias_array(),
+                                         self.strides, self.padding, self.dilation_rate,
+                                         self.activation).data)
 
     def _fused_call(self, x, packed):
         """The VNNI path: the windows quantized straight from ``x`` (no float im2col),
